@@ -1,0 +1,4 @@
+"""The reference library: references, BibTeX, citation keys, readers, the index and Zotero sync.
+
+Nothing in this package imports citewise.server, pygls or lsprotocol.
+"""

@@ -1,0 +1,5 @@
+"""Placeholder: replaced by the module's owner."""
+
+
+def register(subparsers) -> None:
+    pass
