@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,21 @@ class Reference:
         if not merged.zotero_key:
             merged.zotero_key = other.zotero_key
         return merged
+
+
+def reference_to_dict(ref: Reference) -> dict:
+    """A JSON-ready dict of every field; `reference_from_dict` reverses it."""
+    return asdict(ref)
+
+
+def reference_from_dict(data: dict) -> Reference:
+    values = dict(data)
+    values["authors"] = [Author(**a) for a in values.get("authors", [])]
+    values["editors"] = [Author(**a) for a in values.get("editors", [])]
+    if values.get("origin"):
+        values["origin"] = Origin(**values["origin"])
+    known = {f.name for f in fields(Reference)}
+    return Reference(**{k: v for k, v in values.items() if k in known})
 
 
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
