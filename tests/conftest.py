@@ -1,0 +1,32 @@
+"""Fixtures shared by every test module: the shared corpus, the bundled examples, the real model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+FIXTURES = REPO / "tests" / "fixtures"
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """`../shared` beside the checkout; tests that need it skip when it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent: this material may not be copied into the repository")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real embedding model, loaded once per test session."""
+    from citewise.bib.index.embed import Embedder
+
+    return Embedder.load()
