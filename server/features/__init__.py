@@ -1,0 +1,56 @@
+"""Language-server features as plain data: what the protocol layer (server/lsp/) calls.
+
+Nothing here imports pygls or lsprotocol; every function takes a `Workspace`, a document
+URI (or plain path) and LSP-style positions, and returns plain dataclasses.
+
+Coordinates. `Pos(line, col)` and `Range(start, end)` (positions.py) are LSP coordinates:
+0-based line, column in UTF-16 code units, exactly what `lsprotocol.types.Position`
+carries. Positions past the end of a line or file are clamped, never an error.
+Edits name plain paths, not URIs. A path that does not exist on disk yet (a new
+`references.bib`) must be created by the protocol layer (CreateFile, ignoreIfExists)
+before its edits are applied.
+
+Signatures (stable; the protocol engineer codes against these):
+
+    settings.py    Settings(...) dataclass; parse_settings(raw, base=None) -> (Settings, warnings)
+    workspace.py   Workspace(roots, settings)
+                     .open_document / .update_document(uri, text, version=None) / .close_document(uri)
+                     .document(uri) -> Document(uri, path, text, language, version) | None
+                     .draft_for(uri) -> Draft ; .bib_files_for(uri) -> list[BibFile]
+                     .reload_bib(path) (keeps serving the old file until the new one is parsed)
+                     .file_changed(path) -> list[str]  paths whose diagnostics should be republished
+                     .update_settings(settings) ; .settings
+                     .index -> Index | None (opened lazily) ; .searcher -> Searcher | None
+                     .load_model() blocking, run it in a thread ; .model_ready ; .status() -> dict
+    positions.py   Pos, Range, TextEdit(range, new_text), FileEdit(path, range, new_text),
+                   Location(path, range), LineIndex(text) (offset <-> Pos, UTF-16 aware)
+    completion.py  complete(ws, uri, pos) -> list[CompletionCandidate]
+                     CompletionCandidate(key, detail, documentation_md, filter_text, sort_text,
+                                         in_bib, additional_bib_edit: FileEdit | None,
+                                         command: Command | None)
+                     replace_range(ws, uri, pos) -> Range | None   the key being typed (textEdit range)
+    suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(
+                                         key, title, authors, year, score, in_bib)])
+                     SuggestionItem.to_json() -> the {key,title,authors,year,score,inBib} dict
+    hover.py       hover(ws, uri, pos) -> HoverInfo(markdown, range) | None
+    navigation.py  definition(ws, uri, pos) -> list[Location] ; references(ws, uri, pos) -> list[Location]
+                   prepare_rename(ws, uri, pos) -> Range | None
+                   rename(ws, uri, pos, new_key) -> dict[path, list[TextEdit]]   (CitewiseError on a bad key)
+                   bib_symbols(ws, uri) -> list[Symbol] ; workspace_symbols(ws, query) -> list[Symbol]
+                     Symbol(name, detail, kind "entry"|"paper", location: Location | None)
+                     (location None: the paper is only in the index, in no file)
+    diagnostics.py diagnostics(ws, uri) -> list[Problem(range, severity, message, code, data)]
+                     severity "error"|"warning"|"info"|"hint"; codes: undefined-key, duplicate-key,
+                     unused-entry, bib-syntax, claim-without-citation; data is a JSON-ready dict
+                     (round-trip it through Diagnostic.data so code_actions can read it back).
+    actions.py     code_actions(ws, uri, range, problems) -> list[Action(title, kind, edits, command)]
+                     kind "quickfix" | "refactor"; edits: dict[path, list[TextEdit]];
+                     command: Command(title, name, arguments) | None (run after the edit)
+    commands.py    insert_citation(ws, uri, pos, key_or_ref) -> dict[path, list[TextEdit]]
+                   generate_bib(ws, uri) -> str (path written)
+                   search_papers(ws, query, k=10) -> list[dict]
+                   reindex(ws, on_progress(message, percent), is_cancelled() -> bool) -> dict
+                   sync_zotero(ws, on_progress) -> dict
+                   push_to_zotero(ws, key) -> str   (command name "citewise.pushToZotero", args [key])
+                   status(ws) -> dict
+"""
