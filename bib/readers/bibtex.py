@@ -1,0 +1,21 @@
+"""Reader for BibTeX/BibLaTeX `.bib` files: a thin wrapper over citewise.bib.bibtex.reader.
+
+Keys are kept exactly as the file has them; the BibTeX reader's own errors (a broken entry
+costs only that entry) pass through.
+"""
+
+from __future__ import annotations
+
+from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file
+from citewise.bib.errors import SourceError
+from citewise.bib.model import Reference
+
+
+def read_bibtex(path: str, text: str) -> tuple[list[Reference], list[SourceError]]:
+    """References of a .bib file.
+
+    `text` (already decoded by the caller) is not used: the BibTeX reader decodes the file
+    itself, honouring the `% Encoding:` line JabRef writes.
+    """
+    bib_file = read_bib_file(path)
+    return [entry_to_reference(entry, path) for entry in bib_file.entries], list(bib_file.errors)

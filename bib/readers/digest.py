@@ -1,0 +1,107 @@
+"""Reader for Hugging Face "Daily Papers" digests saved as text.
+
+The format is paragraphs separated by blank lines: a paper is a short title paragraph
+followed by a long abstract paragraph. Page chrome ("Subscribe", "byAK and the research
+community", dates such as "Mar 14", counters) is short text not followed by an abstract,
+and is skipped. A second long paragraph continues the abstract before it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from citewise.bib.errors import SourceError
+from citewise.bib.model import Origin, Reference
+
+TITLE_MAX_CHARS = 300
+ABSTRACT_MIN_WORDS = 25
+
+_CHROME = re.compile(
+    r"""^(
+        new | subscribe | daily\ papers | upvotes? | submitted\ by\b.* | by\s*ak\b.*
+      | get\ trending\ papers\b.* | \d+ | [·•].*
+      | (jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\ \d{1,2}(,?\ \d{4})?
+      | \d{4}-\d{2}-\d{2}
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_DRAFT_MARKUP = re.compile(r"^(\\documentclass|\\begin\{|\\section|#{1,6} |---$|```)", re.MULTILINE)
+
+
+@dataclass
+class _Paragraph:
+    line: int
+    text: str
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+    def is_abstract(self) -> bool:
+        return self.words >= ABSTRACT_MIN_WORDS
+
+    def is_title(self) -> bool:
+        return not self.is_abstract() and len(self.text) <= TITLE_MAX_CHARS and not _CHROME.match(self.text)
+
+
+def _paragraphs(text: str) -> list[_Paragraph]:
+    paragraphs: list[_Paragraph] = []
+    lines: list[str] = []
+    start = 0
+    for number, line in enumerate(text.split("\n") + [""], start=1):
+        if line.strip():
+            if not lines:
+                start = number
+            lines.append(line.strip())
+        elif lines:
+            paragraphs.append(_Paragraph(start, " ".join(lines)))
+            lines = []
+    return paragraphs
+
+
+def _pairs(paragraphs: list[_Paragraph]) -> list[tuple[_Paragraph, _Paragraph]]:
+    """(title, abstract) for every title paragraph directly followed by an abstract."""
+    return [
+        (title, abstract)
+        for title, abstract in zip(paragraphs, paragraphs[1:])
+        if title.is_title() and abstract.is_abstract()
+    ]
+
+
+def looks_like_digest(text: str) -> bool:
+    """True when most paragraphs pair up as title + abstract and nothing looks like a draft."""
+    if _DRAFT_MARKUP.search(text):
+        return False
+    paragraphs = [p for p in _paragraphs(text) if not _CHROME.match(p.text)]
+    pairs = _pairs(paragraphs)
+    return bool(pairs) and 2 * len(pairs) >= 0.6 * len(paragraphs)
+
+
+def read_digest(path: str, text: str) -> tuple[list[Reference], list[SourceError]]:
+    """Papers (title + abstract) of a digest; an abstract with no title line is an error."""
+    references: list[Reference] = []
+    errors: list[SourceError] = []
+    previous: _Paragraph | None = None
+    current: Reference | None = None
+    for paragraph in _paragraphs(text):
+        if not paragraph.is_abstract():
+            current = None
+        elif current is not None:
+            current.abstract += " " + paragraph.text
+        elif previous is not None and previous.is_title():
+            current = _paper(path, previous, paragraph)
+            references.append(current)
+        else:
+            errors.append(SourceError(path, paragraph.line, "abstract paragraph without a title line before it"))
+        previous = paragraph
+    return references, errors
+
+
+def _paper(path: str, title: _Paragraph, abstract: _Paragraph) -> Reference:
+    return Reference(
+        entry_type="misc",
+        title=title.text,
+        abstract=abstract.text,
+        origin=Origin(path, title.line),
+    )

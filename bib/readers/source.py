@@ -1,0 +1,170 @@
+"""Low-level helpers the readers share: decoding bytes to text and locating JSON values by line.
+
+Text files arrive in any encoding users have: UTF-8 with or without a byte-order mark,
+UTF-16 with a BOM, or a legacy 8-bit encoding (Windows-1252). Binary files are recognised
+here so that every reader can rely on getting text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator
+
+from citewise.bib.keys import make_key
+from citewise.bib.model import Reference
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_SNIFF_BYTES = 8192
+
+
+class NotText(ValueError):
+    """The bytes are not a text file (NUL bytes or undecodable)."""
+
+
+def looks_binary(data: bytes) -> bool:
+    """True when the start of `data` holds NUL bytes and no UTF-16 byte-order mark says why."""
+    head = data[:_SNIFF_BYTES]
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False
+    return b"\x00" in head
+
+
+def decode_text(data: bytes) -> str:
+    """Decode a text file: BOM-marked UTF-8/16, else UTF-8, else Windows-1252.
+
+    Raises NotText for binary data. Line endings are normalised to `\\n`.
+    """
+    if looks_binary(data):
+        raise NotText("binary file")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return _normalise_newlines(data.decode(encoding))
+            except UnicodeDecodeError as error:
+                raise NotText(f"not valid {encoding}: {error.reason}") from error
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    return _normalise_newlines(text)
+
+
+def _normalise_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def line_at(text: str, offset: int) -> int:
+    """The 1-based line number of a character offset."""
+    return text.count("\n", 0, offset) + 1
+
+
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\n\r":
+        pos += 1
+    return pos
+
+
+_decoder = json.JSONDecoder()
+
+
+def json_array_items(text: str, start: int) -> Iterator[tuple[int, object]]:
+    """Yield (offset, value) for each element of the JSON array opening at `start`.
+
+    Parsing element by element keeps each element's position, so messages can name
+    the line of the item at fault. Raises json.JSONDecodeError (with its line) on bad JSON.
+    """
+    if text[start : start + 1] != "[":
+        raise json.JSONDecodeError("expected '['", text, start)
+    pos = _skip_space(text, start + 1)
+    if text[pos : pos + 1] == "]":
+        return
+    while True:
+        value, end = _decoder.raw_decode(text, pos)
+        yield pos, value
+        pos = _skip_space(text, end)
+        separator = text[pos : pos + 1]
+        if separator == "]":
+            return
+        if separator != ",":
+            raise json.JSONDecodeError("expected ',' or ']'", text, pos)
+        pos = _skip_space(text, pos + 1)
+
+
+def json_member_offset(text: str, start: int, name: str) -> int | None:
+    """Offset of the value of member `name` of the JSON object opening at `start`, if any."""
+    if text[start : start + 1] != "{":
+        raise json.JSONDecodeError("expected '{'", text, start)
+    pos = _skip_space(text, start + 1)
+    if text[pos : pos + 1] == "}":
+        return None
+    while True:
+        key, end = _decoder.raw_decode(text, pos)
+        pos = _skip_space(text, end)
+        if text[pos : pos + 1] != ":":
+            raise json.JSONDecodeError("expected ':'", text, pos)
+        pos = _skip_space(text, pos + 1)
+        if key == name:
+            return pos
+        _, end = _decoder.raw_decode(text, pos)
+        pos = _skip_space(text, end)
+        separator = text[pos : pos + 1]
+        if separator == "}":
+            return None
+        if separator != ",":
+            raise json.JSONDecodeError("expected ',' or '}'", text, pos)
+        pos = _skip_space(text, pos + 1)
+
+
+_YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|2[01]\d\d)(?!\d)")
+_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?")
+_SOURCE_KEY = re.compile(r"^[^\s\"#%'(),={}\\~/]+$")
+
+
+def year_in(text: str) -> str:
+    """The first plausible four-digit year in free-form date text, or ""."""
+    match = _YEAR.search(text)
+    return match.group(1) if match else ""
+
+
+def iso_date(text: str) -> str:
+    """`YYYY`, `YYYY-MM` or `YYYY-MM-DD` from a date that starts in ISO order, else "".
+
+    Zero parts are dropped: Zotero stores "1969" as `1969-00-00 1969`.
+    """
+    match = _ISO_DATE.match(text.strip())
+    if not match:
+        return ""
+    year, month, day = match.groups()
+    if not month or not int(month):
+        return year
+    if not day or not int(day):
+        return f"{year}-{month.zfill(2)}"
+    return f"{year}-{month.zfill(2)}-{day.zfill(2)}"
+
+
+def usable_key(candidate: str) -> str:
+    """`candidate` when it can serve as a BibTeX citation key as it is, else ""."""
+    candidate = candidate.strip()
+    if not candidate or candidate.isdigit() or not _SOURCE_KEY.match(candidate):
+        return ""
+    return candidate
+
+
+def squash_space(text: str) -> str:
+    """Runs of whitespace (newlines included) as single spaces, ends trimmed."""
+    return " ".join(text.split())
+
+
+def fill_missing_keys(references: list[Reference]) -> None:
+    """Key every reference the source left without one by the key formula, unique among `references`."""
+    taken = {ref.key for ref in references if ref.key}
+    for ref in references:
+        if not ref.key:
+            ref.key = make_key(ref, taken)
+            taken.add(ref.key)
