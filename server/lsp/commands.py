@@ -1,0 +1,156 @@
+"""workspace/executeCommand: the citewise.* commands editors bind to buttons, palettes and status bars.
+
+Arguments are positional JSON values (documented per command below). Edits that
+commands compute are applied through workspace/applyEdit; long work reports work-done
+progress and, for reindexing, can be cancelled from the client's progress UI.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from citewise.server.features import commands as features
+from citewise.server.lsp import convert
+from citewise.server.lsp.handlers import ADD_BIB_ENTRY
+from citewise.server.lsp.progress import WorkDone
+from citewise.server.lsp.server import CitewiseServer, torch_imported
+
+
+async def insert_citation(ls: CitewiseServer, *args) -> dict:
+    """[uri, {line, character}, key or reference dict] -> {"applied": bool}"""
+    uri, position, key_or_ref = _expect(args, "citewise.insertCitation", "uri, position, key", 3)
+    pos = convert.pos_from_proto(_structure(position, types.Position, "position"))
+    edits = await ls.run_strict(features.insert_citation, uri, pos, key_or_ref)
+    return await apply_edits(ls, edits, f"Cite {key_or_ref if isinstance(key_or_ref, str) else 'paper'}")
+
+
+async def add_bib_entry(ls: CitewiseServer, *args) -> dict:
+    """[WorkspaceEdit, follow-up Command?] -> {"applied": bool}: run by completion items on accept."""
+    if not 1 <= len(args) <= 2:
+        raise JsonRpcInvalidParams(f"{ADD_BIB_ENTRY} expects [edit, command?], got {len(args)} arguments")
+    edit = _structure(args[0], types.WorkspaceEdit, "edit")
+    _create_missing_files(ls, edit)
+    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="Add .bib entry"))
+    if len(args) == 2 and result.applied:
+        follow_up = _structure(args[1], types.Command, "command")
+        if follow_up.command not in COMMANDS:
+            raise JsonRpcInvalidParams(f"{ADD_BIB_ENTRY}: unknown follow-up command {follow_up.command!r}")
+        await COMMANDS[follow_up.command](ls, *(follow_up.arguments or []))
+    return {"applied": result.applied}
+
+
+async def generate_bib(ls: CitewiseServer, *args) -> dict:
+    """[uri] -> {"path": the .bib written}"""
+    (uri,) = _expect(args, "citewise.generateBib", "uri", 1)
+    return {"path": await ls.run_strict(features.generate_bib, uri)}
+
+
+async def search_papers(ls: CitewiseServer, *args) -> list[dict]:
+    """[query, k?] -> [{key, title, authors, year, score, ...}]"""
+    if not 1 <= len(args) <= 2 or not isinstance(args[0], str):
+        raise JsonRpcInvalidParams("citewise.searchPapers expects [query, k?]")
+    k = args[1] if len(args) == 2 else 10
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise JsonRpcInvalidParams(f"citewise.searchPapers: k must be a positive whole number, got {k!r}")
+    return await ls.run_strict(features.search_papers, args[0], k)
+
+
+async def reindex(ls: CitewiseServer, *args) -> dict:
+    """[] -> summary dict; progress "citewise: reindexing", cancellable."""
+    progress = await WorkDone.begin(ls, "citewise: reindexing", cancellable=True)
+    try:
+        summary = await ls.run_strict(features.reindex, progress.report, progress.is_cancelled, executor=ls.background)
+    finally:
+        progress.end("cancelled" if progress.is_cancelled() else "done")
+    return summary
+
+
+async def sync_zotero(ls: CitewiseServer, *args) -> dict:
+    """[] -> summary dict; progress "citewise: syncing Zotero"."""
+    progress = await WorkDone.begin(ls, "citewise: syncing Zotero")
+    try:
+        summary = await ls.run_strict(features.sync_zotero, progress.report, executor=ls.background)
+    finally:
+        progress.end("done")
+    return summary
+
+
+async def push_to_zotero(ls: CitewiseServer, *args) -> dict:
+    """[key] -> {"zoteroKey": the item's key in the user's library}"""
+    (key,) = _expect(args, "citewise.pushToZotero", "key", 1)
+    return {"zoteroKey": await ls.run_strict(features.push_to_zotero, key, executor=ls.background)}
+
+
+async def status(ls: CitewiseServer, *args) -> dict:
+    """[] -> the features' status (index, model, Zotero) plus the server's own state."""
+    server_state = {
+        "version": ls.version,
+        "modelState": ls.model_state,
+        "torchImported": torch_imported(),
+        "torchImportedAtInitialize": ls.torch_imported_at_initialize,
+        "watching": ls.watching,
+        "pid": os.getpid(),
+        "python": sys.version.split()[0],
+    }
+    project = await ls.ready()
+    if project is None:
+        return {"ready": False, "error": ls.project_error, **server_state}
+    return {"ready": True, **await ls.run(features.status, fallback={}), **server_state}
+
+
+async def apply_edits(ls: CitewiseServer, edits: dict, label: str) -> dict:
+    """Send `{path: [TextEdit]}` to the client as one workspace/applyEdit."""
+    if not edits:
+        return {"applied": False}
+    context = convert.EditContext(ls.client_capabilities, ls.open_versions())
+    edit = convert.workspace_edit_to_proto(edits, context)
+    _create_missing_files(ls, edit)
+    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    return {"applied": result.applied}
+
+
+def _create_missing_files(ls: CitewiseServer, edit: types.WorkspaceEdit) -> None:
+    """Create, empty, the files the edit writes into that neither exist nor get a CreateFile."""
+    created_by_client = {c.uri for c in edit.document_changes or [] if isinstance(c, types.CreateFile)}
+    edited = list(edit.changes or {}) + [
+        c.text_document.uri for c in edit.document_changes or [] if isinstance(c, types.TextDocumentEdit)
+    ]
+    for uri in edited:
+        path = convert.path_from_uri(uri)
+        if uri not in created_by_client and not os.path.exists(path):
+            with open(path, "x", encoding="utf-8"):
+                ls.log(f"created {path}")
+
+
+def _expect(args: tuple, command: str, names: str, count: int) -> tuple:
+    if len(args) != count:
+        raise JsonRpcInvalidParams(f"{command} expects [{names}], got {len(args)} arguments")
+    return args
+
+
+def _structure(value, lsp_type: type, name: str):
+    try:
+        return convert.structure(value, lsp_type)
+    except Exception as error:
+        raise JsonRpcInvalidParams(f"argument {name} is not a valid {lsp_type.__name__}: {error}") from error
+
+
+COMMANDS = {
+    "citewise.insertCitation": insert_citation,
+    "citewise.generateBib": generate_bib,
+    "citewise.searchPapers": search_papers,
+    "citewise.reindex": reindex,
+    "citewise.syncZotero": sync_zotero,
+    "citewise.pushToZotero": push_to_zotero,
+    "citewise.status": status,
+    ADD_BIB_ENTRY: add_bib_entry,
+}
+
+
+def register(server: CitewiseServer) -> None:
+    for name, handler in COMMANDS.items():
+        server.command(name)(handler)

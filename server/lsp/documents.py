@@ -1,0 +1,108 @@
+"""Open documents: sync into the features workspace, publish diagnostics, push suggestions.
+
+After each change, diagnostics and the `citewise/suggestions` notification are debounced
+(settings.debounce_ms): a newer change cancels the pending or running job, and a result
+computed for an older version of the document is dropped.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from citewise.server.features import diagnostics as diagnostics_feature
+from citewise.server.features import suggestions as suggestions_feature
+from citewise.server.features.positions import Pos, utf16_len
+from citewise.server.lsp import convert
+from citewise.server.lsp.server import CitewiseServer
+
+
+async def did_open(ls: CitewiseServer, params: types.DidOpenTextDocumentParams) -> None:
+    document = params.text_document
+    await ls.run(_open, document.uri, document.text, document.version)
+    await publish_diagnostics(ls, document.uri, with_bib_files=True)
+
+
+async def did_change(ls: CitewiseServer, params: types.DidChangeTextDocumentParams) -> None:
+    uri, version = params.text_document.uri, params.text_document.version
+    text = ls.workspace.get_text_document(uri).source
+    await ls.run(_update, uri, text, version)
+    delay = _debounce_seconds(ls)
+    ls.debouncer.schedule(f"diagnostics {uri}", delay, lambda: publish_diagnostics(ls, uri))
+    if ls.settings is not None and ls.settings.suggest_notifications:
+        cursor = _cursor_after(params.content_changes, text)
+        ls.debouncer.schedule(f"suggestions {uri}", delay, lambda: push_suggestions(ls, uri, version, cursor))
+
+
+async def did_close(ls: CitewiseServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    ls.debouncer.cancel(f"diagnostics {uri}")
+    ls.debouncer.cancel(f"suggestions {uri}")
+    await ls.run(_close, uri)
+    if not uri.endswith(".bib"):
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+def _open(project, uri: str, text: str, version: int) -> None:
+    project.open_document(uri, text, version)
+
+
+def _update(project, uri: str, text: str, version: int) -> None:
+    project.update_document(uri, text, version)
+
+
+def _close(project, uri: str) -> None:
+    project.close_document(uri)
+
+
+def _debounce_seconds(ls: CitewiseServer) -> float:
+    return (ls.settings.debounce_ms if ls.settings is not None else 300) / 1000
+
+
+def _cursor_after(changes, text: str) -> Pos:
+    """Where the cursor most likely is: the end of the last change's inserted text."""
+    last = changes[-1] if changes else None
+    if not isinstance(last, types.TextDocumentContentChangePartial):
+        lines = text.split("\n")
+        return Pos(len(lines) - 1, utf16_len(lines[-1]))
+    start = last.range.start
+    inserted = last.text.split("\n")
+    if len(inserted) == 1:
+        return Pos(start.line, start.character + utf16_len(inserted[0]))
+    return Pos(start.line + len(inserted) - 1, utf16_len(inserted[-1]))
+
+
+# --- diagnostics ----------------------------------------------------------------------
+
+
+async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool = False) -> None:
+    """Diagnostics for `uri` (and, on open, for the .bib files its draft uses)."""
+    per_uri = await ls.run(_diagnose, uri, with_bib_files, fallback={})
+    for target, problems in per_uri.items():
+        diagnostics = [convert.diagnostic_to_proto(problem) for problem in problems]
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
+
+
+def _diagnose(project, uri: str, with_bib_files: bool) -> dict:
+    per_uri = {uri: diagnostics_feature.diagnostics(project, uri)}
+    if with_bib_files:
+        for bib in project.bib_files_for(uri):
+            bib_uri = convert.uri_from_path(bib.path)
+            per_uri[bib_uri] = diagnostics_feature.diagnostics(project, bib_uri)
+    return per_uri
+
+
+# --- suggestions as you write ---------------------------------------------------------
+
+
+async def push_suggestions(ls: CitewiseServer, uri: str, version: int, cursor: Pos) -> None:
+    suggestion_set = await ls.run(suggestions_feature.suggest, uri, cursor)
+    document = ls.workspace.text_documents.get(uri)
+    if suggestion_set is None or document is None or document.version != version:
+        return
+    ls.notify_suggestions(convert.suggestions_to_json(suggestion_set))
+
+
+def register(server: CitewiseServer) -> None:
+    server.feature(types.TEXT_DOCUMENT_DID_OPEN)(did_open)
+    server.feature(types.TEXT_DOCUMENT_DID_CHANGE)(did_change)
+    server.feature(types.TEXT_DOCUMENT_DID_CLOSE)(did_close)

@@ -1,0 +1,115 @@
+"""Language feature handlers: protocol in, one features call on the worker, protocol out.
+
+Every handler answers: a failing feature yields the empty result (and a log message),
+except rename, whose errors (a bad new key) are shown to the user as an LSP error.
+"""
+
+from __future__ import annotations
+
+from lsprotocol import types
+
+from citewise.server.features import actions, completion, diagnostics, hover, navigation
+from citewise.server.lsp import convert
+from citewise.server.lsp.server import CitewiseServer
+
+ADD_BIB_ENTRY = "citewise.addBibEntry"
+TRIGGER_CHARACTERS = ["{", ",", "@"]
+
+
+async def complete(ls: CitewiseServer, params: types.CompletionParams) -> types.CompletionList:
+    uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
+    candidates, replace = await ls.run(_completion_data, uri, pos, fallback=([], None))
+    context = convert.EditContext(ls.client_capabilities, ls.open_versions())
+    items = [convert.completion_item_to_proto(c, replace, _bib_edit_command(c, context)) for c in candidates]
+    return types.CompletionList(is_incomplete=True, items=items)
+
+
+def _completion_data(project, uri, pos):
+    return completion.complete(project, uri, pos), completion.replace_range(project, uri, pos)
+
+
+def _bib_edit_command(candidate, context: convert.EditContext) -> types.Command | None:
+    """Accepting a paper that is not in the .bib yet runs citewise.addBibEntry (another file's edit)."""
+    if candidate.in_bib or candidate.additional_bib_edit is None:
+        return None
+    edit = convert.workspace_edit_to_proto(convert.file_edit_as_edits(candidate.additional_bib_edit), context)
+    follow_up = convert.command_to_proto(candidate.command) if candidate.command else None
+    arguments = [convert.to_json(edit)]
+    if follow_up is not None:
+        arguments.append(convert.to_json(follow_up))
+    return types.Command(title=f"Add {candidate.key} to the .bib", command=ADD_BIB_ENTRY, arguments=arguments)
+
+
+async def hover_key(ls: CitewiseServer, params: types.HoverParams) -> types.Hover | None:
+    info = await ls.run(hover.hover, params.text_document.uri, convert.pos_from_proto(params.position))
+    return convert.hover_to_proto(info)
+
+
+async def definition(ls: CitewiseServer, params: types.DefinitionParams) -> list[types.Location]:
+    locations = await ls.run(
+        navigation.definition, params.text_document.uri, convert.pos_from_proto(params.position), fallback=[]
+    )
+    return [convert.location_to_proto(location) for location in locations]
+
+
+async def references(ls: CitewiseServer, params: types.ReferenceParams) -> list[types.Location]:
+    locations = await ls.run(
+        navigation.references, params.text_document.uri, convert.pos_from_proto(params.position), fallback=[]
+    )
+    return [convert.location_to_proto(location) for location in locations]
+
+
+async def prepare_rename(ls: CitewiseServer, params: types.PrepareRenameParams) -> types.Range | None:
+    range_ = await ls.run(navigation.prepare_rename, params.text_document.uri, convert.pos_from_proto(params.position))
+    return convert.range_to_proto(range_) if range_ else None
+
+
+async def rename(ls: CitewiseServer, params: types.RenameParams) -> types.WorkspaceEdit | None:
+    edits = await ls.run_strict(
+        navigation.rename, params.text_document.uri, convert.pos_from_proto(params.position), params.new_name
+    )
+    if not edits:
+        return None
+    return convert.workspace_edit_to_proto(edits, convert.EditContext(ls.client_capabilities, ls.open_versions()))
+
+
+async def document_symbols(ls: CitewiseServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
+    symbols = await ls.run(navigation.bib_symbols, params.text_document.uri, fallback=[])
+    return [convert.document_symbol_to_proto(symbol) for symbol in symbols if symbol.location is not None]
+
+
+async def workspace_symbols(ls: CitewiseServer, params: types.WorkspaceSymbolParams) -> list[types.WorkspaceSymbol]:
+    symbols = await ls.run(navigation.workspace_symbols, params.query, fallback=[])
+    index_uri = convert.uri_from_path(ls.settings.index_path) if ls.settings and ls.settings.index_path else ""
+    return [convert.workspace_symbol_to_proto(symbol, index_uri) for symbol in symbols]
+
+
+async def code_actions(ls: CitewiseServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    problems = [
+        diagnostics.Problem(**convert.problem_fields_from_proto(d))
+        for d in params.context.diagnostics
+        if d.source == "citewise"
+    ]
+    found = await ls.run(
+        actions.code_actions, params.text_document.uri, convert.range_from_proto(params.range), problems, fallback=[]
+    )
+    context = convert.EditContext(ls.client_capabilities, ls.open_versions())
+    return [convert.code_action_to_proto(action, context) for action in found]
+
+
+def register(server: CitewiseServer) -> None:
+    server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS, resolve_provider=False),
+    )(complete)
+    server.feature(types.TEXT_DOCUMENT_HOVER)(hover_key)
+    server.feature(types.TEXT_DOCUMENT_DEFINITION)(definition)
+    server.feature(types.TEXT_DOCUMENT_REFERENCES)(references)
+    server.feature(types.TEXT_DOCUMENT_PREPARE_RENAME)(prepare_rename)
+    server.feature(types.TEXT_DOCUMENT_RENAME, types.RenameOptions(prepare_provider=True))(rename)
+    server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)(document_symbols)
+    server.feature(types.WORKSPACE_SYMBOL)(workspace_symbols)
+    server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.Refactor]),
+    )(code_actions)

@@ -1,0 +1,177 @@
+"""The citewise language server: a pygls 2 server that owns the protocol state and runs features.
+
+Threads. The asyncio loop only speaks the protocol. Every features call runs on one
+`worker` thread, in arrival order, so the features `Workspace` is never used by two
+threads at once and document updates apply before the requests that follow them. Slow
+work (loading the model, reindexing, Zotero, reloading a rewritten .bib) runs on the
+`background` thread, whose features functions keep serving the old state until done.
+
+Failures. `run` turns an exception inside a feature into a window/logMessage and the
+handler's empty result; `run_strict` turns it into an LSP error response carrying the
+message. Either way the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import traceback
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Callable
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from citewise.bib.errors import CitewiseError
+from citewise.server.lsp.debounce import Debouncer
+
+logger = logging.getLogger(__name__)
+
+REQUEST_FAILED = -32803
+
+
+def _version() -> str:
+    try:
+        return version("citewise")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+class Utf16Protocol(LanguageServerProtocol):
+    """Always negotiates UTF-16 positions, the LSP default, which is what the features count in."""
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams):
+        if params.capabilities.general is not None:
+            params.capabilities.general.position_encodings = None
+        return (yield from super().lsp_initialize(params))
+
+
+@dataclass
+class ClientFlags:
+    """The few client capabilities the server's behaviour depends on."""
+
+    work_done_progress: bool = False
+    configuration: bool = False
+    watch_files_dynamically: bool = False
+    apply_edit: bool = False
+
+    @classmethod
+    def of(cls, capabilities: types.ClientCapabilities) -> ClientFlags:
+        window, workspace = capabilities.window, capabilities.workspace
+        watched = workspace.did_change_watched_files if workspace else None
+        return cls(
+            work_done_progress=bool(window and window.work_done_progress),
+            configuration=bool(workspace and workspace.configuration),
+            watch_files_dynamically=bool(watched and watched.dynamic_registration),
+            apply_edit=bool(workspace and workspace.apply_edit),
+        )
+
+
+class CitewiseServer(LanguageServer):
+    """Protocol state: the features workspace (once created), settings, threads and client flags."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "citewise",
+            _version(),
+            protocol_cls=Utf16Protocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.project = None
+        self.project_error: str | None = None
+        self.project_ready = asyncio.Event()
+        self.settings = None
+        self.init_options: Any = None
+        self.roots: list[str] = []
+        self.client_flags = ClientFlags()
+        self.torch_imported_at_initialize: bool | None = None
+        self.model_state = "not started"
+        self.watching = "none"
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="citewise-features")
+        self.background = ThreadPoolExecutor(1, thread_name_prefix="citewise-background")
+        self.shown_messages: set[str] = set()
+        self.debouncer = Debouncer()
+        self.stopping = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # --- running features --------------------------------------------------------------
+
+    async def ready(self):
+        """The features workspace, once `initialized` has created it; None if that failed."""
+        await self.project_ready.wait()
+        return self.project
+
+    async def run(self, function: Callable, *args, fallback: Any = None, executor: Executor | None = None) -> Any:
+        """`function(project, *args)` on the worker; a failure is logged and `fallback` returned."""
+        try:
+            return await self.run_strict(function, *args, executor=executor)
+        except JsonRpcException as error:
+            self.log(error.message, types.MessageType.Warning)
+            return fallback
+
+    async def run_strict(self, function: Callable, *args, executor: Executor | None = None) -> Any:
+        """`function(project, *args)` on the worker; a failure becomes an LSP error with its message."""
+        project = await self.ready()
+        if project is None:
+            raise JsonRpcException(f"citewise is not ready: {self.project_error}", code=REQUEST_FAILED)
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(executor or self.worker, partial(function, project, *args))
+        except CitewiseError as error:
+            raise JsonRpcException(str(error), code=REQUEST_FAILED) from error
+        except Exception as error:
+            name = getattr(function, "__name__", "feature")
+            self.log(f"{name} failed:\n{traceback.format_exc()}", types.MessageType.Error)
+            raise JsonRpcException(f"{name} failed: {error}", code=REQUEST_FAILED) from error
+
+    # --- talking to the client from any thread -----------------------------------------
+
+    def call_in_loop(self, function: Callable, *args) -> None:
+        """Run `function(*args)` on the event loop: the only thread that may write to the client."""
+        if self.loop is None or self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(function, *args)
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Log) -> None:
+        logger.info(message)
+        self.call_in_loop(self.window_log_message, types.LogMessageParams(type=kind, message=message))
+
+    def show_once(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        """window/showMessage, but never the same text twice in a session."""
+        if message in self.shown_messages:
+            return
+        self.shown_messages.add(message)
+        self.call_in_loop(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
+
+    def notify_suggestions(self, payload: dict) -> None:
+        self.call_in_loop(self.protocol.notify, "citewise/suggestions", payload)
+
+    def open_versions(self) -> dict[str, int | None]:
+        return {uri: doc.version for uri, doc in self.workspace.text_documents.items()}
+
+    def shutdown_threads(self) -> None:
+        self.stopping = True
+        self.debouncer.cancel_all()
+        self.worker.shutdown(wait=False, cancel_futures=True)
+        self.background.shutdown(wait=False, cancel_futures=True)
+
+
+def create_server() -> CitewiseServer:
+    """A server with every handler registered (imports the features, never torch)."""
+    from citewise.server.lsp import commands, documents, handlers, lifecycle
+
+    server = CitewiseServer()
+    for module in (lifecycle, documents, handlers, commands):
+        module.register(server)
+    return server
+
+
+def torch_imported() -> bool:
+    return "torch" in sys.modules
