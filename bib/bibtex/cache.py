@@ -1,0 +1,123 @@
+"""The field cache: parsed fields of each entry, keyed by a hash of the entry's raw text.
+
+Two layers: a dict in this process (re-reads while editing) and a small SQLite file under the
+user cache directory (later runs), `$CITEWISE_CACHE_DIR` overriding the location. Values are
+JSON, never pickle. The cache is only a speed-up: when its file cannot be opened or written,
+reading goes on without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+import platformdirs
+
+log = logging.getLogger(__name__)
+
+_MEMORY_LIMIT = 100_000
+_SQL_BATCH = 500
+
+
+def cache_dir() -> Path:
+    """`$CITEWISE_CACHE_DIR`, else the platform's user cache directory for citewise."""
+    return Path(os.environ.get("CITEWISE_CACHE_DIR") or platformdirs.user_cache_dir("citewise"))
+
+
+def entry_hash(raw: str, context: str) -> str:
+    """The cache key of an entry: its raw text plus the `@string` macros it is read with."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(context.encode("utf-8", "surrogatepass"))
+    digest.update(b"\0")
+    digest.update(raw.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+class FieldCache:
+    """hash -> {"fields": {...}, "undefined": [...], "error": str} in memory, backed by SQLite."""
+
+    def __init__(self, directory: Path | None = None):
+        self._directory = directory
+        self._memory: dict[str, dict] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return (self._directory or cache_dir()) / "bibtex-fields.sqlite"
+
+    def get_many(self, hashes: list[str]) -> dict[str, dict]:
+        found = {h: self._memory[h] for h in hashes if h in self._memory}
+        missing = [h for h in hashes if h not in found]
+        if missing:
+            stored = self._load(missing)
+            self._remember(stored)
+            found.update(stored)
+        return found
+
+    def put_many(self, values: dict[str, dict]) -> None:
+        if not values:
+            return
+        self._remember(values)
+        self._store(values)
+
+    def clear_memory(self) -> None:
+        with self._lock:
+            self._memory.clear()
+
+    def _remember(self, values: dict[str, dict]) -> None:
+        with self._lock:
+            if len(self._memory) + len(values) > _MEMORY_LIMIT:
+                self._memory.clear()
+            self._memory.update(values)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=5)
+        connection.execute("CREATE TABLE IF NOT EXISTS entry_fields (hash TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        return connection
+
+    def _load(self, hashes: list[str]) -> dict[str, dict]:
+        if not self.path.exists():
+            return {}
+        try:
+            connection = self._connect()
+            try:
+                rows = []
+                for start in range(0, len(hashes), _SQL_BATCH):
+                    batch = hashes[start : start + _SQL_BATCH]
+                    marks = ",".join("?" * len(batch))
+                    rows += connection.execute(f"SELECT hash, value FROM entry_fields WHERE hash IN ({marks})", batch).fetchall()
+            finally:
+                connection.close()
+        except (sqlite3.Error, OSError) as error:
+            log.debug("field cache unreadable at %s: %s", self.path, error)
+            return {}
+        return {h: json.loads(value) for h, value in rows}
+
+    def _store(self, values: dict[str, dict]) -> None:
+        rows = [(h, json.dumps(value, ensure_ascii=False)) for h, value in values.items()]
+        try:
+            connection = self._connect()
+            try:
+                with connection:
+                    connection.executemany("INSERT OR REPLACE INTO entry_fields (hash, value) VALUES (?, ?)", rows)
+            finally:
+                connection.close()
+        except (sqlite3.Error, OSError) as error:
+            log.debug("field cache not written at %s: %s", self.path, error)
+
+
+_shared: FieldCache | None = None
+
+
+def shared_cache() -> FieldCache:
+    """The process-wide cache (its location follows `$CITEWISE_CACHE_DIR` at each use)."""
+    global _shared
+    if _shared is None:
+        _shared = FieldCache()
+    return _shared

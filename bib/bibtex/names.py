@@ -1,0 +1,70 @@
+"""BibTeX name lists: `Family, Given and Given Family and {Organisation}` <-> Author records."""
+
+from __future__ import annotations
+
+import re
+
+from citewise.bib.bibtex.latex import latex_to_unicode
+from citewise.bib.model import Author
+
+_AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+
+
+def parse_names(value: str) -> list[Author]:
+    """Authors of a BibTeX name list, in the three forms BibTeX knows: `First von Last`,
+    `von Last, First` and `von Last, Jr, First`. A name wholly in braces is an organisation."""
+    return [_parse_name(name) for name in _split_top_level(value, _AND) if name.strip() and name.strip() != "others"]
+
+
+def _split_top_level(value: str, separator: re.Pattern) -> list[str]:
+    """Split at `separator` matches outside braces."""
+    parts, depth, start = [], 0, 0
+    position = 0
+    while position < len(value):
+        char = value[position]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+        elif depth == 0:
+            match = separator.match(value, position)
+            if match and match.end() > position:
+                parts.append(value[start:position])
+                start = position = match.end()
+                continue
+        position += 1
+    parts.append(value[start:])
+    return parts
+
+
+def _parse_name(name: str) -> Author:
+    name = " ".join(name.split())
+    if name.startswith("{") and name.endswith("}") and _split_top_level(name[1:-1], re.compile(r"[{}]")) == [name[1:-1]]:
+        return Author(latex_to_unicode(name[1:-1]), "", literal=True)
+    parts = [part.strip() for part in _split_top_level(name, re.compile(r",\s*"))]
+    if len(parts) >= 2:
+        return Author(latex_to_unicode(parts[0]), latex_to_unicode(parts[-1]))
+    words = _split_top_level(name, re.compile(r"\s+"))
+    if len(words) == 1:
+        return Author(latex_to_unicode(words[0]))
+    first_von = next((i for i, word in enumerate(words[:-1]) if i > 0 and word[:1].islower()), len(words) - 1)
+    return Author(latex_to_unicode(" ".join(words[first_von:])), latex_to_unicode(" ".join(words[:first_von])))
+
+
+def format_names(authors: list[Author], to_latex) -> str:
+    """`Family, Given and …`; organisations in braces so BibTeX keeps them whole.
+    `to_latex` turns each part into the output's text form (escapes for BibTeX)."""
+    written = []
+    for author in authors:
+        family = to_latex(author.family)
+        if author.literal or (not author.given and " " in author.family):
+            written.append("{" + family + "}")
+        elif author.given:
+            written.append(f"{_protect_and(family)}, {_protect_and(to_latex(author.given))}")
+        else:
+            written.append(_protect_and(family))
+    return " and ".join(written)
+
+
+def _protect_and(part: str) -> str:
+    return re.sub(r"\b(and)\b", r"{\1}", part, flags=re.IGNORECASE) if re.search(r"\band\b", part, re.IGNORECASE) else part

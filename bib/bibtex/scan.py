@@ -1,0 +1,197 @@
+"""The span scanner: finds every block of a .bib text and where it sits, without parsing fields.
+
+It walks the text once, from `@` to `@`, counting braces the way BibTeX does, so its cost
+is linear in the size of the file. It recognises entries delimited by braces or parentheses,
+`@string`, `@preamble` and `@comment` blocks, entries that start right after another one's
+closing brace, and junk between entries (ignored, as BibTeX ignores it). A line whose text
+before the `@` holds a `%` is a commented-out entry and is skipped.
+
+An entry whose braces never close is cut where the next line starting with `@type{` begins,
+and reported, so one broken entry never costs the ones after it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_BLOCK_START = re.compile(r"@[ \t]*([A-Za-z_][\w:.+-]*)[ \t\r\n]*([{(])?")
+_KEY = re.compile(r"[ \t\r\n]*([^\s,{}()\"#%=]*)[ \t\r\n]*([,=})]?)")
+_RECOVERY_POINT = re.compile(r"\n[ \t]*@[A-Za-z]+[ \t]*[{(]")
+_ANY_BRACE = re.compile(r"[{}]")
+_ANY_PAREN = re.compile(r"[()]")
+_BRACE_WALK = re.compile(r"[{}]|\n[ \t]*@[A-Za-z]+[ \t]*[{(]")
+_PAREN_WALK = re.compile(r"[{}()\"]|\n[ \t]*@[A-Za-z]+[ \t]*[{(]")
+
+
+def _balanced_braces_pattern(levels: int) -> re.Pattern:
+    """`{…}` with up to `levels` nested brace pairs inside, matched in linear time (possessive)."""
+    inner = r"[^{}]*+"
+    for _ in range(levels):
+        inner = r"(?:[^{}]++|\{" + inner + r"\})*+"
+    return re.compile(r"\{" + inner + r"\}")
+
+
+_BALANCED = _balanced_braces_pattern(5)
+
+SPECIAL_BLOCKS = ("string", "preamble", "comment")
+
+
+@dataclass(slots=True)
+class Span:
+    """A range in a text: 0-based lines and columns (LSP style, in Python characters) and offsets."""
+
+    start_line: int
+    start_col: int
+    end_line: int
+    end_col: int
+    start_offset: int
+    end_offset: int
+
+
+@dataclass(slots=True)
+class Block:
+    """One `@…` block as found by the scanner.
+
+    `kind` is "entry", "string", "preamble" or "comment"; `problem` is set when the block is
+    broken (no key, braces never closed); `key` is empty for non-entries and keyless entries.
+    """
+
+    kind: str
+    entry_type: str
+    key: str
+    start: int
+    end: int
+    key_start: int
+    key_end: int
+    problem: str = ""
+
+
+class LineIndex:
+    """Turns string offsets into (line, column), counting newlines only once per text."""
+
+    def __init__(self, text: str):
+        self._text = text
+        self._newline = "\r" if "\n" not in text and "\r" in text else "\n"
+        self._offset = 0
+        self._line = 0
+
+    def position(self, offset: int) -> tuple[int, int]:
+        if offset >= self._offset:
+            self._line += self._text.count(self._newline, self._offset, offset)
+        else:
+            self._line -= self._text.count(self._newline, offset, self._offset)
+        self._offset = offset
+        line_start = self._text.rfind(self._newline, 0, offset) + 1
+        return self._line, offset - line_start
+
+    def span(self, start: int, end: int) -> Span:
+        start_line, start_col = self.position(start)
+        end_line, end_col = self.position(end)
+        return Span(start_line, start_col, end_line, end_col, start, end)
+
+
+def scan_blocks(text: str) -> list[Block]:
+    """Every `@…` block of `text`, in file order."""
+    blocks = []
+    pos = 0
+    while True:
+        at = text.find("@", pos)
+        if at < 0:
+            return blocks
+        if _commented_out(text, at):
+            pos = _line_end(text, at)
+            continue
+        match = _BLOCK_START.match(text, at)
+        if not match:
+            pos = at + 1
+            continue
+        block = _read_block(text, match)
+        blocks.append(block)
+        pos = max(block.end, at + 1)
+
+
+def _commented_out(text: str, at: int) -> bool:
+    line_start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+    return "%" in text[line_start:at]
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end + 1
+
+
+def _read_block(text: str, match: re.Match) -> Block:
+    entry_type = match.group(1).lower()
+    opener = match.group(2)
+    at = match.start()
+    kind = entry_type if entry_type in SPECIAL_BLOCKS else "entry"
+    if opener is None:
+        if kind == "comment":
+            return Block("comment", entry_type, "", at, match.end(1), at, at)
+        return Block(kind, entry_type, "", at, match.end(), at, at, f"@{match.group(1)} has no opening brace")
+    body_start = match.end()
+    if kind == "comment":
+        return _read_comment(text, match)
+    end, closed = _block_end(text, body_start, opener)
+    problem = "" if closed else f"@{match.group(1)} is not closed: its braces are unbalanced"
+    if kind != "entry":
+        return Block(kind, entry_type, "", at, end, at, at, problem)
+    key, key_start, key_end, has_key = _read_key(text, body_start, end)
+    if not has_key and not problem:
+        problem = f"@{match.group(1)} has no citation key"
+    return Block("entry", entry_type, key if has_key else "", at, end, key_start, key_end, problem)
+
+
+def _read_comment(text: str, match: re.Match) -> Block:
+    """`@comment{…}` spans its balanced braces; unbalanced, only the word counts, as in BibTeX."""
+    at = match.start()
+    delimiters = _ANY_BRACE if match.group(2) == "{" else _ANY_PAREN
+    depth = 0
+    for delimiter in delimiters.finditer(text, match.end() - 1):
+        depth += 1 if delimiter.group() in "{(" else -1
+        if depth == 0:
+            return Block("comment", "comment", "", at, delimiter.end(), at, at)
+    return Block("comment", "comment", "", at, match.end(1), at, at)
+
+
+def _block_end(text: str, body_start: int, opener: str) -> tuple[int, bool]:
+    """Offset just past the block's closing delimiter, and whether it was found.
+
+    The usual case (braces, nested at most a few levels, no line starting with `@type{`
+    inside) is settled by one regular-expression match; anything else is walked brace by brace.
+    """
+    if opener == "{":
+        match = _BALANCED.match(text, body_start - 1)
+        if match and not _RECOVERY_POINT.search(text, body_start, match.end()):
+            return match.end(), True
+    depth = 1
+    in_quotes = False
+    walk = _BRACE_WALK if opener == "{" else _PAREN_WALK
+    for match in walk.finditer(text, body_start):
+        char = match.group()
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if opener == "{" and depth == 0:
+                return match.end(), True
+            depth = max(depth, 1)
+        elif char == '"':
+            if depth == 1:
+                in_quotes = not in_quotes
+        elif char == "(":
+            continue
+        elif char == ")":
+            if depth == 1 and not in_quotes:
+                return match.end(), True
+        else:
+            return match.start() + 1, False
+    return len(text), False
+
+
+def _read_key(text: str, body_start: int, end: int) -> tuple[str, int, int, bool]:
+    match = _KEY.match(text, body_start, end)
+    key = match.group(1)
+    has_key = bool(key) and match.group(2) != "="
+    return key, match.start(1), match.end(1), has_key
