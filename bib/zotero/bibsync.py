@@ -1,0 +1,70 @@
+"""Keeping the workspace's .bib files in step with Zotero: minimal edits, nothing removed.
+
+After a sync, every .bib entry whose key belongs to a changed Zotero item is rewritten in place
+(only that entry's text changes, and only when its fields differ from the item's); an entry whose
+item was deleted in Zotero is reported and left alone. Each file is written atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from citewise.bib.bibtex.edit import apply_edit, replace_entry_edit, write_atomically
+from citewise.bib.bibtex.reader import parse_bib_text
+from citewise.bib.bibtex.writer import format_entry
+from citewise.bib.model import Reference
+
+
+@dataclass
+class BibSyncResult:
+    """Per file, the keys rewritten; and (file, key) pairs whose Zotero item is gone."""
+
+    updated: dict[str, list[str]] = field(default_factory=dict)
+    deleted_in_zotero: list[tuple[str, str]] = field(default_factory=list)
+
+
+def sync_bib_files(
+    bib_paths: Iterable[str | Path],
+    changed: Iterable[Reference],
+    removed_keys: Iterable[str] = (),
+    flavour: str = "bibtex",
+) -> BibSyncResult:
+    """Update the entries of `changed` references in each file; report entries of `removed_keys`."""
+    by_key = {ref.key: ref for ref in changed}
+    removed = set(removed_keys)
+    result = BibSyncResult()
+    for path in bib_paths:
+        path = str(path)
+        text = Path(path).read_text(encoding="utf-8")
+        new_text, keys = updated_bib_text(text, by_key, flavour, path)
+        if keys:
+            write_atomically(path, new_text)
+            result.updated[path] = keys
+        present = {entry.key for entry in parse_bib_text(new_text, path).entries}
+        result.deleted_in_zotero.extend((path, key) for key in sorted(removed & present))
+    return result
+
+
+def updated_bib_text(text: str, refs_by_key: dict[str, Reference], flavour: str = "bibtex",
+                     path: str = "") -> tuple[str, list[str]]:
+    """The text with each entry of `refs_by_key` replaced where its fields changed, and those keys."""
+    updated = []
+    for entry in parse_bib_text(text, path).entries:
+        ref = refs_by_key.get(entry.key)
+        if ref is None:
+            continue
+        entry_text = format_entry(ref, flavour)
+        if _fields_of(entry_text) == entry.fields:
+            continue
+        edit = replace_entry_edit(text, entry.key, entry_text)
+        if edit is not None:
+            text = apply_edit(text, edit)
+            updated.append(entry.key)
+    return text, updated
+
+
+def _fields_of(entry_text: str) -> dict[str, str]:
+    entries = parse_bib_text(entry_text).entries
+    return entries[0].fields if entries else {}

@@ -1,0 +1,239 @@
+"""Pulling a Zotero library into the index, incrementally, so that an interrupted sync resumes cleanly.
+
+One sync: list the top-level items changed since the stored library version (`format=versions`,
+one request), fetch those items by key in batches, then apply `deleted?since=`. Each batch is one
+index transaction that also records, per Zotero item, its citation key and the version applied;
+a restarted sync skips items already applied at that version. The library version itself is
+stored last, after every batch and the deletions are committed.
+
+Citation keys: Zotero's own `citationKey` field, else a `Citation Key:` line in Extra (Better
+BibTeX), else the key formula. Once recorded for an item, its key never changes.
+
+Index meta names, per library label (`users/1`, `groups/7`, `local/users/0`, `sqlite`):
+`zotero:<label>:version`, `zotero:<label>:last_sync`, `zotero:<label>:items` (count) and
+`zotero:<label>:item:<ZOTERO KEY>` = {"key", "version", "state": present|trashed|deleted|skipped}.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from citewise.bib.keys import make_key
+from citewise.bib.model import Origin, Reference
+from citewise.bib.readers.zotero_json import reference_without_generated_key
+from citewise.bib.zotero.client import ZoteroConnection, ZoteroSettings
+
+FETCH_BATCH = 50
+LIBRARIES_META = "zotero:libraries"
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass
+class SyncSummary:
+    """What one sync did. `changed`/`removed_keys` feed the .bib update (bibsync)."""
+
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    requests: int = 0
+    version: int = 0
+    changed: list[Reference] = field(default_factory=list, repr=False)
+    removed_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ItemRecord:
+    """What the index remembers about one Zotero item."""
+
+    key: str
+    version: int
+    state: str = "present"
+
+
+def sync_library(index, settings: ZoteroSettings, on_progress: ProgressCallback | None = None,
+                 full: bool = False) -> SyncSummary:
+    """Bring the index up to date with the library; `full` refetches everything."""
+    with ZoteroConnection(settings) as connection:
+        summary = _pull(index, connection, settings.label, full, on_progress or _no_progress)
+        summary.requests = connection.requests
+    return summary
+
+
+def apply_library_snapshot(index, label: str, references: Iterable[Reference]) -> SyncSummary:
+    """Make the index hold exactly `references` for library `label` (e.g. read from zotero.sqlite)."""
+    state = _LibraryState(index, label)
+    summary = SyncSummary()
+    seen = set()
+    with index.transaction():
+        for ref in references:
+            if ref.zotero_key:
+                seen.add(ref.zotero_key)
+                state.apply_reference(ref, version=0, summary=summary)
+        for zotero_key in state.known_zotero_keys() - seen:
+            state.remove(zotero_key, version=0, summary=summary, state="deleted")
+        state.finish(version=0, item_count=len(seen))
+    return summary
+
+
+def _pull(index, connection: ZoteroConnection, label: str, full: bool,
+          on_progress: ProgressCallback) -> SyncSummary:
+    state = _LibraryState(index, label)
+    since = 0 if full else state.version()
+    listed = connection.call(lambda z: z.top(since=since, format="versions", includeTrashed=1, limit=None))
+    target_version = connection.last_version
+    pending = sorted(key for key, version in listed.items() if full or state.needs(key, version))
+    summary = SyncSummary(version=target_version)
+    on_progress(0, len(pending))
+    for start in range(0, len(pending), FETCH_BATCH):
+        batch = pending[start:start + FETCH_BATCH]
+        objects = connection.call(
+            lambda z: z.items(itemKey=",".join(batch), includeTrashed=1, limit=len(batch))
+        )
+        with index.transaction():
+            for obj in objects:
+                state.apply_item(obj["data"], summary)
+        on_progress(start + len(batch), len(pending))
+    if full:
+        gone = state.known_zotero_keys() - set(listed)
+    elif since:
+        gone = set(connection.call(lambda z: z.deleted(since=since))["items"])
+    else:
+        gone = set()
+    with index.transaction():
+        for zotero_key in sorted(gone):
+            state.remove(zotero_key, version=target_version, summary=summary, state="deleted")
+        state.finish(target_version, item_count=state.item_count() + summary.added - summary.deleted)
+    return summary
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
+class _LibraryState:
+    """Reading and writing one library's sync records in the index meta table."""
+
+    def __init__(self, index, label: str):
+        self.index = index
+        self.label = label
+        self.prefix = f"zotero:{label}:"
+        self.origin = Origin(f"zotero:{label}")
+
+    def version(self) -> int:
+        return int(self.index.get_meta(self.prefix + "version") or 0)
+
+    def record(self, zotero_key: str) -> ItemRecord | None:
+        raw = self.index.get_meta(f"{self.prefix}item:{zotero_key}")
+        return ItemRecord(**json.loads(raw)) if raw else None
+
+    def save_record(self, zotero_key: str, record: ItemRecord) -> None:
+        self.index.set_meta(f"{self.prefix}item:{zotero_key}", json.dumps(record.__dict__))
+
+    def needs(self, zotero_key: str, version: int) -> bool:
+        record = self.record(zotero_key)
+        return record is None or record.version < version
+
+    def apply_item(self, data: dict, summary: SyncSummary) -> None:
+        zotero_key, version = data["key"], int(data.get("version") or 0)
+        if data.get("deleted"):
+            self.remove(zotero_key, version, summary, state="trashed")
+            return
+        ref = reference_without_generated_key(data)
+        if ref is None:
+            self.save_record(zotero_key, ItemRecord("", version, "skipped"))
+            return
+        self.apply_reference(ref, version, summary)
+
+    def apply_reference(self, ref: Reference, version: int, summary: SyncSummary) -> None:
+        """Store the item as Zotero has it now, under its recorded (or pinned, or new) citation key."""
+        record = self.record(ref.zotero_key)
+        was_present = record is not None and record.state == "present"
+        if record and record.key:
+            ref.key = record.key
+        elif not ref.key:
+            ref.key = make_key(ref, _TakenKeys(self.index, ref.zotero_key))
+        ref.origin = self.origin
+        if was_present and self.index.get(record.key) is not None:
+            self.index.delete(record.key)
+        self._absorb_duplicate(ref)
+        stored_key = self.index.upsert(ref)
+        ref.key = stored_key
+        self.save_record(ref.zotero_key, ItemRecord(stored_key, version, "present"))
+        if was_present:
+            summary.updated += 1
+        else:
+            summary.added += 1
+        summary.changed.append(ref)
+
+    def _absorb_duplicate(self, ref: Reference) -> None:
+        """The same paper read from elsewhere gives way to the Zotero item, lending it missing fields."""
+        duplicate_key = self.index.find_duplicate(ref)
+        if duplicate_key is None or duplicate_key == ref.key:
+            return
+        other = self.index.get(duplicate_key)
+        if other is None or other.zotero_key:
+            return
+        for name, value in other.__dict__.items():
+            if name not in ("key", "origin", "zotero_key") and value and not getattr(ref, name):
+                setattr(ref, name, value)
+        self.index.delete(duplicate_key)
+
+    def remove(self, zotero_key: str, version: int, summary: SyncSummary, state: str) -> None:
+        record = self.record(zotero_key)
+        if record is None or not record.key:
+            self.save_record(zotero_key, ItemRecord("", version, state))
+            return
+        stored = self.index.get(record.key)
+        if record.state == "present" and stored is not None and stored.zotero_key == zotero_key:
+            self.index.delete(record.key)
+            summary.deleted += 1
+            summary.removed_keys.append(record.key)
+        self.save_record(zotero_key, ItemRecord(record.key, max(version, record.version), state))
+
+    def known_zotero_keys(self) -> set[str]:
+        return {
+            ref.zotero_key
+            for ref in self.index.iter_references()
+            if ref.zotero_key and ref.origin is not None and ref.origin.source == self.origin.source
+        }
+
+    def item_count(self) -> int:
+        return int(self.index.get_meta(self.prefix + "items") or 0)
+
+    def finish(self, version: int, item_count: int) -> None:
+        self.index.set_meta(self.prefix + "version", str(version))
+        self.index.set_meta(self.prefix + "items", str(item_count))
+        self.index.set_meta(self.prefix + "last_sync", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        libraries = set(json.loads(self.index.get_meta(LIBRARIES_META) or "[]"))
+        if self.label not in libraries:
+            self.index.set_meta(LIBRARIES_META, json.dumps(sorted(libraries | {self.label})))
+
+
+class _TakenKeys:
+    """Citation keys already used in the index by anything other than this Zotero item."""
+
+    def __init__(self, index, zotero_key: str):
+        self.index = index
+        self.zotero_key = zotero_key
+
+    def __contains__(self, key: object) -> bool:
+        stored = self.index.get(key)
+        return stored is not None and stored.zotero_key != self.zotero_key
+
+
+def library_status(index) -> list[dict]:
+    """Per synced library: label, version, item count, last sync time."""
+    rows = []
+    for label in json.loads(index.get_meta(LIBRARIES_META) or "[]"):
+        prefix = f"zotero:{label}:"
+        rows.append({
+            "library": label,
+            "version": int(index.get_meta(prefix + "version") or 0),
+            "items": int(index.get_meta(prefix + "items") or 0),
+            "last_sync": index.get_meta(prefix + "last_sync") or "",
+        })
+    return rows
