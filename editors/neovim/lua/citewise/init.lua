@@ -1,0 +1,177 @@
+-- citewise for Neovim: starts the citewise language server for LaTeX, BibTeX and Markdown
+-- buffers and shows its `citewise/suggestions` notifications. Works on Neovim 0.7 (Debian 12)
+-- and later: vim.lsp.start where it exists (0.8+), else start_client + buf_attach_client.
+local M = {}
+
+M.filetypes = { "tex", "plaintex", "bib", "markdown", "pandoc", "quarto", "rmd" }
+
+-- Latest suggestions per buffer: { range = {...}, items = { {key, title, authors, year, score, inBib}, ... } }
+M.suggestions = {}
+
+local config = {
+  cmd = { "python3", "-m", "citewise", "serve" },
+  settings = {},
+  root_markers = { ".git", ".latexmkrc", "latexmkrc", "_quarto.yml", ".citewise" },
+}
+
+local clients_by_root = {}
+
+local function root_dir(bufnr)
+  local file = vim.api.nvim_buf_get_name(bufnr)
+  local dir = vim.fn.fnamemodify(file, ":p:h")
+  for _, marker in ipairs(config.root_markers) do
+    local marker_dir = vim.fn.finddir(marker, dir .. ";")
+    if marker_dir ~= "" then
+      return vim.fn.fnamemodify(marker_dir, ":p:h:h")
+    end
+    local marker_file = vim.fn.findfile(marker, dir .. ";")
+    if marker_file ~= "" then
+      return vim.fn.fnamemodify(marker_file, ":p:h")
+    end
+  end
+  return dir
+end
+
+local function on_suggestions(_, result, ctx)
+  if not result or not result.uri then
+    return
+  end
+  local bufnr = vim.uri_to_bufnr(result.uri)
+  M.suggestions[bufnr] = { range = result.range, items = result.items or {}, client_id = ctx.client_id }
+end
+
+local function client_config(root)
+  return {
+    name = "citewise",
+    cmd = config.cmd,
+    root_dir = root,
+    workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
+    init_options = config.settings,
+    settings = { citewise = config.settings },
+    handlers = { ["citewise/suggestions"] = on_suggestions },
+  }
+end
+
+-- Starts (or reuses) the server for this buffer's project and attaches the buffer.
+function M.attach(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  if vim.api.nvim_buf_get_name(bufnr) == "" then
+    return nil
+  end
+  local root = root_dir(bufnr)
+  if vim.lsp.start then
+    return vim.lsp.start(client_config(root), { bufnr = bufnr })
+  end
+  local id = clients_by_root[root]
+  local client = id and vim.lsp.get_client_by_id(id)
+  if not client or client.is_stopped() then
+    id = vim.lsp.start_client(client_config(root))
+    clients_by_root[root] = id
+  end
+  if id then
+    vim.lsp.buf_attach_client(bufnr, id)
+  end
+  return id
+end
+
+local function citewise_client(bufnr)
+  for _, client in pairs(vim.lsp.buf_get_clients(bufnr)) do
+    if client.name == "citewise" then
+      return client
+    end
+  end
+  vim.notify("citewise: no citewise server for this buffer", vim.log.levels.WARN)
+  return nil
+end
+
+-- Runs a server command (workspace/executeCommand); `on_result(result)` gets its answer.
+function M.execute(command, arguments, on_result, bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local client = citewise_client(bufnr)
+  if not client then
+    return
+  end
+  client.request("workspace/executeCommand", { command = command, arguments = arguments }, function(err, result)
+    if err then
+      vim.notify("citewise: " .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    elseif on_result then
+      on_result(result)
+    end
+  end, bufnr)
+end
+
+-- Cites `key` at the cursor: the server edits the draft and, when needed, the .bib.
+function M.cite(key)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local line = vim.api.nvim_buf_get_lines(bufnr, cursor[1] - 1, cursor[1], false)[1] or ""
+  local character = vim.str_utfindex(line, cursor[2])
+  M.execute("citewise.insertCitation", {
+    { uri = vim.uri_from_bufnr(bufnr), position = { line = cursor[1] - 1, character = character }, key = key },
+  })
+end
+
+local function describe(item)
+  local authors = type(item.authors) == "table" and table.concat(item.authors, ", ") or (item.authors or "")
+  local mark = item.inBib and "in .bib" or "from index"
+  return string.format("%s — %s %s [%s, %s]", item.title or item.key, authors, item.year or "", item.key, mark)
+end
+
+local function pick_and_cite(items, prompt)
+  if #items == 0 then
+    vim.notify("citewise: nothing to choose from", vim.log.levels.INFO)
+    return
+  end
+  vim.ui.select(items, { prompt = prompt, format_item = describe }, function(choice)
+    if choice then
+      M.cite(choice.key)
+    end
+  end)
+end
+
+-- :CitewiseSuggestions — choose one of the papers suggested for the sentence being written.
+function M.pick_suggestion()
+  local latest = M.suggestions[vim.api.nvim_get_current_buf()]
+  pick_and_cite(latest and latest.items or {}, "Cite a suggested paper")
+end
+
+-- :CitewiseSearch {query} — search the index and cite the chosen paper.
+function M.search(query)
+  M.execute("citewise.searchPapers", { query, 20 }, function(papers)
+    pick_and_cite(papers or {}, "Cite a paper")
+  end)
+end
+
+function M.setup(opts)
+  config = vim.tbl_deep_extend("force", config, opts or {})
+  local group = vim.api.nvim_create_augroup("citewise", { clear = true })
+  vim.api.nvim_create_autocmd("FileType", {
+    group = group,
+    pattern = M.filetypes,
+    callback = function(args)
+      M.attach(args.buf)
+    end,
+  })
+  vim.api.nvim_create_autocmd("BufWipeout", {
+    group = group,
+    callback = function(args)
+      M.suggestions[args.buf] = nil
+    end,
+  })
+  vim.api.nvim_create_user_command("CitewiseSuggestions", M.pick_suggestion, {})
+  vim.api.nvim_create_user_command("CitewiseSearch", function(args)
+    M.search(args.args)
+  end, { nargs = "+" })
+  vim.api.nvim_create_user_command("CitewiseGenerateBib", function()
+    M.execute("citewise.generateBib", { { uri = vim.uri_from_bufnr(0) } }, function(path)
+      vim.notify("citewise: wrote " .. tostring(path))
+    end)
+  end, {})
+  vim.api.nvim_create_user_command("CitewiseStatus", function()
+    M.execute("citewise.status", {}, function(status)
+      vim.notify(vim.inspect(status))
+    end)
+  end, {})
+end
+
+return M

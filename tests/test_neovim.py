@@ -1,0 +1,117 @@
+"""citewise driven from a real editor: headless Neovim (Debian's `neovim`) and its built-in LSP client.
+
+editors/neovim/ is loaded as the user would load it; tests/test_neovim_driver.lua opens a LaTeX draft,
+completes inside `\\cite{`, hovers a key, waits for `citewise/suggestions`, applies a suggestion's code
+action and saves; these tests then read the JSON it wrote and the files on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from citewise.bib.index.store import Index
+from citewise.bib.readers import read_path
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures" / "editors"
+DRIVER = REPO / "tests" / "test_neovim_driver.lua"
+DIGEST = REPO / "examples" / "daily-papers-digest.txt"
+BIB_KEY = "hoDenoisingDiffusionProbabilistic2020"
+NVIM = shutil.which("nvim")
+
+pytestmark = pytest.mark.skipif(NVIM is None, reason="nvim is not installed (`make system-deps` installs Debian's neovim)")
+
+
+def build_index(path: Path) -> dict[str, str]:
+    """An index of the bundled digest; returns title -> key."""
+    with Index.open(path) as index:
+        index.add_references(read_path(DIGEST).references)
+        return {ref.title: ref.key for ref in index.iter_references()}
+
+
+def key_of(titles: dict[str, str], start: str) -> str:
+    return next(key for title, key in titles.items() if title.startswith(start))
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory) -> dict:
+    """Runs Neovim once over a copy of the fixture project; the driver's results and the paths."""
+    root = tmp_path_factory.mktemp("neovim")
+    project = root / "paper"
+    shutil.copytree(FIXTURES, project)
+    titles = build_index(root / "index.sqlite")
+    init = root / "init.lua"
+    init.write_text(
+        f"vim.opt.runtimepath:prepend({json.dumps(str(REPO / 'editors' / 'neovim'))})\n"
+        "require('citewise').setup({\n"
+        f"  cmd = {{ {json.dumps(sys.executable)}, '-m', 'citewise', 'serve' }},\n"
+        f"  settings = {{ indexPath = {json.dumps(str(root / 'index.sqlite'))}, debounceMs = 100 }},\n"
+        "})\n"
+    )
+    result = root / "result.json"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "XDG_STATE_HOME": str(root / "state"),
+        "CITEWISE_DRAFT": str(project / "draft.tex"),
+        "CITEWISE_BIB": str(project / "refs.bib"),
+        "CITEWISE_RESULT": str(result),
+        "CITEWISE_TYPED_KEY": "score",
+        "CITEWISE_HOVER_KEY": BIB_KEY,
+        "CITEWISE_SENTENCE": "slowly injecting noise",
+    }
+    run = subprocess.run(
+        [NVIM, "--headless", "--clean", "-u", str(init), "-c", f"luafile {DRIVER}"],
+        env=env, capture_output=True, text=True, timeout=240, cwd=project,
+    )
+    assert result.exists(), f"Neovim wrote no result (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
+    results = json.loads(result.read_text())
+    assert results["error"] is None, f"{results['error']} after steps {results['steps']}"
+    return {"results": results, "project": project, "titles": titles}
+
+
+def test_the_setup_attaches_to_latex(session):
+    assert session["results"]["filetype"] in ("tex", "plaintex")
+    assert session["results"]["steps"][0] == "initialized"
+
+
+def test_completion_offers_the_bib_entry_inside_cite(session):
+    assert BIB_KEY in session["results"]["bib_completion"]
+
+
+def test_completion_finds_an_index_paper_by_typed_word(session):
+    expected = key_of(session["titles"], "Score-Based Generative Modeling through Stochastic")
+    assert expected in session["results"]["index_completion"]
+
+
+def test_hover_shows_the_reference(session):
+    assert "Denoising Diffusion Probabilistic Models" in session["results"]["hover"]
+
+
+def test_suggestions_notification_reaches_the_handler(session):
+    suggestions = session["results"]["suggestions"]
+    assert suggestions, "citewise/suggestions carried no papers"
+    assert all(item["key"] != BIB_KEY for item in suggestions), "a paper already cited there was suggested"
+
+
+def test_code_action_cites_in_the_draft_and_adds_the_entry_to_the_bib(session):
+    results, project = session["results"], session["project"]
+    assert results["chosen_action"].startswith("Cite: ")
+    draft = (project / "draft.tex").read_text()
+    original = (FIXTURES / "draft.tex").read_text()
+    cited = set(re.findall(r"\\cite\{([^}]*)\}", draft)) - set(re.findall(r"\\cite\{([^}]*)\}", original))
+    new_keys = {key.strip() for keys in cited for key in keys.split(",") if key.strip()}
+    assert new_keys, f"no new citation in the saved draft:\n{draft}"
+    bib = (project / "refs.bib").read_text()
+    for key in new_keys:
+        assert re.search(r"@\w+\{" + re.escape(key) + ",", bib), f"{key} is cited but not in refs.bib"
+    assert f"@inproceedings{{{BIB_KEY}," in bib, "the existing entry was lost"
