@@ -1,0 +1,137 @@
+r"""Where the cursor sits inside a citation, for key completion while the author types.
+
+`citation_at` looks only at a window of text before the cursor (and the rest
+of the citation after it), so it costs the same on a short note and a thesis,
+and it copes with a citation that is still open: `\cite{ab|` with no `}` yet.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from citewise.server.drafts.latex import CITE_COMMANDS, MULTICITE_COMMANDS, CiteMacro, mask_comments_and_verbatim
+from citewise.server.drafts.markdown import CROSS_REFERENCE, _code_block_spans, front_matter
+from citewise.server.drafts.model import CitationContext, TextRange
+
+WINDOW = 4000
+_LATEX_OPEN = re.compile(
+    r"\\(?P<name>[A-Za-z@]+)\*?(?P<args>(?:\s*(?:\[[^\[\]]*\]|\([^()]*\)|\{[^{}\\]*\}))*+)\s*\{(?P<inside>[^{}\\]*)\Z"
+)
+_BRACED = re.compile(r"\{([^{}\\]*)\}")
+_LATEX_REST = re.compile(r"[^{}\\\n]*\}?")
+_LATEX_KEY_TAIL = re.compile(r"[^,{}\\\s%]*")
+_PANDOC_KEY_CHARS = r"[\w:.#$%&\-+?<>~/]"
+_PANDOC_TYPED = re.compile(r"(?<![\w\\@/.:=&`])(-?)@(" + _PANDOC_KEY_CHARS + r"*)\Z")
+_PANDOC_KEY = re.compile(r"(?<![\w\\@/.:=&`])-?@(\w" + _PANDOC_KEY_CHARS + r"*(?<=\w))")
+_PANDOC_KEY_TAIL = re.compile(_PANDOC_KEY_CHARS + r"*(?<=\w)|")
+_PANDOC_OPEN = re.compile(r"\[(?P<inside>[^\[\]]*)\Z")
+_PANDOC_REST = re.compile(r"[^\[\]\n]*\]?")
+_MYST_OPEN = re.compile(r"\{(?P<role>cite(?::[a-z]+)?)\}`(?P<inside>[^`\n]*)\Z")
+_MYST_REST = re.compile(r"[^`\n]*")
+_MYST_KEY_TAIL = re.compile(r"[^,`\s]*")
+
+
+def citation_at(text: str, language: str | None, line: int, col: int, extra_cite_macros: Iterable[str | CiteMacro] = ()) -> CitationContext | None:
+    """The citation the cursor (0-based line, col) is typing a key in, or None outside one."""
+    offset = _offset_of(text, line, col)
+    if language == "latex":
+        return _latex_context(text, offset, line, col, extra_cite_macros)
+    if language == "markdown":
+        return _markdown_context(text, offset, line, col)
+    return None
+
+
+def _offset_of(text: str, line: int, col: int) -> int:
+    start = 0
+    for _ in range(line):
+        found = text.find("\n", start)
+        if found < 0:
+            return len(text)
+        start = found + 1
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end < 0 else line_end
+    return min(start + max(col, 0), line_end)
+
+
+def _latex_context(text, offset, line, col, extra_cite_macros) -> CitationContext | None:
+    window = mask_comments_and_verbatim(text[max(0, offset - WINDOW) : offset])
+    opened = _LATEX_OPEN.search(window)
+    if opened is None:
+        return None
+    name = opened.group("name")
+    args = opened.group("args")
+    macro_names = {item.lstrip("\\") if isinstance(item, str) else item.name for item in extra_cite_macros}
+    if name in CITE_COMMANDS and ("{" in args or "(" in args):
+        return None
+    if name not in CITE_COMMANDS and name not in MULTICITE_COMMANDS and name not in macro_names:
+        return None
+    earlier_keys = _comma_keys(",".join(_BRACED.findall(args))) if name in MULTICITE_COMMANDS else []
+    rest = _LATEX_REST.match(text, offset).group(0).rstrip("}")
+    tail = _LATEX_KEY_TAIL.match(text, offset).group(0)
+    context = _context("latex", "\\" + name, opened.group("inside"), rest, line, col, tail, _comma_keys)
+    context.keys_present[:0] = earlier_keys
+    return context
+
+
+def _markdown_context(text, offset, line, col) -> CitationContext | None:
+    line_start = text.rfind("\n", 0, offset) + 1
+    if _in_code_block(text, offset):
+        return None
+    before = text[max(line_start, offset - WINDOW) : offset]
+    myst = _MYST_OPEN.search(before)
+    if myst:
+        rest = _MYST_REST.match(text, offset).group(0)
+        tail = _MYST_KEY_TAIL.match(text, offset).group(0)
+        return _context("myst", "{" + myst.group("role") + "}", myst.group("inside"), rest, line, col, tail, _comma_keys)
+    if before.count("`") % 2:
+        return None
+    window = text[max(0, offset - WINDOW) : offset]
+    bracket = _PANDOC_OPEN.search(window)
+    if bracket and not re.search(r"\n[ \t]*\n", bracket.group("inside")):
+        return _pandoc_bracket_context(text, offset, bracket.group("inside"), line, col)
+    typed = _PANDOC_TYPED.search(before)
+    if typed is None or CROSS_REFERENCE.match(typed.group(2)):
+        return None
+    tail = _PANDOC_KEY_TAIL.match(text, offset).group(0)
+    start = col - len(typed.group(2))
+    return CitationContext("pandoc", "@", typed.group(2), TextRange(line, start, line, col + len(tail)), [], "key")
+
+
+def _pandoc_bracket_context(text, offset, inside, line, col) -> CitationContext | None:
+    rest = _PANDOC_REST.match(text, offset).group(0).rstrip("]")
+    typed = _PANDOC_TYPED.search(inside)
+    if typed is not None:
+        if CROSS_REFERENCE.match(typed.group(2)):
+            return None
+        prefix = typed.group(2)
+        tail = _PANDOC_KEY_TAIL.match(text, offset).group(0)
+        others = _PANDOC_KEY.findall(inside[: typed.start()] + " " + rest[len(tail) :])
+        command = "[-@" if typed.group(1) else "[@"
+        return CitationContext("pandoc", command, prefix, TextRange(line, col - len(prefix), line, col + len(tail)), others, "key")
+    present = _PANDOC_KEY.findall(inside + " " + rest)
+    if not present or not re.search(r"(?:^|;)\s*\Z", inside):
+        return None
+    return CitationContext("pandoc", "[@", "", TextRange(line, col, line, col), present, "at-key")
+
+
+def _in_code_block(text: str, offset: int) -> bool:
+    line_end = text.find("\n", offset)
+    head = text[: len(text) if line_end < 0 else line_end]
+    _, body_start = front_matter(head)
+    if offset < body_start:
+        return True
+    return any(start <= offset <= end for start, end in _code_block_spans(head, body_start))
+
+
+def _comma_keys(text: str) -> list[str]:
+    return [key.strip() for key in text.split(",") if key.strip()]
+
+
+def _context(syntax, command, inside, rest, line, col, tail, split_keys) -> CitationContext:
+    """Context for comma-separated keys: `inside` is the text before the cursor, `rest` after it."""
+    prefix = inside.rsplit(",", 1)[-1].lstrip()
+    before_prefix = inside[: len(inside) - len(prefix)]
+    after_key = rest[len(tail) :]
+    keys_present = split_keys(before_prefix) + split_keys(after_key)
+    return CitationContext(syntax, command, prefix, TextRange(line, col - len(prefix), line, col + len(tail)), keys_present, "key")

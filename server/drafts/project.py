@@ -1,0 +1,273 @@
+r"""A draft as a whole: the root file, the files it pulls in, its citations and bibliographies.
+
+LaTeX includes are looked up relative to the root document's directory (where
+LaTeX runs), then relative to the including file; `\subimport` relative to
+the including file only. A file is read once: an `\input` cycle is reported and
+not followed, and so is an include that resolves outside the project
+directory (the nearest folder above the root holding `.git`, `_quarto.yml`,
+`myst.yml`… or else the root's own folder).
+
+Markdown bibliographies come from the front matter and from project files
+found walking up to the project root: `_quarto.yml`, `_metadata.yml`,
+`_bookdown.yml` (`bibliography:`), `myst.yml` (`project: bibliography:`) and
+Jupyter Book's `_config.yml` (`bibtex_bibfiles:`). All declared files are
+kept, the document's own first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from citewise.bib.errors import CitewiseError, SourceError
+from citewise.server.drafts.context import citation_at
+from citewise.server.drafts.latex import CiteMacro, Include, scan_latex
+from citewise.server.drafts.markdown import find_markdown_citations, markdown_bibliographies, markdown_includes
+from citewise.server.drafts.model import Draft
+from citewise.server.drafts.textutil import decode, looks_binary
+from citewise.server.drafts.yamlish import parse_yaml, string_list
+
+__all__ = ["citation_at", "find_project_root", "find_root_document", "language_of", "load_draft", "read_source"]
+
+LATEX_SUFFIXES = frozenset({".tex", ".ltx", ".latex"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".qmd", ".rmd", ".rmarkdown", ".myst"})
+PROJECT_MARKERS = (".git", "_quarto.yml", "_bookdown.yml", "myst.yml", "_config.yml", ".latexmkrc", "latexmkrc", ".texlabroot")
+MAX_DRAFT_BYTES = 64 * 1024 * 1024
+MAX_INCLUDE_DEPTH = 64
+_MAGIC_ROOT = re.compile(r"^%\s*!\s*TeX\s+root\s*=\s*(.+?)\s*$", re.I | re.M)
+_SUBFILES_CLASS = re.compile(r"\\documentclass\s*\[([^\]]+)\]\s*\{subfiles\}")
+
+
+def language_of(path_or_uri: str | Path) -> str | None:
+    """"latex" or "markdown" from a file name or file:// URI; None for anything else."""
+    text = str(path_or_uri)
+    if text.startswith("file:"):
+        text = unquote(urlparse(text).path)
+    suffix = Path(text).suffix.lower()
+    if suffix in LATEX_SUFFIXES:
+        return "latex"
+    if suffix in MARKDOWN_SUFFIXES:
+        return "markdown"
+    return None
+
+
+def read_source(path: str | Path) -> str:
+    """A draft file's text: UTF-8 (BOM or not), else Latin-1. Binary or huge files raise SourceError."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_DRAFT_BYTES:
+            raise SourceError(str(path), None, f"{size // (1024 * 1024)} MB is too large for a draft")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError(str(path), None, "no such file") from None
+    except IsADirectoryError:
+        raise SourceError(str(path), None, "is a directory, not a draft file") from None
+    except OSError as error:
+        raise SourceError(str(path), None, f"cannot read: {error.strerror or error}") from None
+    if looks_binary(data):
+        raise SourceError(str(path), None, "binary data, not a LaTeX or Markdown draft")
+    return decode(data)
+
+
+def find_project_root(path: str | Path) -> Path:
+    """The nearest folder at or above the file's folder holding a project marker, else the file's folder."""
+    folder = Path(path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
+            return candidate
+    return folder
+
+
+def find_root_document(path: str | Path, text: str | None = None) -> Path:
+    r"""The main document a LaTeX part belongs to, from `% !TeX root = …` or `\documentclass[main]{subfiles}`."""
+    path = Path(path).resolve()
+    if language_of(path) != "latex":
+        return path
+    head = (text if text is not None else _read_head(path))[:4096]
+    declared = _MAGIC_ROOT.search(head) or _SUBFILES_CLASS.search(head)
+    if declared is None:
+        return path
+    for name in (declared.group(1), declared.group(1) + ".tex"):
+        candidate = (path.parent / name).resolve()
+        if candidate.is_file() and candidate != path:
+            return candidate
+    return path
+
+
+def _read_head(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return decode(handle.read(4096))
+    except OSError:
+        return ""
+
+
+def load_draft(path: str | Path, project_root: str | Path | None = None, open_texts: Mapping[str, str] | None = None) -> Draft:
+    """Read a draft and every file it includes; citations in reading order.
+
+    `open_texts` maps resolved paths to unsaved editor text that replaces the
+    file's content. Raises CitewiseError when the root itself cannot be read;
+    problems with included files land in `Draft.errors`.
+    """
+    root = Path(path).resolve()
+    language = language_of(root)
+    if language is None:
+        raise CitewiseError(f"{path}: not a LaTeX (.tex) or Markdown (.md, .qmd, .Rmd) draft")
+    loader = _Loader(root, Path(project_root).resolve() if project_root else find_project_root(root), open_texts or {})
+    root_text = loader.text_of(root)
+    if language == "latex":
+        return loader.load_latex(root_text)
+    return loader.load_markdown(root_text)
+
+
+@dataclass
+class _LatexFile:
+    path: Path
+    text: str
+    macros: list[CiteMacro] = field(default_factory=list)
+
+
+class _Loader:
+    """Walks one draft's include tree."""
+
+    def __init__(self, root: Path, project_root: Path, open_texts: Mapping[str, str]):
+        self.root = root
+        self.project_root = project_root
+        self.open_texts = open_texts
+        self.draft = Draft(root=str(root))
+
+    def text_of(self, path: Path) -> str:
+        if str(path) in self.open_texts:
+            return self.open_texts[str(path)]
+        return read_source(path)
+
+    def load_latex(self, root_text: str) -> Draft:
+        files: list[_LatexFile] = []
+        self._visit_latex(self.root, root_text, [], files)
+        known = [macro for file in files for macro in file.macros]
+        for file in files:
+            own = {macro.name for macro in file.macros}
+            extra = [macro for macro in known if macro.name not in own]
+            scan = scan_latex(file.text, str(file.path), extra)
+            self.draft.citations.extend(scan.citations)
+            self.draft.errors.extend(scan.problems)
+        return self.draft
+
+    def _visit_latex(self, path: Path, text: str, stack: list[Path], files: list[_LatexFile]) -> None:
+        scan = scan_latex(text, str(path))
+        files.append(_LatexFile(path, text, scan.macros))
+        self.draft.files.append(str(path))
+        for name in scan.bibliographies:
+            self._declare_bib(name, [self.root.parent, path.parent], f"{path}")
+        for include in scan.includes:
+            target = self._resolve_include(include, path)
+            if target is None:
+                continue
+            if target in stack or target == path:
+                self._error(path, include.line, f"{include.command}{{{include.path}}} makes an include cycle; not followed")
+                continue
+            if str(target) in self.draft.files:
+                continue
+            if len(stack) >= MAX_INCLUDE_DEPTH:
+                self._error(path, include.line, f"{include.command}{{{include.path}}}: includes nest deeper than {MAX_INCLUDE_DEPTH} levels; not followed")
+                continue
+            try:
+                included_text = self.text_of(target)
+            except CitewiseError as error:
+                self._error(path, include.line, f"{include.command}{{{include.path}}}: {error}")
+                continue
+            self._visit_latex(target, included_text, [*stack, path], files)
+
+    def _resolve_include(self, include: Include, including: Path) -> Path | None:
+        bases = [including.parent] if include.relative_to_file else [self.root.parent, including.parent]
+        names = [include.path] if include.path.endswith(".tex") else [include.path + ".tex", include.path]
+        candidates = [(base / name).resolve() for base in bases for name in names]
+        for candidate in candidates:
+            if candidate.is_file():
+                if not candidate.is_relative_to(self.project_root):
+                    self._error(including, include.line, f"{include.command}{{{include.path}}} is outside the project directory {self.project_root}; not followed")
+                    return None
+                return candidate
+        if all(not candidate.is_relative_to(self.project_root) for candidate in candidates):
+            self._error(including, include.line, f"{include.command}{{{include.path}}} is outside the project directory {self.project_root}; not followed")
+        else:
+            self._error(including, include.line, f"{include.command}{{{include.path}}}: file not found")
+        return None
+
+    def load_markdown(self, root_text: str) -> Draft:
+        self._visit_markdown(self.root, root_text, [])
+        for name in markdown_bibliographies(root_text):
+            self._declare_bib(name, [self.root.parent], str(self.root))
+        for config, names in _project_bibliographies(self.root.parent, self.project_root):
+            for name in names:
+                self._declare_bib(name, [config.parent], str(config))
+        return self.draft
+
+    def _visit_markdown(self, path: Path, text: str, stack: list[Path]) -> None:
+        self.draft.files.append(str(path))
+        self.draft.citations.extend(find_markdown_citations(text, str(path)))
+        for name, line in markdown_includes(text):
+            target = ((self.project_root / name.lstrip("/")) if name.startswith("/") else (path.parent / name)).resolve()
+            if target in stack or target == path:
+                self._error(path, line, f"include {name} makes an include cycle; not followed")
+            elif not target.is_relative_to(self.project_root):
+                self._error(path, line, f"include {name} is outside the project directory {self.project_root}; not followed")
+            elif len(stack) >= MAX_INCLUDE_DEPTH:
+                self._error(path, line, f"include {name}: includes nest deeper than {MAX_INCLUDE_DEPTH} levels; not followed")
+            elif str(target) not in self.draft.files:
+                try:
+                    self._visit_markdown(target, self.text_of(target), [*stack, path])
+                except CitewiseError as error:
+                    self._error(path, line, f"include {name}: {error}")
+
+    def _declare_bib(self, name: str, bases: list[Path], declared_in: str) -> None:
+        candidates = [(base / name).resolve() for base in bases]
+        found = next((candidate for candidate in candidates if candidate.is_file()), None)
+        chosen = str(found or candidates[0])
+        if chosen in self.draft.bib_files:
+            return
+        self.draft.bib_files.append(chosen)
+        if found is None:
+            self.draft.errors.append(f"{declared_in}: declared bibliography {name} not found")
+
+    def _error(self, path: Path, line: int, message: str) -> None:
+        self.draft.errors.append(f"{path}:{line + 1}: {message}")
+
+
+_PROJECT_FILES = (
+    ("_quarto.yml", ("bibliography",)),
+    ("_metadata.yml", ("bibliography",)),
+    ("_bookdown.yml", ("bibliography",)),
+    ("myst.yml", ("project", "bibliography")),
+    ("_config.yml", ("bibtex_bibfiles",)),
+)
+
+
+def _project_bibliographies(start: Path, project_root: Path) -> list[tuple[Path, list[str]]]:
+    """(config file, bibliography names) for project files from `start` up to the project root."""
+    found = []
+    folders = [start, *start.parents] if start.is_relative_to(project_root) else [start]
+    for folder in folders:
+        for file_name, key_path in _PROJECT_FILES:
+            config = folder / file_name
+            if config.is_file():
+                names = _yaml_strings(config, key_path)
+                if names:
+                    found.append((config, names))
+        if folder == project_root:
+            break
+    return found
+
+
+def _yaml_strings(config: Path, key_path: tuple[str, ...]) -> list[str]:
+    try:
+        value = parse_yaml(read_source(config))
+    except CitewiseError:
+        return []
+    for key in key_path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return string_list(value)

@@ -1,0 +1,61 @@
+"""Small text helpers shared by the draft parsers: positions, blanking, decoding."""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+_NOT_LINE_BREAK = re.compile(r"[^\n]")
+_LINE_BREAK = re.compile("\n")
+
+
+class LineIndex:
+    """Offset -> (line, column), both 0-based, for one text."""
+
+    def __init__(self, text: str):
+        self.line_starts = [0] + [match.end() for match in _LINE_BREAK.finditer(text)]
+
+    def at(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, offset) - 1
+        return line, offset - self.line_starts[line]
+
+    def offset(self, line: int, col: int) -> int:
+        """The offset of (line, col), clamped to the text's lines."""
+        line = min(max(line, 0), len(self.line_starts) - 1)
+        return self.line_starts[line] + max(col, 0)
+
+
+def blank(text: str) -> str:
+    """The same text with every character but line breaks turned into a space."""
+    return _NOT_LINE_BREAK.sub(" ", text)
+
+
+def blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with the given (start, end) spans blanked; spans must be sorted and disjoint."""
+    pieces: list[str] = []
+    kept_from = 0
+    for start, end in spans:
+        if start < kept_from or end <= start:
+            continue
+        pieces.append(text[kept_from:start])
+        pieces.append(blank(text[start:end]))
+        kept_from = end
+    pieces.append(text[kept_from:])
+    return "".join(pieces)
+
+
+def looks_binary(data: bytes) -> bool:
+    """True for data no one would call a text draft: NUL bytes or mostly control characters."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 12, 13))
+    return bool(head) and controls / len(head) > 0.1
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Latin-1, which decodes any byte string."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
