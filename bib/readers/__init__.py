@@ -51,7 +51,7 @@ def detect_format(path: str, head: str) -> str | None:
     suffix = Path(path).suffix.lower()
     if body.startswith(("{", "[")):
         return _json_format(body, suffix)
-    if _BIB_ENTRY.search(body) or (suffix == ".bib" and not body.strip()):
+    if _BIB_ENTRY.search(body) or suffix == ".bib":
         return "bibtex"
     if looks_like_digest(body):
         return "digest"

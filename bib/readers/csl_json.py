@@ -68,7 +68,7 @@ def reference_from_csl_item(item: dict) -> Reference:
         editors=_names(item.get("editor")),
         volume=_text(item.get("volume")),
         number=_text(item.get("issue")) or _text(item.get("number")),
-        pages=_text(item.get("page")),
+        pages=_text(item.get("page")).replace("–", "-").replace("—", "-"),
         doi=normalize_doi(_text(item.get("DOI"))),
         url=_text(item.get("URL")),
         abstract=squash_space(_text(item.get("abstract"))),

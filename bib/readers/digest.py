@@ -16,6 +16,7 @@ from citewise.bib.model import Origin, Reference
 
 TITLE_MAX_CHARS = 300
 ABSTRACT_MIN_WORDS = 25
+MIN_PAIRS_WITHOUT_CHROME = 3
 
 _CHROME = re.compile(
     r"""^(
@@ -26,6 +27,7 @@ _CHROME = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_DIGEST_PAGE = re.compile(r"^(get trending papers in your email inbox!?|by\s*ak and the research community)$", re.I | re.M)
 _DRAFT_MARKUP = re.compile(r"^(\\documentclass|\\begin\{|\\section|#{1,6} |---$|```)", re.MULTILINE)
 
 
@@ -33,6 +35,7 @@ _DRAFT_MARKUP = re.compile(r"^(\\documentclass|\\begin\{|\\section|#{1,6} |---$|
 class _Paragraph:
     line: int
     text: str
+    line_count: int = 1
 
     @property
     def words(self) -> int:
@@ -43,6 +46,10 @@ class _Paragraph:
 
     def is_title(self) -> bool:
         return not self.is_abstract() and len(self.text) <= TITLE_MAX_CHARS and not _CHROME.match(self.text)
+
+    def is_one_line_title(self) -> bool:
+        """A title as digests write it: one line, no closing period or colon."""
+        return self.is_title() and self.line_count == 1 and not self.text.endswith((".", ":"))
 
 
 def _paragraphs(text: str) -> list[_Paragraph]:
@@ -55,7 +62,7 @@ def _paragraphs(text: str) -> list[_Paragraph]:
                 start = number
             lines.append(line.strip())
         elif lines:
-            paragraphs.append(_Paragraph(start, " ".join(lines)))
+            paragraphs.append(_Paragraph(start, " ".join(lines), len(lines)))
             lines = []
     return paragraphs
 
@@ -70,12 +77,18 @@ def _pairs(paragraphs: list[_Paragraph]) -> list[tuple[_Paragraph, _Paragraph]]:
 
 
 def looks_like_digest(text: str) -> bool:
-    """True when most paragraphs pair up as title + abstract and nothing looks like a draft."""
+    """True for digest page text, or text made almost wholly of one-line titles with abstracts.
+
+    Licences, YAML and notes also alternate short and long paragraphs, so without the page's
+    own chrome it takes three or more pairs covering 80% of the paragraphs.
+    """
     if _DRAFT_MARKUP.search(text):
         return False
     paragraphs = [p for p in _paragraphs(text) if not _CHROME.match(p.text)]
-    pairs = _pairs(paragraphs)
-    return bool(pairs) and 2 * len(pairs) >= 0.6 * len(paragraphs)
+    pairs = [(title, abstract) for title, abstract in _pairs(paragraphs) if title.is_one_line_title()]
+    if _DIGEST_PAGE.search(text):
+        return bool(pairs)
+    return len(pairs) >= MIN_PAIRS_WITHOUT_CHROME and 2 * len(pairs) >= 0.8 * len(paragraphs)
 
 
 def read_digest(path: str, text: str) -> tuple[list[Reference], list[SourceError]]:

@@ -36,19 +36,24 @@ ITEM_TYPE_TO_BIBTEX = {
     "conferencePaper": "inproceedings",
     "book": "book",
     "bookSection": "incollection",
-    "encyclopediaArticle": "incollection",
+    "encyclopediaArticle": "article",
     "dictionaryEntry": "incollection",
     "thesis": "phdthesis",
     "report": "techreport",
     "manuscript": "unpublished",
 }
-"""Zotero item types with a BibTeX counterpart; preprint, webpage and the rest are `misc`."""
+"""Zotero item types with a BibTeX counterpart (as Better BibTeX maps them); the rest are `misc`."""
 
+BOOKTITLE_TYPES = {"inproceedings", "incollection"}
+INSTITUTION_TYPES = {"phdthesis", "mastersthesis", "techreport"}
+
+# Zotero names a field per item type (bookTitle, university…); Better BibTeX's JSON export
+# uses the base field instead (publicationTitle, publisher…). Either is accepted.
 TITLE_FIELDS = ("title", "caseName", "subject", "nameOfAct")
-JOURNAL_FIELDS = ("publicationTitle",)
-BOOKTITLE_FIELDS = ("proceedingsTitle", "bookTitle", "encyclopediaTitle", "dictionaryTitle")
-PUBLISHER_FIELDS = ("publisher", "repository", "label", "company", "distributor", "studio", "network")
-INSTITUTION_FIELDS = ("university", "institution")
+CONTAINER_FIELDS = ("publicationTitle", "proceedingsTitle", "bookTitle", "encyclopediaTitle", "dictionaryTitle")
+PUBLISHER_FIELDS = (
+    "publisher", "university", "institution", "repository", "label", "company", "distributor", "studio", "network",
+)
 NUMBER_FIELDS = ("issue", "number", "reportNumber", "patentNumber", "billNumber", "episodeNumber")
 PAGES_FIELDS = ("pages", "firstPage")
 DATE_FIELDS = ("date", "dateDecided", "issueDate", "dateEnacted")
@@ -107,13 +112,9 @@ def reference_without_generated_key(data: dict) -> Reference | None:
         key=usable_key(_text(data.get("citationKey"))) or usable_key(extra.get("citation key", "")),
         entry_type=_entry_type(item_type, _text(data.get("thesisType"))),
         title=squash_space(_first(data, TITLE_FIELDS)),
-        journal=_first(data, JOURNAL_FIELDS),
-        booktitle=_first(data, BOOKTITLE_FIELDS),
-        publisher=_first(data, PUBLISHER_FIELDS),
-        institution=_first(data, INSTITUTION_FIELDS),
         volume=_text(data.get("volume")),
         number=_first(data, NUMBER_FIELDS),
-        pages=_first(data, PAGES_FIELDS),
+        pages=_first(data, PAGES_FIELDS).replace("–", "-").replace("—", "-"),
         doi=normalize_doi(_text(data.get("DOI")) or extra.get("doi", "")),
         url=_text(data.get("url")),
         abstract=_text(data.get("abstractNote")),
@@ -121,6 +122,15 @@ def reference_without_generated_key(data: dict) -> Reference | None:
         extra_fields={bib: _text(data[z]) for z, bib in EXTRA_BIBTEX_FIELDS.items() if _text(data.get(z))},
         zotero_key=_text(data.get("key")) or _text(data.get("itemKey")),
     )
+    container, publisher = _first(data, CONTAINER_FIELDS), _first(data, PUBLISHER_FIELDS)
+    if ref.entry_type in BOOKTITLE_TYPES:
+        ref.booktitle = container
+    else:
+        ref.journal = container
+    if ref.entry_type in INSTITUTION_TYPES:
+        ref.institution = publisher
+    else:
+        ref.publisher = publisher
     date = _first(data, DATE_FIELDS)
     ref.year, ref.date = year_in(date), iso_date(date)
     ref.authors, ref.editors = _creators(data.get("creators"), PRIMARY_CREATOR.get(item_type, "author"))
