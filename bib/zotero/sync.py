@@ -75,7 +75,8 @@ def apply_library_snapshot(index, label: str, references: Iterable[Reference]) -
                 state.apply_reference(ref, version=0, summary=summary)
         for zotero_key in state.known_zotero_keys() - seen:
             state.remove(zotero_key, version=0, summary=summary, state="deleted")
-        state.finish(version=0, item_count=len(seen))
+        state.add_to_count(len(seen) - state.item_count())
+        state.finish(version=0)
     return summary
 
 
@@ -94,8 +95,10 @@ def _pull(index, connection: ZoteroConnection, label: str, full: bool,
             lambda z: z.items(itemKey=",".join(batch), includeTrashed=1, limit=len(batch))
         )
         with index.transaction():
+            present_before = summary.added - summary.deleted
             for obj in objects:
                 state.apply_item(obj["data"], summary)
+            state.add_to_count(summary.added - summary.deleted - present_before)
         on_progress(start + len(batch), len(pending))
     if full:
         gone = state.known_zotero_keys() - set(listed)
@@ -104,9 +107,11 @@ def _pull(index, connection: ZoteroConnection, label: str, full: bool,
     else:
         gone = set()
     with index.transaction():
+        deleted_before = summary.deleted
         for zotero_key in sorted(gone):
             state.remove(zotero_key, version=target_version, summary=summary, state="deleted")
-        state.finish(target_version, item_count=state.item_count() + summary.added - summary.deleted)
+        state.add_to_count(deleted_before - summary.deleted)
+        state.finish(target_version)
     return summary
 
 
@@ -204,9 +209,11 @@ class _LibraryState:
     def item_count(self) -> int:
         return int(self.index.get_meta(self.prefix + "items") or 0)
 
-    def finish(self, version: int, item_count: int) -> None:
+    def add_to_count(self, change: int) -> None:
+        self.index.set_meta(self.prefix + "items", str(self.item_count() + change))
+
+    def finish(self, version: int) -> None:
         self.index.set_meta(self.prefix + "version", str(version))
-        self.index.set_meta(self.prefix + "items", str(item_count))
         self.index.set_meta(self.prefix + "last_sync", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         libraries = set(json.loads(self.index.get_meta(LIBRARIES_META) or "[]"))
         if self.label not in libraries:
