@@ -25,7 +25,7 @@ from citewise.bib.bibtex.scan import Block, LineIndex, Span, scan_blocks
 from citewise.bib.errors import SourceError
 from citewise.bib.model import Origin, Reference, normalize_arxiv, normalize_doi
 
-__all__ = ["BibEntry", "BibFile", "Span", "decode_bib_bytes", "entry_to_reference", "parse_bib_text", "read_bib_file", "scan_entries"]
+__all__ = ["BibEntry", "BibFile", "Span", "decode_bib_bytes", "entry_to_reference", "sniff_encoding", "parse_bib_text", "read_bib_file", "scan_entries"]
 
 
 @dataclass(slots=True)
@@ -55,6 +55,8 @@ class BibFile:
     preambles: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     fields_ready: threading.Event = field(default_factory=threading.Event, repr=False)
+    from_cache: int = 0
+    """How many entries' fields came from the cache rather than from bibtexparser."""
 
     def entry(self, key: str) -> BibEntry | None:
         """The first entry with this key (BibTeX keys are case-insensitive)."""
@@ -80,21 +82,30 @@ class BibFile:
 def decode_bib_bytes(data: bytes, path: str = "") -> str:
     """Text of a .bib file: UTF-8 with or without BOM, UTF-16 with BOM, else the encoding
     JabRef declares (`% Encoding: …`), else Latin-1. Binary data raises SourceError."""
+    codec, bom = sniff_encoding(data, path)
+    return data[len(bom) :].decode(codec, errors="replace")
+
+
+def sniff_encoding(data: bytes, path: str = "") -> tuple[str, bytes]:
+    """(codec, byte-order mark) of a .bib file's bytes, as `decode_bib_bytes` reads them."""
     for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
-            return data[len(bom) :].decode(codec, errors="replace")
+            return codec, bom
     _reject_binary(data, path)
     try:
-        return data.decode("utf-8")
+        data.decode("utf-8")
+        return "utf-8", b""
     except UnicodeDecodeError:
         pass
     declared = re.search(rb"^% ?Encoding: *([\w.-]+)", data[:4096], re.MULTILINE)
     if declared:
         try:
-            return data.decode(declared.group(1).decode("ascii"))
+            codec = codecs.lookup(declared.group(1).decode("ascii")).name
+            data.decode(codec)
+            return codec, b""
         except (LookupError, UnicodeDecodeError):
             pass
-    return data.decode("latin-1")
+    return "latin-1", b""
 
 
 def _reject_binary(data: bytes, path: str) -> None:
@@ -193,6 +204,7 @@ class _FieldFiller:
                 self._apply(entry, known[digest])
             else:
                 self.pending.append(index)
+        self.bib.from_cache = len(self.bib.entries) - len(self.pending)
         if not self.pending:
             self._finish()
             return True
@@ -226,7 +238,12 @@ def _parseable(raw: str) -> str:
     return raw + "}" * depth if depth > 0 else raw
 
 
+_LARGEST_ENTRY = 2_000_000
+
+
 def _parse_fields(entry: BibEntry, macros: dict[str, str]) -> dict:
+    if len(entry.raw) > _LARGEST_ENTRY:
+        return {"fields": {}, "undefined": [], "error": f"entry is {len(entry.raw) // 1_000_000} MB long; its fields were not read"}
     try:
         fields, undefined = parse_entry_fields(_parseable(entry.raw), macros)
     except FieldParseError as error:

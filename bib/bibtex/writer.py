@@ -152,7 +152,7 @@ def protect_capitals(title: str) -> str:
     sentence-case title, capitalized words after the first (proper nouns: `{Bayesian}`)."""
     words = _WORD.findall(title)
     later = [word for word in words[1:] if word.lower() not in _SMALL_WORDS]
-    sentence_case = bool(later) and sum(word[0].isupper() for word in later) * 2 < len(later)
+    sentence_case = bool(later) and sum(word[0].isupper() for word in later) * 2 <= len(later)
     first_word = words[0] if words else ""
 
     def protect(match: re.Match) -> str:
