@@ -1,5 +1,162 @@
-"""Placeholder: replaced by the module's owner."""
+"""`citewise index add|stats|reembed`: build and inspect the paper index.
+
+Each file read goes into the index in its own transaction, so a failure part-way
+leaves what was already there untouched. The embedding model is loaded only when
+there is something to embed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+
+from citewise.server.cli.common import add_index_option, print_json
+
+PROGRESS_MIN_ITEMS = 200
 
 
 def register(subparsers) -> None:
-    pass
+    parser = subparsers.add_parser("index", help="build and inspect the paper index")
+    actions = parser.add_subparsers(dest="index_command", required=True, metavar="ACTION")
+
+    add = actions.add_parser("add", help="read papers from files or folders into the index")
+    add.add_argument("paths", nargs="+", metavar="PATH", help="BibTeX, CSL-JSON, Zotero JSON, arXiv JSONL, digest, or a folder")
+    add_index_option(add)
+    add_model_option(add)
+    add.add_argument("--no-embed", action="store_true", help="store references without embedding them")
+    add.set_defaults(handler=run_add)
+
+    stats = actions.add_parser("stats", help="counts, model and sources of the index")
+    add_index_option(stats)
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    stats.set_defaults(handler=run_stats)
+
+    reembed = actions.add_parser("reembed", help="embed every reference again (after changing the model)")
+    add_index_option(reembed)
+    add_model_option(reembed)
+    reembed.set_defaults(handler=run_reembed)
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="sentence-transformers model (default: the index's model, else all-MiniLM-L6-v2)",
+    )
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from citewise.bib.errors import CitewiseError
+    from citewise.bib.index.location import resolve_index_path
+    from citewise.bib.index.store import Index, IngestSummary
+    from citewise.bib.readers import read_path
+
+    results = []
+    for path in args.paths:
+        result = read_path(path)
+        if not result.files and not result.references and not result.errors:
+            raise CitewiseError(f"{path}: no readable reference files")
+        results.append(result)
+    summary = IngestSummary()
+    with Index.open(resolve_index_path(args.index)) as index:
+        progress = Progress("reading", sum(len(result.references) for result in results))
+        for result in results:
+            summary.errors.extend(result.errors)
+            summary.failed += len(result.errors)
+            for refs in _by_file(result.references).values():
+                base = progress.done
+                summary.absorb(index.add_references(refs, on_progress=lambda n: progress.update(base + n)))
+        progress.finish()
+        embedded = 0 if args.no_embed else _embed(index, args.model)
+    for error in summary.errors:
+        print(error, file=sys.stderr)
+    print(
+        f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}, "
+        f"failed {summary.failed}; embedded {embedded}"
+    )
+    return 1 if summary.failed else 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    from citewise.bib.index.location import resolve_index_path
+    from citewise.bib.index.store import Index
+
+    with Index.open(resolve_index_path(args.index), create=False) as index:
+        stats = index.stats()
+    if args.json:
+        print_json(stats)
+        return 0
+    print(f"index       {stats['path']} ({stats['size_bytes'] / 1e6:.1f} MB, schema {stats['schema_version']})")
+    print(f"references  {stats['references']} ({stats['with_doi']} with DOI, {stats['with_arxiv']} with arXiv id, "
+          f"{stats['with_abstract']} with abstract)")
+    print(f"embedded    {stats['embedded']} with {stats['model'] or 'no model yet'}"
+          + (f" ({stats['dimension']} dims)" if stats["dimension"] else "")
+          + (f"; {stats['needs_embedding']} waiting" if stats["needs_embedding"] else ""))
+    for source, count in stats["sources"].items():
+        print(f"source      {source}: {count}")
+    return 0
+
+
+def run_reembed(args: argparse.Namespace) -> int:
+    from citewise.bib.index.embed import Embedder, reembed
+    from citewise.bib.index.location import resolve_index_path
+    from citewise.bib.index.store import Index
+
+    with Index.open(resolve_index_path(args.index), create=False) as index:
+        embedder = Embedder.load(args.model or index.get_meta("model"))
+        progress = Progress("embedding", index.count())
+        count = reembed(index, embedder, on_progress=lambda done, total: progress.update(done))
+        progress.finish()
+    print(f"embedded {count} references with {embedder.name}")
+    return 0
+
+
+def _embed(index, model: str | None) -> int:
+    from citewise.bib.index.embed import Embedder, embed_pending
+
+    pending = index.stats()["needs_embedding"]
+    if not pending:
+        return 0
+    embedder = Embedder.load(model or index.get_meta("model"))
+    progress = Progress("embedding", pending)
+    count = embed_pending(index, embedder, on_progress=lambda done, total: progress.update(done))
+    progress.finish()
+    return count
+
+
+def _by_file(refs: list) -> dict[str, list]:
+    groups = defaultdict(list)
+    for ref in refs:
+        groups[ref.origin.source if ref.origin else ""].append(ref)
+    return groups
+
+
+class Progress:
+    """A one-line progress bar on stderr, shown for long runs on a terminal only."""
+
+    WIDTH = 30
+
+    def __init__(self, label: str, total: int):
+        self.label = label
+        self.total = total
+        self.done = 0
+        self.shown = sys.stderr.isatty() and total >= PROGRESS_MIN_ITEMS
+        self.started = time.monotonic()
+        self.last_drawn = 0.0
+
+    def update(self, done: int) -> None:
+        self.done = done
+        now = time.monotonic()
+        if self.shown and (now - self.last_drawn > 0.1 or done >= self.total):
+            self.last_drawn = now
+            filled = self.WIDTH * done // max(self.total, 1)
+            rate = done / max(now - self.started, 1e-9)
+            bar = "#" * filled + "." * (self.WIDTH - filled)
+            sys.stderr.write(f"\r{self.label:<10} [{bar}] {done}/{self.total} ({rate:.0f}/s)")
+            sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.shown and self.done:
+            sys.stderr.write("\n")

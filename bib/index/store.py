@@ -1,0 +1,512 @@
+"""The paper index: one SQLite file holding references, full text (FTS5) and embeddings.
+
+The schema version lives in `PRAGMA user_version`; `MIGRATIONS` upgrade older files in
+order and a file written by a newer citewise is refused. Adding a reference merges it
+into the copy already stored when both describe the same paper (same DOI, same arXiv
+id, or near-identical title with the same first author and year).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rapidfuzz import fuzz
+
+from citewise.bib.errors import CitewiseError, SourceError
+from citewise.bib.model import (
+    Origin,
+    Reference,
+    normalize_arxiv,
+    normalize_doi,
+    normalize_title,
+    reference_from_dict,
+    reference_to_dict,
+)
+
+TITLE_MATCH_THRESHOLD = 95
+MIN_TITLE_LENGTH_FOR_FUZZY = 20
+LOCK_TIMEOUT_SECONDS = 2.0
+KEY_SUFFIXES = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _schema_1(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE refs (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            doi TEXT NOT NULL,
+            arxiv TEXT NOT NULL,
+            title_norm TEXT NOT NULL,
+            title_head TEXT NOT NULL,
+            first_author TEXT NOT NULL,
+            year TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            data TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            embedding BLOB,
+            embedded_hash TEXT
+        );
+        CREATE INDEX refs_key_nocase ON refs(key COLLATE NOCASE);
+        CREATE INDEX refs_doi ON refs(doi);
+        CREATE INDEX refs_arxiv ON refs(arxiv);
+        CREATE INDEX refs_title_head ON refs(title_head);
+        CREATE INDEX refs_author_year ON refs(first_author, year);
+        CREATE VIRTUAL TABLE refs_fts USING fts5(
+            title, authors, abstract, keywords, key,
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        """
+    )
+
+
+def _run_statements(db: sqlite3.Connection, script: str) -> None:
+    """Run `;`-separated statements inside the caller's transaction (executescript would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass
+class IngestSummary:
+    """What adding a batch of references did."""
+
+    added: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[SourceError] = field(default_factory=list)
+
+    def absorb(self, other: IngestSummary) -> None:
+        self.added += other.added
+        self.updated += other.updated
+        self.skipped += other.skipped
+        self.failed += other.failed
+        self.errors.extend(other.errors)
+
+
+@dataclass(frozen=True)
+class StoredVector:
+    """One reference's row id and the text its embedding must represent."""
+
+    row_id: int
+    text: str
+
+
+def embedding_text(ref: Reference) -> str:
+    """What the dense model sees of a reference: its title, then its abstract."""
+    return f"{ref.title}. {ref.abstract}".strip(" .") if ref.abstract else ref.title
+
+
+def _ascii_lower(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().strip()
+
+
+def _first_author(ref: Reference) -> str:
+    return _ascii_lower(ref.authors[0].family) if ref.authors else ""
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _content(ref: Reference) -> dict:
+    data = reference_to_dict(ref)
+    data.pop("origin")
+    return data
+
+
+class Index:
+    """An open index file. Use `Index.open(path)`; close it or use it as a context manager."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path):
+        self.db = db
+        self.path = path
+        self._depth = 0
+
+    @classmethod
+    def open(cls, path: str | Path, create: bool = True) -> Index:
+        path = Path(path)
+        if not path.exists() and not create:
+            raise CitewiseError(f"{path}: no index here; build one with `citewise index add`")
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
+            index = cls(db, path)
+            index._prepare()
+        except sqlite3.DatabaseError as error:
+            raise _as_citewise_error(path, error) from None
+        return index
+
+    def _prepare(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise CitewiseError(
+                f"{self.path}: index written by a newer citewise (schema {version}, this one reads up to "
+                f"{SCHEMA_VERSION}); upgrade citewise or use another --index"
+            )
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        if version < SCHEMA_VERSION:
+            with self.transaction():
+                for migrate in MIGRATIONS[version:]:
+                    migrate(self.db)
+                self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; nested uses join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise _as_citewise_error(self.path, error) from None
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as error:
+                self.db.execute("ROLLBACK")
+                raise _as_citewise_error(self.path, error) from None
+        finally:
+            self._depth = 0
+
+    def get_meta(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", (name, value))
+
+    def _bump_revision(self) -> None:
+        self.set_meta("revision", str(self.revision() + 1))
+
+    def revision(self) -> int:
+        """A counter that changes whenever references or embeddings change."""
+        return int(self.get_meta("revision") or 0)
+
+    # Reading
+
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM refs").fetchone()[0]
+
+    def all_keys(self) -> list[str]:
+        return [row[0] for row in self.db.execute("SELECT key FROM refs ORDER BY key")]
+
+    def get(self, key: str) -> Reference | None:
+        row = self.db.execute("SELECT data FROM refs WHERE key = ?", (key,)).fetchone()
+        return reference_from_dict(json.loads(row[0])) if row else None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, Reference]:
+        found = {}
+        for chunk in _chunks(list(keys), 500):
+            marks = ",".join("?" * len(chunk))
+            for key, data in self.db.execute(f"SELECT key, data FROM refs WHERE key IN ({marks})", chunk):
+                found[key] = reference_from_dict(json.loads(data))
+        return found
+
+    def get_by_ids(self, row_ids: Iterable[int]) -> dict[int, tuple[Reference, str]]:
+        """Row id -> (reference, the sources it was read from, newline-separated)."""
+        found = {}
+        for chunk in _chunks(list(row_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT id, data, sources FROM refs WHERE id IN ({marks})"
+            for row_id, data, sources in self.db.execute(query, chunk):
+                found[row_id] = (reference_from_dict(json.loads(data)), sources)
+        return found
+
+    def ids_for_keys(self, keys: Iterable[str]) -> set[int]:
+        ids = set()
+        for chunk in _chunks(list(keys), 500):
+            marks = ",".join("?" * len(chunk))
+            ids.update(row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE key IN ({marks})", chunk))
+        return ids
+
+    def iter_references(self) -> Iterator[Reference]:
+        for (data,) in self.db.execute("SELECT data FROM refs ORDER BY key"):
+            yield reference_from_dict(json.loads(data))
+
+    def stats(self) -> dict:
+        """Counts and settings for `citewise index stats`."""
+        counts = self.db.execute(
+            "SELECT count(*), count(embedding), sum(embedding IS NOT NULL AND embedded_hash = text_hash),"
+            " sum(doi != ''), sum(arxiv != ''), sum(json_extract(data, '$.abstract') != '') FROM refs"
+        ).fetchone()
+        total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in counts)
+        sources = {}
+        for (joined,) in self.db.execute("SELECT sources FROM refs"):
+            for source in joined.split("\n"):
+                sources[source] = sources.get(source, 0) + 1
+        return {
+            "path": str(self.path),
+            "schema_version": SCHEMA_VERSION,
+            "references": total,
+            "embedded": current,
+            "needs_embedding": total - current,
+            "stale_embeddings": embedded - current,
+            "with_doi": with_doi,
+            "with_arxiv": with_arxiv,
+            "with_abstract": with_abstract,
+            "model": self.get_meta("model"),
+            "dimension": int(self.get_meta("dimension") or 0) or None,
+            "sources": dict(sorted(sources.items())),
+            "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
+        }
+
+    # Deduplication
+
+    def find_duplicate(self, ref: Reference) -> str | None:
+        """The key under which the same paper is already stored, if it is."""
+        row_id = self._find_duplicate_id(ref)
+        if row_id is None:
+            return None
+        return self.db.execute("SELECT key FROM refs WHERE id = ?", (row_id,)).fetchone()[0]
+
+    def _find_duplicate_id(self, ref: Reference) -> int | None:
+        doi, arxiv = normalize_doi(ref.doi), normalize_arxiv(ref.arxiv)
+        if doi:
+            row = self.db.execute("SELECT id FROM refs WHERE doi = ?", (doi,)).fetchone()
+            if row:
+                return row[0]
+        if arxiv:
+            row = self.db.execute("SELECT id FROM refs WHERE arxiv = ?", (arxiv,)).fetchone()
+            if row:
+                return row[0]
+        title = normalize_title(ref.title)
+        if title:
+            match = self._same_title(ref, title, doi, arxiv)
+            if match is not None:
+                return match
+        elif ref.key:
+            row = self.db.execute("SELECT id FROM refs WHERE key = ? AND title_norm = ''", (ref.key,)).fetchone()
+            if row:
+                return row[0]
+        return None
+
+    def _same_title(self, ref: Reference, title: str, doi: str, arxiv: str) -> int | None:
+        author, year = _first_author(ref), ref.year.strip()
+        rows = self.db.execute(
+            "SELECT id, title_norm, first_author, year, doi, arxiv FROM refs"
+            " WHERE title_head = ? OR (first_author = ? AND year = ? AND first_author != '')",
+            (_title_head(title), author, year),
+        )
+        for row_id, other_title, other_author, other_year, other_doi, other_arxiv in rows:
+            if doi and other_doi and doi != other_doi or arxiv and other_arxiv and arxiv != other_arxiv:
+                continue
+            if author and other_author and author != other_author or year and other_year and year != other_year:
+                continue
+            if title == other_title:
+                return row_id
+            complete = author and other_author and year and other_year
+            long_enough = min(len(title), len(other_title)) >= MIN_TITLE_LENGTH_FOR_FUZZY
+            if complete and long_enough and fuzz.ratio(title, other_title) >= TITLE_MATCH_THRESHOLD:
+                return row_id
+        return None
+
+    # Writing
+
+    def add_references(
+        self, refs: Iterable[Reference], on_progress: Callable[[int], None] | None = None
+    ) -> IngestSummary:
+        """Add or merge every reference, all in one transaction; unusable ones are counted as failed."""
+        summary = IngestSummary()
+        with self.transaction():
+            for done, ref in enumerate(refs, 1):
+                try:
+                    outcome = self._merge_or_insert(ref)
+                except SourceError as error:
+                    summary.failed += 1
+                    summary.errors.append(error)
+                else:
+                    setattr(summary, outcome, getattr(summary, outcome) + 1)
+                if on_progress:
+                    on_progress(done)
+        return summary
+
+    def upsert(self, ref: Reference) -> str:
+        """Store `ref` (merged into its duplicate if there is one); the key it is stored under."""
+        with self.transaction():
+            self._merge_or_insert(ref)
+            row_id = self._find_duplicate_id(ref)
+            return self.db.execute("SELECT key FROM refs WHERE id = ?", (row_id,)).fetchone()[0]
+
+    def delete(self, key: str) -> None:
+        with self.transaction():
+            row = self.db.execute("SELECT id FROM refs WHERE key = ?", (key,)).fetchone()
+            if row:
+                self.db.execute("DELETE FROM refs WHERE id = ?", row)
+                self.db.execute("DELETE FROM refs_fts WHERE rowid = ?", row)
+                self._bump_revision()
+
+    def _merge_or_insert(self, ref: Reference) -> str:
+        """'added', 'updated' or 'skipped'."""
+        if not ref.key and not ref.title:
+            raise SourceError(ref.origin.source if ref.origin else "", ref.origin.line if ref.origin else None,
+                              "reference has neither a key nor a title")
+        source = ref.origin.source if ref.origin else ""
+        row_id = self._find_duplicate_id(ref)
+        if row_id is None:
+            self._write_row(None, ref, self._free_key(ref.key or "ref"), source)
+            self._bump_revision()
+            return "added"
+        data, sources = self.db.execute("SELECT data, sources FROM refs WHERE id = ?", (row_id,)).fetchone()
+        stored = reference_from_dict(json.loads(data))
+        merged = stored.merged_with(ref)
+        known_sources = sources.split("\n")
+        if source and source not in known_sources:
+            known_sources.append(source)
+        if _content(merged) == _content(stored):
+            if len(known_sources) != len(sources.split("\n")):
+                self.db.execute("UPDATE refs SET sources = ? WHERE id = ?", ("\n".join(known_sources), row_id))
+            return "skipped"
+        self._write_row(row_id, merged, stored.key, "\n".join(known_sources))
+        self._bump_revision()
+        return "updated"
+
+    def _free_key(self, key: str) -> str:
+        candidates = [key] + [key + suffix for suffix in KEY_SUFFIXES]
+        candidates += [key + a + b for a in KEY_SUFFIXES for b in KEY_SUFFIXES]
+        for candidate in candidates:
+            if not self.db.execute("SELECT 1 FROM refs WHERE key = ?", (candidate,)).fetchone():
+                return candidate
+        raise CitewiseError(f"{self.path}: no free citation key near {key!r}")
+
+    def _write_row(self, row_id: int | None, ref: Reference, key: str, sources: str) -> None:
+        ref = Reference(**{**ref.__dict__, "key": key})
+        if ref.origin is None and sources:
+            ref.origin = Origin(sources.split("\n")[0])
+        title = normalize_title(ref.title)
+        values = (
+            key, normalize_doi(ref.doi), normalize_arxiv(ref.arxiv), title, _title_head(title),
+            _first_author(ref), ref.year.strip(), sources, json.dumps(reference_to_dict(ref), ensure_ascii=False),
+            _text_hash(embedding_text(ref)),
+        )
+        if row_id is None:
+            row_id = self.db.execute(
+                "INSERT INTO refs(key, doi, arxiv, title_norm, title_head, first_author, year, sources, data,"
+                " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            ).lastrowid
+        else:
+            self.db.execute(
+                "UPDATE refs SET key = ?, doi = ?, arxiv = ?, title_norm = ?, title_head = ?, first_author = ?,"
+                " year = ?, sources = ?, data = ?, text_hash = ? WHERE id = ?",
+                (*values, row_id),
+            )
+            self.db.execute("DELETE FROM refs_fts WHERE rowid = ?", (row_id,))
+        authors = " ".join(f"{a.given} {a.family}" for a in ref.authors)
+        self.db.execute(
+            "INSERT INTO refs_fts(rowid, title, authors, abstract, keywords, key) VALUES (?, ?, ?, ?, ?, ?)",
+            (row_id, ref.title, authors, ref.abstract, " ".join(ref.keywords), key),
+        )
+
+    # Embeddings
+
+    def check_model(self, name: str, dimension: int) -> None:
+        """Refuse a model other than the one the stored vectors came from."""
+        stored_name, stored_dimension = self.get_meta("model"), self.get_meta("dimension")
+        if stored_name is None:
+            return
+        if stored_name != name or int(stored_dimension or 0) != dimension:
+            raise CitewiseError(
+                f"{self.path}: embedded with {stored_name} ({stored_dimension} dims) but the model is {name} "
+                f"({dimension} dims); run `citewise index reembed` to re-embed with it"
+            )
+
+    def set_model(self, name: str, dimension: int) -> None:
+        with self.transaction():
+            self.set_meta("model", name)
+            self.set_meta("dimension", str(dimension))
+
+    def clear_embeddings(self) -> None:
+        with self.transaction():
+            self.db.execute("UPDATE refs SET embedding = NULL, embedded_hash = NULL")
+            self.db.execute("DELETE FROM meta WHERE name IN ('model', 'dimension')")
+            self._bump_revision()
+
+    def needing_embedding(self) -> list[StoredVector]:
+        """References never embedded or whose title/abstract changed since."""
+        rows = self.db.execute(
+            "SELECT id, data FROM refs WHERE embedding IS NULL OR embedded_hash IS NOT text_hash ORDER BY id"
+        )
+        return [StoredVector(row_id, embedding_text(reference_from_dict(json.loads(data)))) for row_id, data in rows]
+
+    def store_embeddings(self, row_ids: list[int], vectors: np.ndarray) -> None:
+        """Save normalized vectors (stored as float16) for the given rows, in one transaction."""
+        half = np.asarray(vectors, dtype=np.float16)
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE refs SET embedding = ?, embedded_hash = text_hash WHERE id = ?",
+                ((half[i].tobytes(), row_id) for i, row_id in enumerate(row_ids)),
+            )
+            self._bump_revision()
+
+    def load_embeddings(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, float32 matrix) of every embedded reference, filled row by row to bound memory."""
+        total = self.db.execute("SELECT count(*) FROM refs WHERE embedding IS NOT NULL").fetchone()[0]
+        ids = np.empty(total, dtype=np.int64)
+        matrix = np.empty((total, dimension), dtype=np.float32)
+        rows = self.db.execute("SELECT id, embedding FROM refs WHERE embedding IS NOT NULL ORDER BY id")
+        filled = 0
+        for row_id, blob in rows:
+            if filled == total:
+                break
+            ids[filled] = row_id
+            matrix[filled] = np.frombuffer(blob, dtype=np.float16)
+            filled += 1
+        return ids[:filled], matrix[:filled]
+
+
+def _title_head(title: str) -> str:
+    return " ".join(title.split()[:3])
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _as_citewise_error(path: Path, error: sqlite3.DatabaseError) -> CitewiseError:
+    message = str(error)
+    if "locked" in message or "busy" in message:
+        return CitewiseError(f"{path}: index is locked by another process; try again when it has finished")
+    if "not a database" in message or "malformed" in message:
+        return CitewiseError(f"{path}: not a citewise index (not an SQLite database)")
+    return CitewiseError(f"{path}: {message}")
