@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import asdict
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
@@ -93,6 +94,7 @@ async def status(ls: CitewiseServer, *args) -> dict:
         "torchImported": torch_imported(),
         "torchImportedAtInitialize": ls.torch_imported_at_initialize,
         "watching": ls.watching,
+        "settings": asdict(ls.settings) if ls.settings is not None else None,
         "pid": os.getpid(),
         "python": sys.version.split()[0],
     }

@@ -53,9 +53,8 @@ async def definition(ls: CitewiseServer, params: types.DefinitionParams) -> list
 
 
 async def references(ls: CitewiseServer, params: types.ReferenceParams) -> list[types.Location]:
-    locations = await ls.run(
-        navigation.references, params.text_document.uri, convert.pos_from_proto(params.position), fallback=[]
-    )
+    uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
+    locations = await ls.run(navigation.references, uri, pos, params.context.include_declaration, fallback=[])
     return [convert.location_to_proto(location) for location in locations]
 
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import sys
+import threading
 import traceback
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -74,6 +76,41 @@ class ClientFlags:
         )
 
 
+class SerialDaemonExecutor(Executor):
+    """Runs submitted calls one at a time, in order, on one daemon thread.
+
+    Unlike ThreadPoolExecutor its thread is not joined at exit, so a client that exits
+    or dies mid-way through a slow job (importing torch, reindexing) is not kept waiting.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def submit(self, function, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, function, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        while cancel_futures:
+            try:
+                future, *_ = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            future.cancel()
+
+    def _work(self) -> None:
+        while True:
+            future, function, args, kwargs = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function(*args, **kwargs))
+            except BaseException as error:
+                future.set_exception(error)
+
+
 class CitewiseServer(LanguageServer):
     """Protocol state: the features workspace (once created), settings, threads and client flags."""
 
@@ -94,8 +131,8 @@ class CitewiseServer(LanguageServer):
         self.torch_imported_at_initialize: bool | None = None
         self.model_state = "not started"
         self.watching = "none"
-        self.worker = ThreadPoolExecutor(1, thread_name_prefix="citewise-features")
-        self.background = ThreadPoolExecutor(1, thread_name_prefix="citewise-background")
+        self.worker = SerialDaemonExecutor("citewise-features")
+        self.background = SerialDaemonExecutor("citewise-background")
         self.shown_messages: set[str] = set()
         self.debouncer = Debouncer()
         self.stopping = False
@@ -159,8 +196,8 @@ class CitewiseServer(LanguageServer):
     def shutdown_threads(self) -> None:
         self.stopping = True
         self.debouncer.cancel_all()
-        self.worker.shutdown(wait=False, cancel_futures=True)
-        self.background.shutdown(wait=False, cancel_futures=True)
+        self.worker.shutdown(cancel_futures=True)
+        self.background.shutdown(cancel_futures=True)
 
 
 def create_server() -> CitewiseServer:
