@@ -9,7 +9,7 @@ import { showServerProgressAsNotifications } from "./progress";
 import { checkCitewise, choosePython, installCommand, PythonChoice, serverArgs } from "./python";
 import { Paper, pickPaper } from "./search";
 import { SECTION, serverSettingNames, serverSettings, withoutClientSettings } from "./settings";
-import { ServerStatus, statusView } from "./status";
+import { ServerStatus, statusView, ZoteroState } from "./status";
 import { SuggestionsNotification } from "./suggestions";
 import { SuggestionsView } from "./suggestionsView";
 
@@ -22,6 +22,7 @@ let output: vscode.OutputChannel;
 let statusItem: vscode.StatusBarItem;
 let statusTimer: NodeJS.Timeout | undefined;
 let lastStatus: ServerStatus | undefined;
+const zotero: ZoteroState = { library: null, syncing: false };
 const suggestions = new SuggestionsView();
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -58,7 +59,7 @@ function registerCommands(context: vscode.ExtensionContext): vscode.Disposable[]
     command("insertCitation", (key) => (typeof key === "string" ? citeAtCursor(key) : searchPapers(true))),
     command("citeSuggestion", (row) => citeAtCursor(typeof row === "string" ? row : (row as { key: string }).key)),
     command("generateBib", generateBib),
-    command("syncZotero", () => runServerCommand("citewise.syncZotero", [], "Zotero synced")),
+    command("syncZotero", syncZotero),
     command("reindex", () => runServerCommand("citewise.reindex", [], "Index rebuilt")),
     command("restartServer", () => restartServer(context)),
     command("showLogs", () => output.show()),
@@ -190,6 +191,22 @@ async function runServerCommand(command: string, args: unknown[], doneMessage: s
   void vscode.window.showInformationMessage(`citewise: ${doneMessage}.${details}`);
 }
 
+async function syncZotero(): Promise<void> {
+  zotero.syncing = true;
+  showStatusView(lastStatus, "running");
+  try {
+    await runServerCommand("citewise.syncZotero", [], "Zotero synced");
+    zotero.lastSync = new Date().toLocaleTimeString();
+    zotero.lastError = undefined;
+  } catch (error) {
+    zotero.lastError = error instanceof Error ? error.message : String(error);
+    throw error;
+  } finally {
+    zotero.syncing = false;
+    showStatusView(lastStatus, "running");
+  }
+}
+
 async function searchPapers(citeChoice: boolean): Promise<void> {
   const search = (query: string) => executeServerCommand<Paper[]>("citewise.searchPapers", [query, 20]);
   const paper = await pickPaper(search, citeChoice ? "citewise: cite a paper" : "citewise: search papers");
@@ -215,9 +232,8 @@ async function citeAtCursor(key: string): Promise<void> {
     throw new Error("open a LaTeX or Markdown draft and put the cursor where the citation goes");
   }
   const position = editor.selection.active;
-  await executeServerCommand("citewise.insertCitation", [
-    { uri: editor.document.uri.toString(), position: { line: position.line, character: position.character }, key },
-  ]);
+  const uri = editor.document.uri.toString();
+  await executeServerCommand("citewise.insertCitation", [uri, { line: position.line, character: position.character }, key]);
 }
 
 async function generateBib(): Promise<void> {
@@ -225,10 +241,10 @@ async function generateBib(): Promise<void> {
   if (!isDraft(editor)) {
     throw new Error("open the draft whose .bib should be generated");
   }
-  const written = await executeServerCommand<string>("citewise.generateBib", [{ uri: editor.document.uri.toString() }]);
+  const written = await executeServerCommand<{ path: string }>("citewise.generateBib", [editor.document.uri.toString()]);
   const open = "Open";
-  if ((await vscode.window.showInformationMessage(`citewise: wrote ${written}`, open)) === open) {
-    await vscode.window.showTextDocument(vscode.Uri.file(written));
+  if ((await vscode.window.showInformationMessage(`citewise: wrote ${written.path}`, open)) === open) {
+    await vscode.window.showTextDocument(vscode.Uri.file(written.path));
   }
 }
 
@@ -266,7 +282,8 @@ async function refreshStatus(): Promise<void> {
 }
 
 function showStatusView(status: ServerStatus | undefined, state: "starting" | "running" | "stopped"): void {
-  const view = statusView(status, state);
+  zotero.library = config().get<string | null>("zoteroLibrary") || null;
+  const view = statusView(status, state, zotero);
   statusItem.text = view.text;
   statusItem.tooltip = view.tooltip;
   statusItem.show();
@@ -274,7 +291,7 @@ function showStatusView(status: ServerStatus | undefined, state: "starting" | "r
 
 async function showStatus(): Promise<void> {
   await refreshStatus();
-  const view = statusView(lastStatus, client?.isRunning() ? "running" : "stopped");
+  const view = statusView(lastStatus, client?.isRunning() ? "running" : "stopped", zotero);
   const logs = "Show logs";
   if ((await vscode.window.showInformationMessage(view.tooltip, { modal: true }, logs)) === logs) {
     output.show();

@@ -1,18 +1,27 @@
 /**
- * What the status bar item says, from the server's `citewise.status` reply
- * (server/features/workspace.py Workspace.status, plus the Zotero state when sync is set up).
+ * What the status bar item says: the index size and model state from the server's
+ * `citewise.status` reply (server/lsp/commands.py), and the Zotero sync state the extension tracks.
  * Plain TypeScript: no VS Code API, so the unit tests run it directly.
  */
 
 export interface ServerStatus {
+  ready?: boolean;
+  error?: string | null;
   indexPath?: string;
   indexCount?: number;
   modelReady?: boolean;
+  modelState?: string;
   model?: string | null;
   problem?: string | null;
-  openDocuments?: number;
   bibFiles?: { path: string; entries: number; errors: number }[];
-  zotero?: { state?: string; library?: string | null; lastSync?: string | null } | string | null;
+  version?: string;
+}
+
+export interface ZoteroState {
+  library: string | null;
+  syncing: boolean;
+  lastSync?: string;
+  lastError?: string;
 }
 
 export type ServerState = "starting" | "running" | "stopped";
@@ -23,37 +32,45 @@ export interface StatusView {
 }
 
 /** Short text for the status bar ("$(book) 1,234 papers", with spinners while loading) and the details. */
-export function statusView(status: ServerStatus | undefined, state: ServerState): StatusView {
+export function statusView(status: ServerStatus | undefined, state: ServerState, zotero: ZoteroState): StatusView {
   if (state !== "running" || status === undefined) {
     return { text: state === "stopped" ? "$(error) citewise" : "$(sync~spin) citewise", tooltip: `citewise server: ${state}` };
   }
-  const zotero = zoteroState(status);
+  if (status.ready === false) {
+    return { text: "$(error) citewise", tooltip: `citewise is not ready: ${status.error ?? "unknown problem"}` };
+  }
   const parts = [`$(book) ${(status.indexCount ?? 0).toLocaleString("en-US")} papers`];
   if (status.problem) {
     parts.push("$(warning)");
   } else if (!status.modelReady) {
     parts.push("$(loading~spin) model");
   }
-  if (zotero === "syncing") {
+  if (zotero.syncing) {
     parts.push("$(sync~spin) Zotero");
   }
+  const model = status.problem
+    ? `failed: ${status.problem}`
+    : status.modelReady
+      ? `${status.model ?? "ready"} (semantic ranking on)`
+      : `${status.modelState ?? "loading"} (lexical ranking meanwhile)`;
   const lines = [
     `Index: ${status.indexPath ?? "?"} (${status.indexCount ?? 0} papers)`,
-    `Model: ${status.problem ? `failed: ${status.problem}` : status.modelReady ? `${status.model ?? "ready"} (semantic ranking on)` : "loading (lexical ranking meanwhile)"}`,
-    `Zotero: ${zotero}`,
+    `Model: ${model}`,
+    `Zotero: ${zoteroText(zotero)}`,
     ...(status.bibFiles ?? []).map((bib) => `.bib: ${bib.path} (${bib.entries} entries${bib.errors ? `, ${bib.errors} errors` : ""})`),
   ];
   return { text: parts.join(" "), tooltip: lines.join("\n") };
 }
 
-function zoteroState(status: ServerStatus): string {
-  const zotero = status.zotero;
-  if (!zotero) {
-    return "not connected";
+function zoteroText(zotero: ZoteroState): string {
+  if (!zotero.library) {
+    return "not set up (citewise.zoteroLibrary)";
   }
-  if (typeof zotero === "string") {
-    return zotero;
+  if (zotero.syncing) {
+    return `syncing ${zotero.library}`;
   }
-  const state = zotero.state ?? "connected";
-  return zotero.lastSync ? `${state}, last sync ${zotero.lastSync}` : state;
+  if (zotero.lastError) {
+    return `${zotero.library}: last sync failed: ${zotero.lastError}`;
+  }
+  return zotero.lastSync ? `${zotero.library}, synced ${zotero.lastSync}` : `${zotero.library}, not synced in this session`;
 }
