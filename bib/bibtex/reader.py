@@ -113,7 +113,7 @@ def _reject_binary(data: bytes, path: str) -> None:
     if b"\0" not in sample:
         return
     controls = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
-    if controls > len(sample) // 20:
+    if controls >= 16 and controls > len(sample) // 10:
         raise SourceError(path, None, "binary data, not a BibTeX file")
 
 
