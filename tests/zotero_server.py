@@ -17,6 +17,7 @@ Every request is recorded in `server.requests`.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 import json
 import random
 import re
@@ -134,10 +135,13 @@ class ZoteroLibrary:
             if not data.get("parentItem") and (include_trashed or not data.get("deleted"))
         }
 
-    def object_for(self, data: dict, base_url: str) -> dict:
+    def child_counts(self) -> Counter:
+        return Counter(d["parentItem"] for d in self.items.values() if d.get("parentItem"))
+
+    def object_for(self, data: dict, base_url: str, child_counts: Counter | None = None) -> dict:
         """The full JSON object the API returns for an item: key, version, library, links, meta, data."""
         item_url = f"{base_url}/{self.prefix}/items/{data['key']}"
-        children = sum(1 for d in self.items.values() if d.get("parentItem") == data["key"])
+        children = (child_counts if child_counts is not None else self.child_counts())[data["key"]]
         creators = data.get("creators") or []
         meta = {"numChildren": children}
         if creators:
@@ -258,6 +262,8 @@ def _text_reply(text: str, status: int, **headers: str) -> _Reply:
 def _handler_for(server: ZoteroTestServer):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        wbufsize = 1 << 16
 
         def log_message(self, *args) -> None:
             return
@@ -305,6 +311,7 @@ def _handler_for(server: ZoteroTestServer):
                 self.close_connection = True
                 return
             self.wfile.write(reply.body)
+            self.wfile.flush()
 
     return Handler
 
@@ -388,7 +395,9 @@ def _items(server: ZoteroTestServer, rest: str, query: dict, version_headers: di
     if fmt == "keys" and "limit" not in query:
         return _text_reply("\n".join(d["key"] for d in selected) + "\n", 200, **version_headers,
                            **{"Total-Results": str(len(selected))})
-    return _list(server, rest, query, selected, version_headers, lambda d: library.object_for(d, server.url))
+    counts = library.child_counts()
+    return _list(server, rest, query, selected, version_headers,
+                 lambda d: library.object_for(d, server.url, counts))
 
 
 def _list(server: ZoteroTestServer, path: str, query: dict, objects: list, version_headers: dict,

@@ -116,6 +116,10 @@ def _same_paper(ref: Reference, data: dict) -> bool:
     other = reference_from_zotero_item(data)
     if other is None:
         return False
+    if _differ(normalize_doi(ref.doi), normalize_doi(other.doi)):
+        return False
+    if _differ(normalize_arxiv(ref.arxiv), normalize_arxiv(other.arxiv)):
+        return False
     if fuzz.token_sort_ratio(normalize_title(ref.title), normalize_title(other.title)) < TITLE_MATCH:
         return False
     if ref.authors and other.authors and _family(ref.authors[0]) != _family(other.authors[0]):
@@ -123,8 +127,14 @@ def _same_paper(ref: Reference, data: dict) -> bool:
     return not (ref.year and other.year and ref.year != other.year)
 
 
+def _differ(mine: str, theirs: str) -> bool:
+    return bool(mine and theirs and mine != theirs)
+
+
 def _family(author: Author) -> str:
-    return normalize_title(author.family)
+    """The last word of the family name: Zotero records often hold a whole name there."""
+    words = normalize_title(author.family).split()
+    return words[-1] if words else ""
 
 
 def _resolve_collection(connection: ZoteroConnection, wanted: str | None) -> str | None:
