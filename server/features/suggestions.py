@@ -1,0 +1,221 @@
+"""Suggestions as you write: papers for the sentence at the cursor, and the edits that cite them.
+
+The query is the sentence at the cursor plus the one before it (or after it, at the
+start of a paragraph), markup stripped. Papers already cited in those sentences are
+left out. A suggested paper already in the draft's .bib (same key, DOI or title) is
+offered under its .bib key, so citing it adds no entry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from citewise.bib.model import Reference, normalize_doi, normalize_title
+from citewise.bib.text import strip_markup
+from citewise.server.features.completion import Command
+from citewise.server.features.edits import cite_edits, citation_insertion
+from citewise.server.features.positions import Pos, Range, TextEdit
+from citewise.server.features.render import authors_line, plain, short_cite
+from citewise.server.features.sentences import Sentence, sentences_near
+from citewise.server.features.workspace import BibState, Document, Workspace
+
+MIN_QUERY_CHARS = 20
+_CACHE: OrderedDict[tuple, list] = OrderedDict()
+_CACHE_SIZE = 32
+
+
+@dataclass(frozen=True)
+class SuggestionItem:
+    key: str
+    title: str
+    authors: str
+    year: str
+    score: float
+    in_bib: bool
+
+    def to_json(self) -> dict:
+        return {"key": self.key, "title": self.title, "authors": self.authors, "year": self.year,
+                "score": self.score, "inBib": self.in_bib}
+
+
+@dataclass(frozen=True)
+class SuggestionSet:
+    uri: str
+    range: Range | None
+    items: list[SuggestionItem]
+
+    def to_json(self) -> dict:
+        """The `citewise/suggestions` params, `range` left for the protocol layer to convert."""
+        return {"uri": self.uri, "items": [item.to_json() for item in self.items]}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One suggested paper with everything needed to cite it."""
+
+    item: SuggestionItem
+    ref: Reference
+
+
+def suggest(ws: Workspace, uri: str, pos: Pos) -> SuggestionSet:
+    document = ws.document(uri)
+    if document is None or document.language is None:
+        return SuggestionSet(uri, None, [])
+    sentence, suggestions = suggestions_at(ws, document, pos)
+    span = document.lines.offset_range(sentence.start, sentence.end) if sentence else None
+    return SuggestionSet(uri, span, [s.item for s in suggestions])
+
+
+def suggestions_at(ws: Workspace, document: Document, pos: Pos,
+                   count: int | None = None) -> tuple[Sentence | None, list[Suggestion]]:
+    """The sentence at `pos` and the papers suggested for it, best first."""
+    count = ws.settings.suggestion_count if count is None else count
+    offset = document.lines.offset_of(pos)
+    before, sentence, after = sentences_near(document.text, offset)
+    searcher = ws.searcher
+    if sentence is None or searcher is None or count <= 0:
+        return sentence, []
+    neighbour = before or after
+    query = strip_markup(" ".join(s.text for s in (neighbour, sentence) if s))
+    if len(query) < MIN_QUERY_CHARS:
+        return sentence, []
+    cited = _cited_between(document, min(s.start for s in (neighbour, sentence) if s),
+                           max(s.end for s in (neighbour, sentence) if s))
+    bib = _BibLookup(ws, document.uri)
+    cited_refs = [bib.by_key[key] for key in cited if key in bib.by_key]
+    hits = _search(ws, searcher, query, count + len(cited) + 5, tuple(sorted(cited)))
+    suggestions = []
+    for hit in hits:
+        bib_key = bib.key_of(hit.ref)
+        if (bib_key or hit.ref.key) in cited or any(_same_paper(hit.ref, ref) for ref in cited_refs):
+            continue
+        ref = bib.by_key[bib_key] if bib_key else hit.ref
+        item = SuggestionItem(bib_key or hit.ref.key, plain(ref.title), authors_line(ref, limit=3),
+                              ref.year, round(float(hit.score), 4), bib_key is not None)
+        suggestions.append(Suggestion(item, ref))
+        if len(suggestions) == count:
+            break
+    return sentence, suggestions
+
+
+def _search(ws: Workspace, searcher, query: str, k: int, excluded: tuple[str, ...]) -> list:
+    key = (id(searcher), ws.model_ready, query, k, excluded)
+    hits = _CACHE.get(key)
+    if hits is None:
+        hits = _CACHE[key] = searcher.search(query, k=k, exclude_keys=excluded)
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return hits
+
+
+def _cited_between(document: Document, start: int, end: int) -> set[str]:
+    lines = document.lines
+    first, last = lines.position_of(start).line, lines.position_of(end).line
+    return {use.key for c in document.citations if first <= c.line <= last for use in c.keys}
+
+
+def _same_paper(a: Reference, b: Reference) -> bool:
+    if a.doi and b.doi:
+        return normalize_doi(a.doi) == normalize_doi(b.doi)
+    return bool(a.title) and normalize_title(a.title) == normalize_title(b.title)
+
+
+class _BibLookup:
+    """The draft's .bib entries by key, DOI and normalized title."""
+
+    def __init__(self, ws: Workspace, uri: str):
+        self.by_key: dict[str, Reference] = {}
+        self.by_doi: dict[str, str] = {}
+        self.by_title: dict[str, str] = {}
+        for state in ws.bib_states_for(uri):
+            for mapping, part in zip((self.by_key, self.by_doi, self.by_title), state.derive("lookup", _lookup_of)):
+                for name, value in part.items():
+                    mapping.setdefault(name, value)
+
+    def key_of(self, ref: Reference) -> str | None:
+        if ref.key in self.by_key:
+            return ref.key
+        if ref.doi and normalize_doi(ref.doi) in self.by_doi:
+            return self.by_doi[normalize_doi(ref.doi)]
+        if ref.title:
+            return self.by_title.get(normalize_title(ref.title))
+        return None
+
+
+def _lookup_of(state: BibState) -> tuple[dict, dict, dict]:
+    refs = state.references
+    return (refs, {normalize_doi(r.doi): k for k, r in refs.items() if r.doi},
+            {normalize_title(r.title): k for k, r in refs.items() if r.title})
+
+
+def cite_action_parts(ws: Workspace, document: Document, sentence: Sentence,
+                      suggestion: Suggestion) -> tuple[str, dict[str, list[TextEdit]], Command | None]:
+    """Title, edits and follow-up command of the action citing `suggestion` in `sentence`."""
+    item = suggestion.item
+    title = f"Cite: {item.title or item.key} ({short_cite(suggestion.ref)})".replace(" ()", "")
+    edits: dict[str, list[TextEdit]] = {}
+    if not item.in_bib:
+        edits = cite_edits(ws, document.uri, suggestion.ref)
+    insertion = citation_insertion(ws, document, sentence.insertion_offset, [item.key])
+    edits.setdefault(document.path, []).insert(0, insertion)
+    command = None
+    if ws.settings.zotero_push and not item.in_bib:
+        command = Command("Add to Zotero", "citewise.pushToZotero", [item.key])
+    return title, edits, command
+
+
+_CLAIM = re.compile(
+    r"\b(?:recent(?:ly)? (?:work|works|studies|research|advances|papers)|ha(?:s|ve) been (?:shown|demonstrated|proposed|reported)"
+    r"|state[- ]of[- ]the[- ]art|et al\.|\d+(?:\.\d+)?\s?(?:\\%|%|percent\b))",
+    re.IGNORECASE,
+)
+MAX_CLAIM_SCAN_CHARS = 2_000_000
+MAX_CLAIM_HINTS = 200
+
+
+@dataclass(frozen=True)
+class Claim:
+    sentence: Sentence
+    phrase: str
+
+
+def uncited_claims(document: Document) -> list[Claim]:
+    """Sentences with a claim phrase and no citation (first 2 MB of the draft, at most 200)."""
+    text = document.text[:MAX_CLAIM_SCAN_CHARS]
+    cited_lines = {line for c in document.citations for line in range(c.line, c.end_line + 1)}
+    claims: list[Claim] = []
+    seen_starts: set[int] = set()
+    for match in _CLAIM.finditer(text):
+        if document.language == "latex" and _in_latex_comment(text, match.start()):
+            continue
+        sentence = sentences_near(text, match.start())[1]
+        if sentence is None or sentence.start in seen_starts:
+            continue
+        seen_starts.add(sentence.start)
+        first = document.lines.position_of(sentence.start).line
+        last = document.lines.position_of(sentence.end).line
+        if _has_citation(document, sentence, cited_lines, first, last):
+            continue
+        claims.append(Claim(sentence, match.group(0)))
+        if len(claims) >= MAX_CLAIM_HINTS:
+            break
+    return claims
+
+
+def _in_latex_comment(text: str, offset: int) -> bool:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return re.search(r"(?<!\\)%", text[line_start:offset]) is not None
+
+
+def _has_citation(document: Document, sentence: Sentence, cited_lines: set[int], first: int, last: int) -> bool:
+    if not any(line in cited_lines for line in range(first, last + 1)):
+        return False
+    lines = document.lines
+    for citation in document.citations:
+        if first <= citation.line <= last:
+            offset = lines.line_starts[citation.line] + citation.col
+            if sentence.start <= offset <= sentence.end + 1:
+                return True
+    return False
