@@ -279,7 +279,7 @@ def _handler_for(server: ZoteroTestServer):
             query = {k: v[-1] for k, v in parse_qs(parsed.query, keep_blank_values=True).items()}
             path = parsed.path[4:] if parsed.path.startswith("/api/") else parsed.path
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            record = RecordedRequest(method, path, query, dict(self.headers), time.monotonic())
+            record = RecordedRequest(method, parsed.path, query, dict(self.headers), time.monotonic())
             server.requests.append(record)
             if server.request_delay:
                 time.sleep(server.request_delay)

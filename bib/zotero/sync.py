@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from citewise.bib.keys import make_key
-from citewise.bib.model import Origin, Reference
+from citewise.bib.model import Origin, Reference, reference_to_dict
 from citewise.bib.readers.zotero_json import reference_without_generated_key
 from citewise.bib.zotero.client import ZoteroConnection, ZoteroSettings
 
@@ -162,7 +162,11 @@ class _LibraryState:
         elif not ref.key:
             ref.key = make_key(ref, _TakenKeys(self.index, ref.zotero_key))
         ref.origin = self.origin
-        if was_present and self.index.get(record.key) is not None:
+        stored = self.index.get(record.key) if was_present else None
+        if stored is not None and _same_content(stored, ref):
+            self.save_record(ref.zotero_key, ItemRecord(record.key, version, "present"))
+            return
+        if stored is not None:
             self.index.delete(record.key)
         self._absorb_duplicate(ref)
         stored_key = self.index.upsert(ref)
@@ -218,6 +222,12 @@ class _LibraryState:
         libraries = set(json.loads(self.index.get_meta(LIBRARIES_META) or "[]"))
         if self.label not in libraries:
             self.index.set_meta(LIBRARIES_META, json.dumps(sorted(libraries | {self.label})))
+
+
+def _same_content(stored: Reference, ref: Reference) -> bool:
+    mine, theirs = reference_to_dict(stored), reference_to_dict(ref)
+    mine.pop("origin"), theirs.pop("origin")
+    return mine == theirs
 
 
 class _TakenKeys:
