@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-
 from citewise.bib.bibtex.edit import apply_edit, replace_entry_edit, write_atomically
-from citewise.bib.bibtex.reader import parse_bib_text
+from citewise.bib.bibtex.reader import parse_bib_text, read_bib_file
 from citewise.bib.bibtex.writer import format_entry
 from citewise.bib.model import Reference
 
@@ -26,7 +24,7 @@ class BibSyncResult:
 
 
 def sync_bib_files(
-    bib_paths: Iterable[str | Path],
+    bib_paths: Iterable[str],
     changed: Iterable[Reference],
     removed_keys: Iterable[str] = (),
     flavour: str = "bibtex",
@@ -37,8 +35,7 @@ def sync_bib_files(
     result = BibSyncResult()
     for path in bib_paths:
         path = str(path)
-        text = Path(path).read_text(encoding="utf-8")
-        new_text, keys = updated_bib_text(text, by_key, flavour, path)
+        new_text, keys = updated_bib_text(read_bib_file(path).text, by_key, flavour, path)
         if keys:
             write_atomically(path, new_text)
             result.updated[path] = keys
