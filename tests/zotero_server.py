@@ -374,15 +374,17 @@ def _route(server: ZoteroTestServer, method: str, path: str, query: dict, header
 def _items(server: ZoteroTestServer, rest: str, query: dict, version_headers: dict) -> _Reply:
     library = server.library
     include_trashed = query.get("includeTrashed") == "1"
-    if rest == "/items/top":
-        pool = library.top_level_items(include_trashed)
-    else:
-        pool = {k: d for k, d in library.items.items() if include_trashed or not d.get("deleted")}
     if "itemKey" in query:
         keys = [k for k in query["itemKey"].split(",") if k]
         if len(keys) > MAX_ITEM_KEYS:
             return _text_reply(f"Cannot specify more than {MAX_ITEM_KEYS} item keys", 400)
-        pool = {k: pool[k] for k in keys if k in pool}
+        pool = {k: library.items[k] for k in keys if k in library.items}
+    else:
+        pool = library.items
+    pool = {
+        k: d for k, d in pool.items()
+        if (include_trashed or not d.get("deleted")) and not (rest == "/items/top" and d.get("parentItem"))
+    }
     since = int(query.get("since") or 0)
     selected = [d for d in pool.values() if d["version"] > since]
     if query.get("q"):

@@ -13,8 +13,10 @@ leaves this module passes through `_scrub`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +120,7 @@ class ZoteroConnection:
         http = httpx2.Client(
             follow_redirects=True,
             timeout=settings.timeout,
+            verify=_tls_context(),
             trust_env=not settings.local,
             event_hooks={"request": [self._count_request]},
         )
@@ -220,6 +223,12 @@ class _CitewiseZotero(Zotero):
             if self.request.status_code != httpx2.codes.TOO_MANY_REQUESTS:
                 return self.request.json()
         raise pyzotero.TooManyRetriesError("still rate-limited")
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One certificate store per process: loading it costs more than a whole incremental sync."""
+    return ssl.create_default_context()
 
 
 def _scrub(text: str, settings: ZoteroSettings) -> str:
