@@ -139,10 +139,10 @@ class KeyFormula:
         self._parts = [self._parse_part(text) for text in _split_parts(template)]
 
     def base_key(self, ref: Reference) -> str:
-        """The key before disambiguation; `anon` + year when the formula gives nothing."""
+        """The key before disambiguation; prefixed `anon` when the formula gives no letter."""
         key = "".join(part.render(ref) for part in self._parts)
         key = re.sub(r"[^A-Za-z0-9_:.\-]", "", key)
-        return key or f"anon{_year(ref)}"
+        return key if re.search(r"[A-Za-z]", key) else f"anon{key}"
 
     def make(self, ref: Reference, taken: Container[str] = ()) -> str:
         """A key for `ref` not in `taken`: the base key, else with `a`, `b`, … appended."""

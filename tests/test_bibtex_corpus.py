@@ -86,12 +86,12 @@ def test_entry_counts_match_better_bibtex(root):
 
 
 def test_known_entry_counts_of_jabref_libraries():
-    assert len(read_bib_file(FIXTURES / "jabref" / "jabref-authors.bib").entries) == 212
-    assert len(read_bib_file(FIXTURES / "jabref" / "testjabref.bib").entries) == 156
+    assert len(read_bib_file(FIXTURES / "jabref" / "jabref-authors.bib", cache=SHARED_MEMORY).entries) == 212
+    assert len(read_bib_file(FIXTURES / "jabref" / "testjabref.bib", cache=SHARED_MEMORY).entries) == 156
 
 
 def test_paren_delimited_strings_of_bbt_871():
-    bib = read_bib_file(FIXTURES / "better-bibtex-import" / "Issues with round instead of curly braces do not import correctly #871.bib")
+    bib = read_bib_file(cache=SHARED_MEMORY, path=FIXTURES / "better-bibtex-import" / "Issues with round instead of curly braces do not import correctly #871.bib")
     assert bib.errors == []
     assert [entry.entry_type for entry in bib.entries] == ["techreport"]
     assert all(entry.fields.get("title") for entry in bib.entries)
