@@ -17,13 +17,13 @@ Every request is recorded in `server.requests`.
 from __future__ import annotations
 
 import copy
-from collections import Counter
 import json
 import random
 import re
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
