@@ -17,8 +17,10 @@ Signatures (stable; the protocol engineer codes against these):
                      .open_document / .update_document(uri, text, version=None) / .close_document(uri)
                      .document(uri) -> Document(uri, path, text, language, version) | None
                      .draft_for(uri) -> Draft ; .bib_files_for(uri) -> list[BibFile]
-                     .reload_bib(path) (keeps serving the old file until the new one is parsed)
-                     .file_changed(path) -> list[str]  paths whose diagnostics should be republished
+                     .reload_bib(path) synchronous re-parse
+                     .file_changed(uri) -> list[str]  re-reads a known .bib in a background thread (the
+                        old parse answers meanwhile); returns paths whose diagnostics to republish
+                     .drafts_using(bib_path) -> list[str]
                      .update_settings(settings) ; .settings
                      .index -> Index | None (opened lazily) ; .searcher -> Searcher | None
                      .load_model() blocking, run it in a thread ; .model_ready ; .status() -> dict
@@ -27,7 +29,13 @@ Signatures (stable; the protocol engineer codes against these):
     completion.py  complete(ws, uri, pos) -> list[CompletionCandidate]
                      CompletionCandidate(key, detail, documentation_md, filter_text, sort_text,
                                          in_bib, additional_bib_edit: FileEdit | None,
-                                         command: Command | None)
+                                         command: Command | None,
+                                         insert_text  (use as textEdit.newText: "@key" in Pandoc after "; "),
+                                         replace_range: Range (same as replace_range()),
+                                         additional_text_edits: list[TextEdit] (same document: a
+                                            bibliography declaration when the draft has none),
+                                         score)
+                     The list is always partial: send CompletionList(is_incomplete=True).
                      replace_range(ws, uri, pos) -> Range | None   the key being typed (textEdit range)
     suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(
                                          key, title, authors, year, score, in_bib)])
@@ -37,7 +45,8 @@ Signatures (stable; the protocol engineer codes against these):
                    prepare_rename(ws, uri, pos) -> Range | None
                    rename(ws, uri, pos, new_key) -> dict[path, list[TextEdit]]   (CitewiseError on a bad key)
                    bib_symbols(ws, uri) -> list[Symbol] ; workspace_symbols(ws, query) -> list[Symbol]
-                     Symbol(name, detail, kind "entry"|"paper", location: Location | None)
+                     Symbol(name, detail, kind "entry"|"paper", location: Location | None,
+                            selection: Range | None (the key inside location.range))
                      (location None: the paper is only in the index, in no file)
     diagnostics.py diagnostics(ws, uri) -> list[Problem(range, severity, message, code, data)]
                      severity "error"|"warning"|"info"|"hint"; codes: undefined-key, duplicate-key,
@@ -49,8 +58,13 @@ Signatures (stable; the protocol engineer codes against these):
     commands.py    insert_citation(ws, uri, pos, key_or_ref) -> dict[path, list[TextEdit]]
                    generate_bib(ws, uri) -> str (path written)
                    search_papers(ws, query, k=10) -> list[dict]
-                   reindex(ws, on_progress(message, percent), is_cancelled() -> bool) -> dict
-                   sync_zotero(ws, on_progress) -> dict
+                   reindex(ws, on_progress(message, percent|None), is_cancelled() -> bool) -> dict
+                     (raises commands.Cancelled, a CitewiseError, when cancelled; work so far is kept)
+                   sync_zotero(ws, on_progress(message, percent|None)) -> dict
                    push_to_zotero(ws, key) -> str   (command name "citewise.pushToZotero", args [key])
                    status(ws) -> dict
+
+Threads: call every feature from one thread (the index's SQLite connection lives there).
+`Workspace.load_model`, `commands.reindex`, `sync_zotero` and `push_to_zotero` may run in
+other threads (they open their own index connection or touch none).
 """

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from citewise.bib.bibtex.edit import write_atomically
-from citewise.bib.bibtex.reader import parse_bib_text
 from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Reference, reference_from_dict, reference_to_dict
 from citewise.server.features.completion import citation_context
@@ -77,6 +75,7 @@ def generate_bib(ws: Workspace, uri: str) -> str:
     `references.bib` beside it. Entries already in the destination that the draft
     does not cite are kept at its end, so nothing is ever lost; the write is atomic.
     """
+    from citewise.bib.bibtex.edit import write_atomically
     from citewise.server.drafts.bibgen import generate_bib as build_bib
 
     draft = ws.draft_for(uri)
@@ -91,6 +90,8 @@ def generate_bib(ws: Workspace, uri: str) -> str:
 
 
 def _entries_missing_from(generated: str, destination: str) -> str:
+    from citewise.bib.bibtex.reader import parse_bib_text
+
     with open(destination, encoding="utf-8", errors="replace") as handle:
         existing = parse_bib_text(handle.read(), destination)
     written = {entry.key.lower() for entry in parse_bib_text(generated).entries}

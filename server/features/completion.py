@@ -17,8 +17,10 @@ clients filtering by prefix keep `vaswaniAttentionAllYou2017` when the user type
 from __future__ import annotations
 
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+
 
 from rapidfuzz import fuzz, process
 
@@ -140,7 +142,8 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
     key_range = document.lines.lsp_range(r.start_line, r.start_col, r.end_line, r.end_col)
     under_cursor = document.lines.line_text(r.start_line)[r.start_col:r.end_col] if r.start_line == r.end_line else ""
     excluded = set(context.keys_present) - {under_cursor}
-    typed = context.prefix.strip().lower()
+    as_typed = context.prefix.strip()
+    typed = as_typed.lower()
     context_scores, sentence_hits = _sentence_relevance(ws, document, pos)
 
     bib_states = ws.bib_states_for(uri)
@@ -152,12 +155,12 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
     insert_prefix = "@" if context.insert_style == "at-key" else ""
     candidates = []
     for rank, (score, entry, matched) in enumerate(ranked_bib):
-        candidates.append(_candidate(entry, matched, typed, score, f"0{rank:05d}", True, insert_prefix, key_range))
+        candidates.append(_candidate(entry, matched, as_typed, score, f"0{rank:05d}", True, insert_prefix, key_range))
     if ranked_index:
         bib_path = target_bib_path(ws, uri)
         declaration = declaration_edit(ws, document, bib_path)
         for rank, (score, entry, matched) in enumerate(ranked_index):
-            candidate = _candidate(entry, matched, typed, score, f"1{rank:05d}", False, insert_prefix, key_range)
+            candidate = _candidate(entry, matched, as_typed, score, f"1{rank:05d}", False, insert_prefix, key_range)
             candidate.additional_bib_edit = bib_entry_edit(ws, bib_path, entry.ref)
             candidate.additional_text_edits = [declaration] if declaration else []
             if ws.settings.zotero_push:
@@ -168,7 +171,7 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
 
 def _candidate(entry: _Entry, matched: str, typed: str, score: float, sort_text: str, in_bib: bool,
                insert_prefix: str, key_range: Range) -> CompletionCandidate:
-    lead = typed + matched[len(typed):] if matched.startswith(typed) and typed else matched
+    lead = typed + matched[len(typed):] if typed and matched.lower().startswith(typed.lower()) else matched
     return CompletionCandidate(
         key=entry.key,
         detail=detail_line(entry.ref),
@@ -267,37 +270,96 @@ def _same_paper_in_bib(tables: list[_BibCandidates], ref: Reference) -> bool:
     return any((doi and doi in t.by_doi) or (title and title in t.by_title) for t in tables)
 
 
-_SENTENCE_CACHE: OrderedDict[tuple, list] = OrderedDict()
+_SENTENCE_CACHE: OrderedDict[tuple, tuple] = OrderedDict()
 _SENTENCE_CACHE_SIZE = 64
+_EMBEDDING_LOCK = threading.Lock()
 
 
 def _sentence_relevance(ws: Workspace, document: Document, pos: Pos) -> tuple[dict[str, float], list]:
-    """Context scores (0..1) of .bib keys for the sentence at the cursor, and the index hits."""
+    """Context scores (0..1) of .bib keys for the sentence at the cursor, and the index hits.
+
+    A .bib entry scores by the index search for the sentence (when the index holds the
+    same paper) and, once the model is loaded and its vectors are computed, by cosine
+    similarity between the sentence and the entry's title and abstract.
+    """
     searcher = ws.searcher
-    if searcher is None:
-        return {}, []
     offset = document.lines.offset_of(pos)
     _, sentence, _ = sentences_near(document.text, offset)
     query = strip_markup(sentence.text) if sentence else ""
     if len(query) < 12:
         return {}, []
-    cache_key = (id(ws), id(searcher), ws.model_ready, query)
-    hits = _SENTENCE_CACHE.get(cache_key)
-    if hits is None:
-        hits = searcher.search(query, k=SENTENCE_HITS)
-        _SENTENCE_CACHE[cache_key] = hits
-        if len(_SENTENCE_CACHE) > _SENTENCE_CACHE_SIZE:
-            _SENTENCE_CACHE.popitem(last=False)
-    else:
-        _SENTENCE_CACHE.move_to_end(cache_key)
+    hits, query_vector = _sentence_search(ws, searcher, query)
     top = max((h.score for h in hits), default=0.0) or 1.0
     scores: dict[str, float] = {}
-    tables = [_BibCandidates.of(state) for state in ws.bib_states_for(document.uri)]
+    states = ws.bib_states_for(document.uri)
+    tables = [_BibCandidates.of(state) for state in states]
     for hit in hits:
         relevance = hit.score / top
         for key in _bib_keys_of(tables, hit.ref):
             scores[key] = max(scores.get(key, 0.0), relevance)
+    if query_vector is not None:
+        import numpy as np
+
+        for state, table in zip(states, tables):
+            vectors = bib_vectors(ws, state)
+            if vectors is None or len(vectors) != len(table.entries):
+                continue
+            similarity = np.clip(vectors @ query_vector, 0.0, None)
+            best = float(similarity.max()) if len(similarity) else 0.0
+            for entry, value in zip(table.entries, similarity / (best or 1.0)):
+                if value > scores.get(entry.key, 0.0):
+                    scores[entry.key] = float(value)
     return scores, hits
+
+
+def _sentence_search(ws: Workspace, searcher, query: str) -> tuple[list, object | None]:
+    """Index hits and the embedding of `query`, cached per sentence."""
+    embedder = ws.embedder if ws.model_ready else None
+    cache_key = (id(ws), id(searcher), id(embedder), query)
+    cached = _SENTENCE_CACHE.get(cache_key)
+    if cached is not None:
+        _SENTENCE_CACHE.move_to_end(cache_key)
+        return cached
+    hits = searcher.search(query, k=SENTENCE_HITS) if searcher is not None else []
+    vector = embedder.encode([query])[0] if embedder is not None else None
+    _SENTENCE_CACHE[cache_key] = (hits, vector)
+    if len(_SENTENCE_CACHE) > _SENTENCE_CACHE_SIZE:
+        _SENTENCE_CACHE.popitem(last=False)
+    return hits, vector
+
+
+def bib_vectors(ws: Workspace, state: BibState, wait: bool = False):
+    """Embeddings of a .bib's entries (in `_BibCandidates` order), computed in a background
+    thread the first time they are asked for after the model loaded; None until then."""
+    vectors = state.derived.get("vectors")
+    if vectors is not None or ws.embedder is None or not state.ready:
+        return vectors
+    with _EMBEDDING_LOCK:
+        worker = state.derived.get("vectors_worker")
+        if worker is None:
+            embedder, entries = ws.embedder, _BibCandidates.of(state).entries
+
+            def embed() -> None:
+                from citewise.bib.index.store import embedding_text
+
+                state.derived["vectors"] = embedder.encode([embedding_text(e.ref) for e in entries])
+
+            worker = state.derived["vectors_worker"] = threading.Thread(
+                target=embed, name="citewise-bib-vectors", daemon=True)
+            worker.start()
+    if wait:
+        worker.join()
+    return state.derived.get("vectors")
+
+
+def warm_up(ws: Workspace, uri: str, wait: bool = False) -> None:
+    """Prepare completion for a draft: parse its .bib files, build candidate tables and,
+    with the model loaded, start embedding their entries (`wait` blocks until done)."""
+    for state in ws.bib_states_for(uri):
+        if wait:
+            state.file.wait_for_fields()
+        _BibCandidates.of(state)
+        bib_vectors(ws, state, wait)
 
 
 def _bib_keys_of(tables: list[_BibCandidates], ref: Reference) -> list[str]:

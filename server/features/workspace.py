@@ -22,7 +22,8 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
-from citewise.bib.bibtex.reader import BibEntry, BibFile, decode_bib_bytes, entry_to_reference, parse_bib_text
+from typing import TYPE_CHECKING
+
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.bib.index.location import resolve_index_path
 from citewise.bib.model import Reference
@@ -32,6 +33,9 @@ from citewise.server.drafts.model import Citation, Draft
 from citewise.server.drafts.project import find_root_document, language_of, load_draft
 from citewise.server.features.positions import LineIndex
 from citewise.server.features.settings import Settings
+
+if TYPE_CHECKING:  # the BibTeX reader pulls in bibtexparser: loaded on first .bib, not at import
+    from citewise.bib.bibtex.reader import BibEntry, BibFile
 
 DRAFT_SUFFIXES = (".tex", ".ltx", ".latex", ".md", ".markdown", ".qmd", ".rmd", ".rmarkdown", ".myst")
 SKIPPED_DIRECTORIES = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", "_build", "build"}
@@ -136,6 +140,8 @@ class BibState:
 
 
 def _references_of(state: BibState) -> dict[str, Reference]:
+    from citewise.bib.bibtex.reader import entry_to_reference
+
     references = {}
     for entry in state.file.entries:
         if entry.key and entry.key not in references:
@@ -381,6 +387,8 @@ class Workspace:
         document = self._documents.get(path)
         if document is not None:
             return self._store_bib(path, document.text, mtime=None, from_editor=True)
+        from citewise.bib.bibtex.reader import BibFile, decode_bib_bytes
+
         mtime = self._mtime(path)
         try:
             with open(path, "rb") as handle:
@@ -400,6 +408,8 @@ class Workspace:
 
     def _store_bib(self, path: str, text: str, mtime: float | None, from_editor: bool,
                    wait: bool = True) -> BibState:
+        from citewise.bib.bibtex.reader import BibFile, parse_bib_text
+
         try:
             parsed = parse_bib_text(text, path, wait=wait)
         except (ValueError, RecursionError) as error:
@@ -517,10 +527,13 @@ class Workspace:
         self._searcher = None
         self._index_keys = None
 
-    def load_model(self) -> None:
-        """Load the embedding model (seconds; imports torch). Safe in a worker thread: the
-        searcher, whose SQLite connection belongs to the features thread, picks it up on
-        its next use there."""
+    def load_model(self, embedder=None) -> None:
+        """Load the embedding model (seconds; imports torch), or adopt an `embedder` already
+        loaded. Safe in a worker thread: the searcher, whose SQLite connection belongs to
+        the features thread, picks it up on its next use there."""
+        if embedder is not None:
+            self._embedder = embedder
+            return
         from citewise.bib.index.embed import Embedder
 
         try:

@@ -1,0 +1,281 @@
+"""Completion, suggestions, cite actions and commands against real files, a real index and the real model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from features_support import apply, apply_to_files, build_index, make_workspace, open_file, position_of
+
+from citewise.bib.bibtex.edit import insert_entry_edit
+from citewise.bib.bibtex.reader import parse_bib_text
+from citewise.bib.errors import CitewiseError
+from citewise.bib.model import Author, Reference
+from citewise.server.features import actions, commands, completion, suggestions
+from citewise.server.features.diagnostics import diagnostics
+from citewise.server.features.edits import _InsertionPlan
+from citewise.server.features.positions import Pos, Range
+
+
+@pytest.fixture(scope="session")
+def index_path(tmp_path_factory, embedder) -> Path:
+    return build_index(tmp_path_factory.mktemp("index") / "index.sqlite", embedder)
+
+
+@pytest.fixture
+def ws(tmp_path, index_path):
+    return make_workspace(tmp_path, index_path)
+
+
+@pytest.fixture
+def semantic_ws(tmp_path, index_path, embedder):
+    workspace = make_workspace(tmp_path, index_path)
+    workspace.load_model(embedder)
+    assert workspace.searcher is not None and workspace.model_ready
+    return workspace
+
+
+def _typing(ws, tmp_path, line: str, name="paper.tex", bib="\\bibliography{refs}\n"):
+    text = f"\\documentclass{{article}}\n\\begin{{document}}\n{line}\n{bib}\\end{{document}}\n"
+    path = tmp_path / name
+    path.write_text(text)
+    uri = open_file(ws, path, text)
+    return uri, Pos(2, len(line)), text
+
+
+# --- completion ----------------------------------------------------------------------------
+
+
+def test_a_typed_key_prefix_finds_the_bib_entry_first(ws, tmp_path):
+    uri, pos, _ = _typing(ws, tmp_path, "As shown \\cite{vasw")
+    candidates = completion.complete(ws, uri, pos)
+    first = candidates[0]
+    assert first.key == "vaswaniAttentionAllYou2017" and first.in_bib
+    assert first.detail == "Vaswani et al. 2017"
+    assert "**Attention Is All You Need**" in first.documentation_md and "Transformer" in first.documentation_md
+    assert first.replace_range == Range(Pos(2, 15), Pos(2, 19))
+    assert first.additional_bib_edit is None
+
+
+@pytest.mark.parametrize("typed", ["attention", "Vaswani", "2017"])
+def test_author_title_words_and_year_find_the_key_and_lead_the_filter_text(ws, tmp_path, typed):
+    uri, pos, _ = _typing(ws, tmp_path, "As shown \\cite{" + typed)
+    candidates = completion.complete(ws, uri, pos)
+    match = next(c for c in candidates if c.key == "vaswaniAttentionAllYou2017")
+    assert match.filter_text.startswith(typed)
+    assert "vaswaniAttentionAllYou2017" in match.filter_text
+
+
+def test_a_typo_still_matches(ws, tmp_path):
+    uri, pos, _ = _typing(ws, tmp_path, "\\cite{vaswnai")
+    assert "vaswaniAttentionAllYou2017" in [c.key for c in completion.complete(ws, uri, pos)]
+
+
+def test_bib_entries_come_before_index_papers_which_carry_their_bib_insertion(ws, tmp_path):
+    uri, pos, _ = _typing(ws, tmp_path, "Diffusion samplers are fast \\cite{")
+    candidates = completion.complete(ws, uri, pos)
+    flags = [c.in_bib for c in candidates]
+    assert flags[:6] == [True] * 6 and False in flags
+    assert flags.index(False) == 6 and all(not f for f in flags[6:])
+    assert [c.sort_text for c in candidates] == sorted(c.sort_text for c in candidates)
+    outside = next(c for c in candidates if not c.in_bib)
+    edit = outside.additional_bib_edit
+    assert edit.path == str(tmp_path / "refs.bib")
+    bib_text = (tmp_path / "refs.bib").read_text()
+    new_bib = apply(bib_text, [completion.TextEdit(edit.range, edit.new_text)])
+    assert parse_bib_text(new_bib).errors == []
+    assert {e.key for e in parse_bib_text(new_bib).entries} == {e.key for e in parse_bib_text(bib_text).entries} | {outside.key}
+    assert new_bib.startswith(bib_text[:-1])  # nothing before the insertion changed
+
+
+def test_keys_already_in_the_citation_are_not_offered_again(ws, tmp_path):
+    uri, pos, _ = _typing(ws, tmp_path, "\\cite{vaswaniAttentionAllYou2017, ")
+    keys = [c.key for c in completion.complete(ws, uri, pos)]
+    assert "vaswaniAttentionAllYou2017" not in keys and "heDeepResidualLearning2016" in keys
+
+
+def test_pandoc_and_myst_citations_complete(ws, tmp_path):
+    text = "---\nbibliography: refs.bib\n---\n\nSee [@vasw and {cite:p}`devl\n"
+    path = tmp_path / "draft.md"
+    path.write_text(text)
+    uri = open_file(ws, path)
+    pandoc = completion.complete(ws, uri, position_of(text, "[@vasw", 6))
+    myst = completion.complete(ws, uri, position_of(text, "devl", 4))
+    assert pandoc[0].key == "vaswaniAttentionAllYou2017"
+    assert myst[0].key == "devlinBERTPretrainingDeep2019"
+
+
+def test_a_draft_without_bibliography_gets_a_new_references_bib_and_a_declaration(ws, tmp_path):
+    uri, pos, text = _typing(ws, tmp_path, "Solvers \\cite{DPM", name="bare.tex", bib="")
+    candidate = next(c for c in completion.complete(ws, uri, pos) if not c.in_bib)
+    assert candidate.additional_bib_edit.path == str(tmp_path / "references.bib")
+    assert not (tmp_path / "references.bib").exists()
+    assert candidate.additional_bib_edit.new_text.startswith("@")
+    declared = apply(text, candidate.additional_text_edits)
+    assert "\\bibliography{references}\n\\end{document}" in declared
+
+
+def test_the_insertion_plan_places_entries_like_the_bibtex_editor():
+    sorted_bib = "@misc{alpha,\n  title = {A}\n}\n\n@misc{delta,\n  title = {D}\n}\n"
+    unsorted_bib = "@misc{zeta,\n  title = {Z}\n}\n@misc{beta,\n  title = {B}\n}\n% trailing comment\n"
+    for text in (sorted_bib, unsorted_bib, "", "% only a comment"):
+        entries = parse_bib_text(text).entries
+        for key in ("aardvark", "charlie", "zulu"):
+            entry = f"@misc{{{key},\n  title = {{T}}\n}}"
+            expected = insert_entry_edit(text, key, entry)
+            offset, new_text = _InsertionPlan.build(text, entries).insertion(key, entry)
+            assert (offset, new_text) == (expected.start_offset, expected.new_text), (text, key)
+
+
+def test_semantic_ranking_puts_papers_that_fit_the_sentence_first(semantic_ws, tmp_path):
+    line = "Denoising diffusion probabilistic models synthesise high quality images \\cite{"
+    uri, pos, _ = _typing(semantic_ws, tmp_path, line)
+    completion.warm_up(semantic_ws, uri, wait=True)
+    candidates = completion.complete(semantic_ws, uri, pos)
+    bib = [c.key for c in candidates if c.in_bib]
+    assert bib[0] == "hoDenoisingDiffusionProbabilistic2020"
+    assert bib.index("songScoreBasedGenerativeModeling2021") < bib.index("devlinBERTPretrainingDeep2019")
+    index_keys = [c.key for c in candidates if not c.in_bib]
+    assert any("Diffusion" in key or "DPM" in key or "Solver" in key for key in index_keys[:3])
+
+
+# --- suggestions and cite actions ----------------------------------------------------------
+
+
+def test_suggestions_leave_out_papers_cited_in_the_sentence(semantic_ws, tmp_path):
+    uri = open_file(semantic_ws, tmp_path / "paper.tex")
+    text = (tmp_path / "paper.tex").read_text()
+    result = suggestions.suggest(semantic_ws, uri, position_of(text, "Diffusion models generate", 5))
+    keys = [item.key for item in result.items]
+    assert len(keys) == 5
+    assert "hoDenoisingDiffusionProbabilistic2020" not in keys
+    assert result.range.start == Pos(3, 0)
+    assert all(set(item.to_json()) == {"key", "title", "authors", "year", "score", "inBib"} for item in result.items)
+
+
+def test_a_suggestion_for_a_sentence_on_diffusion_is_about_diffusion(semantic_ws, tmp_path):
+    uri = open_file(semantic_ws, tmp_path / "paper.tex")
+    text = (tmp_path / "paper.tex").read_text()
+    result = suggestions.suggest(semantic_ws, uri, position_of(text, "Image generation with diffusion", 3))
+    top = " ".join(item.title for item in result.items[:3])
+    assert "Diffusion" in top or "DPM" in top or "Score-Based" in top
+
+
+def test_a_cite_action_inserts_before_the_period_and_adds_the_entry(semantic_ws, tmp_path):
+    uri = open_file(semantic_ws, tmp_path / "paper.tex")
+    text = (tmp_path / "paper.tex").read_text()
+    pos = position_of(text, "Image generation with diffusion", 3)
+    cite = [a for a in actions.code_actions(semantic_ws, uri, Range(pos, pos), []) if a.title.startswith("Cite: ")]
+    assert len(cite) == 5
+    action = next(a for a in cite if str(tmp_path / "refs.bib") in a.edits)
+    inserted = next(e.new_text for e in action.edits[str(tmp_path / "paper.tex")] if "\\cite{" in e.new_text)
+    key = inserted.removeprefix("~\\cite{").removesuffix("}")
+    before_bib = (tmp_path / "refs.bib").read_text()
+    apply_to_files(action.edits)
+    assert f"reverses a stochastic noising process step by step~\\cite{{{key}}}.\n" in (tmp_path / "paper.tex").read_text()
+    new_bib = (tmp_path / "refs.bib").read_text()
+    assert new_bib.startswith(before_bib.rstrip("\n")) and f"{{{key}," in new_bib
+    assert parse_bib_text(new_bib).errors == []
+
+
+def test_markdown_cite_actions_use_pandoc_syntax_and_the_bib_key_of_a_known_paper(semantic_ws, tmp_path):
+    text = ("---\nbibliography: refs.bib\n---\n\nGenerative modeling can be written as a stochastic differential "
+            "equation that turns noise into data with a score-based model.\n")
+    path = tmp_path / "d.md"
+    path.write_text(text)
+    uri = open_file(semantic_ws, path)
+    pos = position_of(text, "Generative")
+    found = actions.code_actions(semantic_ws, uri, Range(pos, pos), [])
+    inserted = [e.new_text for a in found for e in a.edits.get(str(path), [])]
+    assert inserted and all(t.startswith(" [@") and t.endswith("]") for t in inserted)
+    known = [a for a in found if "[@songScoreBasedGenerativeModeling2021]" in a.edits[str(path)][0].new_text]
+    assert known and str(tmp_path / "refs.bib") not in known[0].edits
+
+
+def test_switching_cite_actions_off_leaves_only_fixes(semantic_ws, tmp_path):
+    semantic_ws.update_settings(semantic_ws.settings.__class__(index_path=semantic_ws.settings.index_path,
+                                                               suggest_code_actions=False))
+    uri = open_file(semantic_ws, tmp_path / "paper.tex")
+    assert actions.code_actions(semantic_ws, uri, Range(Pos(5, 3), Pos(5, 3)), []) == []
+
+
+def test_claim_hints_are_optional_and_carry_cite_actions(ws, tmp_path):
+    text = "Recent work improved 30\\% of benchmarks.\nWe did it \\cite{heDeepResidualLearning2016} (state of the art).\n\\bibliography{refs}\n"
+    path = tmp_path / "claims.tex"
+    path.write_text(text)
+    uri = open_file(ws, path)
+    assert [p for p in diagnostics(ws, uri) if p.code == "claim-without-citation"] == []
+    ws.update_settings(ws.settings.__class__(index_path=ws.settings.index_path, claim_hints=True,
+                                             suggest_code_actions=False))
+    hints = [p for p in diagnostics(ws, uri) if p.code == "claim-without-citation"]
+    assert [h.range.start.line for h in hints] == [0] and hints[0].severity == "hint"
+    cites = actions.code_actions(ws, uri, hints[0].range, hints)
+    assert cites and all(a.title.startswith("Cite: ") for a in cites)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def test_insert_citation_of_an_index_paper_adds_citation_and_entry(ws, tmp_path):
+    uri, pos, text = _typing(ws, tmp_path, "Solvers matter ")
+    key = ws.index.all_keys()[0]
+    edits = commands.insert_citation(ws, uri, pos, key)
+    assert apply(text, edits[str(tmp_path / "paper.tex")]).splitlines()[2] == f"Solvers matter \\cite{{{key}}}"
+    assert f"{{{key}," in edits[str(tmp_path / "refs.bib")][0].new_text
+
+
+def test_insert_citation_inside_a_citation_adds_the_key(ws, tmp_path):
+    uri, pos, text = _typing(ws, tmp_path, "\\cite{heDeepResidualLearning2016")
+    edits = commands.insert_citation(ws, uri, pos, "vaswaniAttentionAllYou2017")
+    assert list(edits) == [str(tmp_path / "paper.tex")]
+    assert "\\cite{heDeepResidualLearning2016,vaswaniAttentionAllYou2017" in apply(text, edits[str(tmp_path / "paper.tex")])
+
+
+def test_insert_citation_of_an_unknown_key_is_an_error(ws, tmp_path):
+    uri, pos, _ = _typing(ws, tmp_path, "x ")
+    with pytest.raises(CitewiseError, match="unknown citation key"):
+        commands.insert_citation(ws, uri, pos, "noSuchKey1999")
+
+
+def test_generate_bib_writes_cited_entries_and_keeps_the_others(ws, tmp_path):
+    text = "\\cite{vaswaniAttentionAllYou2017}\n\\bibliography{refs}\n"
+    (tmp_path / "paper.tex").write_text(text)
+    uri = open_file(ws, tmp_path / "paper.tex")
+    written = commands.generate_bib(ws, uri)
+    assert written == str(tmp_path / "refs.bib")
+    keys = [e.key for e in parse_bib_text((tmp_path / "refs.bib").read_text()).entries]
+    assert keys[0] == "vaswaniAttentionAllYou2017" and "unusedEntry2020" in keys and len(keys) == len(set(keys)) == 6
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_search_papers_returns_plain_dicts(ws):
+    results = commands.search_papers(ws, "diffusion ODE solver", 3)
+    assert len(results) == 3 and results[0]["reference"]["title"]
+    assert "Solver" in results[0]["title"] or "Diffusion" in results[0]["title"]
+
+
+def test_reindex_adds_workspace_bibs_and_can_be_cancelled(tmp_path):
+    ws = make_workspace(tmp_path, tmp_path / "fresh.sqlite")
+    ws.bib_paths_for(str(tmp_path / "paper.tex"))
+    with pytest.raises(commands.Cancelled):
+        commands.reindex(ws, lambda message, percent: None, lambda: True)
+    reports = []
+    summary = commands.reindex(ws, lambda message, percent: reports.append(percent), lambda: False)
+    assert summary["added"] == 6 and reports[-1] == 100
+    assert ws.index is not None and ws.index.get("vaswaniAttentionAllYou2017").year == "2017"
+
+
+def test_pushing_to_zotero_without_a_library_is_a_clear_error(ws, monkeypatch):
+    monkeypatch.delenv("CITEWISE_ZOTERO_LIBRARY", raising=False)
+    ws.bib_state(str(Path(ws.roots[0]) / "refs.bib"))
+    with pytest.raises(CitewiseError, match="Zotero library"):
+        commands.push_to_zotero(ws, "vaswaniAttentionAllYou2017")
+
+
+def test_reference_dicts_can_be_inserted(ws, tmp_path):
+    uri, pos, _ = _typing(ws, tmp_path, "New ")
+    ref = Reference(key="newPaper2024", title="A New Paper", authors=[Author("New", "Ann")], year="2024")
+    from citewise.bib.model import reference_to_dict
+
+    edits = commands.insert_citation(ws, uri, pos, reference_to_dict(ref))
+    assert "@misc{newPaper2024," in edits[str(tmp_path / "refs.bib")][0].new_text
