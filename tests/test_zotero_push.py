@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from zotero_server import Fault
 from zotero_support import index, server, settings_for  # noqa: F401
@@ -80,6 +82,18 @@ def test_a_lost_write_response_is_retried_without_a_second_item(server):
     assert len(posts) == 2
     assert posts[0].headers["Zotero-Write-Token"] == posts[1].headers["Zotero-Write-Token"]
     assert posts[1].status == 412
+
+
+def test_a_write_that_times_out_is_retried_with_the_same_token(server):
+    server.faults.append(Fault(match="POST", delay=1.0))
+    key = push_reference(settings_for(server, timeout=0.3), paper())
+    assert key in server.library.items
+    posts = server.requests_matching("POST")
+    assert len({p.headers["Zotero-Write-Token"] for p in posts}) == 1
+    deadline = time.monotonic() + 5
+    while len([p for p in posts if p.status]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(items_titled(server, paper().title)) == 1
 
 
 def test_a_library_changed_under_the_write_is_refetched_and_retried_once(server):

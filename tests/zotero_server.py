@@ -10,7 +10,7 @@ It keeps one library in memory and answers the way api.zotero.org does:
 
 Faults are queued on the server (`server.faults.append(Fault(...))`): an error status with
 `Retry-After`, a `Backoff` header on a good answer, a connection dropped halfway through the body,
-a library change that lands just before a write, a connection dropped after a write is applied.
+a library change that lands just before a write, a connection dropped after a write is applied, an answer that comes too late.
 Every request is recorded in `server.requests`.
 """
 
@@ -49,6 +49,7 @@ class Fault:
     drop: bool = False
     race: bool = False
     drop_after_write: bool = False
+    delay: float = 0.0
     times: int = 1
 
 
@@ -284,6 +285,8 @@ def _handler_for(server: ZoteroTestServer):
             if server.request_delay:
                 time.sleep(server.request_delay)
             fault = server.take_fault(f"{method} {path}?{urlencode(query)}")
+            if fault and fault.delay:
+                time.sleep(fault.delay)
             if fault and fault.race:
                 _touch_library(server.library)
             if fault and fault.status:
