@@ -41,12 +41,14 @@ _MATH.update({"times": "×", "pm": "±", "leq": "≤", "geq": "≥", "neq": "≠
 
 _ACCENT_COMMAND = re.compile(r"""\\([`'^~=".]|[uvHrdckb](?![A-Za-z]))\s*(?:\{\s*(\\?[A-Za-z]{1,2}|)\s*\}|(\\[ij](?![A-Za-z])|[A-Za-z]))""")
 _NAMED_COMMAND = re.compile(r"\\(?:([A-Za-z]+)(?:\{\}|\s?)|([&%$#_{}]))")
+_SPACING_COMMAND = re.compile(r"\\(?:[hv]space\*?|kern)\s*\{[^{}]*\}")
 _DASHES = re.compile(r"-{2,3}")
 
 
 def latex_to_unicode(text: str) -> str:
     """`{\\"U}ber --- {DNA}` -> `Über — DNA`: accents, letters, symbols, dashes; braces and `$` removed."""
     if "\\" in text:
+        text = _SPACING_COMMAND.sub("", text)
         text = _ACCENT_COMMAND.sub(_accented, text)
         text = _NAMED_COMMAND.sub(_named, text)
     text = _DASHES.sub(lambda m: "–" if len(m.group()) == 2 else "—", text)
@@ -70,7 +72,7 @@ def _named(match: re.Match) -> str:
     for table in (_LETTERS, _SYMBOLS, _MATH):
         if name in table:
             return table[name]
-    if name in ("emph", "textit", "textbf", "textsc", "textrm", "textsf", "texttt", "mathrm", "mathit", "mathbf", "mbox", "url", "textup", "textnormal", "NoCaseChange", "ensuremath"):
+    if name in ("null", "relax", "mkbibemph", "mkbibquote", "textsubscript", "textsuperscript", "emph", "textit", "textbf", "textsc", "textrm", "textsf", "texttt", "mathrm", "mathit", "mathbf", "mbox", "url", "textup", "textnormal", "NoCaseChange", "ensuremath"):
         return ""
     return match.group(0)
 

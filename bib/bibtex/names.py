@@ -37,8 +37,14 @@ def _split_top_level(value: str, separator: re.Pattern) -> list[str]:
     return parts
 
 
+_EXTENDED_PART = re.compile(r"^\s*([a-z-]+)\s*=\s*(.*?)\s*$", re.IGNORECASE)
+
+
 def _parse_name(name: str) -> Author:
     name = " ".join(name.split())
+    extended = _extended_name(name)
+    if extended is not None:
+        return extended
     if name.startswith("{") and name.endswith("}") and _split_top_level(name[1:-1], re.compile(r"[{}]")) == [name[1:-1]]:
         return Author(latex_to_unicode(name[1:-1]), "", literal=True)
     parts = [part.strip() for part in _split_top_level(name, re.compile(r",\s*"))]
@@ -51,6 +57,16 @@ def _parse_name(name: str) -> Author:
     return Author(latex_to_unicode(" ".join(words[first_von:])), latex_to_unicode(" ".join(words[:first_von])))
 
 
+def _extended_name(name: str) -> Author | None:
+    """biblatex's `family=Gogh, given=Vincent, prefix=van, useprefix=true` form, or None."""
+    parts = [_EXTENDED_PART.match(part) for part in _split_top_level(name, re.compile(r",\s*"))]
+    if not parts or not all(parts) or not any(match.group(1).lower() == "family" for match in parts):
+        return None
+    values = {match.group(1).lower(): latex_to_unicode(match.group(2)) for match in parts}
+    family = " ".join(filter(None, (values.get("prefix", ""), values.get("family", ""))))
+    return Author(family, values.get("given", ""))
+
+
 def format_names(authors: list[Author], to_latex) -> str:
     """`Family, Given and …`; organisations in braces so BibTeX keeps them whole.
     `to_latex` turns each part into the output's text form (escapes for BibTeX)."""
@@ -60,7 +76,9 @@ def format_names(authors: list[Author], to_latex) -> str:
         if author.literal or (not author.given and " " in author.family):
             written.append("{" + family + "}")
         elif author.given:
-            written.append(f"{_protect_and(family)}, {_protect_and(to_latex(author.given))}")
+            given, particles = _split_trailing_particles(author.given)
+            family = " ".join(filter(None, (to_latex(particles), family)))
+            written.append(f"{_protect_and(family)}, {_protect_and(to_latex(given))}")
         else:
             written.append(_protect_and(family))
     return " and ".join(written)
@@ -68,3 +86,12 @@ def format_names(authors: list[Author], to_latex) -> str:
 
 def _protect_and(part: str) -> str:
     return re.sub(r"\b(and)\b", r"{\1}", part, flags=re.IGNORECASE) if re.search(r"\band\b", part, re.IGNORECASE) else part
+
+
+def _split_trailing_particles(given: str) -> tuple[str, str]:
+    """`Jean de` -> (`Jean`, `de`): lowercase words ending a given name are BibTeX's von part."""
+    words = given.split()
+    cut = len(words)
+    while cut > 1 and words[cut - 1][:1].islower() and not words[cut - 1].endswith("."):
+        cut -= 1
+    return " ".join(words[:cut]), " ".join(words[cut:])

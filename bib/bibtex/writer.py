@@ -19,6 +19,8 @@ BIBTEX_TYPES = {
     "article", "book", "booklet", "inbook", "incollection", "inproceedings", "conference", "manual",
     "mastersthesis", "misc", "phdthesis", "proceedings", "techreport", "unpublished",
 }
+_BIBLATEX_ONLY_TYPES = {"inreference": "article", "online": "misc", "report": "techreport", "thesis": "phdthesis"}
+"""Types the reference model may carry from BibLaTeX or Zotero, and their classic BibTeX type."""
 _BIBLATEX_TYPES = {
     "phdthesis": ("thesis", "phdthesis"),
     "mastersthesis": ("thesis", "mathesis"),
@@ -56,16 +58,20 @@ def format_entry(ref: Reference, flavour: str = "bibtex") -> str:
 
 def _fields(ref: Reference, biblatex: bool) -> tuple[str, dict[str, str]]:
     """(entry type, field name -> plain Unicode value) before escaping."""
-    entry_type = ref.entry_type.lower() if ref.entry_type.lower() in BIBTEX_TYPES else "misc"
+    entry_type = ref.entry_type.lower()
     fields: dict[str, str] = {name.lower(): value for name, value in ref.extra_fields.items() if value}
-    journal = ref.journal
+    journal, booktitle = ref.journal, ref.booktitle
+    if entry_type == "inreference":
+        journal, booktitle = ("", journal or booktitle) if biblatex else (journal or booktitle, "")
+    elif entry_type not in BIBTEX_TYPES:
+        entry_type = _BIBLATEX_ONLY_TYPES.get(entry_type, "misc")
     is_preprint = bool(ref.arxiv) and (not journal or journal.lower().startswith("arxiv")) and entry_type in ("misc", "article", "unpublished")
     if is_preprint:
         entry_type, journal = "misc", ""
     fields.update({"author": ref.authors, "editor": ref.editors, "title": ref.title, "volume": ref.volume,
                    "number": ref.number, "pages": _pages(ref.pages), "publisher": ref.publisher,
                    "doi": ref.doi, "url": ref.url, "abstract": ref.abstract, "keywords": ", ".join(ref.keywords)})
-    fields["booktitle"] = ref.booktitle
+    fields["booktitle"] = booktitle
     institution_field = "school" if entry_type in ("phdthesis", "mastersthesis") else "institution"
     fields[institution_field] = ref.institution
     if ref.arxiv:
@@ -73,6 +79,7 @@ def _fields(ref: Reference, biblatex: bool) -> tuple[str, dict[str, str]]:
     if biblatex:
         entry_type = _biblatex_fields(entry_type, is_preprint, ref, journal, fields)
     else:
+        entry_type = _BIBLATEX_ONLY_TYPES.get(entry_type, entry_type)
         _bibtex_fields(ref, journal, fields)
     return entry_type, {name: value for name, value in fields.items() if value}
 
