@@ -98,6 +98,11 @@ def _key_range(lines: LineIndex, entry) -> Range:
     return lines.lsp_range(span.start_line, span.start_col, span.end_line, span.end_col)
 
 
+def _unused_problem(lines: LineIndex, entry) -> Problem:
+    return Problem(_key_range(lines, entry), "hint", f"{entry.key!r} is not cited by any draft in the workspace",
+                   UNUSED, {"key": entry.key})
+
+
 def _duplicates(ws: Workspace, state: BibState, lines: LineIndex) -> list[Problem]:
     problems = []
     first_line: dict[str, int] = {}
@@ -145,6 +150,12 @@ def _unused(ws: Workspace, state: BibState, lines: LineIndex) -> list[Problem]:
         parent = entry.fields.get("crossref", "").lower() if entry is not None else ""
         if parent:
             cited.add(parent)
-    return [Problem(_key_range(lines, entry), "hint", f"{entry.key!r} is not cited by any draft in the workspace",
-                    UNUSED, {"key": entry.key})
-            for folded, entry in state.by_key.items() if folded not in cited]
+    made = state.derived.setdefault("unused-problems", {})
+    problems = []
+    for folded, entry in state.by_key.items():
+        if folded not in cited:
+            problem = made.get(folded)
+            if problem is None:
+                problem = made[folded] = _unused_problem(lines, entry)
+            problems.append(problem)
+    return problems

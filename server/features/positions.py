@@ -90,6 +90,7 @@ class LineIndex:
             starts.append(position + 1)
             position = text.find("\n", position + 1)
         self.line_starts = starts
+        self.ascii = text.isascii()
 
     @property
     def line_count(self) -> int:
@@ -128,6 +129,8 @@ class LineIndex:
 
     def lsp_pos(self, line: int, char_col: int) -> Pos:
         """The LSP position of code-point column `char_col` on `line`."""
+        if self.ascii and 0 <= line < self.line_count and char_col >= 0:
+            return Pos(line, char_col)
         if line >= self.line_count:
             return self.clamp(Pos(line, 0))
         line_text = self.line_text(line)
