@@ -219,3 +219,17 @@ def test_an_edit_landing_mid_sync_is_neither_lost_nor_applied_twice(server, inde
     assert (summary.added, summary.updated) == (0, 0)
     assert json.loads(index.get_meta("zotero:users/1:version")) == touched_version
     assert set(index_view(index)) == library_view(server.library)
+
+
+def test_a_library_whose_version_went_backwards_is_fully_resynced(index):
+    newer = ZoteroLibrary()
+    newer.add_items([synthetic_item(n) for n in range(5)])
+    newer.add_items([synthetic_item(n) for n in range(5, 8)])
+    with ZoteroTestServer(newer) as server:
+        sync_library(index, settings_for(server, api_key=None))
+    restored = ZoteroLibrary()
+    restored.add_items([synthetic_item(n) for n in range(4)])
+    with ZoteroTestServer(restored) as server:
+        summary = sync_library(index, settings_for(server, api_key=None))
+    assert summary.deleted == 8 and summary.added == 4
+    assert set(index_view(index)) == library_view(restored)

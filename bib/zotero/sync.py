@@ -4,7 +4,8 @@ One sync: list the top-level items changed since the stored library version (`fo
 one request), fetch those items by key in batches, then apply `deleted?since=`. Each batch is one
 index transaction that also records, per Zotero item, its citation key and the version applied;
 a restarted sync skips items already applied at that version. The library version itself is
-stored last, after every batch and the deletions are committed.
+stored last, after every batch and the deletions are committed. A library whose version went
+backwards (restored from a backup, another desktop database) gets a full sync.
 
 Citation keys: Zotero's own `citationKey` field, else a `Citation Key:` line in Extra (Better
 BibTeX), else the key formula. Once recorded for an item, its key never changes.
@@ -67,15 +68,12 @@ def apply_library_snapshot(index, label: str, references: Iterable[Reference]) -
     """Make the index hold exactly `references` for library `label` (e.g. read from zotero.sqlite)."""
     state = _LibraryState(index, label)
     summary = SyncSummary()
-    seen = set()
+    items = [ref for ref in references if ref.zotero_key]
     with index.transaction():
-        for ref in references:
-            if ref.zotero_key:
-                seen.add(ref.zotero_key)
-                state.apply_reference(ref, version=0, summary=summary)
-        for zotero_key in state.known_zotero_keys() - seen:
-            state.remove(zotero_key, version=0, summary=summary, state="deleted")
-        state.add_to_count(len(seen) - state.item_count())
+        _remove_gone(state, state.known_zotero_keys() - {ref.zotero_key for ref in items}, 0, summary)
+        for ref in items:
+            state.apply_reference(ref, version=0, summary=summary)
+        state.add_to_count(summary.added)
         state.finish(version=0)
     return summary
 
@@ -86,8 +84,12 @@ def _pull(index, connection: ZoteroConnection, label: str, full: bool,
     since = 0 if full else state.version()
     listed = connection.call(lambda z: z.top(since=since, format="versions", includeTrashed=1, limit=None))
     target_version = connection.last_version
+    if target_version < since:
+        return _pull(index, connection, label, True, on_progress)
     pending = sorted(key for key, version in listed.items() if full or state.needs(key, version))
     summary = SyncSummary(version=target_version)
+    if full:
+        _remove_gone(state, state.known_zotero_keys() - set(listed), target_version, summary)
     on_progress(0, len(pending))
     for start in range(0, len(pending), FETCH_BATCH):
         batch = pending[start:start + FETCH_BATCH]
@@ -100,19 +102,19 @@ def _pull(index, connection: ZoteroConnection, label: str, full: bool,
                 state.apply_item(obj["data"], summary)
             state.add_to_count(summary.added - summary.deleted - present_before)
         on_progress(start + len(batch), len(pending))
-    if full:
-        gone = state.known_zotero_keys() - set(listed)
-    elif since:
-        gone = set(connection.call(lambda z: z.deleted(since=since))["items"])
-    else:
-        gone = set()
+    gone = set(connection.call(lambda z: z.deleted(since=since))["items"]) if since and not full else set()
     with index.transaction():
-        deleted_before = summary.deleted
-        for zotero_key in sorted(gone):
-            state.remove(zotero_key, version=target_version, summary=summary, state="deleted")
-        state.add_to_count(deleted_before - summary.deleted)
+        _remove_gone(state, gone, target_version, summary)
         state.finish(target_version)
     return summary
+
+
+def _remove_gone(state: _LibraryState, gone: set[str], version: int, summary: SyncSummary) -> None:
+    with state.index.transaction():
+        deleted_before = summary.deleted
+        for zotero_key in sorted(gone):
+            state.remove(zotero_key, version=version, summary=summary, state="deleted")
+        state.add_to_count(deleted_before - summary.deleted)
 
 
 def _no_progress(done: int, total: int) -> None:
