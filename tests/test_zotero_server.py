@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx2
 import pytest
 from zotero_server import ZoteroTestServer, synthetic_item
-from zotero_support import API_KEY, seeded_library
+from zotero_support import API_KEY, WEB_LIBRARY_RESPONSES, seeded_library
 
 HEADERS = {"Zotero-API-Version": "3", "Zotero-API-Key": API_KEY}
 
@@ -107,3 +109,16 @@ def test_wrong_key_is_403_and_unknown_library_404(api):
 def test_local_api_paths_are_served_under_api(api):
     response = httpx2.get(f"{api.server.url}/api/users/1/items", headers=HEADERS, params={"limit": 1})
     assert response.status_code == 200 and len(response.json()) == 1
+
+
+def test_write_answers_have_the_shape_the_web_library_recorded(api):
+    recorded_file = WEB_LIBRARY_RESPONSES / "test-user-add-new-item.json"
+    if not recorded_file.exists():
+        pytest.skip("../shared web-library responses (AGPL) are absent; they may not be copied")
+    recorded = json.loads(recorded_file.read_text())
+    item = {k: v for k, v in recorded["successful"]["0"]["data"].items() if k not in ("key", "version")}
+    item["collections"] = []
+    ours = api.post("/items", json=[item]).json()
+    assert sorted(ours) == sorted(recorded)
+    assert sorted(ours["successful"]["0"]) == sorted(recorded["successful"]["0"])
+    assert ours["successful"]["0"]["data"]["itemType"] == "journalArticle"
