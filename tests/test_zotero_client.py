@@ -69,3 +69,19 @@ def test_the_desktop_app_local_api_is_read_under_api(index):
         assert summary.added == 3
         assert all(r.path.startswith("/api/users/0/") for r in desktop.requests)
         assert index.get_meta("zotero:local/users/0:version") == str(library.version)
+
+
+def test_another_desktop_database_means_a_full_sync(index):
+    library = ZoteroLibrary(library_type="users", library_id=0)
+    library.add_items([synthetic_item(n) for n in range(3)])
+    with ZoteroTestServer(library) as desktop:
+        desktop.server_id = "first-database"
+        settings = ZoteroSettings(library="users/0", local=True, endpoint=f"{desktop.url}/api")
+        sync_library(index, settings)
+        library.add_items([synthetic_item(3)])
+        assert sync_library(index, settings).added == 1
+        desktop.server_id = "restored-database"
+        desktop.requests.clear()
+        sync_library(index, settings)
+        assert desktop.requests[-2].query["since"] == "0"
+        assert index.get_meta("zotero:local/users/0:server_id") == "restored-database"

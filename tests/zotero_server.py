@@ -6,7 +6,8 @@ It keeps one library in memory and answers the way api.zotero.org does:
 `Total-Results` and `Link: rel="next"`; `If-Modified-Since-Version` -> 304; `/deleted?since=`;
 `POST /items` with the real write-response shape, `Zotero-Write-Token` (a reused token -> 412) and
 `If-Unmodified-Since-Version` (an older version -> 412); `/collections`; 403 for a wrong API key and
-404 for a library it does not hold. Serving under `/api` too, it stands in for the desktop app.
+404 for a library it does not hold. Serving under `/api` too, it stands in for the desktop app
+(with `Zotero-Server-ID` when `server_id` is set).
 
 Faults are queued on the server (`server.faults.append(Fault(...))`): an error status with
 `Retry-After`, a `Backoff` header on a good answer, a connection dropped halfway through the body,
@@ -205,6 +206,7 @@ class ZoteroTestServer:
         self.api_key = api_key
         self.write_access = write_access
         self.request_delay = request_delay
+        self.server_id: str | None = None
         self.faults: list[Fault] = []
         self.requests: list[RecordedRequest] = []
         self.item_types, self.item_fields = _known_item_fields()
@@ -296,6 +298,8 @@ def _handler_for(server: ZoteroTestServer):
             else:
                 reply = _route(server, method, path, query, self.headers, body)
             reply.headers.setdefault("Zotero-API-Version", "3")
+            if server.server_id and parsed.path.startswith("/api/"):
+                reply.headers["Zotero-Server-ID"] = server.server_id
             if fault and fault.backoff:
                 reply.headers["Backoff"] = fault.backoff
             record.status = reply.status

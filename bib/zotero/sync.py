@@ -5,13 +5,15 @@ one request), fetch those items by key in batches, then apply `deleted?since=`. 
 index transaction that also records, per Zotero item, its citation key and the version applied;
 a restarted sync skips items already applied at that version. The library version itself is
 stored last, after every batch and the deletions are committed. A library whose version went
-backwards (restored from a backup, another desktop database) gets a full sync.
+backwards (restored from a backup) or whose desktop app answers from another database (its
+`Zotero-Server-ID` changed; local versions mean nothing across databases) gets a full sync.
 
 Citation keys: Zotero's own `citationKey` field, else a `Citation Key:` line in Extra (Better
 BibTeX), else the key formula. Once recorded for an item, its key never changes.
 
 Index meta names, per library label (`users/1`, `groups/7`, `local/users/0`, `sqlite`):
-`zotero:<label>:version`, `zotero:<label>:last_sync`, `zotero:<label>:items` (count) and
+`zotero:<label>:version`, `zotero:<label>:last_sync`, `zotero:<label>:items` (count),
+`zotero:<label>:server_id` (desktop app only) and
 `zotero:<label>:item:<ZOTERO KEY>` = {"key", "version", "state": present|trashed|deleted|skipped}.
 """
 
@@ -84,7 +86,7 @@ def _pull(index, connection: ZoteroConnection, label: str, full: bool,
     since = 0 if full else state.version()
     listed = connection.call(lambda z: z.top(since=since, format="versions", includeTrashed=1, limit=None))
     target_version = connection.last_version
-    if target_version < since:
+    if not full and (target_version < since or state.other_database(connection.zot.server_id)):
         return _pull(index, connection, label, True, on_progress)
     pending = sorted(key for key, version in listed.items() if full or state.needs(key, version))
     summary = SyncSummary(version=target_version)
@@ -105,7 +107,7 @@ def _pull(index, connection: ZoteroConnection, label: str, full: bool,
     gone = set(connection.call(lambda z: z.deleted(since=since))["items"]) if since and not full else set()
     with index.transaction():
         _remove_gone(state, gone, target_version, summary)
-        state.finish(target_version)
+        state.finish(target_version, connection.zot.server_id)
     return summary
 
 
@@ -218,8 +220,15 @@ class _LibraryState:
     def add_to_count(self, change: int) -> None:
         self.index.set_meta(self.prefix + "items", str(self.item_count() + change))
 
-    def finish(self, version: int) -> None:
+    def other_database(self, server_id: str | None) -> bool:
+        """True when the desktop app now answers from another database than at the last sync."""
+        stored = self.index.get_meta(self.prefix + "server_id")
+        return bool(server_id and stored and stored != server_id)
+
+    def finish(self, version: int, server_id: str | None = None) -> None:
         self.index.set_meta(self.prefix + "version", str(version))
+        if server_id:
+            self.index.set_meta(self.prefix + "server_id", server_id)
         self.index.set_meta(self.prefix + "last_sync", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         libraries = set(json.loads(self.index.get_meta(LIBRARIES_META) or "[]"))
         if self.label not in libraries:
