@@ -85,3 +85,14 @@ def test_another_desktop_database_means_a_full_sync(index):
         sync_library(index, settings)
         assert desktop.requests[-2].query["since"] == "0"
         assert index.get_meta("zotero:local/users/0:server_id") == "restored-database"
+
+
+def test_an_unreachable_or_refusing_desktop_app_is_explained(index):
+    with ZoteroTestServer(ZoteroLibrary(library_id=0), api_key="only-for-others") as desktop:
+        settings = ZoteroSettings(library="users/0", local=True, endpoint=f"{desktop.url}/api")
+        with pytest.raises(CitewiseError, match="Allow other applications"):
+            sync_library(index, settings)
+    closed = ZoteroSettings(library="users/0", local=True, endpoint="http://127.0.0.1:9/api",
+                            max_attempts=1)
+    with pytest.raises(CitewiseError, match="is the Zotero desktop app running"):
+        sync_library(index, closed)

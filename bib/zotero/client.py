@@ -112,10 +112,9 @@ def find_api_key() -> str | None:
 class ZoteroConnection:
     """One pyzotero client plus a request counter and the retry policy from the settings."""
 
-    def __init__(self, settings: ZoteroSettings, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, settings: ZoteroSettings):
         self.settings = settings
         self.requests = 0
-        self._sleep = sleep
         library_type, library_id = parse_library(settings.library)
         http = httpx2.Client(
             follow_redirects=True,
@@ -160,10 +159,7 @@ class ZoteroConnection:
             try:
                 return operation(self.zot)
             except pyzotero.UserNotAuthorisedError:
-                raise CitewiseError(
-                    f"Zotero refused access to {self.where} (403): the API key is wrong or lacks "
-                    "permission for this library"
-                ) from None
+                raise CitewiseError(self._refusal_message()) from None
             except pyzotero.ResourceNotFoundError:
                 raise CitewiseError(
                     f"Zotero has no library {self.where} (404): check --library (users/N or groups/N)"
@@ -175,7 +171,7 @@ class ZoteroConnection:
             except (httpx2.TransportError, pyzotero.HTTPError) as error:
                 if not self._is_transient(error) or attempt >= self.settings.max_attempts:
                     raise CitewiseError(self._failure_message(error, attempt)) from None
-                self._sleep(self._delay(attempt))
+                time.sleep(self._delay(attempt, error))
             except pyzotero.PyZoteroError as error:
                 raise CitewiseError(self._failure_message(error, attempt)) from None
 
@@ -185,19 +181,28 @@ class ZoteroConnection:
         response = self.zot.request
         return response is not None and response.status_code >= 500
 
-    def _delay(self, attempt: int) -> float:
+    def _delay(self, attempt: int, error: Exception) -> float:
         """Exponential, capped, and never shorter than the server's Retry-After / Backoff."""
         delay = min(self.settings.retry_base_delay * 2 ** (attempt - 1), self.settings.retry_max_delay)
         response = self.zot.request
-        if response is not None and response.status_code >= 500:
+        if isinstance(error, pyzotero.HTTPError) and response is not None:
             asked = response.headers.get("Retry-After") or response.headers.get("Backoff")
             if asked and asked.isdigit():
                 delay = max(delay, float(asked))
         return delay
 
+    def _refusal_message(self) -> str:
+        if self.settings.local:
+            return (f"the Zotero desktop app refused access to {self.where} (403): in Zotero, tick Settings > "
+                    "Advanced > \"Allow other applications on this computer to communicate with Zotero\"")
+        return (f"Zotero refused access to {self.where} (403): the API key is wrong or lacks "
+                "permission for this library")
+
     def _failure_message(self, error: Exception, attempts: int) -> str:
         if isinstance(error, httpx2.TransportError):
             reason = f"network error ({type(error).__name__})"
+            if self.settings.local:
+                reason += "; is the Zotero desktop app running?"
         else:
             response = self.zot.request
             reason = f"HTTP {response.status_code}" if response is not None else type(error).__name__
