@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from citewise.bib.errors import SourceError
 from citewise.bib.readers import detect_format, read_path
 
@@ -278,7 +277,7 @@ def test_non_utf8_and_bom_marked_text_files_are_decoded(tmp_path):
     latin = tmp_path / "latin.json"
     latin.write_bytes('[{"id": "muller", "type": "book", "title": "Über Müller"}]'.encode("cp1252"))
     bom = tmp_path / "bom.json"
-    bom.write_bytes(codecs.BOM_UTF8 + '[{"id": "bom", "type": "book", "title": "Ça va"}]'.encode("utf-8"))
+    bom.write_bytes(codecs.BOM_UTF8 + '[{"id": "bom", "type": "book", "title": "Ça va"}]'.encode())
     utf16 = tmp_path / "digest-utf16.txt"
     utf16.write_bytes((FIXTURES / "digest-small.txt").read_text(encoding="utf-8").encode("utf-16"))
 

@@ -9,7 +9,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from citewise.bib.errors import SourceError
 from citewise.bib.readers import read_path
 from citewise.bib.zotero.sqlite_reader import read_zotero_sqlite
@@ -32,7 +31,8 @@ def _item_id(connection: sqlite3.Connection, zotero_key: str) -> int:
 
 def _drop_citation_key(connection: sqlite3.Connection, item_id: int) -> None:
     connection.execute(
-        "DELETE FROM itemData WHERE itemID = ? AND fieldID = (SELECT fieldID FROM fieldsCombined WHERE fieldName = 'citationKey')",
+        "DELETE FROM itemData WHERE itemID = ?"
+        " AND fieldID = (SELECT fieldID FROM fieldsCombined WHERE fieldName = 'citationKey')",
         (item_id,),
     )
 
@@ -93,8 +93,10 @@ def test_a_database_zotero_holds_locked_is_read_from_a_copy_including_its_wal(da
     zotero.commit()
     try:
         assert database.with_name("zotero.sqlite-wal").exists()
+        direct = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True, timeout=0)
         with pytest.raises(sqlite3.OperationalError, match="locked"):
-            sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True, timeout=0).execute("SELECT count(*) FROM items").fetchone()
+            direct.execute("SELECT count(*) FROM items").fetchone()
+        direct.close()
 
         titles = {ref.zotero_key: ref.title for ref in read_zotero_sqlite(database)}
     finally:
@@ -125,7 +127,9 @@ def test_keys_fall_back_to_extra_then_better_bibtex_then_the_formula(database):
             (with_extra,),
         )
     with sqlite3.connect(database.with_name("better-bibtex.sqlite")) as bbt:
-        bbt.execute("CREATE TABLE citationkey (itemID INTEGER, itemKey TEXT, libraryID INTEGER, citationKey TEXT, pinned INTEGER)")
+        bbt.execute(
+            "CREATE TABLE citationkey (itemID INTEGER, itemKey TEXT, libraryID INTEGER, citationKey TEXT, pinned INTEGER)"
+        )
         bbt.execute("INSERT INTO citationkey VALUES (?, 'KG9BBSIH', 1, 'fromBetterBibTeX', 0)", (with_bbt,))
 
     references = {ref.zotero_key: ref for ref in read_zotero_sqlite(database)}

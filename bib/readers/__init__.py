@@ -27,7 +27,9 @@ from citewise.bib.readers.zotero_json import read_zotero_json
 FORMATS = ("digest", "bibtex", "csl-json", "zotero-json", "arxiv-jsonl", "zotero-sqlite")
 HEAD_CHARS = 65536
 SQLITE_MAGIC = "SQLite format 3\x00"
-UNKNOWN_FORMAT = "unknown format (not BibTeX, CSL-JSON, Zotero JSON, arXiv JSON Lines, a Daily Papers digest or zotero.sqlite)"
+UNKNOWN_FORMAT = (
+    "unknown format (not BibTeX, CSL-JSON, Zotero JSON, arXiv JSON Lines, a Daily Papers digest or zotero.sqlite)"
+)
 
 _BIB_ENTRY = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _CSL_TYPE = re.compile(r'"type"\s*:\s*"(article|article-[a-z]+|paper-conference|book|chapter|thesis|report|webpage|'

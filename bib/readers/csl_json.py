@@ -37,15 +37,14 @@ def read_csl_json(path: str, text: str) -> tuple[list[Reference], list[SourceErr
     start = len(text) - len(text.lstrip())
     try:
         if text[start : start + 1] == "{":
-            items = [(start, json.loads(text))]
+            items = [(line_at(text, start), json.loads(text))]
         else:
             items = list(json_array_items(text, start))
     except json.JSONDecodeError as error:
         return [], [SourceError(path, error.lineno, f"malformed JSON: {error.msg}")]
     references: list[Reference] = []
     errors: list[SourceError] = []
-    for offset, item in items:
-        line = line_at(text, offset)
+    for line, item in items:
         if not isinstance(item, dict):
             errors.append(SourceError(path, line, "CSL item is not a JSON object"))
             continue

@@ -27,7 +27,9 @@ _CHROME = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_DIGEST_PAGE = re.compile(r"^(get trending papers in your email inbox!?|by\s*ak and the research community)$", re.I | re.M)
+_DIGEST_PAGE = re.compile(
+    r"^(get trending papers in your email inbox!?|by\s*ak and the research community)$", re.IGNORECASE | re.MULTILINE
+)
 _DRAFT_MARKUP = re.compile(r"^(\\documentclass|\\begin\{|\\section|#{1,6} |---$|```)", re.MULTILINE)
 
 
@@ -71,7 +73,7 @@ def _pairs(paragraphs: list[_Paragraph]) -> list[tuple[_Paragraph, _Paragraph]]:
     """(title, abstract) for every title paragraph directly followed by an abstract."""
     return [
         (title, abstract)
-        for title, abstract in zip(paragraphs, paragraphs[1:])
+        for title, abstract in zip(paragraphs, paragraphs[1:], strict=False)
         if title.is_title() and abstract.is_abstract()
     ]
 

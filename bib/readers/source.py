@@ -74,19 +74,22 @@ _decoder = json.JSONDecoder()
 
 
 def json_array_items(text: str, start: int) -> Iterator[tuple[int, object]]:
-    """Yield (offset, value) for each element of the JSON array opening at `start`.
+    """Yield (line, value) for each element of the JSON array opening at `start`.
 
-    Parsing element by element keeps each element's position, so messages can name
-    the line of the item at fault. Raises json.JSONDecodeError (with its line) on bad JSON.
+    Parsing element by element keeps each element's 1-based line, so messages can name
+    the item at fault. Raises json.JSONDecodeError (with its line) on bad JSON.
     """
     if text[start : start + 1] != "[":
         raise json.JSONDecodeError("expected '['", text, start)
     pos = _skip_space(text, start + 1)
     if text[pos : pos + 1] == "]":
         return
+    line, counted_to = line_at(text, pos), pos
     while True:
+        line += text.count("\n", counted_to, pos)
+        counted_to = pos
         value, end = _decoder.raw_decode(text, pos)
-        yield pos, value
+        yield line, value
         pos = _skip_space(text, end)
         separator = text[pos : pos + 1]
         if separator == "]":

@@ -227,13 +227,12 @@ def read_zotero_json(path: str, text: str) -> tuple[list[Reference], list[Source
     """
     start = len(text) - len(text.lstrip())
     try:
-        items = list(_items_with_offsets(text, start))
+        items = list(_items_with_lines(text, start))
     except json.JSONDecodeError as error:
         return [], [SourceError(path, error.lineno, f"malformed JSON: {error.msg}")]
     references: list[Reference] = []
     errors: list[SourceError] = []
-    for offset, item in items:
-        line = line_at(text, offset)
+    for line, item in items:
         data = item.get("data", item) if isinstance(item, dict) else None
         if not isinstance(data, dict) or "itemType" not in data:
             errors.append(SourceError(path, line, "not a Zotero item (no itemType)"))
@@ -245,8 +244,8 @@ def read_zotero_json(path: str, text: str) -> tuple[list[Reference], list[Source
     return references, errors
 
 
-def _items_with_offsets(text: str, start: int):
-    """(offset, item) for a JSON array of items, a BBT export's `items`, or one item object."""
+def _items_with_lines(text: str, start: int):
+    """(line, item) for a JSON array of items, a BBT export's `items`, or one item object."""
     if text[start : start + 1] == "[":
         yield from json_array_items(text, start)
         return
@@ -255,4 +254,4 @@ def _items_with_offsets(text: str, start: int):
     if items_at is not None:
         yield from json_array_items(text, items_at)
     else:
-        yield start, document
+        yield line_at(text, start), document
