@@ -38,6 +38,7 @@ _COMMAND = re.compile(r"\\([A-Za-z@]+)(\*?)")
 _SPACE = re.compile(r"[ \t]*(?:\r?\n[ \t]*)?")
 _OPTIONAL = re.compile(r"\[((?:[^\[\]{}]|\{[^{}]*\})*+)\]")
 _PARENS = re.compile(r"\(((?:[^()\[\]{}]|\{[^{}]*\})*+)\)")
+_KEY = re.compile(r"[^\s,{}](?:[^,{}]*[^\s,{}])?")
 _KEY_GROUP = re.compile(r"\{([^{}\\]*)\}")
 _GROUP = re.compile(r"\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*+\})*+)\}")
 _BARE_INPUT = re.compile(r"[ \t]+([^\s{}\\%]+)")
@@ -143,8 +144,10 @@ def _masked_span(text: str, match: re.Match) -> tuple[int, int]:
     delimiter = "}" if text[pos] == "{" else text[pos]
     if delimiter.isspace():
         return pos, pos
-    close = text.find(delimiter, pos + 1, _end_of_line(text, pos))
-    return pos, _end_of_line(text, pos) if close < 0 else close + 1
+    close = text.find(delimiter, pos + 1)
+    if close < 0 or text.find("\n", pos, close) >= 0:
+        return pos, _end_of_line(text, pos)
+    return pos, close + 1
 
 
 def _end_of_line(text: str, pos: int) -> int:
@@ -331,14 +334,10 @@ class _Scanner:
 
     def _key_uses(self, group: re.Match) -> list[KeyUse]:
         uses = []
-        offset = group.start(1)
-        for piece in group.group(1).split(","):
-            key = piece.strip()
-            if key and "#" not in key:
-                start = offset + piece.index(key)
-                line, col = self.positions.at(start)
-                uses.append(KeyUse(key, line, col, col + len(key)))
-            offset += len(piece) + 1
+        for key in _KEY.finditer(self.text, group.start(1), group.end(1)):
+            if "#" not in key.group(0):
+                line, col = self.positions.at(key.start())
+                uses.append(KeyUse(key.group(0), line, col, col + len(key.group(0))))
         return uses
 
     def _include(self, match: re.Match) -> None:

@@ -37,6 +37,7 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".qmd", ".rmd", ".rmarkdown",
 PROJECT_MARKERS = (".git", "_quarto.yml", "_bookdown.yml", "myst.yml", "_config.yml", ".latexmkrc", "latexmkrc", ".texlabroot")
 MAX_DRAFT_BYTES = 64 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 64
+MAX_PROBLEMS_PER_FILE = 20
 _MAGIC_ROOT = re.compile(r"^%\s*!\s*TeX\s+root\s*=\s*(.+?)\s*$", re.I | re.M)
 _SUBFILES_CLASS = re.compile(r"\\documentclass\s*\[([^\]]+)\]\s*\{subfiles\}")
 
@@ -154,7 +155,10 @@ class _Loader:
             extra = [macro for macro in known if macro.name not in own]
             scan = scan_latex(file.text, str(file.path), extra)
             self.draft.citations.extend(scan.citations)
-            self.draft.errors.extend(scan.problems)
+            self.draft.errors.extend(scan.problems[:MAX_PROBLEMS_PER_FILE])
+            if len(scan.problems) > MAX_PROBLEMS_PER_FILE:
+                hidden = len(scan.problems) - MAX_PROBLEMS_PER_FILE
+                self.draft.errors.append(f"{file.path}: {hidden} more problems like these not shown")
         return self.draft
 
     def _visit_latex(self, path: Path, text: str, stack: list[Path], files: list[_LatexFile]) -> None:
