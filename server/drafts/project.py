@@ -108,7 +108,7 @@ def _read_head(path: Path) -> str:
 
 
 def load_draft(path: str | Path, project_root: str | Path | None = None, open_texts: Mapping[str, str] | None = None) -> Draft:
-    """Read a draft and every file it includes; citations in reading order.
+    """Read a draft and every file it includes; citations file by file, files in the order first read.
 
     `open_texts` maps resolved paths to unsaved editor text that replaces the
     file's content. Raises CitewiseError when the root itself cannot be read;
