@@ -6,9 +6,10 @@ import os
 import subprocess
 import sys
 
-from zotero_support import API_KEY, index, server, settings_for  # noqa: F401
+from zotero_support import API_KEY, index, index_view, server, settings_for  # noqa: F401
 
 from citewise.bib.bibtex.reader import read_bib_file
+from citewise.bib.bibtex.writer import format_entry
 from citewise.bib.zotero.bibsync import sync_bib_files
 from citewise.bib.zotero.sync import sync_library
 
@@ -23,8 +24,6 @@ HAND_WRITTEN = """% My references, kept by hand.
 
 
 def write_bib(tmp_path, index, zotero_keys):
-    from citewise.bib.bibtex.writer import format_entry
-
     entries = [format_entry(index.get(key)) for key in zotero_keys]
     path = tmp_path / "refs.bib"
     path.write_text(HAND_WRITTEN + "\n" + "\n".join(entries), encoding="utf-8")
@@ -51,6 +50,21 @@ def test_changed_items_rewrite_only_their_entries(server, index, tmp_path):
     assert parsed.entry(keys["PQKBRC33"]).fields["title"] == "Sherlock Holmes in Nineveh"
     assert parsed.entry(keys["NM66T6EF"]) is not None
     assert parsed.entry(keys["GIFZST3I"]).raw in before
+
+
+def test_an_entry_keeps_its_style_and_the_authors_own_fields(server, index, tmp_path):
+    sync_library(index, settings_for(server))
+    key = index_view(index)["PQKBRC33"][0]
+    biblatex = format_entry(index.get(key), "biblatex").replace("\n}", ",\n  note = {Read twice}\n}")
+    bib = tmp_path / "thesis.bib"
+    bib.write_text(biblatex, encoding="utf-8")
+    server.library.update_item("PQKBRC33", title="Sherlock Holmes in Nineveh")
+    summary = sync_library(index, settings_for(server))
+    assert sync_bib_files([str(bib)], summary.changed).updated == {str(bib): [key]}
+    entry = read_bib_file(bib).entry(key)
+    assert entry.fields["title"] == "Sherlock Holmes in Nineveh"
+    assert entry.fields["note"] == "Read twice"
+    assert "journaltitle" in entry.fields and "journal" not in entry.fields
 
 
 def test_an_unchanged_file_is_not_rewritten(server, index, tmp_path):
