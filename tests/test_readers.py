@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -141,7 +142,8 @@ def test_csl_json_maps_types_names_dates_and_identifiers():
     assert thesis.authors[0].literal and thesis.authors[0].family == "Jane Doe"
     assert thesis.abstract == "Short abstract with spaces."
 
-    assert _only(result, "key", "web").entry_type == "misc"
+    web = _only(result, "key", "web")
+    assert (web.entry_type, web.year, web.date) == ("misc", "2020", "2020-07-01")
 
 
 def test_malformed_csl_json_reports_file_and_line(tmp_path):
@@ -271,6 +273,20 @@ def test_a_missing_path_is_reported(tmp_path):
     result = read_path(tmp_path / "nowhere.bib")
 
     assert [error.message for error in result.errors] == ["no such file or directory"]
+
+
+def test_special_files_in_a_directory_are_reported_without_blocking(tmp_path):
+    shutil.copy(FIXTURES / "csl-small.json", tmp_path / "export.json")
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "dangling.bib").symlink_to(tmp_path / "gone.bib")
+
+    result = read_path(tmp_path)
+
+    assert len(result.references) == 4
+    assert sorted((Path(e.path).name, e.message) for e in result.errors) == [
+        ("dangling.bib", "not a regular file"),
+        ("pipe", "not a regular file"),
+    ]
 
 
 def test_non_utf8_and_bom_marked_text_files_are_decoded(tmp_path):

@@ -146,11 +146,25 @@ def test_a_sqlite_file_that_is_not_zotero_is_an_error(tmp_path):
     with sqlite3.connect(other) as connection:
         connection.execute("CREATE TABLE papers (title TEXT)")
 
-    with pytest.raises(SourceError, match="not a readable Zotero database"):
+    with pytest.raises(SourceError, match="a SQLite database, but not a Zotero library"):
         read_zotero_sqlite(other)
     result = read_path(other)
     assert result.references == []
-    assert [error.path for error in result.errors] == [str(other)]
+    assert [str(error) for error in result.errors] == [
+        f"{other}: a SQLite database, but not a Zotero library (zotero.sqlite)"
+    ]
+
+
+def test_a_damaged_database_is_an_error_not_a_crash(tmp_path):
+    damaged = tmp_path / "zotero.sqlite"
+    data = FIXTURE.read_bytes()
+    damaged.write_bytes(data[:100] + b"\xff" * 50_000 + data[50_100:])
+
+    result = read_path(damaged)
+
+    assert result.references == []
+    assert len(result.errors) == 1
+    assert result.errors[0].path == str(damaged)
 
 
 def test_read_path_detects_the_database_by_content(tmp_path):

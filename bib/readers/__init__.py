@@ -21,10 +21,9 @@ from citewise.bib.readers.arxiv_jsonl import read_arxiv_jsonl
 from citewise.bib.readers.bibtex import read_bibtex
 from citewise.bib.readers.csl_json import read_csl_json
 from citewise.bib.readers.digest import looks_like_digest, read_digest
-from citewise.bib.readers.source import NotText, decode_text, fill_missing_keys, looks_binary
+from citewise.bib.readers.source import SNIFF_BYTES, NotText, decode_text, fill_missing_keys, looks_binary
 from citewise.bib.readers.zotero_json import read_zotero_json
 
-FORMATS = ("digest", "bibtex", "csl-json", "zotero-json", "arxiv-jsonl", "zotero-sqlite")
 HEAD_CHARS = 65536
 SQLITE_MAGIC = "SQLite format 3\x00"
 UNKNOWN_FORMAT = (
@@ -39,6 +38,8 @@ _CSL_MARK = re.compile(r'"(issued|container-title|citation-key|author)"\s*:\s*[\
 
 @dataclass
 class ReadResult:
+    """What a read produced: references, problems found (file:line), and the files read."""
+
     references: list[Reference] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
@@ -65,7 +66,7 @@ def _json_format(body: str, suffix: str) -> str | None:
         return "arxiv-jsonl"
     if '"itemType"' in body:
         return "zotero-json"
-    if _CSL_TYPE.search(body) or _CSL_MARK.search(body) or suffix == ".json" and body.startswith("[]"):
+    if _CSL_TYPE.search(body) or _CSL_MARK.search(body) or (suffix == ".json" and body.startswith("[]")):
         return "csl-json"
     return None
 
@@ -94,16 +95,23 @@ def _walk(root: Path):
 
 
 def _read_file(file: Path, result: ReadResult) -> None:
+    """Read one file into `result`; the start is looked at first so big binaries are never loaded."""
     name = str(file)
+    if not file.is_file():
+        result.errors.append(SourceError(name, None, "not a regular file"))
+        return
     try:
-        data = file.read_bytes()
+        with file.open("rb") as stream:
+            head = stream.read(SNIFF_BYTES)
+            if head.startswith(SQLITE_MAGIC.encode()):
+                _read_sqlite(name, result)
+                return
+            if looks_binary(head):
+                result.errors.append(SourceError(name, None, "binary file, not a format citewise reads"))
+                return
+            data = head + stream.read()
     except OSError as error:
         result.errors.append(SourceError(name, None, f"cannot read: {error.strerror or error}"))
-        return
-    if data.startswith(SQLITE_MAGIC.encode()):
-        return _read_sqlite(name, result)
-    if looks_binary(data):
-        result.errors.append(SourceError(name, None, "binary file, not a format citewise reads"))
         return
     try:
         text = decode_text(data)

@@ -125,6 +125,7 @@ def _issued(value) -> tuple[str, str]:
         numbers = [str(p).strip() for p in parts[0][:3]]
         if numbers[0].isdigit():
             return numbers[0], iso_date("-".join(numbers))
+        value = {"raw": numbers[0]}
     raw = _text(value.get("raw") or value.get("literal"))
     return year_in(raw), iso_date(raw)
 

@@ -20,7 +20,8 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
-_SNIFF_BYTES = 8192
+SNIFF_BYTES = 8192
+"""How much of a file's start `looks_binary` inspects."""
 
 
 class NotText(ValueError):
@@ -29,7 +30,7 @@ class NotText(ValueError):
 
 def looks_binary(data: bytes) -> bool:
     """True when the start of `data` holds NUL bytes and no UTF-16 byte-order mark says why."""
-    head = data[:_SNIFF_BYTES]
+    head = data[:SNIFF_BYTES]
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False
     return b"\x00" in head

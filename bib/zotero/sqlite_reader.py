@@ -50,6 +50,8 @@ _TAGS = """
     ORDER BY itemTags.itemID, tags.name
 """
 _SINGLE_FIELD_NAME = 1
+_ZOTERO_TABLES = {"items", "itemData", "itemDataValues", "fieldsCombined", "itemTypesCombined", "itemCreators",
+                  "creators", "creatorTypes", "itemTags", "tags", "libraries", "deletedItems"}
 
 
 def read_zotero_sqlite(path: str | Path) -> list[Reference]:
@@ -80,6 +82,9 @@ def _copy_database(path: Path, workdir: Path) -> Path:
 
 
 def _read_items(connection: sqlite3.Connection, source: str, bbt_keys: dict[int, str]) -> list[Reference]:
+    tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not _ZOTERO_TABLES <= tables:
+        raise SourceError(source, None, "a SQLite database, but not a Zotero library (zotero.sqlite)")
     fields: dict[int, dict[str, str]] = defaultdict(dict)
     for item_id, name, value in connection.execute(_FIELDS):
         fields[item_id][name] = str(value)
