@@ -56,10 +56,10 @@ def _boundaries(text: str, low: int, high: int) -> list[int]:
     return sorted(set(starts))
 
 
-def sentences_near(text: str, offset: int) -> tuple[Sentence | None, Sentence | None, Sentence | None]:
+def sentences_near(text: str, offset: int, window: int = WINDOW) -> tuple[Sentence | None, Sentence | None, Sentence | None]:
     """The sentence containing `offset`, and the ones before and after it (None where absent)."""
     offset = max(0, min(offset, len(text)))
-    low, high = max(0, offset - WINDOW), min(len(text), offset + WINDOW)
+    low, high = max(0, offset - window), min(len(text), offset + window)
     cuts = [low] + [c for c in _boundaries(text, low, high) if low < c < high] + [high]
     pieces = [(a, b) for a, b in zip(cuts, cuts[1:]) if text[a:b].strip()]
     if not pieces:
@@ -80,5 +80,5 @@ def sentences_near(text: str, offset: int) -> tuple[Sentence | None, Sentence | 
     return make(index - 1), make(index), make(index + 1)
 
 
-def sentence_at(text: str, offset: int) -> Sentence | None:
-    return sentences_near(text, offset)[1]
+def sentence_at(text: str, offset: int, window: int = WINDOW) -> Sentence | None:
+    return sentences_near(text, offset, window)[1]

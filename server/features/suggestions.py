@@ -8,6 +8,7 @@ offered under its .bib key, so citing it adds no entry.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from citewise.server.features.completion import Command
 from citewise.server.features.edits import cite_edits, citation_insertion
 from citewise.server.features.positions import Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain, short_cite
-from citewise.server.features.sentences import Sentence, sentences_near
+from citewise.server.features.sentences import Sentence, sentence_at, sentences_near
 from citewise.server.features.workspace import BibState, Document, Workspace
 
 MIN_QUERY_CHARS = 20
@@ -181,22 +182,27 @@ class Claim:
     phrase: str
 
 
+CLAIM_SENTENCE_WINDOW = 600
+
+
 def uncited_claims(document: Document) -> list[Claim]:
     """Sentences with a claim phrase and no citation (first 2 MB of the draft, at most 200)."""
     text = document.text[:MAX_CLAIM_SCAN_CHARS]
-    cited_lines = {line for c in document.citations for line in range(c.line, c.end_line + 1)}
+    lines = document.lines
+    cite_offsets = sorted(lines.line_starts[c.line] + c.col for c in document.citations if c.line < lines.line_count)
     claims: list[Claim] = []
-    seen_starts: set[int] = set()
+    covered_until = -1
     for match in _CLAIM.finditer(text):
+        if match.start() < covered_until:
+            continue
         if document.language == "latex" and _in_latex_comment(text, match.start()):
             continue
-        sentence = sentences_near(text, match.start())[1]
-        if sentence is None or sentence.start in seen_starts:
+        sentence = sentence_at(text, match.start(), CLAIM_SENTENCE_WINDOW)
+        if sentence is None:
             continue
-        seen_starts.add(sentence.start)
-        first = document.lines.position_of(sentence.start).line
-        last = document.lines.position_of(sentence.end).line
-        if _has_citation(document, sentence, cited_lines, first, last):
+        covered_until = sentence.end
+        first_cite = bisect.bisect_left(cite_offsets, sentence.start)
+        if first_cite < len(cite_offsets) and cite_offsets[first_cite] <= sentence.end + 1:
             continue
         claims.append(Claim(sentence, match.group(0)))
         if len(claims) >= MAX_CLAIM_HINTS:
@@ -207,15 +213,3 @@ def uncited_claims(document: Document) -> list[Claim]:
 def _in_latex_comment(text: str, offset: int) -> bool:
     line_start = text.rfind("\n", 0, offset) + 1
     return re.search(r"(?<!\\)%", text[line_start:offset]) is not None
-
-
-def _has_citation(document: Document, sentence: Sentence, cited_lines: set[int], first: int, last: int) -> bool:
-    if not any(line in cited_lines for line in range(first, last + 1)):
-        return False
-    lines = document.lines
-    for citation in document.citations:
-        if first <= citation.line <= last:
-            offset = lines.line_starts[citation.line] + citation.col
-            if sentence.start <= offset <= sentence.end + 1:
-                return True
-    return False

@@ -15,6 +15,7 @@ Thread use: call features from one thread (the protocol layer's event loop).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.bib.index.location import resolve_index_path
 from citewise.bib.model import Reference
-from citewise.server.drafts.latex import find_latex_citations, latex_bibliographies
+from citewise.server.drafts.latex import scan_latex
 from citewise.server.drafts.markdown import find_markdown_citations, markdown_bibliographies
 from citewise.server.drafts.model import Citation, Draft
 from citewise.server.drafts.project import find_root_document, language_of, load_draft
@@ -41,6 +42,7 @@ DRAFT_SUFFIXES = (".tex", ".ltx", ".latex", ".md", ".markdown", ".qmd", ".rmd", 
 SKIPPED_DIRECTORIES = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", "_build", "build"}
 MAX_SCANNED_FILES = 5_000
 MAX_SCANNED_BYTES = 20_000_000
+MAX_PROJECT_LOAD_BYTES = 2_000_000  # larger drafts: their own declarations only, no include walk
 SCAN_TTL_SECONDS = 2.0
 
 
@@ -80,20 +82,40 @@ class Document:
         return LineIndex(self.text)
 
     @cached_property
+    def scan(self) -> DraftScan:
+        return scan_draft(self.text, self.language, self.path)
+
+    @property
     def citations(self) -> list[Citation]:
-        return citations_in(self.text, self.language, self.path)
+        return self.scan.citations
+
+    @cached_property
+    def declaration_lines(self) -> tuple[str, ...]:
+        """The lines that can change which .bib files the draft uses (cheap to find)."""
+        return tuple(_DECLARATION_LINE.findall(self.text))
 
 
-def citations_in(text: str, language: str | None, path: str, extra_macros: tuple[str, ...] = ()) -> list[Citation]:
-    """Every citation in one draft file's text; [] for other files or unparseable text."""
+_DECLARATION_LINE = re.compile(r"^.*(?:bibliograph|addbibresource|documentclass|TeX\s*root|bibtex_bibfiles).*$",
+                               re.MULTILINE | re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DraftScan:
+    citations: list[Citation]
+    bibliographies: list[str]  # as written in the file
+
+
+def scan_draft(text: str, language: str | None, path: str, extra_macros: tuple[str, ...] = ()) -> DraftScan:
+    """Citations and bibliography declarations of one draft file; empty for unparseable text."""
     try:
         if language == "latex":
-            return find_latex_citations(text, path, extra_cite_macros=extra_macros)
+            scan = scan_latex(text, path, extra_macros)
+            return DraftScan(scan.citations, scan.bibliographies)
         if language == "markdown":
-            return find_markdown_citations(text, path)
+            return DraftScan(find_markdown_citations(text, path), markdown_bibliographies(text))
     except (ValueError, RecursionError):
-        return []
-    return []
+        pass
+    return DraftScan([], [])
 
 
 @dataclass
@@ -237,8 +259,13 @@ class Workspace:
                      bib_files=self.bib_paths_for(uri), errors=draft.errors)
 
     def _load_draft(self, path: str) -> Draft:
-        """The draft `path` belongs to (its LaTeX root when it names one), open texts included."""
-        if not os.path.isfile(path):
+        """The draft `path` belongs to (its LaTeX root when it names one), open texts included.
+
+        Drafts over MAX_PROJECT_LOAD_BYTES stand alone: no root or include walk."""
+        document = self._documents.get(path)
+        on_disk = os.path.isfile(path)
+        size = max(os.path.getsize(path) if on_disk else 0, len(document.text) if document else 0)
+        if not on_disk or size > MAX_PROJECT_LOAD_BYTES:
             return Draft(root=path, files=[path], citations=[], bib_files=[], errors=[])
         open_texts = {str(Path(p).resolve()): d.text for p, d in self._documents.items() if d.language}
         try:
@@ -249,7 +276,7 @@ class Workspace:
 
     def _citations(self, document: Document) -> list[Citation]:
         if self.extra_cite_macros():
-            return citations_in(document.text, document.language, document.path, self.extra_cite_macros())
+            return scan_draft(document.text, document.language, document.path, self.extra_cite_macros()).citations
         return document.citations
 
     def citations(self, uri: str) -> list[Citation]:
@@ -258,29 +285,37 @@ class Workspace:
         return self._citations(document) if document else []
 
     def bib_paths_for(self, uri: str) -> list[str]:
-        """Absolute paths of the .bib files the draft declares (or its including root declares)."""
+        """Absolute paths of the .bib files the draft declares (or its including root declares).
+
+        For an open draft the answer is kept while its declaration lines stay the same, so
+        typing in a long draft does not re-parse it for this."""
         path = uri_to_path(uri)
+        document = self._documents.get(path)
+        if document is not None:
+            if document.language is None:
+                return []
+            stamp = ("open", document.declaration_lines)
+        else:
+            info = self.draft_file(path)
+            if info is None:
+                return []
+            stamp = info.stamp
+        cached = self._bib_paths_cache.get(path)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         info = self.draft_file(path)
         if info is None:
             return []
-        cached = self._bib_paths_cache.get(path)
-        if cached is not None and cached[0] == info.stamp:
-            return cached[1]
         paths = list(info.declared_bibs)
-        if os.path.isfile(path):
-            paths += [os.path.abspath(p) for p in self._load_draft(path).bib_files]
+        paths += [os.path.abspath(p) for p in self._load_draft(path).bib_files]
         if not paths:
             paths = self._bibs_of_including_drafts(path)
         paths = list(dict.fromkeys(paths))
-        self._bib_paths_cache[path] = (info.stamp, paths)
+        self._bib_paths_cache[path] = (stamp, paths)
         return paths
 
     @staticmethod
-    def _declared_bibs(path: str, text: str, language: str) -> list[str]:
-        try:
-            names = latex_bibliographies(text) if language == "latex" else markdown_bibliographies(text)
-        except (ValueError, RecursionError):
-            return []
+    def _resolve_bibs(path: str, names: list[str], language: str) -> list[str]:
         base = os.path.dirname(path)
         resolved = []
         for name in names:
@@ -347,7 +382,7 @@ class Workspace:
         if document is None or document.language is None:
             return None
         info = DraftFile(path, document.language, self._citations(document),
-                         self._declared_bibs(path, document.text, document.language), stamp)
+                         self._resolve_bibs(path, document.scan.bibliographies, document.language), stamp)
         self._scan_cache[path] = info
         return info
 
@@ -456,6 +491,7 @@ class Workspace:
                 self._reload_in_background(path)
             return [path] + self.drafts_using(path)
         self._scan_listing = (0.0, [])
+        self._bib_paths_cache.clear()
         return [path] if path in self._documents else []
 
     def known_bib_paths(self) -> list[str]:
