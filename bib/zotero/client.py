@@ -80,7 +80,7 @@ def make_settings(
     collection: str | None = None,
 ) -> ZoteroSettings:
     """Settings from explicit values, then the environment, then the keyring."""
-    library = library or os.environ.get("CITEWISE_ZOTERO_LIBRARY") or ("users/0" if local else "")
+    library = library or ("users/0" if local else os.environ.get("CITEWISE_ZOTERO_LIBRARY", ""))
     if not library:
         raise CitewiseError("no Zotero library given: pass --library users/N (or groups/N), or --local")
     parse_library(library)

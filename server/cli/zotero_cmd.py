@@ -14,7 +14,7 @@ def register(subparsers) -> None:
 
     sync = commands.add_parser("sync", help="pull the library's changes into the index")
     sync.add_argument("--library", metavar="users/N|groups/N",
-                      help="web library (default: $CITEWISE_ZOTERO_LIBRARY; users/0 with --local)")
+                      help="library (default: $CITEWISE_ZOTERO_LIBRARY; with --local, users/0: your own library)")
     sync.add_argument("--local", action="store_true",
                       help="read the Zotero desktop app's local API (localhost:23119)")
     sync.add_argument("--endpoint", metavar="URL",
