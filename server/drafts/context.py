@@ -118,7 +118,7 @@ def _pandoc_bracket_context(text, offset, inside, line, col) -> CitationContext 
 def _in_code_block(text: str, offset: int) -> bool:
     line_end = text.find("\n", offset)
     head = text[: len(text) if line_end < 0 else line_end]
-    _, body_start = front_matter(head)
+    _, body_start = front_matter(text)
     if offset < body_start:
         return True
     return any(start <= offset <= end for start, end in _code_block_spans(head, body_start))
