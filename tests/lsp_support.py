@@ -34,7 +34,7 @@ class SuggestionRecorder:
     def __init__(self) -> None:
         self.received: list[Any] = []
 
-    def __call__(self, client: LanguageClient, params: Any) -> None:
+    def __call__(self, params: Any) -> None:
         self.received.append(params)
 
 
@@ -59,6 +59,8 @@ async def lsp_session(
     client = make_test_lsp_client()
     client.suggestions = SuggestionRecorder()
     client.feature("citewise/suggestions")(client.suggestions)
+    client.registrations = []
+    client.feature(types.CLIENT_REGISTER_CAPABILITY)(lambda params: client.registrations.extend(params.registrations))
     client.editor_files = EditorFiles()
     client.feature(types.WORKSPACE_APPLY_EDIT)(client.editor_files)
     if configuration is not None:
@@ -178,7 +180,7 @@ class EditorFiles:
     def __init__(self) -> None:
         self.received: list[types.WorkspaceEdit] = []
 
-    def __call__(self, client: LanguageClient, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+    def __call__(self, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         self.received.append(params.edit)
         apply_workspace_edit(params.edit)
         return types.ApplyWorkspaceEditResult(applied=True)

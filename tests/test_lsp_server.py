@@ -126,8 +126,13 @@ async def test_bib_rewritten_on_disk_is_reloaded(client_name, latex_workspace, l
     async with lsp_session(client_name, latex_workspace, index_path=lexical_index) as client:
         draft = latex_workspace / "paper.tex"
         uri = open_file(client, draft)
-        await wait_until(lambda: _codes(client, uri) and "undefined-key" in _codes(client, uri))
-        assert (await status(client))["watching"] == ("client" if client_name == "visual-studio-code" else "polling")
+        await wait_until(lambda: 7 in _undefined_lines(client, uri))
+        if client_name == "visual-studio-code":
+            assert (await status(client))["watching"] == "client"
+            (registration,) = client.registrations
+            assert registration.register_options["watchers"][0]["globPattern"] == "**/*.bib"
+        else:
+            assert (await status(client))["watching"] == "polling"
 
         bib = latex_workspace / "refs.bib"
         bib.write_text(bib.read_text() + "\n@article{liuPretrainPromptPredicts2023,\n  title = {Pre-Train, Prompt, and Predict},\n"
@@ -135,15 +140,15 @@ async def test_bib_rewritten_on_disk_is_reloaded(client_name, latex_workspace, l
         if client_name == "visual-studio-code":
             client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
                 changes=[types.FileEvent(uri=bib.as_uri(), type=types.FileChangeType.Changed)]))
-        await wait_until(lambda: "undefined-key" not in _codes(client, uri), timeout=15)
+        await wait_until(lambda: _undefined_lines(client, uri) == {6}, timeout=15)
         hover = await client.text_document_hover_async(types.HoverParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=position_of(draft.read_text(), "liuPretrainPromptPredicts2023", 3)))
         assert "Prompt" in hover.contents.value
 
 
-def _codes(client, uri) -> list[str]:
-    return [d.code for d in client.diagnostics.get(uri, [])]
+def _undefined_lines(client, uri) -> set[int]:
+    return {d.range.start.line for d in client.diagnostics.get(uri, []) if d.code == "undefined-key"}
 
 
 async def test_bad_input_never_kills_the_server(client_name, tmp_path, latex_workspace, lexical_index):
@@ -165,7 +170,7 @@ async def test_bad_input_never_kills_the_server(client_name, tmp_path, latex_wor
         for uri in (binary.as_uri(), huge.as_uri(), broken_uri, unopened):
             document = types.TextDocumentIdentifier(uri=uri)
             completion = await client.text_document_completion_async(types.CompletionParams(text_document=document, position=far))
-            assert completion is None or isinstance(completion.items, list)
+            assert isinstance(completion, types.CompletionList)
             assert await client.text_document_hover_async(types.HoverParams(text_document=document, position=far)) is None
             await client.text_document_definition_async(types.DefinitionParams(text_document=document, position=far))
             await client.text_document_references_async(types.ReferenceParams(

@@ -64,7 +64,7 @@ async def reindex(ls: CitewiseServer, *args) -> dict:
     """[] -> summary dict; progress "citewise: reindexing", cancellable."""
     progress = await WorkDone.begin(ls, "citewise: reindexing", cancellable=True)
     try:
-        summary = await ls.run_strict(features.reindex, progress.report, progress.is_cancelled, executor=ls.background)
+        summary = await ls.run_strict(features.reindex, progress.report, progress.is_cancelled, executor=ls.jobs)
     finally:
         progress.end("cancelled" if progress.is_cancelled() else "done")
     return summary
@@ -74,7 +74,7 @@ async def sync_zotero(ls: CitewiseServer, *args) -> dict:
     """[] -> summary dict; progress "citewise: syncing Zotero"."""
     progress = await WorkDone.begin(ls, "citewise: syncing Zotero")
     try:
-        summary = await ls.run_strict(features.sync_zotero, progress.report, executor=ls.background)
+        summary = await ls.run_strict(features.sync_zotero, progress.report, executor=ls.jobs)
     finally:
         progress.end("done")
     return summary
@@ -83,11 +83,12 @@ async def sync_zotero(ls: CitewiseServer, *args) -> dict:
 async def push_to_zotero(ls: CitewiseServer, *args) -> dict:
     """[key] -> {"zoteroKey": the item's key in the user's library}"""
     (key,) = _expect(args, "citewise.pushToZotero", "key", 1)
-    return {"zoteroKey": await ls.run_strict(features.push_to_zotero, key, executor=ls.background)}
+    return {"zoteroKey": await ls.run_strict(features.push_to_zotero, key, executor=ls.jobs)}
 
 
 async def status(ls: CitewiseServer, *args) -> dict:
     """[] -> the features' status (index, model, Zotero) plus the server's own state."""
+    project = await ls.ready()
     server_state = {
         "version": ls.version,
         "modelState": ls.model_state,
@@ -98,7 +99,6 @@ async def status(ls: CitewiseServer, *args) -> dict:
         "pid": os.getpid(),
         "python": sys.version.split()[0],
     }
-    project = await ls.ready()
     if project is None:
         return {"ready": False, "error": ls.project_error, **server_state}
     return {"ready": True, **await ls.run(features.status, fallback={}), **server_state}

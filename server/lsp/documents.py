@@ -7,6 +7,8 @@ computed for an older version of the document is dropped.
 
 from __future__ import annotations
 
+import os
+
 from lsprotocol import types
 
 from citewise.server.features import diagnostics as diagnostics_feature
@@ -77,9 +79,22 @@ def _cursor_after(changes, text: str) -> Pos:
 async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool = False) -> None:
     """Diagnostics for `uri` (and, on open, for the .bib files its draft uses)."""
     per_uri = await ls.run(_diagnose, uri, with_bib_files, fallback={})
+    if with_bib_files:
+        for target in per_uri:
+            if target != uri:
+                path = convert.path_from_uri(target)
+                ls.bib_mtimes.setdefault(path, mtime_ns(path))
     for target, problems in per_uri.items():
         diagnostics = [convert.diagnostic_to_proto(problem) for problem in problems]
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
+
+
+def mtime_ns(path: str) -> int:
+    """A file's modification time in nanoseconds; -1 when it is gone."""
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
 
 
 def _diagnose(project, uri: str, with_bib_files: bool) -> dict:

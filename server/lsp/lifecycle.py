@@ -9,17 +9,13 @@ background with work-done progress; until the model is ready, ranking is lexical
 from __future__ import annotations
 
 import asyncio
-import os
 
 from lsprotocol import types
 
 from citewise.server.lsp import convert
 from citewise.server.lsp.progress import WorkDone
 from citewise.server.lsp.server import CitewiseServer, ClientFlags, torch_imported
-
-WATCH_ID = "citewise-bib-watch"
-POLL_INTERVAL_S = 2.0
-
+from citewise.server.lsp.watch import did_change_watched_files, start_watching
 
 def initialize(ls: CitewiseServer, params: types.InitializeParams) -> None:
     ls.client_flags = ClientFlags.of(params.capabilities)
@@ -34,14 +30,15 @@ async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> No
         settings = await read_settings(ls, pushed=None)
         ls.project = await asyncio.get_running_loop().run_in_executor(ls.worker, _create_project, ls.roots, settings)
         ls.settings = settings
+        ls.model_state = "loading"
     except Exception as error:
         ls.project_error = str(error)
         ls.show_once(f"citewise could not start: {error}", types.MessageType.Error)
     finally:
         ls.project_ready.set()
     if ls.project is not None:
-        await start_watching(ls)
         asyncio.ensure_future(load_model(ls))
+        await start_watching(ls)
 
 
 def _create_project(roots: list[str], settings):
@@ -119,9 +116,8 @@ async def load_model(ls: CitewiseServer) -> None:
     index searcher, whose SQLite connection belongs to that thread.
     """
     progress = await WorkDone.begin(ls, "citewise: loading the embedding model")
-    ls.model_state = "loading"
     try:
-        await asyncio.get_running_loop().run_in_executor(ls.background, _import_model_libraries)
+        await asyncio.get_running_loop().run_in_executor(ls.model_loader, _import_model_libraries)
         progress.report("loading the model", 80)
         await ls.run_strict(_load_model)
     except Exception as error:
@@ -139,72 +135,6 @@ def _import_model_libraries() -> None:
 
 def _load_model(project) -> None:
     project.load_model()
-
-
-# --- .bib files changing on disk ------------------------------------------------------
-
-
-async def start_watching(ls: CitewiseServer) -> None:
-    """Ask the client to watch .bib files; clients that cannot get a polling loop instead."""
-    if ls.client_flags.watch_files_dynamically:
-        watcher = types.FileSystemWatcher(glob_pattern="**/*.bib")
-        registration = types.Registration(
-            id=WATCH_ID,
-            method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-            register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=[watcher]),
-        )
-        try:
-            await ls.client_register_capability_async(types.RegistrationParams(registrations=[registration]))
-            ls.watching = "client"
-            return
-        except Exception as error:
-            ls.log(f"client refused to watch .bib files, polling instead: {error}", types.MessageType.Warning)
-    ls.watching = "polling"
-    asyncio.ensure_future(_poll_bib_files(ls))
-
-
-async def did_change_watched_files(ls: CitewiseServer, params: types.DidChangeWatchedFilesParams) -> None:
-    for change in params.changes:
-        await file_changed(ls, convert.path_from_uri(change.uri))
-
-
-async def file_changed(ls: CitewiseServer, path: str) -> None:
-    """Re-parse a .bib on the background thread (the old parse keeps answering), then re-diagnose."""
-    await ls.run(_reload_bib, path, executor=ls.background)
-    from citewise.server.lsp.documents import publish_diagnostics
-
-    for stale in await ls.run(_paths_to_rediagnose, path, fallback=[]):
-        await publish_diagnostics(ls, convert.uri_from_path(stale))
-
-
-def _reload_bib(project, path: str) -> None:
-    project.reload_bib(path)
-
-
-def _paths_to_rediagnose(project, path: str) -> list[str]:
-    return [path] + project.drafts_using(path)
-
-
-async def _poll_bib_files(ls: CitewiseServer) -> None:
-    mtimes: dict[str, float] = {}
-    while not ls.stopping:
-        await asyncio.sleep(POLL_INTERVAL_S)
-        for path in await ls.run(_known_bib_paths, fallback=[]):
-            mtime = _mtime(path)
-            if path in mtimes and mtime != mtimes[path]:
-                await file_changed(ls, path)
-            mtimes[path] = mtime
-
-
-def _known_bib_paths(project) -> list[str]:
-    return project.known_bib_paths()
-
-
-def _mtime(path: str) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return -1
 
 
 # --- shutdown ---------------------------------------------------------------------------

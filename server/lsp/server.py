@@ -3,8 +3,9 @@
 Threads. The asyncio loop only speaks the protocol. Every features call runs on one
 `worker` thread, in arrival order, so the features `Workspace` is never used by two
 threads at once and document updates apply before the requests that follow them. Slow
-work (loading the model, reindexing, Zotero, reloading a rewritten .bib) runs on the
-`background` thread, whose features functions keep serving the old state until done.
+work runs on threads of its own, so that none waits for another: `model_loader`
+(importing torch), `file_reader` (re-parsing a rewritten .bib while the old parse keeps
+answering) and `jobs` (reindexing, Zotero).
 
 Failures. `run` turns an exception inside a feature into a window/logMessage and the
 handler's empty result; `run_strict` turns it into an LSP error response carrying the
@@ -131,8 +132,11 @@ class CitewiseServer(LanguageServer):
         self.torch_imported_at_initialize: bool | None = None
         self.model_state = "not started"
         self.watching = "none"
+        self.bib_mtimes: dict[str, int] = {}
         self.worker = SerialDaemonExecutor("citewise-features")
-        self.background = SerialDaemonExecutor("citewise-background")
+        self.jobs = SerialDaemonExecutor("citewise-jobs")
+        self.file_reader = SerialDaemonExecutor("citewise-files")
+        self.model_loader = SerialDaemonExecutor("citewise-model")
         self.shown_messages: set[str] = set()
         self.debouncer = Debouncer()
         self.stopping = False
@@ -197,7 +201,8 @@ class CitewiseServer(LanguageServer):
         self.stopping = True
         self.debouncer.cancel_all()
         self.worker.shutdown(cancel_futures=True)
-        self.background.shutdown(cancel_futures=True)
+        for executor in (self.jobs, self.file_reader, self.model_loader):
+            executor.shutdown(cancel_futures=True)
 
 
 def create_server() -> CitewiseServer:
