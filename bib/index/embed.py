@@ -17,9 +17,13 @@ from citewise.bib.errors import CitewiseError
 from citewise.bib.index.store import Index
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-# Titles plus the first ~100 words of an abstract carry the paper's topic; stopping
-# there instead of the model's 256 tokens roughly halves the cost of embedding.
-MAX_SEQ_LENGTH = 128
+# A title plus the first ~100 words of its abstract carry a paper's topic; stopping
+# there instead of the model's 256 tokens more than halves the cost of embedding a
+# library. Queries are few, so they keep the model's full input length.
+DOCUMENT_MAX_TOKENS = 128
+# One short query gains little from several threads and suffers badly when other
+# processes compete for the cores; batches of papers use them all.
+QUERY_THREADS = 1
 BATCH_SIZE = 64
 CHUNK_SIZE = 512
 
@@ -41,35 +45,53 @@ class Embedder:
     model: Any
     name: str
     dimension: int
+    query_max_tokens: int
+    document_max_tokens: int
 
     @classmethod
-    def load(cls, model: str | None = None, max_seq_length: int | None = MAX_SEQ_LENGTH) -> Embedder:
-        """Load `model` (a name or a path); the default comes from the bundled package when present."""
+    def load(cls, model: str | None = None, document_max_tokens: int | None = DOCUMENT_MAX_TOKENS) -> Embedder:
+        """Load `model` (a name or a path); the default comes from the bundled package when present.
+
+        `document_max_tokens=None` embeds documents with the model's full input length.
+        """
         name = model or DEFAULT_MODEL
         location = bundled_model_dir() if name == DEFAULT_MODEL else None
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
-            import torch
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
             transformers_logging.disable_progress_bar()
 
-            torch.set_num_threads(max(1, os.cpu_count() or 1))
             loaded = SentenceTransformer(location or name, device="cpu")
         except ImportError as error:
             raise CitewiseError(f"cannot embed: {error.name} is not installed") from None
         except (OSError, ValueError) as error:
             raise CitewiseError(f"cannot load embedding model {name!r}: {_first_line(error)}") from None
-        if max_seq_length:
-            loaded.max_seq_length = min(loaded.max_seq_length or max_seq_length, max_seq_length)
-        dimension = loaded.get_embedding_dimension()
-        return cls(model=loaded, name=name, dimension=dimension)
+        query_max_tokens = loaded.max_seq_length
+        return cls(
+            model=loaded,
+            name=name,
+            dimension=loaded.get_embedding_dimension(),
+            query_max_tokens=query_max_tokens,
+            document_max_tokens=min(document_max_tokens or query_max_tokens, query_max_tokens),
+        )
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text."""
+        """Unit-length float32 vectors for queries, one row per text."""
+        return self._encode(texts, self.query_max_tokens, batch_size, QUERY_THREADS)
+
+    def encode_documents(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
+        """Unit-length float32 vectors for papers to index, cut at `document_max_tokens`."""
+        return self._encode(texts, self.document_max_tokens, batch_size, os.cpu_count() or 1)
+
+    def _encode(self, texts: Sequence[str], max_tokens: int, batch_size: int, threads: int) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        import torch
+
+        torch.set_num_threads(threads)
+        self.model.max_seq_length = max_tokens
         vectors = self.model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,
@@ -93,7 +115,7 @@ def embed_pending(
     done = 0
     for start in range(0, len(pending), CHUNK_SIZE):
         chunk = pending[start:start + CHUNK_SIZE]
-        vectors = embedder.encode([item.text for item in chunk])
+        vectors = embedder.encode_documents([item.text for item in chunk])
         index.store_embeddings([item.row_id for item in chunk], vectors)
         done += len(chunk)
         if on_progress:

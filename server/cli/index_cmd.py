@@ -53,12 +53,13 @@ def run_add(args: argparse.Namespace) -> int:
     from citewise.bib.index.store import Index, IngestSummary
     from citewise.bib.readers import read_path
 
-    results = []
-    for path in args.paths:
-        result = read_path(path)
-        if not result.files and not result.references and not result.errors:
-            raise CitewiseError(f"{path}: no readable reference files")
-        results.append(result)
+    results = [read_path(path) for path in args.paths]
+    if not any(result.references for result in results):
+        errors = [error for result in results for error in result.errors]
+        if len(errors) == 1:
+            raise errors[0]
+        if not errors:
+            raise CitewiseError(f"{', '.join(args.paths)}: no references found")
     summary = IngestSummary()
     with Index.open(resolve_index_path(args.index)) as index:
         progress = Progress("reading", sum(len(result.references) for result in results))

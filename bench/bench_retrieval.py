@@ -1,0 +1,119 @@
+"""Retrieval quality: Recall@10 of BM25 alone, dense alone and citewise's hybrid ranking.
+
+Queries are the citation-context paragraphs of ../shared/corpus/citation-recommendation/
+acm-cr-dev (`<desc>` of contexts.topics); the right answers are the DOIs they cite
+(contexts.qrels). The index holds the cited papers (cited_docs.bib) plus the seed digest
+as distractors. Each configuration is run twice: papers embedded by the plain model (its
+full 256-token input) and by citewise's faster 128-token setting, so the cost of the
+speed-up shows. Queries always use the full input length.
+
+    .venv/bin/python bench/bench_retrieval.py [--topics N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from citewise.bib.index.embed import DOCUMENT_MAX_TOKENS, Embedder, embed_pending
+from citewise.bib.index.search import Searcher
+from citewise.bib.index.store import Index
+from citewise.bib.model import normalize_doi
+from citewise.bib.readers import read_path
+
+REPO = Path(__file__).resolve().parents[1]
+ACM = REPO.parent / "shared" / "corpus" / "citation-recommendation" / "acm-cr-dev"
+DIGEST = REPO / "examples" / "daily-papers-digest.txt"
+K = 10
+
+
+def read_topics(path: Path) -> dict[str, str]:
+    """Topic id -> citation-context paragraph."""
+    topics = {}
+    for block in path.read_text(encoding="utf-8").split("<top>")[1:]:
+        number = re.search(r"<num>\s*Number:\s*(\S+)", block).group(1)
+        desc = re.search(r"<desc>\s*Description:\s*(.*?)\s*(</top>|$)", block, re.S).group(1)
+        topics[number] = " ".join(desc.split())
+    return topics
+
+
+def read_qrels(path: Path) -> dict[str, set[str]]:
+    relevant: dict[str, set[str]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] != "0":
+            relevant.setdefault(parts[0], set()).add(normalize_doi(parts[2]))
+    return relevant
+
+
+def build_index(path: Path, embedder: Embedder) -> Index:
+    index = Index.open(path)
+    for source in (ACM / "cited_docs.bib", DIGEST):
+        result = read_path(source)
+        index.add_references(result.references)
+    embed_pending(index, embedder)
+    return index
+
+
+def recall(ranked_dois: list[str], relevant: set[str]) -> float:
+    return len(set(ranked_dois[:K]) & relevant) / len(relevant)
+
+
+def dense_only(index: Index, embedder: Embedder, queries: list[str]) -> list[list[str]]:
+    row_ids, matrix = index.load_embeddings(embedder.dimension)
+    dois = {row_id: ref.doi for row_id, (ref, _) in index.get_by_ids(row_ids.tolist()).items()}
+    ranked = []
+    for vector in embedder.encode(queries):
+        top = np.argsort(-(matrix @ vector))[:K]
+        ranked.append([normalize_doi(dois[row_ids[i]]) for i in top])
+    return ranked
+
+
+def searcher_ranking(searcher: Searcher, queries: list[str]) -> tuple[list[list[str]], list[float]]:
+    ranked, seconds = [], []
+    for query in queries:
+        started = time.perf_counter()
+        hits = searcher.search(query, k=K)
+        seconds.append(time.perf_counter() - started)
+        ranked.append([normalize_doi(hit.ref.doi) for hit in hits])
+    return ranked, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--topics", type=int, default=0, help="use only the first N topics (default: all)")
+    args = parser.parse_args()
+    if not ACM.is_dir():
+        sys.exit(f"skipped: {ACM} is absent")
+    topics = read_topics(ACM / "contexts.topics")
+    relevant = read_qrels(ACM / "contexts.qrels")
+    ids = [topic for topic in topics if topic in relevant][: args.topics or None]
+    queries = [topics[topic] for topic in ids]
+    print(f"{len(ids)} citation contexts, {sum(len(relevant[t]) for t in ids)} cited papers; Recall@{K}")
+    print(f"{'configuration':<56} {'Recall@10':>9}")
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = (("plain model: papers at 256 tokens", None), (f"citewise: papers at {DOCUMENT_MAX_TOKENS} tokens", DOCUMENT_MAX_TOKENS))
+        for label, document_max_tokens in settings:
+            embedder = Embedder.load(document_max_tokens=document_max_tokens)
+            with build_index(Path(scratch) / f"{document_max_tokens}.sqlite", embedder) as index:
+                runs = {
+                    "BM25 alone": searcher_ranking(Searcher(index), queries)[0],
+                    "dense alone": dense_only(index, embedder, queries),
+                }
+                hybrid, seconds = searcher_ranking(Searcher(index, embedder), queries)
+                runs["citewise hybrid"] = hybrid
+                for name, ranked in runs.items():
+                    score = np.mean([recall(r, relevant[t]) for r, t in zip(ranked, ids)])
+                    print(f"{name + ' (' + label + ')':<56} {score:9.4f}")
+                print(f"{'  hybrid query latency median / p95 (ms)':<56} "
+                      f"{np.median(seconds) * 1e3:6.1f} / {np.percentile(seconds, 95) * 1e3:.1f}")
+
+
+if __name__ == "__main__":
+    main()
