@@ -228,6 +228,14 @@ def test_sqlite_database_is_detected_from_its_header():
     assert detect_format("zotero.sqlite", head) == "zotero-sqlite"
 
 
+def test_a_digest_without_page_chrome_is_detected_by_its_shape():
+    abstract = "We describe a method. " * 12
+    text = "".join(f"Paper Number {n}: A Title\n\n{abstract}\n\n" for n in range(3))
+    text += f"One More Paper\n\n{abstract}\n\nIts abstract has a second paragraph. {abstract}\n"
+
+    assert detect_format("papers.txt", text) == "digest"
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -16,7 +16,7 @@ from citewise.bib.model import Origin, Reference
 
 TITLE_MAX_CHARS = 300
 ABSTRACT_MIN_WORDS = 25
-MIN_PAIRS_WITHOUT_CHROME = 3
+MIN_PAPERS_WITHOUT_CHROME = 3
 
 _CHROME = re.compile(
     r"""^(
@@ -69,54 +69,56 @@ def _paragraphs(text: str) -> list[_Paragraph]:
     return paragraphs
 
 
-def _pairs(paragraphs: list[_Paragraph]) -> list[tuple[_Paragraph, _Paragraph]]:
-    """(title, abstract) for every title paragraph directly followed by an abstract."""
-    return [
-        (title, abstract)
-        for title, abstract in zip(paragraphs, paragraphs[1:], strict=False)
-        if title.is_title() and abstract.is_abstract()
-    ]
+@dataclass
+class _Paper:
+    title: _Paragraph
+    abstract: list[_Paragraph]
+
+
+def _papers(paragraphs: list[_Paragraph]) -> tuple[list[_Paper], list[_Paragraph]]:
+    """Papers (a title, then one or more abstract paragraphs) and abstracts that follow no title."""
+    papers: list[_Paper] = []
+    orphans: list[_Paragraph] = []
+    previous: _Paragraph | None = None
+    for paragraph in paragraphs:
+        if paragraph.is_abstract():
+            if papers and papers[-1].abstract[-1] is previous:
+                papers[-1].abstract.append(paragraph)
+            elif previous is not None and previous.is_title():
+                papers.append(_Paper(previous, [paragraph]))
+            else:
+                orphans.append(paragraph)
+        previous = paragraph
+    return papers, orphans
 
 
 def looks_like_digest(text: str) -> bool:
     """True for digest page text, or text made almost wholly of one-line titles with abstracts.
 
     Licences, YAML and notes also alternate short and long paragraphs, so without the page's
-    own chrome it takes three or more pairs covering 80% of the paragraphs.
+    own chrome it takes three or more papers covering 80% of the paragraphs.
     """
     if _DRAFT_MARKUP.search(text):
         return False
     paragraphs = [p for p in _paragraphs(text) if not _CHROME.match(p.text)]
-    pairs = [(title, abstract) for title, abstract in _pairs(paragraphs) if title.is_one_line_title()]
+    papers = [paper for paper in _papers(paragraphs)[0] if paper.title.is_one_line_title()]
     if _DIGEST_PAGE.search(text):
-        return bool(pairs)
-    return len(pairs) >= MIN_PAIRS_WITHOUT_CHROME and 2 * len(pairs) >= 0.8 * len(paragraphs)
+        return bool(papers)
+    covered = sum(1 + len(paper.abstract) for paper in papers)
+    return len(papers) >= MIN_PAPERS_WITHOUT_CHROME and covered >= 0.8 * len(paragraphs)
 
 
 def read_digest(path: str, text: str) -> tuple[list[Reference], list[SourceError]]:
     """Papers (title + abstract) of a digest; an abstract with no title line is an error."""
-    references: list[Reference] = []
-    errors: list[SourceError] = []
-    previous: _Paragraph | None = None
-    current: Reference | None = None
-    for paragraph in _paragraphs(text):
-        if not paragraph.is_abstract():
-            current = None
-        elif current is not None:
-            current.abstract += " " + paragraph.text
-        elif previous is not None and previous.is_title():
-            current = _paper(path, previous, paragraph)
-            references.append(current)
-        else:
-            errors.append(SourceError(path, paragraph.line, "abstract paragraph without a title line before it"))
-        previous = paragraph
+    papers, orphans = _papers(_paragraphs(text))
+    references = [
+        Reference(
+            entry_type="misc",
+            title=paper.title.text,
+            abstract=" ".join(paragraph.text for paragraph in paper.abstract),
+            origin=Origin(path, paper.title.line),
+        )
+        for paper in papers
+    ]
+    errors = [SourceError(path, orphan.line, "abstract paragraph without a title line before it") for orphan in orphans]
     return references, errors
-
-
-def _paper(path: str, title: _Paragraph, abstract: _Paragraph) -> Reference:
-    return Reference(
-        entry_type="misc",
-        title=title.text,
-        abstract=abstract.text,
-        origin=Origin(path, title.line),
-    )
