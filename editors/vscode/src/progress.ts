@@ -39,7 +39,7 @@ function followProgress(client: LanguageClient, token: ProgressToken): void {
   });
 
   function start(begin: WorkDoneProgressBegin): void {
-    const options = { location: vscode.ProgressLocation.Notification, title: `citewise: ${begin.title}`, cancellable: begin.cancellable === true };
+    const options = { location: vscode.ProgressLocation.Notification, title: begin.title, cancellable: begin.cancellable === true };
     void vscode.window.withProgress(options, (progress, cancellation) => {
       cancellation.onCancellationRequested(() => {
         void client.sendNotification(WorkDoneProgressCancelNotification.type, { token });

@@ -43,7 +43,7 @@ export function statusView(status: ServerStatus | undefined, state: ServerState,
   if (status.problem) {
     parts.push("$(warning)");
   } else if (!status.modelReady) {
-    parts.push("$(loading~spin) model");
+    parts.push("$(sync~spin) model");
   }
   if (zotero.syncing) {
     parts.push("$(sync~spin) Zotero");

@@ -49,6 +49,12 @@ local function client_config(root)
     init_options = config.settings,
     settings = { citewise = config.settings },
     handlers = { ["citewise/suggestions"] = on_suggestions },
+    on_attach = function(client, bufnr)
+      vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
+      if config.on_attach then
+        config.on_attach(client, bufnr)
+      end
+    end,
   }
 end
 
@@ -106,9 +112,8 @@ function M.cite(key)
   local cursor = vim.api.nvim_win_get_cursor(0)
   local line = vim.api.nvim_buf_get_lines(bufnr, cursor[1] - 1, cursor[1], false)[1] or ""
   local character = vim.str_utfindex(line, cursor[2])
-  M.execute("citewise.insertCitation", {
-    { uri = vim.uri_from_bufnr(bufnr), position = { line = cursor[1] - 1, character = character }, key = key },
-  })
+  local position = { line = cursor[1] - 1, character = character }
+  M.execute("citewise.insertCitation", { vim.uri_from_bufnr(bufnr), position, key })
 end
 
 local function describe(item)
@@ -163,8 +168,8 @@ function M.setup(opts)
     M.search(args.args)
   end, { nargs = "+" })
   vim.api.nvim_create_user_command("CitewiseGenerateBib", function()
-    M.execute("citewise.generateBib", { { uri = vim.uri_from_bufnr(0) } }, function(path)
-      vim.notify("citewise: wrote " .. tostring(path))
+    M.execute("citewise.generateBib", { vim.uri_from_bufnr(0) }, function(result)
+      vim.notify("citewise: wrote " .. tostring(result and result.path))
     end)
   end, {})
   vim.api.nvim_create_user_command("CitewiseStatus", function()

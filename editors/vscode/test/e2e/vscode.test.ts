@@ -29,7 +29,7 @@ const BIB_PREFIX = env("E2E_BIB_PREFIX");
 const BIB_KEY = env("E2E_BIB_KEY");
 const INDEX_PREFIX = env("E2E_INDEX_PREFIX");
 const INDEX_KEY = env("E2E_INDEX_KEY");
-const STEP_TIMEOUT_MS = 90_000;
+const STEP_TIMEOUT_MS = 120_000;
 const CHROMIUM_FLAGS = [
   "--headless",
   "--no-sandbox",
@@ -39,7 +39,6 @@ const CHROMIUM_FLAGS = [
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
-  `--user-data-dir=${join(WORK, "chromium")}`,
 ];
 
 function freePort(): Promise<number> {
@@ -118,6 +117,20 @@ async function runCommand(page: Page, title: string): Promise<void> {
   await page.keyboard.press("Enter");
 }
 
+/** Drags the sash on the side bar's right edge, so that paper titles fit in the screenshot. */
+async function widenSideBar(page: Page, pixels: number): Promise<void> {
+  const box = await page.locator(".part.sidebar").boundingBox();
+  if (!box) {
+    return;
+  }
+  const x = box.x + box.width + 1;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + pixels, y, { steps: 10 });
+  await page.mouse.up();
+}
+
 async function waitFor(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + STEP_TIMEOUT_MS;
   while (Date.now() < deadline) {
@@ -133,10 +146,17 @@ test("citewise in VS Code: complete, cite a paper from the index, .bib on disk",
   mkdirSync(ARTIFACTS, { recursive: true });
   const port = await freePort();
   const server = await startCodeServer(port, prepareProfile());
-  t.after(() => server.kill());
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_FLAGS });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  const browser = await chromium.launchPersistentContext(join(WORK, "chromium"), {
+    executablePath: "/usr/bin/chromium",
+    args: CHROMIUM_FLAGS,
+    viewport: { width: 1440, height: 900 },
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  t.after(async () => {
+    await page.screenshot({ path: join(ARTIFACTS, "vscode-last.png") });
+    await browser.close();
+    server.kill();
+  });
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   const bibBefore = readFileSync(BIB, "utf8");
 
@@ -176,7 +196,10 @@ test("citewise in VS Code: complete, cite a paper from the index, .bib on disk",
 
   await t.test("the Suggested citations panel lists papers for the sentence", async () => {
     await page.keyboard.press("End");
-    await page.keyboard.type("} have been shown to scale to high resolution image synthesis with transformers.");
+    await page.keyboard.type(" have been shown to scale to high resolution image synthesis with transformers.");
+    await page.keyboard.press("Home");
+    await page.locator(".pane-header", { hasText: /^\s*Workspace/i }).first().click();
+    await widenSideBar(page, 260);
     const panel = page.locator(".pane", { has: page.locator(".pane-header", { hasText: "Suggested citations" }) });
     const header = panel.locator(".pane-header");
     if ((await header.getAttribute("aria-expanded")) !== "true") {
@@ -184,6 +207,7 @@ test("citewise in VS Code: complete, cite a paper from the index, .bib on disk",
     }
     await panel.locator(".monaco-list-row").first().waitFor();
     assert.ok((await panel.locator(".monaco-list-row").count()) > 0);
+    await page.waitForTimeout(500);
     await page.screenshot({ path: join(ARTIFACTS, "vscode-suggestions-panel.png") });
   });
 });

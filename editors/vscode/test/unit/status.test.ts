@@ -17,7 +17,7 @@ const noZotero = { library: null, syncing: false };
 
 test("while the model loads, the item says so next to the index size", () => {
   const view = statusView(status, "running", noZotero);
-  assert.equal(view.text, "$(book) 12,345 papers $(loading~spin) model");
+  assert.equal(view.text, "$(book) 12,345 papers $(sync~spin) model");
   assert.match(view.tooltip, /loading \(lexical ranking meanwhile\)/);
   assert.match(view.tooltip, /refs\.bib \(183 entries, 2 errors\)/);
   assert.match(view.tooltip, /Zotero: not set up/);
