@@ -141,6 +141,19 @@ def test_keys_fall_back_to_extra_then_better_bibtex_then_the_formula(database):
     assert len({ref.key for ref in references.values()}) == 49
 
 
+def test_better_bibtex_keys_are_also_found_in_zotero_sqlite_itself(database):
+    with sqlite3.connect(database) as connection:
+        item_id = _item_id(connection, "KG9BBSIH")
+        _drop_citation_key(connection, item_id)
+        connection.execute("CREATE TABLE citationkey (itemID INTEGER, citationKey TEXT)")
+        connection.execute("INSERT INTO citationkey VALUES (?, 'insideZotero')", (item_id,))
+
+    references = {ref.zotero_key: ref for ref in read_zotero_sqlite(database)}
+
+    assert references["KG9BBSIH"].key == "insideZotero"
+    assert references["6STQAJ5F"].key == "shelah1969"
+
+
 def test_a_sqlite_file_that_is_not_zotero_is_an_error(tmp_path):
     other = tmp_path / "other.sqlite"
     with sqlite3.connect(other) as connection:

@@ -21,6 +21,7 @@ from citewise.bib.readers.source import fill_missing_keys
 from citewise.bib.readers.zotero_json import NOT_REFERENCES, reference_without_generated_key
 
 BBT_DATABASE = "better-bibtex.sqlite"
+BBT_TABLE = "citationkey"
 
 _ITEMS = """
     SELECT items.itemID, items.key, itemTypes.typeName
@@ -58,18 +59,18 @@ def read_zotero_sqlite(path: str | Path) -> list[Reference]:
     """References for the regular items of a zotero.sqlite; raises SourceError if it is not one."""
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="citewise-zotero-") as workdir:
-        copy = _copy_database(path, Path(workdir))
-        connection = sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True)
+        connection = _open_copy(path, Path(workdir))
         try:
-            return _read_items(connection, str(path), _bbt_keys(path, Path(workdir)))
+            _check_zotero_tables(connection, str(path))
+            return _read_items(connection, str(path), _bbt_keys(connection, path, Path(workdir)))
         except sqlite3.DatabaseError as error:
             raise SourceError(str(path), None, f"not a readable Zotero database: {error}") from error
         finally:
             connection.close()
 
 
-def _copy_database(path: Path, workdir: Path) -> Path:
-    """Copy the database and its write-ahead log, so uncommitted-to-file changes are seen too."""
+def _open_copy(path: Path, workdir: Path) -> sqlite3.Connection:
+    """Copy a database and its write-ahead log (changes not yet in the main file) and open the copy read-only."""
     copy = workdir / path.name
     try:
         shutil.copyfile(path, copy)
@@ -78,26 +79,20 @@ def _copy_database(path: Path, workdir: Path) -> Path:
             shutil.copyfile(wal, workdir / wal.name)
     except OSError as error:
         raise SourceError(str(path), None, f"cannot copy the database: {error.strerror or error}") from error
-    return copy
+    return sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True)
+
+
+def _tables(connection: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _check_zotero_tables(connection: sqlite3.Connection, source: str) -> None:
+    if not _ZOTERO_TABLES <= _tables(connection):
+        raise SourceError(source, None, "a SQLite database, but not a Zotero library (zotero.sqlite)")
 
 
 def _read_items(connection: sqlite3.Connection, source: str, bbt_keys: dict[int, str]) -> list[Reference]:
-    tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if not _ZOTERO_TABLES <= tables:
-        raise SourceError(source, None, "a SQLite database, but not a Zotero library (zotero.sqlite)")
-    fields: dict[int, dict[str, str]] = defaultdict(dict)
-    for item_id, name, value in connection.execute(_FIELDS):
-        fields[item_id][name] = str(value)
-    creators: dict[int, list[dict]] = defaultdict(list)
-    for item_id, role, first, last, mode in connection.execute(_CREATORS):
-        if mode == _SINGLE_FIELD_NAME:
-            creators[item_id].append({"creatorType": role, "name": last or ""})
-        else:
-            creators[item_id].append({"creatorType": role, "firstName": first or "", "lastName": last or ""})
-    tags: dict[int, list[dict]] = defaultdict(list)
-    for item_id, name in connection.execute(_TAGS):
-        tags[item_id].append({"tag": name})
-
+    fields, creators, tags = _fields(connection), _creators(connection), _tags(connection)
     references: list[Reference] = []
     for item_id, key, item_type in connection.execute(_ITEMS):
         if item_type in NOT_REFERENCES:
@@ -113,16 +108,46 @@ def _read_items(connection: sqlite3.Connection, source: str, bbt_keys: dict[int,
     return references
 
 
-def _bbt_keys(path: Path, workdir: Path) -> dict[int, str]:
-    """Better BibTeX's citation keys by itemID, from better-bibtex.sqlite beside zotero.sqlite."""
-    bbt = path.with_name(BBT_DATABASE)
-    if not bbt.exists():
+def _fields(connection: sqlite3.Connection) -> dict[int, dict[str, str]]:
+    """Field name -> value, per itemID, under the names the Web API uses."""
+    fields: dict[int, dict[str, str]] = defaultdict(dict)
+    for item_id, name, value in connection.execute(_FIELDS):
+        fields[item_id][name] = str(value)
+    return fields
+
+
+def _creators(connection: sqlite3.Connection) -> dict[int, list[dict]]:
+    """Creators per itemID, in order, shaped as Web API creators."""
+    creators: dict[int, list[dict]] = defaultdict(list)
+    for item_id, role, first, last, mode in connection.execute(_CREATORS):
+        if mode == _SINGLE_FIELD_NAME:
+            creators[item_id].append({"creatorType": role, "name": last or ""})
+        else:
+            creators[item_id].append({"creatorType": role, "firstName": first or "", "lastName": last or ""})
+    return creators
+
+
+def _tags(connection: sqlite3.Connection) -> dict[int, list[dict]]:
+    tags: dict[int, list[dict]] = defaultdict(list)
+    for item_id, name in connection.execute(_TAGS):
+        tags[item_id].append({"tag": name})
+    return tags
+
+
+def _bbt_keys(connection: sqlite3.Connection, path: Path, workdir: Path) -> dict[int, str]:
+    """Better BibTeX's citation keys by itemID: its `citationkey` table, in zotero.sqlite or in
+    better-bibtex.sqlite beside it."""
+    if BBT_TABLE in _tables(connection):
+        return _citation_keys(connection)
+    sidecar = path.with_name(BBT_DATABASE)
+    if not sidecar.exists():
         return {}
-    copy = _copy_database(bbt, workdir)
-    connection = sqlite3.connect(f"{copy.as_uri()}?mode=ro", uri=True)
+    bbt = _open_copy(sidecar, workdir)
     try:
-        return dict(connection.execute("SELECT itemID, citationKey FROM citationkey WHERE citationKey != ''"))
-    except sqlite3.DatabaseError:
-        return {}
+        return _citation_keys(bbt) if BBT_TABLE in _tables(bbt) else {}
     finally:
-        connection.close()
+        bbt.close()
+
+
+def _citation_keys(connection: sqlite3.Connection) -> dict[int, str]:
+    return dict(connection.execute(f"SELECT itemID, citationKey FROM {BBT_TABLE} WHERE citationKey != ''"))
