@@ -140,7 +140,9 @@ def main() -> None:
             result = read_path(path)
             assert not result.errors and len(result.references) == args.papers, (name, result.errors[:3])
             runs = timings(lambda path=path: read_path(path), args.repeat)
-            baseline = timings(lambda path=path, parse=baseline_parse: parse(path), args.repeat) if baseline_parse else None
+            baseline = None
+            if baseline_parse:
+                baseline = timings(lambda path=path, parse=baseline_parse: parse(path), args.repeat)
             report(name, args.papers, runs, baseline)
 
     count = len(read_zotero_sqlite(ZOTERO_SQLITE))

@@ -87,7 +87,7 @@ def _tables(connection: sqlite3.Connection) -> set[str]:
 
 
 def _check_zotero_tables(connection: sqlite3.Connection, source: str) -> None:
-    if not _ZOTERO_TABLES <= _tables(connection):
+    if not _ZOTERO_TABLES.issubset(_tables(connection)):
         raise SourceError(source, None, "a SQLite database, but not a Zotero library (zotero.sqlite)")
 
 
