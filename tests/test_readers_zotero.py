@@ -31,7 +31,7 @@ def test_web_api_item_list_maps_every_regular_item():
     assert article.title == "Sherlock Holmes in Babylon"
     assert article.journal == "The American Mathematical Monthly"
     assert article.doi == "10.2307/2321200"
-    assert article.year == "1980"
+    assert (article.year, article.date) == ("1980", "1980-05-01")
     assert [a.family for a in article.authors] == ["R. Creighton Buck"]
     assert article.origin.source == str(path)
 

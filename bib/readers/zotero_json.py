@@ -239,9 +239,16 @@ def read_zotero_json(path: str, text: str) -> tuple[list[Reference], list[Source
             continue
         ref = reference_without_generated_key(data)
         if ref is not None:
+            ref.date = ref.date or _parsed_date(item)
             ref.origin = Origin(path, line)
             references.append(ref)
     return references, errors
+
+
+def _parsed_date(item: dict) -> str:
+    """The ISO date the Web API adds beside an item (`meta.parsedDate`) for dates like "May 01, 1980"."""
+    meta = item.get("meta")
+    return iso_date(_text(meta.get("parsedDate"))) if isinstance(meta, dict) else ""
 
 
 def _items_with_lines(text: str, start: int):
