@@ -3,7 +3,8 @@
 Two layers: a dict in this process (re-reads while editing) and a small SQLite file under the
 user cache directory (later runs), `$CITEWISE_CACHE_DIR` overriding the location. Values are
 JSON, never pickle. The cache is only a speed-up: when its file cannot be opened or written,
-reading goes on without it.
+reading goes on without it, and it is written without waiting for the disk (a lost write
+costs a re-parse, never a wrong result, since keys are hashes of content).
 """
 
 from __future__ import annotations
@@ -29,47 +30,57 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CITEWISE_CACHE_DIR") or platformdirs.user_cache_dir("citewise"))
 
 
-def entry_hash(raw: str, context: str) -> str:
-    """The cache key of an entry: its raw text plus the `@string` macros it is read with."""
+CacheKey = tuple[str, str]
+"""(context, text): an entry's raw text and the `@string` declarations it is read with."""
+
+
+def entry_hash(key: CacheKey) -> str:
+    """The key's digest, as the SQLite file stores it."""
+    context, text = key
     digest = hashlib.blake2b(digest_size=16)
     digest.update(context.encode("utf-8", "surrogatepass"))
     digest.update(b"\0")
-    digest.update(raw.encode("utf-8", "surrogatepass"))
+    digest.update(text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 
 class FieldCache:
-    """hash -> {"fields": {...}, "undefined": [...], "error": str} in memory, backed by SQLite."""
+    """(context, text) -> JSON-ready value, in memory and in SQLite (by digest).
+
+    Values are an entry's {"fields", "undefined", "error"} or a file's {"strings", "preambles", "errors"}.
+    Memory is looked up by the text itself, so a re-read in the same process hashes nothing.
+    """
 
     def __init__(self, directory: Path | None = None):
         self._directory = directory
-        self._memory: dict[str, dict] = {}
+        self._memory: dict[CacheKey, dict] = {}
         self._lock = threading.Lock()
 
     @property
     def path(self) -> Path:
         return (self._directory or cache_dir()) / "bibtex-fields.sqlite"
 
-    def get_many(self, hashes: list[str]) -> dict[str, dict]:
-        found = {h: self._memory[h] for h in hashes if h in self._memory}
-        missing = [h for h in hashes if h not in found]
-        if missing:
-            stored = self._load(missing)
+    def get_many(self, keys: list[CacheKey]) -> dict[CacheKey, dict]:
+        memory = self._memory
+        found = {key: memory[key] for key in keys if key in memory}
+        if len(found) < len(keys):
+            digests = {entry_hash(key): key for key in keys if key not in found}
+            stored = {digests[digest]: value for digest, value in self._load(list(digests)).items()}
             self._remember(stored)
             found.update(stored)
         return found
 
-    def put_many(self, values: dict[str, dict]) -> None:
+    def put_many(self, values: dict[CacheKey, dict]) -> None:
         if not values:
             return
         self._remember(values)
-        self._store(values)
+        self._store({entry_hash(key): value for key, value in values.items()})
 
     def clear_memory(self) -> None:
         with self._lock:
             self._memory.clear()
 
-    def _remember(self, values: dict[str, dict]) -> None:
+    def _remember(self, values: dict[CacheKey, dict]) -> None:
         with self._lock:
             if len(self._memory) + len(values) > _MEMORY_LIMIT:
                 self._memory.clear()
@@ -78,6 +89,8 @@ class FieldCache:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=5)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=OFF")
         connection.execute("CREATE TABLE IF NOT EXISTS entry_fields (hash TEXT PRIMARY KEY, value TEXT NOT NULL)")
         return connection
 

@@ -17,10 +17,11 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from citewise.bib.bibtex.cache import FieldCache, entry_hash, shared_cache
+from citewise.bib.bibtex.cache import FieldCache, shared_cache
 from citewise.bib.bibtex.names import parse_names
 from citewise.bib.bibtex.latex import latex_to_unicode
 from citewise.bib.bibtex.parse import FieldParseError, parse_entry_fields, parse_preamble, parse_string_definition
+from citewise.bib.bibtex.rescan import Reuse, ScanState, rescan, shifted
 from citewise.bib.bibtex.scan import Block, LineIndex, Span, scan_blocks
 from citewise.bib.errors import SourceError
 from citewise.bib.model import Origin, Reference, normalize_arxiv, normalize_doi
@@ -134,32 +135,46 @@ def scan_entries(text: str, path: str = "") -> list[BibEntry]:
 
 def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCache | None = None) -> BibFile:
     """Parse .bib text (see `read_bib_file`)."""
-    blocks = scan_blocks(text)
-    entries, errors = _entries_and_errors(text, path, blocks, LineIndex(text))
+    blocks, reuse = rescan(_recent_scans.get(path), text) if path else (scan_blocks(text), {})
+    entries, errors = _entries_and_errors(text, path, blocks, LineIndex(text), reuse)
+    if path:
+        _remember_scan(path, ScanState(text, blocks, {entry.span.start_offset: entry for entry in entries}))
     bib = BibFile(path, text, entries, errors=errors)
-    _read_macros_and_preambles(bib, blocks)
-    filler = _FieldFiller(bib, cache or shared_cache())
+    filler = _FieldFiller(bib, blocks, cache or shared_cache())
     if filler.fill_from_cache():
-        bib.fields_ready.set()
-    elif wait:
+        return bib
+    if wait:
         filler.parse_the_rest()
     else:
         threading.Thread(target=filler.parse_the_rest, name="citewise-bib-fields", daemon=True).start()
     return bib
 
 
-def _entries_and_errors(text: str, path: str, blocks: list[Block], lines: LineIndex) -> tuple[list[BibEntry], list[SourceError]]:
+_recent_scans: dict[str, ScanState] = {}
+_RECENT_LIMIT = 16
+
+
+def _remember_scan(path: str, state: ScanState) -> None:
+    """Keep the last scan of each recently read file, for `rescan` to reuse."""
+    _recent_scans.pop(path, None)
+    if len(_recent_scans) >= _RECENT_LIMIT:
+        _recent_scans.pop(next(iter(_recent_scans)))
+    _recent_scans[path] = state
+
+
+def _entries_and_errors(text: str, path: str, blocks: list[Block], lines: LineIndex, reuse: Reuse | None = None) -> tuple[list[BibEntry], list[SourceError]]:
     entries: list[BibEntry] = []
     errors: list[SourceError] = []
     first_line_of: dict[str, int] = {}
     for block in blocks:
-        span = lines.span(block.start, block.end)
-        if block.problem:
-            errors.append(SourceError(path, span.start_line + 1, block.problem))
-        if block.kind != "entry" or not block.key:
-            continue
-        key_span = lines.span(block.key_start, block.key_end)
-        entry = BibEntry(block.key, block.entry_type, {}, span, key_span, text[block.start : block.end])
+        if reuse and block.start in reuse:
+            entry = _moved(*reuse[block.start])
+            if block.problem:
+                errors.append(SourceError(path, entry.line, block.problem))
+        else:
+            entry = _new_entry(text, path, block, lines, errors)
+            if entry is None:
+                continue
         folded = block.key.lower()
         if folded in first_line_of:
             errors.append(SourceError(path, entry.line, f"duplicate key {block.key!r} (first at line {first_line_of[folded]}); both kept"))
@@ -169,55 +184,87 @@ def _entries_and_errors(text: str, path: str, blocks: list[Block], lines: LineIn
     return entries, errors
 
 
-def _read_macros_and_preambles(bib: BibFile, blocks: list[Block]) -> None:
-    lines = LineIndex(bib.text)
-    for block in blocks:
-        if block.kind not in ("string", "preamble") or block.problem:
-            continue
-        raw = bib.text[block.start : block.end]
-        try:
-            if block.kind == "string":
-                name, value = parse_string_definition(raw, bib.strings)
-                bib.strings[name] = value
-            else:
-                bib.preambles.append(parse_preamble(raw, bib.strings))
-        except FieldParseError as error:
-            line = lines.position(block.start)[0] + 1
-            bib.errors.append(SourceError(bib.path, line, f"@{block.entry_type}: {error}"))
+def _new_entry(text: str, path: str, block: Block, lines: LineIndex, errors: list[SourceError]) -> BibEntry | None:
+    """The entry of a block (None for other blocks and keyless entries); its problem reported."""
+    span = lines.span(block.start, block.end)
+    if block.problem:
+        errors.append(SourceError(path, span.start_line + 1, block.problem))
+    if block.kind != "entry" or not block.key:
+        return None
+    key_span = lines.span(block.key_start, block.key_end)
+    return BibEntry(block.key, block.entry_type, {}, span, key_span, text[block.start : block.end])
+
+
+def _moved(entry: BibEntry, lines: int, offset: int) -> BibEntry:
+    if not lines and not offset:
+        return entry
+    return BibEntry(entry.key, entry.entry_type, entry.fields, shifted(entry.span, lines, offset), shifted(entry.key_span, lines, offset), entry.raw)
 
 
 class _FieldFiller:
-    """Fills each entry's fields from the cache, or by parsing, then resolves crossrefs."""
+    """Fills `strings`, `preambles` and each entry's fields from the cache, or by parsing, then
+    resolves crossrefs. The cache is looked up by raw text, so nothing is parsed to look it up."""
 
-    def __init__(self, bib: BibFile, cache: FieldCache):
+    def __init__(self, bib: BibFile, blocks: list[Block], cache: FieldCache):
         self.bib = bib
         self.cache = cache
-        context = "\n".join(f"{name}={value}" for name, value in sorted(bib.strings.items()))
-        self.hashes = [entry_hash(_parseable(entry.raw), context) for entry in bib.entries]
+        self.declarations = [block for block in blocks if block.kind in ("string", "preamble") and not block.problem]
+        context = "\n".join(bib.text[block.start : block.end] for block in self.declarations if block.kind == "string")
+        self.declarations_key = ("@declarations", "\n".join(bib.text[b.start : b.end] for b in self.declarations))
+        self.keys = [(context, _parseable(entry.raw)) for entry in bib.entries]
+        self.declarations_known = not self.declarations
         self.pending: list[int] = []
 
     def fill_from_cache(self) -> bool:
-        """Fields of every entry the cache knows; True when that was all of them."""
-        known = self.cache.get_many(self.hashes)
-        for index, (entry, digest) in enumerate(zip(self.bib.entries, self.hashes)):
+        """Everything the cache knows; True when that was all."""
+        known = self.cache.get_many([*self.keys, self.declarations_key] if self.declarations else self.keys)
+        if self.declarations_key in known:
+            self._apply_declarations(known[self.declarations_key])
+        for index, (entry, digest) in enumerate(zip(self.bib.entries, self.keys)):
             if digest in known:
                 self._apply(entry, known[digest])
             else:
                 self.pending.append(index)
         self.bib.from_cache = len(self.bib.entries) - len(self.pending)
-        if not self.pending:
-            self._finish()
-            return True
-        return False
+        if self.pending or not self.declarations_known:
+            return False
+        self._finish()
+        return True
 
     def parse_the_rest(self) -> None:
         parsed = {}
+        if not self.declarations_known:
+            parsed[self.declarations_key] = value = self._parse_declarations()
+            self._apply_declarations(value)
         for index in self.pending:
             entry = self.bib.entries[index]
-            parsed[self.hashes[index]] = value = _parse_fields(entry, self.bib.strings)
+            parsed[self.keys[index]] = value = _parse_fields(entry, self.bib.strings)
             self._apply(entry, value)
         self.cache.put_many(parsed)
         self._finish()
+
+    def _parse_declarations(self) -> dict:
+        strings: dict[str, str] = {}
+        preambles: list[str] = []
+        errors: list[tuple[int, str]] = []
+        lines = LineIndex(self.bib.text)
+        for block in self.declarations:
+            raw = self.bib.text[block.start : block.end]
+            try:
+                if block.kind == "string":
+                    name, value = parse_string_definition(raw, strings)
+                    strings[name] = value
+                else:
+                    preambles.append(parse_preamble(raw, strings))
+            except FieldParseError as error:
+                errors.append((lines.position(block.start)[0] + 1, f"@{block.entry_type}: {error}"))
+        return {"strings": strings, "preambles": preambles, "errors": errors}
+
+    def _apply_declarations(self, value: dict) -> None:
+        self.bib.strings.update(value["strings"])
+        self.bib.preambles.extend(value["preambles"])
+        self.bib.errors.extend(SourceError(self.bib.path, line, message) for line, message in value["errors"])
+        self.declarations_known = True
 
     def _apply(self, entry: BibEntry, value: dict) -> None:
         entry.fields = dict(value["fields"])
@@ -234,6 +281,8 @@ class _FieldFiller:
 
 def _parseable(raw: str) -> str:
     """An entry cut short by unbalanced braces gets its closing brace back, so its fields still read."""
+    if raw.endswith("}") or raw.endswith(")"):
+        return raw
     depth = raw.count("{") - raw.count("}")
     return raw + "}" * depth if depth > 0 else raw
 

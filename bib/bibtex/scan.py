@@ -93,12 +93,23 @@ class LineIndex:
 
 def scan_blocks(text: str) -> list[Block]:
     """Every `@…` block of `text`, in file order."""
+    return scan_until(text, 0, [])[0]
+
+
+def scan_until(text: str, start: int, sync_points: list[int]) -> tuple[list[Block], int | None]:
+    """Blocks from offset `start` on, stopping before the first block that starts at one of the
+    (ascending) `sync_points`; that offset is returned too (None when the scan reached the end)."""
     blocks = []
-    pos = 0
+    pos = start
+    next_sync = 0
     while True:
         at = text.find("@", pos)
         if at < 0:
-            return blocks
+            return blocks, None
+        while next_sync < len(sync_points) and sync_points[next_sync] < at:
+            next_sync += 1
+        if next_sync < len(sync_points) and sync_points[next_sync] == at:
+            return blocks, at
         if _commented_out(text, at):
             pos = _line_end(text, at)
             continue
@@ -112,7 +123,8 @@ def scan_blocks(text: str) -> list[Block]:
 
 
 def _commented_out(text: str, at: int) -> bool:
-    line_start = max(text.rfind("\n", 0, at), text.rfind("\r", 0, at)) + 1
+    line_start = text.rfind("\n", 0, at) + 1
+    line_start = text.rfind("\r", line_start, at) + 1 or line_start
     return "%" in text[line_start:at]
 
 
