@@ -95,30 +95,21 @@ def _walk(root: Path):
 
 
 def _read_file(file: Path, result: ReadResult) -> None:
-    """Read one file into `result`; the start is looked at first so big binaries are never loaded."""
     name = str(file)
     if not file.is_file():
         result.errors.append(SourceError(name, None, "not a regular file"))
         return
     try:
-        with file.open("rb") as stream:
-            head = stream.read(SNIFF_BYTES)
-            if head.startswith(SQLITE_MAGIC.encode()):
-                _read_sqlite(name, result)
-                return
-            if looks_binary(head):
-                result.errors.append(SourceError(name, None, "binary file, not a format citewise reads"))
-                return
-            data = head + stream.read()
+        kind, text = _sniff(file)
     except OSError as error:
         result.errors.append(SourceError(name, None, f"cannot read: {error.strerror or error}"))
         return
-    try:
-        text = decode_text(data)
     except NotText as error:
         result.errors.append(SourceError(name, None, str(error)))
         return
-    kind = detect_format(name, text[:HEAD_CHARS])
+    if kind == "zotero-sqlite":
+        _read_sqlite(name, result)
+        return
     reader = _TEXT_READERS.get(kind)
     if reader is None:
         result.errors.append(SourceError(name, None, UNKNOWN_FORMAT))
@@ -130,6 +121,18 @@ def _read_file(file: Path, result: ReadResult) -> None:
     result.files.append(name)
     result.references.extend(references)
     result.errors.extend(errors)
+
+
+def _sniff(file: Path) -> tuple[str | None, str]:
+    """(format, text) of a file. Its start is looked at first, so databases and binaries are not loaded."""
+    with file.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+        if head.startswith(SQLITE_MAGIC.encode()):
+            return "zotero-sqlite", ""
+        if looks_binary(head):
+            raise NotText("binary file, not a format citewise reads")
+        text = decode_text(head + stream.read())
+    return detect_format(str(file), text[:HEAD_CHARS]), text
 
 
 def _read_sqlite(name: str, result: ReadResult) -> None:

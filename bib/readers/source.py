@@ -42,7 +42,7 @@ def decode_text(data: bytes) -> str:
     Raises NotText for binary data. Line endings are normalised to `\\n`.
     """
     if looks_binary(data):
-        raise NotText("binary file")
+        raise NotText("binary file, not a format citewise reads")
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
