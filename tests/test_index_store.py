@@ -1,0 +1,182 @@
+"""The SQLite index on real files: deduplication, idempotent re-ingest, transactions, schema, locks."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from citewise.bib.errors import CitewiseError
+from citewise.bib.index.store import SCHEMA_VERSION, Index
+from citewise.bib.model import Author, Origin, Reference
+from citewise.bib.readers import read_path
+from citewise.bib.text import strip_markup
+
+from conftest import EXAMPLES
+
+
+def paper(key: str, title: str, **fields) -> Reference:
+    fields.setdefault("origin", Origin("test.bib", 1))
+    return Reference(key=key, title=title, **fields)
+
+
+@pytest.fixture
+def index(tmp_path):
+    with Index.open(tmp_path / "index.sqlite") as opened:
+        yield opened
+
+
+def test_new_file_gets_current_schema_and_wal(tmp_path):
+    path = tmp_path / "index.sqlite"
+    Index.open(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_seed_digest_ingests_75_papers_and_reingest_is_idempotent(index):
+    refs = read_path(EXAMPLES / "daily-papers-digest.txt").references
+    first = index.add_references(refs)
+    assert (first.added, first.updated, first.skipped) == (75, 0, 0)
+    keys_before = index.all_keys()
+    second = index.add_references(read_path(EXAMPLES / "daily-papers-digest.txt").references)
+    assert (second.added, second.updated, second.skipped) == (0, 0, 75)
+    assert index.all_keys() == keys_before
+    assert index.count() == 75
+
+
+def test_same_doi_merges_and_keeps_richer_fields(index):
+    index.add_references([paper("smith2020graph", "Graph Networks", doi="10.1000/ABC", year="2020")])
+    summary = index.add_references([
+        paper("other", "Graph networks", doi="https://doi.org/10.1000/abc",
+              abstract="A long abstract about graph networks.", journal="JMLR", origin=Origin("zotero", None))
+    ])
+    assert (summary.added, summary.updated) == (0, 1)
+    stored = index.get("smith2020graph")
+    assert stored.abstract == "A long abstract about graph networks."
+    assert stored.journal == "JMLR" and stored.year == "2020"
+    assert index.get("other") is None
+    assert index.stats()["sources"] == {"test.bib": 1, "zotero": 1}
+
+
+def test_same_arxiv_id_merges(index):
+    index.add_references([paper("a", "Denoising Diffusion Probabilistic Models", arxiv="2006.11239")])
+    index.add_references([paper("b", "DDPM", arxiv="arXiv:2006.11239v2", year="2020")])
+    assert index.all_keys() == ["a"]
+    assert index.get("a").year == "2020"
+
+
+def test_near_identical_title_with_same_first_author_and_year_merges(index):
+    lu = [Author("Lu", "Cheng")]
+    index.add_references([paper("lu2022", "DPM-Solver: A Fast ODE Solver for Diffusion Probabilistic Model Sampling in "
+                                          "Around 10 Steps", authors=lu, year="2022")])
+    index.add_references([paper("lu2022b", "DPM-solver: a fast ODE solver for diffusion probabilistic model sampling "
+                                           "in around 10 step", authors=[Author("Lu", "C.")], year="2022",
+                                doi="10.5555/dpm")])
+    assert index.all_keys() == ["lu2022"]
+    assert index.get("lu2022").doi == "10.5555/dpm"
+    assert index.find_duplicate(paper("x", "DPM Solver a fast ODE solver for diffusion probabilistic model "
+                                           "sampling in around 10 steps", authors=lu, year="2022")) == "lu2022"
+
+
+def test_similar_titles_by_other_authors_or_years_stay_apart(index):
+    title = "Learning Representations for Citation Recommendation"
+    index.add_references([
+        paper("a", title, authors=[Author("Ahn", "Ann")], year="2020"),
+        paper("b", title + "s", authors=[Author("Bo", "Bea")], year="2020"),
+        paper("c", title, authors=[Author("Ahn", "Ann")], year="2021"),
+        paper("d", "Graph networks", doi="10.1/one"),
+        paper("e", "Graph networks", doi="10.1/two"),
+    ])
+    assert index.all_keys() == ["a", "b", "c", "d", "e"]
+
+
+def test_key_taken_by_another_paper_gets_a_suffix(index):
+    index.add_references([paper("smith2020", "First paper"), paper("smith2020", "Second paper")])
+    assert index.all_keys() == ["smith2020", "smith2020a"]
+    assert index.get("smith2020a").title == "Second paper"
+
+
+def test_reference_without_key_or_title_fails_alone(index):
+    summary = index.add_references([paper("", "", origin=Origin("lib.bib", 7)), paper("ok", "A fine title")])
+    assert (summary.added, summary.failed) == (1, 1)
+    assert str(summary.errors[0]) == "lib.bib:7: reference has neither a key nor a title"
+
+
+def test_crash_mid_file_leaves_index_unchanged(index):
+    index.add_references([paper("kept", "Already indexed")])
+
+    def crashing_reader():
+        yield paper("new1", "A new paper")
+        yield paper("kept", "Already indexed", abstract="an update")
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError):
+        index.add_references(crashing_reader())
+    assert index.all_keys() == ["kept"]
+    assert index.get("kept").abstract == ""
+
+
+def test_nested_transactions_commit_once(index):
+    with index.transaction():
+        index.upsert(paper("z1", "Zotero item"))
+        with index.transaction():
+            index.set_meta("zotero:1:version", "42")
+    assert index.get_meta("zotero:1:version") == "42"
+    with pytest.raises(RuntimeError), index.transaction():
+        index.upsert(paper("z2", "Another item"))
+        index.set_meta("zotero:1:version", "43")
+        raise RuntimeError("sync failed")
+    assert index.get_meta("zotero:1:version") == "42"
+    assert index.get("z2") is None
+
+
+def test_upsert_returns_stored_key_and_delete_removes(index):
+    index.add_references([paper("orig", "Attention is all you need", doi="10.1/att")])
+    assert index.upsert(paper("zot", "Attention Is All You Need", doi="10.1/ATT")) == "orig"
+    assert set(index.get_many(["orig", "missing"])) == {"orig"}
+    index.delete("orig")
+    assert index.count() == 0
+    assert index.db.execute("SELECT count(*) FROM refs_fts").fetchone()[0] == 0
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "future.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(CitewiseError, match="newer citewise"):
+        Index.open(path)
+
+
+def test_not_an_index_is_refused(tmp_path):
+    path = tmp_path / "notes.sqlite"
+    path.write_text("these are notes, not a database\n" * 100)
+    with pytest.raises(CitewiseError, match="not a citewise index"):
+        Index.open(path)
+
+
+def test_locked_index_gives_one_line_error(index):
+    other = sqlite3.connect(index.path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(CitewiseError, match="locked") as raised:
+            index.add_references([paper("late", "Written while locked")])
+        assert "\n" not in str(raised.value)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_missing_index_is_not_created_when_reading(tmp_path):
+    with pytest.raises(CitewiseError, match="no index here"):
+        Index.open(tmp_path / "none.sqlite", create=False)
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_strip_markup_keeps_words_and_drops_latex_and_markdown():
+    latex = (r"Diffusion models~\citep[see][p.~3]{ho2020,song} are \emph{slow}; solving $O(n^2)$ ODEs"
+             r" (Fig.~\ref{fig:a}) % a comment" "\n" r"\begin{itemize}\item costs 50\%\end{itemize}")
+    assert strip_markup(latex) == "Diffusion models are slow; solving ODEs (Fig. ) costs 50%"
+    markdown = "# Intro\nDiffusion **models** [@ho2020; @lu2022, p. 3] are *slow*, see [docs](http://x.y) `code`."
+    assert strip_markup(markdown) == "Intro Diffusion models are slow, see docs ."

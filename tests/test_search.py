@@ -1,0 +1,119 @@
+"""Hybrid search with the real model on a real index file built from the seed digest."""
+
+from __future__ import annotations
+
+import pytest
+
+from citewise.bib.errors import CitewiseError
+from citewise.bib.index.embed import Embedder, embed_pending, reembed
+from citewise.bib.index.search import Searcher
+from citewise.bib.index.store import Index
+from citewise.bib.model import Author, Origin, Reference
+from citewise.bib.readers import read_path
+
+from conftest import EXAMPLES
+
+EXTRA = [
+    Reference(key="vaswani2017attention", title="Attention Is All You Need", authors=[Author("Vaswani", "Ashish")],
+              year="2017", abstract="We propose the Transformer, based solely on attention mechanisms.",
+              origin=Origin("extra.bib", 1)),
+    Reference(key="lu2022dpm", title="DPM-Solver: A Fast ODE Solver for Diffusion Probabilistic Model Sampling",
+              authors=[Author("Lu", "Cheng")], year="2022", origin=Origin("extra.bib", 9),
+              abstract="A fast dedicated high-order solver for diffusion ODEs with convergence guarantees."),
+]
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, embedder):
+    path = tmp_path_factory.mktemp("search") / "index.sqlite"
+    with Index.open(path) as index:
+        index.add_references(read_path(EXAMPLES / "daily-papers-digest.txt").references)
+        index.add_references(EXTRA)
+        embed_pending(index, embedder)
+        yield index
+
+
+def keys(hits) -> list[str]:
+    return [hit.ref.key for hit in hits]
+
+
+def test_sentence_finds_the_fast_ode_solver_papers(seeded, embedder):
+    hits = Searcher(seeded, embedder).search("fast ODE solvers make diffusion sampling cheaper", k=5)
+    assert {"DPMSolverV3", "lu2022dpm"} <= set(keys(hits))
+    assert hits[0].score >= hits[-1].score
+    assert all(hit.dense > 0 for hit in hits[:2])
+
+
+def test_paraphrase_finds_the_paper(seeded, embedder):
+    hits = Searcher(seeded, embedder).search("a sequence model that relies purely on attention, no recurrence", k=3)
+    assert keys(hits)[0] == "vaswani2017attention"
+
+
+def test_latex_markup_in_the_query_is_ignored(seeded, embedder):
+    searcher = Searcher(seeded, embedder)
+    plain = searcher.search("mixture of experts that stays fair and explainable under drift", k=3)
+    latex = searcher.search(r"\emph{Mixture of experts} that stays fair~\cite{x} and explainable under "
+                            r"$\mathcal{D}$ drift", k=3)
+    assert keys(plain)[0] == keys(latex)[0] == "FEAMOEFairExplainable"
+
+
+def test_searcher_without_embedder_is_lexical_and_fuzzy_then_switches(seeded, embedder):
+    searcher = Searcher(seeded)
+    hits = searcher.search("fair explainable mixture of experts", k=3)
+    assert keys(hits)[0] == "FEAMOEFairExplainable"
+    assert all(hit.dense == 0 for hit in hits)
+    searcher.set_embedder(embedder)
+    assert any(hit.dense > 0 for hit in searcher.search("fair explainable mixture of experts", k=3))
+
+
+def test_filters_by_year_source_and_excluded_keys(seeded, embedder):
+    searcher = Searcher(seeded, embedder)
+    query = "fast ODE solver for diffusion sampling"
+    assert keys(searcher.search(query, k=3, year_from=2020)) == ["lu2022dpm"]
+    assert keys(searcher.search(query, k=5, year_to=2019)) == ["vaswani2017attention"]
+    assert keys(searcher.search(query, k=5, source="extra.bib")) == ["lu2022dpm", "vaswani2017attention"]
+    assert "DPMSolverV3" not in keys(searcher.search(query, k=10, exclude_keys={"DPMSolverV3"}))
+
+
+def test_fuzzy_candidates_match_key_prefix_author_typo_and_year(seeded):
+    searcher = Searcher(seeded)
+    assert keys(searcher.fuzzy_candidates("vaswani20"))[0] == "vaswani2017attention"
+    assert keys(searcher.fuzzy_candidates("Vasvani"))[0] == "vaswani2017attention"
+    assert keys(searcher.fuzzy_candidates("lu 2022"))[0] == "lu2022dpm"
+    assert "DCSolverImproving" in keys(searcher.fuzzy_candidates("predictor corrector"))[:3]
+
+
+def test_only_new_or_changed_references_are_embedded(tmp_path, embedder):
+    with Index.open(tmp_path / "index.sqlite") as index:
+        index.add_references(EXTRA)
+        assert embed_pending(index, embedder) == 2
+        assert embed_pending(index, embedder) == 0
+        index.add_references([Reference(key="x", title="Attention Is All You Need", authors=[Author("Vaswani")],
+                                        year="2017", journal="NeurIPS")])
+        assert embed_pending(index, embedder) == 0, "a venue is not embedded text"
+        changed = Reference(key="y", title="Attention Is All You Need", authors=[Author("Vaswani")], year="2017",
+                            abstract="We propose the Transformer, based solely on attention mechanisms, "
+                                     "dispensing with recurrence and convolutions entirely.")
+        index.add_references([changed])
+        assert index.stats()["needs_embedding"] == 1
+        assert embed_pending(index, embedder) == 1
+        assert index.stats()["embedded"] == 2
+
+
+def test_model_mismatch_points_to_reembed(tmp_path, embedder):
+    with Index.open(tmp_path / "index.sqlite") as index:
+        index.add_references(EXTRA)
+        index.set_model("some/other-model", 768)
+        with pytest.raises(CitewiseError, match="citewise index reembed"):
+            embed_pending(index, embedder)
+        with pytest.raises(CitewiseError, match="citewise index reembed"):
+            Searcher(index, embedder)
+        assert reembed(index, embedder) == 2
+        assert index.get_meta("model") == embedder.name
+        assert Searcher(index, embedder).search("attention transformer", k=1)[0].ref.key == "vaswani2017attention"
+
+
+def test_missing_model_is_a_one_line_error(tmp_path):
+    with pytest.raises(CitewiseError, match="cannot load embedding model") as raised:
+        Embedder.load(str(tmp_path / "no-such-model"))
+    assert "\n" not in str(raised.value)
