@@ -101,3 +101,18 @@ def test_unknown_language_and_positions_past_the_end():
     assert at(r"\cite{a|", "plaintext") is None
     assert citation_at("\\cite{ab", "latex", 0, 99).prefix == "ab"
     assert citation_at("\\cite{ab", "latex", 5, 0).prefix == "ab"
+
+
+@pytest.mark.parametrize(
+    "marked, expected",
+    [
+        ("Para.\n\n    @co|", None),
+        ("Para.\n    @lazy|", "lazy"),
+        ("- item\n\n    @inlist|", "inlist"),
+        ("```{python}\nx = 1\n```\n\n@after|", "after"),
+        ("~~~~\n```\n@inside|", None),
+    ],
+)
+def test_markdown_code_blocks_around_the_cursor(marked, expected):
+    context = at(marked, "markdown")
+    assert (context.prefix if context else None) == expected

@@ -11,10 +11,11 @@ import re
 from collections.abc import Iterable
 
 from citewise.server.drafts.latex import CITE_COMMANDS, MULTICITE_COMMANDS, CiteMacro, mask_comments_and_verbatim
-from citewise.server.drafts.markdown import CROSS_REFERENCE, _code_block_spans, front_matter
+from citewise.server.drafts.markdown import CROSS_REFERENCE, front_matter
 from citewise.server.drafts.model import CitationContext, TextRange
 
 WINDOW = 4000
+_CHUNK = 1 << 16
 _LATEX_OPEN = re.compile(
     r"\\(?P<name>[A-Za-z@]+)\*?(?P<args>(?:\s*(?:\[[^\[\]]*\]|\([^()]*\)|\{[^{}\\]*\}))*+)\s*\{(?P<inside>[^{}\\]*)\Z"
 )
@@ -30,6 +31,9 @@ _PANDOC_REST = re.compile(r"[^\[\]\n]*\]?")
 _MYST_OPEN = re.compile(r"\{(?P<role>cite(?::[a-z]+)?)\}`(?P<inside>[^`\n]*)\Z")
 _MYST_REST = re.compile(r"[^`\n]*")
 _MYST_KEY_TAIL = re.compile(r"[^,`\s]*")
+_INDENTED = re.compile(r" {4}|\t")
+_FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$", re.M)
+_LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 
 
 def citation_at(text: str, language: str | None, line: int, col: int, extra_cite_macros: Iterable[str | CiteMacro] = ()) -> CitationContext | None:
@@ -43,12 +47,20 @@ def citation_at(text: str, language: str | None, line: int, col: int, extra_cite
 
 
 def _offset_of(text: str, line: int, col: int) -> int:
+    """The offset of (line, col), clamped to the line; newlines are counted a chunk at a time."""
     start = 0
-    for _ in range(line):
-        found = text.find("\n", start)
-        if found < 0:
-            return len(text)
-        start = found + 1
+    remaining = line
+    while remaining > 0:
+        chunk_end = min(len(text), start + _CHUNK)
+        in_chunk = text.count("\n", start, chunk_end)
+        if in_chunk >= remaining or chunk_end == len(text):
+            for _ in range(min(remaining, in_chunk)):
+                start = text.index("\n", start) + 1
+            if in_chunk < remaining:
+                return len(text)
+            break
+        remaining -= in_chunk
+        start = chunk_end
     line_end = text.find("\n", start)
     line_end = len(text) if line_end < 0 else line_end
     return min(start + max(col, 0), line_end)
@@ -116,12 +128,32 @@ def _pandoc_bracket_context(text, offset, inside, line, col) -> CitationContext 
 
 
 def _in_code_block(text: str, offset: int) -> bool:
-    line_end = text.find("\n", offset)
-    head = text[: len(text) if line_end < 0 else line_end]
+    """Whether the cursor is in front matter, a fenced code block, or an indented code block."""
     _, body_start = front_matter(text)
     if offset < body_start:
         return True
-    return any(start <= offset <= end for start, end in _code_block_spans(head, body_start))
+    fence: tuple[str, int] | None = None
+    for line in _FENCE_LINE.finditer(text, body_start, offset):
+        marker = line.group(1)
+        if fence is None and not (marker[0] == "`" and "`" in line.group(2)):
+            fence = (marker[0], len(marker))
+        elif fence is not None and marker[0] == fence[0] and len(marker) >= fence[1] and not line.group(2).strip():
+            fence = None
+    return fence is not None or _in_indented_code(text, offset)
+
+
+def _in_indented_code(text: str, offset: int) -> bool:
+    """An indented line below a blank line or more code, unless the paragraph above is a list item."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    if not _INDENTED.match(text, line_start):
+        return False
+    above = text[max(0, line_start - WINDOW) : line_start].split("\n")[:-1]
+    if above and above[-1].strip() and not _INDENTED.match(above[-1]):
+        return False
+    for previous in reversed(above):
+        if previous.strip() and not _INDENTED.match(previous):
+            return not _LIST_ITEM.match(previous)
+    return True
 
 
 def _comma_keys(text: str) -> list[str]:

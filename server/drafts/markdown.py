@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from dataclasses import dataclass, field
 
 from citewise.server.drafts.model import Citation, KeyUse
 from citewise.server.drafts.textutil import LineIndex, blank_spans
@@ -39,33 +40,22 @@ _FENCE = re.compile(r"( {0,3})(`{3,}|~{3,})(.*)")
 _LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _LINK_TARGET = re.compile(r"\]\(([^()\s]*)")
-_URL = re.compile(r"<?[A-Za-z][A-Za-z0-9+.-]*://[^\s<>]*>?|<[^\s<>@]+@[^\s<>]+>")
+_URL = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s<>]*|<[^\s<>@]+@[^\s<>]+>")
 _INCLUDE_SHORTCODE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
+
+
+@dataclass
+class MarkdownScan:
+    """Everything found in one Markdown text."""
+
+    citations: list[Citation] = field(default_factory=list)
+    includes: list[tuple[str, int]] = field(default_factory=list)
+    bibliographies: list[str] = field(default_factory=list)
 
 
 def find_markdown_citations(text: str, file: str = "") -> list[Citation]:
     """Every Pandoc and MyST citation in a Markdown text, in order."""
-    masked, myst_citations = _mask(text, file)
-    positions = LineIndex(masked)
-    bracketed = _bracketed_citations(masked, file, positions)
-    taken = [(citation_start, citation_end) for citation_start, citation_end, _ in bracketed]
-    in_text = _in_text_citations(masked, file, positions, taken)
-    ordered = [(start, citation) for start, _, citation in bracketed] + in_text
-    ordered += [(positions.offset(citation.line, citation.col), citation) for citation in myst_citations]
-    return [citation for _, citation in sorted(ordered, key=lambda pair: pair[0])]
-
-
-def front_matter(text: str) -> tuple[dict[str, YamlValue], int]:
-    """The YAML front matter's mapping and the offset where the body starts (0 without one)."""
-    if not text.startswith("---"):
-        return {}, 0
-    first_break = text.find("\n")
-    if first_break < 0 or text[:first_break].strip() != "---":
-        return {}, 0
-    for match in re.finditer(r"\n(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", text[first_break:]):
-        end = first_break + match.end()
-        return parse_yaml(text[first_break + 1 : first_break + match.start()]), end
-    return {}, 0
+    return scan_markdown(text, file).citations
 
 
 def markdown_bibliographies(text: str) -> list[str]:
@@ -76,14 +66,42 @@ def markdown_bibliographies(text: str) -> list[str]:
 
 def markdown_includes(text: str) -> list[tuple[str, int]]:
     """Quarto `{{< include file >}}` shortcodes outside code: (path, 0-based line)."""
-    masked, _ = _mask(text, "")
+    return scan_markdown(text).includes
+
+
+def scan_markdown(text: str, file: str = "") -> MarkdownScan:
+    """Citations, Quarto includes and front-matter bibliographies of one Markdown text."""
+    metadata, body_start = front_matter(text)
+    masked, myst_citations = _mask(text, file, body_start)
     positions = LineIndex(masked)
-    return [(match.group(1), positions.at(match.start())[0]) for match in _INCLUDE_SHORTCODE.finditer(masked)]
+    bracketed = _bracketed_citations(masked, file, positions)
+    taken = [(citation_start, citation_end) for citation_start, citation_end, _ in bracketed]
+    in_text = _in_text_citations(masked, file, positions, taken)
+    ordered = [(start, citation) for start, _, citation in bracketed] + in_text
+    ordered += [(positions.offset(citation.line, citation.col), citation) for citation in myst_citations]
+    includes = [(match.group(1), positions.at(match.start())[0]) for match in _INCLUDE_SHORTCODE.finditer(masked)]
+    return MarkdownScan(
+        citations=[citation for _, citation in sorted(ordered, key=lambda pair: pair[0])],
+        includes=includes,
+        bibliographies=string_list(metadata.get("bibliography")),
+    )
 
 
-def _mask(text: str, file: str) -> tuple[str, list[Citation]]:
+def front_matter(text: str) -> tuple[dict[str, YamlValue], int]:
+    """The YAML front matter's mapping and the offset where the body starts (0 without one)."""
+    if not text.startswith("---"):
+        return {}, 0
+    first_break = text.find("\n")
+    if first_break < 0 or text[:first_break].strip() != "---" or not text[first_break + 1 :].split("\n", 1)[0].strip():
+        return {}, 0
+    for match in re.finditer(r"\n(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", text[first_break:]):
+        end = first_break + match.end()
+        return parse_yaml(text[first_break + 1 : first_break + match.start()]), end
+    return {}, 0
+
+
+def _mask(text: str, file: str, body_start: int) -> tuple[str, list[Citation]]:
     """Text with everything that cannot hold a Pandoc citation blanked, plus the MyST citations found."""
-    _, body_start = front_matter(text)
     spans = [(0, body_start)] + _code_block_spans(text, body_start)
     masked = blank_spans(text, spans)
     masked = blank_spans(masked, [match.span() for match in _HTML_COMMENT.finditer(masked)])
@@ -149,7 +167,7 @@ def _inline_code(text: str, file: str) -> tuple[list[tuple[int, int]], list[Cita
         next_same[index] = last_seen.get(length, -1)
         last_seen[length] = index
     breaks = [match.start() for match in _PARAGRAPH_BREAK.finditer(text)]
-    positions = LineIndex(text)
+    positions: LineIndex | None = None
     spans: list[tuple[int, int]] = []
     citations: list[Citation] = []
     index = 0
@@ -161,6 +179,7 @@ def _inline_code(text: str, file: str) -> tuple[list[tuple[int, int]], list[Cita
             continue
         role = _MYST_ROLE.search(text, max(0, open_start - 20), open_start)
         if role:
+            positions = positions or LineIndex(text)
             citation = _myst_citation(text, file, positions, role, open_end, runs[closer])
             if citation is not None:
                 citations.append(citation)

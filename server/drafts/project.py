@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlparse
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.server.drafts.context import citation_at
 from citewise.server.drafts.latex import CiteMacro, Include, scan_latex
-from citewise.server.drafts.markdown import find_markdown_citations, markdown_bibliographies, markdown_includes
+from citewise.server.drafts.markdown import scan_markdown
 from citewise.server.drafts.model import Draft
 from citewise.server.drafts.textutil import decode, looks_binary
 from citewise.server.drafts.yamlish import parse_yaml, string_list
@@ -203,18 +203,19 @@ class _Loader:
         return None
 
     def load_markdown(self, root_text: str) -> Draft:
-        self._visit_markdown(self.root, root_text, [])
-        for name in markdown_bibliographies(root_text):
+        for name in self._visit_markdown(self.root, root_text, []):
             self._declare_bib(name, [self.root.parent], str(self.root))
         for config, names in _project_bibliographies(self.root.parent, self.project_root):
             for name in names:
                 self._declare_bib(name, [config.parent], str(config))
         return self.draft
 
-    def _visit_markdown(self, path: Path, text: str, stack: list[Path]) -> None:
+    def _visit_markdown(self, path: Path, text: str, stack: list[Path]) -> list[str]:
+        """Read one Markdown file and its includes; returns the bibliographies its front matter names."""
+        scan = scan_markdown(text, str(path))
         self.draft.files.append(str(path))
-        self.draft.citations.extend(find_markdown_citations(text, str(path)))
-        for name, line in markdown_includes(text):
+        self.draft.citations.extend(scan.citations)
+        for name, line in scan.includes:
             target = ((self.project_root / name.lstrip("/")) if name.startswith("/") else (path.parent / name)).resolve()
             if target in stack or target == path:
                 self._error(path, line, f"include {name} makes an include cycle; not followed")
@@ -227,6 +228,7 @@ class _Loader:
                     self._visit_markdown(target, self.text_of(target), [*stack, path])
                 except CitewiseError as error:
                     self._error(path, line, f"include {name}: {error}")
+        return scan.bibliographies
 
     def _declare_bib(self, name: str, bases: list[Path], declared_in: str) -> None:
         candidates = [(base / name).resolve() for base in bases]
