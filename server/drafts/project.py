@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.server.drafts.context import citation_at
-from citewise.server.drafts.latex import CiteMacro, Include, scan_latex
+from citewise.server.drafts.latex import Include, LatexScan, scan_latex
 from citewise.server.drafts.markdown import scan_markdown
 from citewise.server.drafts.model import Draft
 from citewise.server.drafts.textutil import decode, looks_binary
@@ -129,7 +129,7 @@ def load_draft(path: str | Path, project_root: str | Path | None = None, open_te
 class _LatexFile:
     path: Path
     text: str
-    macros: list[CiteMacro] = field(default_factory=list)
+    scan: LatexScan
 
 
 class _Loader:
@@ -149,11 +149,11 @@ class _Loader:
     def load_latex(self, root_text: str) -> Draft:
         files: list[_LatexFile] = []
         self._visit_latex(self.root, root_text, [], files)
-        known = [macro for file in files for macro in file.macros]
+        known = [macro for file in files for macro in file.scan.macros]
         for file in files:
-            own = {macro.name for macro in file.macros}
+            own = {macro.name for macro in file.scan.macros}
             extra = [macro for macro in known if macro.name not in own]
-            scan = scan_latex(file.text, str(file.path), extra)
+            scan = scan_latex(file.text, str(file.path), extra) if extra else file.scan
             self.draft.citations.extend(scan.citations)
             self.draft.errors.extend(scan.problems[:MAX_PROBLEMS_PER_FILE])
             if len(scan.problems) > MAX_PROBLEMS_PER_FILE:
@@ -163,7 +163,7 @@ class _Loader:
 
     def _visit_latex(self, path: Path, text: str, stack: list[Path], files: list[_LatexFile]) -> None:
         scan = scan_latex(text, str(path))
-        files.append(_LatexFile(path, text, scan.macros))
+        files.append(_LatexFile(path, text, scan))
         self.draft.files.append(str(path))
         for name in scan.bibliographies:
             self._declare_bib(name, [self.root.parent, path.parent], f"{path}")
