@@ -35,7 +35,16 @@ class SuggestionRecorder:
         self.received: list[Any] = []
 
     def __call__(self, params: Any) -> None:
-        self.received.append(params)
+        self.received.append(_plain(params))
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands custom notifications over as namedtuples; tests compare plain JSON."""
+    if hasattr(value, "_asdict"):
+        return {name: _plain(item) for name, item in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def server_env(index_path: Path | None) -> dict[str, str]:

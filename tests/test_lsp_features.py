@@ -36,7 +36,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def embedded_index(tmp_path_factory) -> Path:
     """The bundled digest and library, embedded with the real model."""
     path = tmp_path_factory.mktemp("lsp-embedded-index") / "index.sqlite"
-    return build_index(path, EXAMPLES / "daily-papers-digest.txt", EXAMPLES / "library.bib")
+    return build_index(path, EXAMPLES / "library.bib", EXAMPLES / "daily-papers-digest.txt")
 
 
 @pytest.fixture(params=CLIENTS)

@@ -49,7 +49,7 @@ def lexical_index(tmp_path_factory) -> Path:
     """An index of the bundled digest and library without embeddings (no model needed)."""
     examples = Path(__file__).resolve().parents[1] / "examples"
     path = tmp_path_factory.mktemp("lsp-index") / "index.sqlite"
-    return build_index(path, examples / "daily-papers-digest.txt", examples / "library.bib", embed=False)
+    return build_index(path, examples / "library.bib", examples / "daily-papers-digest.txt", embed=False)
 
 
 @pytest.fixture(params=CLIENTS)

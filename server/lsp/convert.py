@@ -195,11 +195,16 @@ def document_symbol_to_proto(symbol) -> types.DocumentSymbol:
 
 
 def workspace_symbol_to_proto(symbol, index_uri: str) -> types.WorkspaceSymbol:
-    """A paper as a symbol; one known only to the index points at the index file."""
+    """A paper as a symbol; one known only to the index points at the start of the index file.
+
+    Every client accepts a full Location; a range-less one needs resolve support that
+    Neovim lacks, and the paper has no place in any text file to point to.
+    """
     if symbol.location is not None:
-        location: types.Location | types.LocationUriOnly = location_to_proto(symbol.location)
+        location = location_to_proto(symbol.location)
     else:
-        location = types.LocationUriOnly(uri=index_uri)
+        start = types.Position(line=0, character=0)
+        location = types.Location(uri=index_uri, range=types.Range(start=start, end=start))
     return types.WorkspaceSymbol(
         name=symbol.name,
         kind=_SYMBOL_KIND.get(symbol.kind, types.SymbolKind.File),

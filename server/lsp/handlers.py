@@ -79,8 +79,12 @@ async def document_symbols(ls: CitewiseServer, params: types.DocumentSymbolParam
 
 async def workspace_symbols(ls: CitewiseServer, params: types.WorkspaceSymbolParams) -> list[types.WorkspaceSymbol]:
     symbols = await ls.run(navigation.workspace_symbols, params.query, fallback=[])
-    index_uri = convert.uri_from_path(ls.settings.index_path) if ls.settings and ls.settings.index_path else ""
+    index_uri = convert.uri_from_path(await ls.run(_index_path, fallback=""))
     return [convert.workspace_symbol_to_proto(symbol, index_uri) for symbol in symbols]
+
+
+def _index_path(project) -> str:
+    return str(project.index_path)
 
 
 async def code_actions(ls: CitewiseServer, params: types.CodeActionParams) -> list[types.CodeAction]:
