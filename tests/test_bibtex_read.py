@@ -147,8 +147,8 @@ def test_encodings(tmp_path, data, expected):
 
 
 def test_old_mac_line_endings_give_lines():
-    bib = parse("@misc{a, title={A}}\r\r@misc{b, title={B}}\r")
-    assert [entry.span.start_line for entry in bib.entries] == [0, 2]
+    bib = parse("@misc{a, title={A}}\r\r% @misc{gone}\r@misc{b, title={B}}\r")
+    assert [(entry.key, entry.span.start_line) for entry in bib.entries] == [("a", 0), ("b", 3)]
 
 
 def test_binary_file_is_refused_with_a_clear_message(tmp_path):

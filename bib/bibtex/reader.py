@@ -141,12 +141,12 @@ def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCac
         _remember_scan(path, ScanState(text, blocks, {entry.span.start_offset: entry for entry in entries}))
     bib = BibFile(path, text, entries, errors=errors)
     filler = _FieldFiller(bib, blocks, cache or shared_cache())
-    if filler.fill_from_cache():
+    if filler.take_from_cache(memory_only=not wait):
         return bib
     if wait:
-        filler.parse_the_rest()
+        filler.parse_the_rest(look_on_disk=False)
     else:
-        threading.Thread(target=filler.parse_the_rest, name="citewise-bib-fields", daemon=True).start()
+        threading.Thread(target=filler.parse_the_rest, args=(True,), name="citewise-bib-fields", daemon=True).start()
     return bib
 
 
@@ -213,25 +213,33 @@ class _FieldFiller:
         self.declarations_key = ("@declarations", "\n".join(bib.text[b.start : b.end] for b in self.declarations))
         self.keys = [(context, _parseable(entry.raw)) for entry in bib.entries]
         self.declarations_known = not self.declarations
-        self.pending: list[int] = []
+        self.pending = list(range(len(bib.entries)))
 
-    def fill_from_cache(self) -> bool:
-        """Everything the cache knows; True when that was all."""
-        known = self.cache.get_many([*self.keys, self.declarations_key] if self.declarations else self.keys)
-        if self.declarations_key in known:
+    def take_from_cache(self, memory_only: bool) -> bool:
+        """Apply what the cache knows of what is still missing; True when nothing is left."""
+        wanted = [self.keys[index] for index in self.pending]
+        if not self.declarations_known:
+            wanted.append(self.declarations_key)
+        known = self.cache.get_many(wanted, memory_only)
+        if not self.declarations_known and self.declarations_key in known:
             self._apply_declarations(known[self.declarations_key])
-        for index, (entry, digest) in enumerate(zip(self.bib.entries, self.keys)):
-            if digest in known:
-                self._apply(entry, known[digest])
+        missing = []
+        for index in self.pending:
+            value = known.get(self.keys[index])
+            if value is None:
+                missing.append(index)
             else:
-                self.pending.append(index)
-        self.bib.from_cache = len(self.bib.entries) - len(self.pending)
-        if self.pending or not self.declarations_known:
+                self._apply(self.bib.entries[index], value)
+        self.pending = missing
+        self.bib.from_cache = len(self.bib.entries) - len(missing)
+        if missing or not self.declarations_known:
             return False
         self._finish()
         return True
 
-    def parse_the_rest(self) -> None:
+    def parse_the_rest(self, look_on_disk: bool) -> None:
+        if look_on_disk and self.take_from_cache(memory_only=False):
+            return
         parsed = {}
         if not self.declarations_known:
             parsed[self.declarations_key] = value = self._parse_declarations()

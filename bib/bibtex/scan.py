@@ -18,6 +18,7 @@ from dataclasses import dataclass
 _BLOCK_START = re.compile(r"@[ \t]*([A-Za-z_][\w:.+-]*)[ \t\r\n]*([{(])?")
 _KEY = re.compile(r"[ \t\r\n]*([^\s,{}()\"#%=]*)[ \t\r\n]*([,=})]?)")
 _RECOVERY_POINT = re.compile(r"\n[ \t]*@[A-Za-z]+[ \t]*[{(]")
+_NEWLINE = re.compile(r"\r\n?|\n")
 _ANY_BRACE = re.compile(r"[{}]")
 _ANY_PAREN = re.compile(r"[()]")
 _BRACE_WALK = re.compile(r"[{}]|\n[ \t]*@[A-Za-z]+[ \t]*[{(]")
@@ -129,8 +130,8 @@ def _commented_out(text: str, at: int) -> bool:
 
 
 def _line_end(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end < 0 else end + 1
+    end = _NEWLINE.search(text, pos)
+    return end.end() if end else len(text)
 
 
 def _read_block(text: str, match: re.Match) -> Block:
