@@ -102,11 +102,13 @@ def test_bib_takes_index_only_references_and_exports_all(capsys, project, tmp_pa
         (["cites", "{junk}"], "binary data, not a LaTeX or Markdown draft"),
         (["cites", "{bib}"], "not a LaTeX (.tex) or Markdown (.md, .qmd, .Rmd) draft"),
         (["cites", "{missing}"], "missing.tex: no such file"),
+        (["bib", "{draft}", "-o", "{nodir}"], "cannot write: No such file or directory"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_2(capsys, project, argv, message):
     (project / "junk.tex").write_bytes(bytes(range(256)) * 64)
-    names = {"draft": project / "main.tex", "bib": project / "refs.bib", "junk": project / "junk.tex", "missing": project / "missing.tex"}
+    names = {"draft": project / "main.tex", "bib": project / "refs.bib", "junk": project / "junk.tex", "missing": project / "missing.tex",
+             "nodir": project / "no" / "such" / "dir.bib"}
     code, _, err = run(capsys, *(arg.format(**names) for arg in argv))
     assert code == 2
     assert message in err and len(err.strip().splitlines()) == 1

@@ -54,6 +54,8 @@ def test_key_characters_follow_pandoc(text, expected):
         "~~~~\n@tilde\n~~~~",
         "Para.\n\n    @indented code\n",
         "<!-- @hidden -->",
+        "<!-- @hidden\nover lines --> <!-- unclosed",
+        r"See Figure \@ref(fig:plot) in bookdown.",
         "[link](https://medium.com/@paul.niehaus/doing-research)",
         "see https://twitter.com/@handle and <https://x.com/@y>",
         "@fig-polar, @sec-intro. @tbl-one @eq-energy @lst-code @thm-main @lem-a @def-b",

@@ -156,6 +156,13 @@ def test_pathological_repetition_terminates_with_capped_messages(project, unit):
     assert len(draft.errors) <= 21
 
 
+@pytest.mark.parametrize("unit", ["<!--", "`", "[@a ", "{cite}`", "http://", "@", "```\n", "[", "aaaa"])
+def test_pathological_markdown_repetition_terminates(project, unit):
+    write(project / "bad.md", unit * (200_000 // len(unit)))
+    draft = load_draft(project / "bad.md")
+    assert isinstance(draft.citations, list)
+
+
 def test_latex_bibliographies_resolve_against_the_root_then_the_declaring_file(project):
     write(project / "main.tex", "\\input{sub/part}\n\\bibliography{refs,missing}")
     write(project / "sub" / "part.tex", "\\addbibresource{local.bib}")

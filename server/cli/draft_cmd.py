@@ -74,7 +74,10 @@ def run_bib(args: argparse.Namespace) -> int:
     for warning in result.warnings:
         print(f"citewise: {warning}", file=sys.stderr)
     if args.output:
-        write_atomically(args.output, result.text)
+        try:
+            write_atomically(args.output, result.text)
+        except OSError as error:
+            raise CitewiseError(f"{args.output}: cannot write: {error.strerror or error}") from None
         from_index = sum(1 for source in result.sources.values() if source == "index")
         print(f"wrote {len(result.keys)} entries to {args.output} ({len(result.keys) - from_index} from .bib files, "
               f"{from_index} from the index)", file=sys.stderr)

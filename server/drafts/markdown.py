@@ -38,7 +38,6 @@ _BACKTICKS = re.compile(r"`+")
 _MYST_ROLE = re.compile(r"\{(cite(?::[a-z]+)?)\}\Z")
 _FENCE = re.compile(r"( {0,3})(`{3,}|~{3,})(.*)")
 _LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
-_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _LINK_TARGET = re.compile(r"\]\(([^()\s]*)")
 _URL = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s<>]*|<[^\s<>@]+@[^\s<>]+>")
 _INCLUDE_SHORTCODE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
@@ -104,13 +103,25 @@ def _mask(text: str, file: str, body_start: int) -> tuple[str, list[Citation]]:
     """Text with everything that cannot hold a Pandoc citation blanked, plus the MyST citations found."""
     spans = [(0, body_start)] + _code_block_spans(text, body_start)
     masked = blank_spans(text, spans)
-    masked = blank_spans(masked, [match.span() for match in _HTML_COMMENT.finditer(masked)])
+    masked = blank_spans(masked, _html_comment_spans(masked))
     code_spans, myst_citations = _inline_code(masked, file)
     masked = blank_spans(masked, code_spans)
     links = [match.span(1) for match in _LINK_TARGET.finditer(masked)]
     masked = blank_spans(masked, links)
     masked = blank_spans(masked, [match.span() for match in _URL.finditer(masked)])
     return masked, myst_citations
+
+
+def _html_comment_spans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    start = text.find("<!--")
+    while start >= 0:
+        end = text.find("-->", start + 4)
+        if end < 0:
+            break
+        spans.append((start, end + 3))
+        start = text.find("<!--", end + 3)
+    return spans
 
 
 def _code_block_spans(text: str, start: int) -> list[tuple[int, int]]:
