@@ -12,6 +12,7 @@ import pytest
 
 from citewise.bib.bibtex.cache import FieldCache
 from citewise.bib.bibtex.latex import latex_to_unicode
+from citewise.bib.bibtex.names import parse_names
 from citewise.bib.bibtex.reader import entry_to_reference, parse_bib_text
 from citewise.bib.bibtex.writer import format_entry, protect_capitals
 from citewise.bib.model import Author, Reference, normalize_title
@@ -144,13 +145,16 @@ KNOWN_DIFFERENCES = """
 """
 
 
+NAME_PARTICLES = set("al d da das de degli del della der di do dos du el la las le van vom von und zum".split())
+
+
 def normalized(fields: dict[str, str], name: str):
     if name == "year":
         found = re.search(r"\d{4}", fields.get("year", "") or fields.get("date", ""))
         return found.group() if found else ""
     if name == "author":
-        refs = entry_to_reference_fields({"author": fields.get("author", "")})
-        return [" ".join(w for w in normalize_title(a.family).split() if not w.islower() or len(w) > 3) for a in refs]
+        families = [author.family for author in parse_names(fields.get("author", ""))]
+        return [" ".join(word for word in normalize_title(family).split() if word not in NAME_PARTICLES) for family in families]
     if name == "pages":
         return re.sub(r"[-–—]+", "-", fields.get("pages", ""))
     if name == "doi":
@@ -161,12 +165,6 @@ def normalized(fields: dict[str, str], name: str):
     }.get(name, (name,))
     value = next((fields[alias] for alias in aliases if fields.get(alias)), "")
     return normalize_title(latex_to_unicode(value))
-
-
-def entry_to_reference_fields(fields):
-    from citewise.bib.bibtex.names import parse_names
-
-    return parse_names(fields["author"])
 
 
 def pair_entries(theirs, ours):
