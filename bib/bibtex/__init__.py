@@ -1,0 +1,1 @@
+"""BibTeX files: reading with exact spans (reader), writing entries (writer), minimal edits (edit)."""
