@@ -92,6 +92,13 @@ def test_link_text_followed_by_target_is_not_a_bracketed_citation():
     assert [(c.command, c.key_names) for c in citations] == [("@", ["a"])]
 
 
+def test_braced_key_position_skips_inner_spaces():
+    text = "x @{ odd key } y"
+    (citation,) = find_markdown_citations(text, "t.md")
+    use = citation.keys[0]
+    assert text[use.col : use.end_col] == "odd key"
+
+
 def test_myst_roles():
     text = "{cite}`a,b` and {cite:p}`c` and {cite:t}` d , e ` and {cite:ps}`f`"
     citations = find_markdown_citations(text, "t.md")

@@ -35,10 +35,12 @@ _DEFINE_COMMANDS = frozenset({"newcommand", "renewcommand", "providecommand", "D
 _VERBATIM_ENVIRONMENTS = ("verbatim", "Verbatim", "BVerbatim", "LVerbatim", "lstlisting", "minted", "comment")
 
 _COMMAND = re.compile(r"\\([A-Za-z@]+)(\*?)")
-_SPACE = re.compile(r"[ \t]*(?:\r?\n[ \t]*)?")
 _OPTIONAL = re.compile(r"\[((?:[^\[\]{}]|\{[^{}]*\})*+)\]")
 _PARENS = re.compile(r"\(((?:[^()\[\]{}]|\{[^{}]*\})*+)\)")
 _KEY = re.compile(r"[^\s,{}](?:[^,{}]*[^\s,{}])?")
+_GAP = r"[ \t]*(?:\r?\n[ \t]*)?"
+_CITE_ARGUMENTS = re.compile(_GAP + r"(?:\[(?:[^\[\]{}]|\{[^{}]*\})*+\]" + _GAP + r"){0,2}\{([^{}\\]*)\}")
+_SPACE = re.compile(_GAP)
 _KEY_GROUP = re.compile(r"\{([^{}\\]*)\}")
 _GROUP = re.compile(r"\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*+\})*+)\}")
 _BARE_INPUT = re.compile(r"[ \t]+([^\s{}\\%]+)")
@@ -300,6 +302,9 @@ class _Scanner:
 
     def _cite(self, match: re.Match, multicite: bool) -> None:
         pos = match.end()
+        if not multicite and (simple := _CITE_ARGUMENTS.match(self.text, pos)):
+            self._add_citation(match, "\\" + match.group(1) + match.group(2), [simple], simple.end())
+            return
         groups: list[re.Match] = []
         if multicite:
             pos = _skip_optional_arguments(self.text, pos, limit=2, pattern=_PARENS)
@@ -334,10 +339,17 @@ class _Scanner:
 
     def _key_uses(self, group: re.Match) -> list[KeyUse]:
         uses = []
+        one_line = "\n" not in group.group(1)
+        line, first_col = self.positions.at(group.start(1))
         for key in _KEY.finditer(self.text, group.start(1), group.end(1)):
-            if "#" not in key.group(0):
+            name = key.group(0)
+            if "#" in name:
+                continue
+            if one_line:
+                col = first_col + key.start() - group.start(1)
+            else:
                 line, col = self.positions.at(key.start())
-                uses.append(KeyUse(key.group(0), line, col, col + len(key.group(0))))
+            uses.append(KeyUse(name, line, col, col + len(name)))
         return uses
 
     def _include(self, match: re.Match) -> None:

@@ -215,13 +215,20 @@ def _myst_citation(text, file, positions: LineIndex, role: re.Match, content_sta
     return Citation(file, line, col, end_line, end_col, "{" + role.group(1) + "}", uses, "myst")
 
 
-def _key_use(match: re.Match, positions: LineIndex) -> KeyUse | None:
+def _key_use(match: re.Match, line: int, line_start: int) -> KeyUse | None:
+    """The key of a `-?@key` / `@{key}` match on the given line (keys never span lines)."""
     group = 2 if match.group(2) is not None else 3
-    key = match.group(group).strip()
+    raw = match.group(group)
+    key = raw.strip()
     if not key or CROSS_REFERENCE.match(key):
         return None
-    line, col = positions.at(match.start(group))
+    col = match.start(group) + len(raw) - len(raw.lstrip()) - line_start
     return KeyUse(key, line, col, col + len(key))
+
+
+def _key_use_anywhere(match: re.Match, positions: LineIndex) -> KeyUse | None:
+    line, col = positions.at(match.start())
+    return _key_use(match, line, match.start() - col)
 
 
 def _bracketed_citations(masked: str, file: str, positions: LineIndex) -> list[tuple[int, int, Citation]]:
@@ -239,7 +246,7 @@ def _bracketed_citations(masked: str, file: str, positions: LineIndex) -> list[t
                 matches = []
                 break
             matches.append(key_match)
-        uses = [use for use in (_key_use(match, positions) for match in matches) if use]
+        uses = [use for use in (_key_use_anywhere(match, positions) for match in matches) if use]
         if not uses:
             continue
         command = "[-@" if all(match.group(1) for match in matches) else "[@"
@@ -256,15 +263,12 @@ def _in_text_citations(masked: str, file: str, positions: LineIndex, taken: list
         slot = bisect.bisect_right(taken_starts, match.start()) - 1
         if slot >= 0 and taken[slot][1] > match.start():
             continue
-        use = _key_use(match, positions)
-        if use is None:
-            continue
-        end = match.end()
-        locator = _LOCATOR.match(masked, end)
-        if locator:
-            end = locator.end()
         at = match.start() + len(match.group(1))
         line, col = positions.at(at)
-        end_line, end_col = positions.at(end)
-        found.append((at, Citation(file, line, col, end_line, end_col, "@", [use], "pandoc")))
+        use = _key_use(match, line, at - col)
+        if use is None:
+            continue
+        locator = _LOCATOR.match(masked, match.end())
+        end = locator.end() if locator else match.end()
+        found.append((at, Citation(file, line, col, line, col + end - at, "@", [use], "pandoc")))
     return found
