@@ -35,12 +35,13 @@ _DEFINE_COMMANDS = frozenset({"newcommand", "renewcommand", "providecommand", "D
 _VERBATIM_ENVIRONMENTS = ("verbatim", "Verbatim", "BVerbatim", "LVerbatim", "lstlisting", "minted", "comment")
 
 _COMMAND = re.compile(r"\\([A-Za-z@]+)(\*?)")
-_OPTIONAL = re.compile(r"\[((?:[^\[\]{}]|\{[^{}]*\})*+)\]")
-_PARENS = re.compile(r"\(((?:[^()\[\]{}]|\{[^{}]*\})*+)\)")
-_KEY = re.compile(r"[^\s,{}](?:[^,{}]*[^\s,{}])?")
 _GAP = r"[ \t]*(?:\r?\n[ \t]*)?"
-_CITE_ARGUMENTS = re.compile(_GAP + r"(?:\[(?:[^\[\]{}]|\{[^{}]*\})*+\]" + _GAP + r"){0,2}\{([^{}\\]*)\}")
+_OPTIONAL_ARGUMENT = r"\[(?:[^\[\]{}]|\{[^{}]*\})*+\]"
 _SPACE = re.compile(_GAP)
+_OPTIONAL = re.compile(_OPTIONAL_ARGUMENT)
+_PARENS = re.compile(r"\((?:[^()\[\]{}]|\{[^{}]*\})*+\)")
+_CITE_ARGUMENTS = re.compile(f"{_GAP}(?:{_OPTIONAL_ARGUMENT}{_GAP}){{0,2}}" + r"\{([^{}\\]*)\}")
+_KEY = re.compile(r"[^\s,{}](?:[^,{}]*[^\s,{}])?")
 _KEY_GROUP = re.compile(r"\{([^{}\\]*)\}")
 _GROUP = re.compile(r"\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*+\})*+)\}")
 _BARE_INPUT = re.compile(r"[ \t]+([^\s{}\\%]+)")
@@ -95,6 +96,7 @@ class LatexScan:
 
 
 def find_latex_citations(text: str, file: str = "", extra_cite_macros: Iterable[str | CiteMacro] = ()) -> list[Citation]:
+    """Every citation in one LaTeX text, in order (see `scan_latex`)."""
     return scan_latex(text, file, extra_cite_macros).citations
 
 
