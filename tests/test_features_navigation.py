@@ -188,3 +188,34 @@ def test_unused_entry_hints_stay_fast_on_ten_thousand_entries(ws, tmp_path):
     elapsed = time.perf_counter() - started
     assert len([p for p in problems if p.code == "unused-entry"]) == 9_999
     print(f"unused-entry diagnostics on 10,000 entries: {elapsed * 1000:.0f} ms")
+
+
+# --- a real paper from ../shared ---------------------------------------------------------------
+
+
+@pytest.fixture
+def scipy_workspace(shared, tmp_path):
+    import shutil
+
+    from citewise.server.features.workspace import Workspace
+
+    shutil.copytree(shared / "corpus" / "drafts" / "scipy-articles" / "scipy-1.0", tmp_path / "scipy")
+    return Workspace([str(tmp_path / "scipy")]), tmp_path / "scipy"
+
+
+def test_the_scipy_paper_resolves_every_key_and_its_bib_reports_unused_entries(scipy_workspace):
+    ws, folder = scipy_workspace
+    assert diagnostics(ws, str(folder / "paper.tex")) == []
+    bib_problems = diagnostics(ws, str(folder / "references.bib"))
+    assert len([p for p in bib_problems if p.code == "unused-entry"]) == 36
+    assert [p.message for p in bib_problems if p.code == "bib-syntax"] == ["entry 'li05' uses undefined @string 'toms'"]
+
+
+def test_keys_cited_through_a_macro_defined_in_the_root_are_found_from_an_included_file(scipy_workspace):
+    ws, folder = scipy_workspace
+    text = (folder / "scipy-optimize.tex").read_text()
+    position = position_of(text, "\\inlinecite{nelder_simplex_1965", len("\\inlinecite{") + 2)
+    uri = str(folder / "scipy-optimize.tex")
+    assert hover.hover(ws, uri, position).markdown.startswith("**A Simplex Method for Function Minimization**")
+    found = navigation.references(ws, uri, position)
+    assert {location.path.rsplit("/", 1)[1] for location in found} == {"scipy-optimize.tex", "references.bib"}

@@ -20,6 +20,7 @@ DUPLICATE = "duplicate-key"
 UNUSED = "unused-entry"
 BIB_SYNTAX = "bib-syntax"
 CLAIM = "claim-without-citation"
+FIELDS_WAIT_SECONDS = 10.0  # a first parse of a big .bib: its field errors come with the fields
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def bib_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
     state = ws.bib_state(document.path)
     if state is None:
         return []
+    state.file.wait_for_fields(FIELDS_WAIT_SECONDS)
     lines = _lines(state)
     problems = [_syntax_problem(lines, error) for error in state.file.errors]
     problems += _duplicates(ws, state, lines)
@@ -140,9 +142,7 @@ def _unused(ws: Workspace, state: BibState, lines: LineIndex) -> list[Problem]:
         return []
     cited: set[str] = set()
     for path in drafts:
-        info = ws.draft_file(path)
-        if info is not None:
-            cited.update(use.key.lower() for citation in info.citations for use in citation.keys)
+        cited.update(use.key.lower() for citation in ws.cited_in_project(path) for use in citation.keys)
     if "*" in cited:
         return []
     for folded in list(cited):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -28,7 +29,18 @@ def key_at(ws: Workspace, uri: str, pos: Pos) -> KeyAt | None:
     if document.path.lower().endswith(".bib"):
         return _bib_key_at(ws, document, pos)
     line, col = document.lines.char_col(pos)
-    for citation in ws.citations(uri):
+    found = _key_in(document, ws.citations(uri), line, col)
+    if found is None:
+        root = ws.including_root(document.path)
+        if root is not None:
+            written_here = [c for c in ws.project_draft(root).citations
+                            if os.path.abspath(c.file or root) == document.path]
+            found = _key_in(document, written_here, line, col)
+    return found
+
+
+def _key_in(document: Document, citations: list[Citation], line: int, col: int) -> KeyAt | None:
+    for citation in citations:
         if not citation.line <= line <= citation.end_line:
             continue
         for use in citation.keys:

@@ -58,11 +58,8 @@ def references(ws: Workspace, uri: str, pos: Pos, include_declaration: bool = Tr
 def _uses(ws: Workspace, key: str) -> list[tuple[str, Range]]:
     """Every use of `key` in the workspace's drafts, as (path, key range)."""
     found = []
-    for path in ws.draft_files():
-        info = ws.draft_file(path)
-        if info is None:
-            continue
-        uses = [u for c in info.citations for u in c.keys if u.key == key]
+    for path, citations in ws.workspace_citations().items():
+        uses = [u for c in citations for u in c.keys if u.key == key]
         if not uses:
             continue
         document = ws.document(path)

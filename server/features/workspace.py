@@ -198,6 +198,7 @@ class Workspace:
         self._model_error: str | None = None
         self._scan_cache: dict[str, DraftFile] = {}
         self._bib_paths_cache: dict[str, tuple[tuple, list[str]]] = {}
+        self._project_drafts: dict[str, tuple[tuple, Draft]] = {}
         self._index_keys: tuple[int, list[str]] | None = None
         self._scan_listing: tuple[float, list[str]] = (0.0, [])
 
@@ -274,6 +275,41 @@ class Workspace:
         except (CitewiseError, OSError, ValueError, RecursionError) as error:
             return Draft(root=path, files=[path], citations=[], bib_files=[], errors=[str(error)])
 
+    def project_draft(self, path: str) -> Draft:
+        """`_load_draft(path)`, kept until one of the draft's files changes: its citations
+        include those written with cite macros defined in another file of the project."""
+        cached = self._project_drafts.get(path)
+        if cached is not None and all(self._file_stamp(f) == stamp for f, stamp in cached[0]):
+            return cached[1]
+        draft = self._load_draft(path)
+        files = [os.path.abspath(f) for f in draft.files] or [path]
+        self._project_drafts[path] = (tuple((f, self._file_stamp(f)) for f in files), draft)
+        return draft
+
+    def _file_stamp(self, path: str) -> tuple | None:
+        document = self._documents.get(path)
+        if document is not None:
+            return ("open", document.version, id(document))
+        try:
+            status = os.stat(path)
+        except OSError:
+            return None
+        return ("disk", status.st_mtime_ns, status.st_size)
+
+    def cited_in_project(self, path: str) -> list[Citation]:
+        """Citations of the draft file `path` and of the project it roots, macros included."""
+        info = self.draft_file(path)
+        return (list(info.citations) if info else []) + self.project_draft(path).citations
+
+    def workspace_citations(self) -> dict[str, list[Citation]]:
+        """Every citation in the workspace's drafts, by the file it is written in."""
+        found: dict[str, dict[tuple[int, int], Citation]] = {}
+        for path in self.draft_files():
+            for citation in self.cited_in_project(path):
+                file = os.path.abspath(citation.file or path)
+                found.setdefault(file, {}).setdefault((citation.line, citation.col), citation)
+        return {file: list(citations.values()) for file, citations in found.items()}
+
     def _citations(self, document: Document) -> list[Citation]:
         if self.extra_cite_macros():
             return scan_draft(document.text, document.language, document.path, self.extra_cite_macros()).citations
@@ -328,16 +364,20 @@ class Workspace:
         return resolved
 
     def _bibs_of_including_drafts(self, path: str) -> list[str]:
+        root = self.including_root(path)
+        return [os.path.abspath(p) for p in self.project_draft(root).bib_files] if root else []
+
+    def including_root(self, path: str) -> str | None:
+        """A workspace draft that declares a bibliography and includes `path`, if any."""
         for other in self.draft_files():
             if other == path:
                 continue
             info = self.draft_file(other)
             if info is None or not info.declared_bibs:
                 continue
-            draft = self._load_draft(other)
-            if path in (os.path.abspath(f) for f in draft.files):
-                return info.declared_bibs + [os.path.abspath(p) for p in draft.bib_files]
-        return []
+            if path in (os.path.abspath(f) for f in self.project_draft(other).files):
+                return other
+        return None
 
     # Workspace scan ------------------------------------------------------------------
 
@@ -365,16 +405,9 @@ class Workspace:
     def draft_file(self, path: str) -> DraftFile | None:
         """Citations and declared .bib files of one draft file, cached by version / mtime."""
         document = self._documents.get(path)
-        if document is not None:
-            stamp = ("open", document.version, id(document))
-        else:
-            try:
-                status = os.stat(path)
-            except OSError:
-                return None
-            if status.st_size > MAX_SCANNED_BYTES:
-                return None
-            stamp = ("disk", status.st_mtime_ns, status.st_size)
+        stamp = self._file_stamp(path)
+        if stamp is None or (document is None and stamp[2] > MAX_SCANNED_BYTES):
+            return None
         cached = self._scan_cache.get(path)
         if cached is not None and cached.stamp == stamp:
             return cached
