@@ -168,12 +168,12 @@ def test_includes_of_every_kind():
 \input{sections/intro} \input sections/bare
 \include{chapter1}
 \import{parts/}{one} \subimport{sub}{two.tex}
-\subfile{appendix} \inputfrom{dir}{three} \subincludefrom{d2}{four}
+\subfile{appendix} \inputfrom{dir}{three} \subincludefrom{d2}{four} \import{}{five}
 % \input{commented}
 \includegraphics{figure} \input@path
 """
     assert latex_includes(text) == ["sections/intro", "sections/bare", "chapter1", "parts/one", "sub/two.tex",
-                                    "appendix", "dir/three", "d2/four"]
+                                    "appendix", "dir/three", "d2/four", "five"]
     relative = {include.path: include.relative_to_file for include in scan_latex(text).includes}
     assert relative["sub/two.tex"] and relative["d2/four"] and not relative["parts/one"]
 

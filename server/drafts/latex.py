@@ -364,7 +364,8 @@ class _Scanner:
             relative_to_file = False
         else:
             second = _GROUP.match(self.text, _SPACE.match(self.text, first.end()).end()) if first else None
-            path = (first.group(1).strip().rstrip("/") + "/" + second.group(1).strip()) if second else None
+            folder = first.group(1).strip().rstrip("/") if first else ""
+            path = (f"{folder}/" if folder else "") + second.group(1).strip() if second else None
             relative_to_file = name.startswith("sub")
         if path is None or not path.strip() or "#" in path or "\\" in path:
             return
