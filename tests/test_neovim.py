@@ -83,6 +83,7 @@ def session(tmp_path_factory) -> dict:
 def test_the_setup_attaches_to_latex(session):
     assert session["results"]["filetype"] in ("tex", "plaintex")
     assert session["results"]["steps"][0] == "initialized"
+    assert session["results"]["omnifunc"] == "v:lua.vim.lsp.omnifunc"
 
 
 def test_completion_offers_the_bib_entry_inside_cite(session):

@@ -17,7 +17,8 @@ local function wait_for(what, condition, timeout)
 end
 
 local function client_for(bufnr)
-  for _, client in pairs(vim.lsp.buf_get_clients(bufnr)) do
+  local clients = vim.lsp.get_clients and vim.lsp.get_clients({ bufnr = bufnr }) or vim.lsp.buf_get_clients(bufnr)
+  for _, client in pairs(clients) do
     if client.name == "citewise" then
       return client
     end
@@ -78,6 +79,7 @@ local function run()
     return client ~= nil and client.initialized == true
   end)
   step("initialized")
+  results.omnifunc = vim.bo[bufnr].omnifunc
 
   local begin = find_line(bufnr, "\\begin{document}")
   type_line(bufnr, begin, "Earlier work \\cite{", "}.")

@@ -13,7 +13,7 @@ import { ServerStatus, statusView, ZoteroState } from "./status";
 import { SuggestionsNotification } from "./suggestions";
 import { SuggestionsView } from "./suggestionsView";
 
-export const LANGUAGES = ["latex", "tex", "bibtex", "markdown", "rmd", "rmarkdown", "quarto"];
+const LANGUAGES = ["latex", "tex", "bibtex", "markdown", "rmd", "rmarkdown", "quarto"];
 const ZOTERO_KEY_SECRET = "citewise.zoteroApiKey";
 const STATUS_REFRESH_MS = 10_000;
 

@@ -80,8 +80,16 @@ function M.attach(bufnr)
   return id
 end
 
+-- The clients attached to a buffer: vim.lsp.get_clients on Neovim 0.10+, buf_get_clients before.
+local function buffer_clients(bufnr)
+  if vim.lsp.get_clients then
+    return vim.lsp.get_clients({ bufnr = bufnr })
+  end
+  return vim.lsp.buf_get_clients(bufnr)
+end
+
 local function citewise_client(bufnr)
-  for _, client in pairs(vim.lsp.buf_get_clients(bufnr)) do
+  for _, client in pairs(buffer_clients(bufnr)) do
     if client.name == "citewise" then
       return client
     end
