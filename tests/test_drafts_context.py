@@ -99,8 +99,14 @@ def test_markdown_outside_a_citation_is_none(marked):
 
 def test_unknown_language_and_positions_past_the_end():
     assert at(r"\cite{a|", "plaintext") is None
-    assert citation_at("\\cite{ab", "latex", 0, 99).prefix == "ab"
-    assert citation_at("\\cite{ab", "latex", 5, 0).prefix == "ab"
+    assert citation_at("\\cite{ab", "latex", 0, 99).range == TextRange(0, 6, 0, 8)
+    assert citation_at("x\n\\cite{ab", "latex", 5, 99).range == TextRange(1, 6, 1, 8)
+
+
+def test_cursor_far_down_a_long_text():
+    text = "line\n" * 200_000 + "\\citep{abc"
+    context = citation_at(text, "latex", 200_000, 10)
+    assert (context.prefix, context.range) == ("abc", TextRange(200_000, 7, 200_000, 10))
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ _LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 
 def citation_at(text: str, language: str | None, line: int, col: int, extra_cite_macros: Iterable[str | CiteMacro] = ()) -> CitationContext | None:
     """The citation the cursor (0-based line, col) is typing a key in, or None outside one."""
-    offset = _offset_of(text, line, col)
+    offset, line, col = _clamped_position(text, line, col)
     if language == "latex":
         return _latex_context(text, offset, line, col, extra_cite_macros)
     if language == "markdown":
@@ -46,24 +46,25 @@ def citation_at(text: str, language: str | None, line: int, col: int, extra_cite
     return None
 
 
-def _offset_of(text: str, line: int, col: int) -> int:
-    """The offset of (line, col), clamped to the line; newlines are counted a chunk at a time."""
+def _clamped_position(text: str, line: int, col: int) -> tuple[int, int, int]:
+    """(offset, line, col) of the cursor, kept inside the text; newlines are counted a chunk at a time."""
     start = 0
-    remaining = line
-    while remaining > 0:
+    found = 0
+    while found < line:
         chunk_end = min(len(text), start + _CHUNK)
         in_chunk = text.count("\n", start, chunk_end)
-        if in_chunk >= remaining or chunk_end == len(text):
-            for _ in range(min(remaining, in_chunk)):
-                start = text.index("\n", start) + 1
-            if in_chunk < remaining:
-                return len(text)
-            break
-        remaining -= in_chunk
-        start = chunk_end
+        if found + in_chunk < line and chunk_end < len(text):
+            found += in_chunk
+            start = chunk_end
+            continue
+        for _ in range(min(line - found, in_chunk)):
+            start = text.index("\n", start) + 1
+            found += 1
+        break
     line_end = text.find("\n", start)
     line_end = len(text) if line_end < 0 else line_end
-    return min(start + max(col, 0), line_end)
+    offset = min(start + max(col, 0), line_end)
+    return offset, found, offset - start
 
 
 def _latex_context(text, offset, line, col, extra_cite_macros) -> CitationContext | None:
