@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 from citewise.server.drafts.latex import CITE_COMMANDS, MULTICITE_COMMANDS, CiteMacro, mask_comments_and_verbatim
-from citewise.server.drafts.markdown import CROSS_REFERENCE, front_matter
+from citewise.server.drafts.markdown import CROSS_REFERENCE, LIST_ITEM, front_matter
 from citewise.server.drafts.model import CitationContext, TextRange
 
 WINDOW = 4000
@@ -33,7 +33,6 @@ _MYST_REST = re.compile(r"[^`\n]*")
 _MYST_KEY_TAIL = re.compile(r"[^,`\s]*")
 _INDENTED = re.compile(r" {4}|\t")
 _FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$", re.M)
-_LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 
 
 def citation_at(text: str, language: str | None, line: int, col: int, extra_cite_macros: Iterable[str | CiteMacro] = ()) -> CitationContext | None:
@@ -153,7 +152,7 @@ def _in_indented_code(text: str, offset: int) -> bool:
         return False
     for previous in reversed(above):
         if previous.strip() and not _INDENTED.match(previous):
-            return not _LIST_ITEM.match(previous)
+            return not LIST_ITEM.match(previous)
     return True
 
 

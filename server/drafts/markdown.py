@@ -37,7 +37,7 @@ _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 _BACKTICKS = re.compile(r"`+")
 _MYST_ROLE = re.compile(r"\{(cite(?::[a-z]+)?)\}\Z")
 _FENCE = re.compile(r"( {0,3})(`{3,}|~{3,})(.*)")
-_LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
 _LINK_TARGET = re.compile(r"\]\(([^()\s]*)")
 _URL = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s<>]*|<[^\s<>@]+@[^\s<>]+>")
 _INCLUDE_SHORTCODE = re.compile(r"\{\{<\s*include\s+([^\s>]+)\s*>\}\}")
@@ -153,7 +153,7 @@ def _code_block_spans(text: str, start: int) -> list[tuple[int, int]]:
         if indent >= 4 and after_block and not in_list:
             spans.append((line_start, line_start + len(content)))
             continue
-        if _LIST_ITEM.match(content):
+        if LIST_ITEM.match(content):
             in_list = True
         elif indent == 0 and after_block:
             in_list = False
