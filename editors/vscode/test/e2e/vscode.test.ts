@@ -210,4 +210,20 @@ test("citewise in VS Code: complete, cite a paper from the index, .bib on disk",
     await page.waitForTimeout(500);
     await page.screenshot({ path: join(ARTIFACTS, "vscode-suggestions-panel.png") });
   });
+
+  await t.test("clicking a suggestion cites it in the draft and adds it to the .bib", async () => {
+    const keysBefore = bibKeys(readFileSync(BIB, "utf8"));
+    const panel = page.locator(".pane", { has: page.locator(".pane-header", { hasText: "Suggested citations" }) });
+    await panel.locator(".monaco-list-row").first().click();
+    await page.waitForTimeout(1500);
+    await runCommand(page, "File: Save All");
+    await waitFor("a new entry in the .bib", () => bibKeys(readFileSync(BIB, "utf8")).length > keysBefore.length);
+    const added = bibKeys(readFileSync(BIB, "utf8")).filter((key) => !keysBefore.includes(key));
+    assert.equal(added.length, 1);
+    assert.ok(readFileSync(DRAFT, "utf8").includes(added[0]), `${added[0]} is in the .bib but not cited in the draft`);
+  });
 });
+
+function bibKeys(bib: string): string[] {
+  return [...bib.matchAll(/^@\w+\{([^,\s]+),/gm)].map((match) => match[1]);
+}
