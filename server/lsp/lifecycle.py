@@ -1,7 +1,7 @@
 """Session lifecycle: initialize, initialized (workspace, model, file watching), configuration, shutdown.
 
-`initialize` only records what the client said and answers: no features import, no
-index, no torch. `initialized` then reads the settings, creates the features workspace
+`initialize` only records what the client said and answers: nothing on that path opens
+the index or imports torch. `initialized` then reads the settings, creates the features workspace
 on the worker thread, starts watching .bib files and loads the embedding model in the
 background with work-done progress; until the model is ready, ranking is lexical + fuzzy.
 """
@@ -11,13 +11,18 @@ from __future__ import annotations
 import asyncio
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
+from citewise.server.features.settings import parse_settings
+from citewise.server.features.workspace import Workspace
 from citewise.server.lsp import convert
 from citewise.server.lsp.progress import WorkDone
 from citewise.server.lsp.server import CitewiseServer, ClientFlags, torch_imported
 from citewise.server.lsp.watch import did_change_watched_files, start_watching
 
+
 def initialize(ls: CitewiseServer, params: types.InitializeParams) -> None:
+    ls.loop = asyncio.get_running_loop()
     ls.client_flags = ClientFlags.of(params.capabilities)
     ls.init_options = params.initialization_options
     ls.roots = _root_paths(params)
@@ -25,10 +30,9 @@ def initialize(ls: CitewiseServer, params: types.InitializeParams) -> None:
 
 
 async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> None:
-    ls.loop = asyncio.get_running_loop()
     try:
         settings = await read_settings(ls, pushed=None)
-        ls.project = await asyncio.get_running_loop().run_in_executor(ls.worker, _create_project, ls.roots, settings)
+        ls.project = await ls.loop.run_in_executor(ls.worker, Workspace, ls.roots, settings)
         ls.settings = settings
         ls.model_state = "loading"
     except Exception as error:
@@ -39,12 +43,17 @@ async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> No
     if ls.project is not None:
         asyncio.ensure_future(load_model(ls))
         await start_watching(ls)
+        if ls.settings.zotero_sync_on_start:
+            asyncio.ensure_future(_sync_zotero_on_start(ls))
 
 
-def _create_project(roots: list[str], settings):
-    from citewise.server.features.workspace import Workspace
+async def _sync_zotero_on_start(ls: CitewiseServer) -> None:
+    from citewise.server.lsp.commands import sync_zotero
 
-    return Workspace(roots, settings)
+    try:
+        await sync_zotero(ls)
+    except JsonRpcException as error:
+        ls.show_once(f"citewise: Zotero sync failed: {error.message}")
 
 
 def _root_paths(params: types.InitializeParams) -> list[str]:
@@ -65,8 +74,6 @@ async def read_settings(ls: CitewiseServer, pushed):
 
     Each warning about a bad value is shown once; the value falls back to its default.
     """
-    from citewise.server.features.settings import parse_settings
-
     settings, warnings = parse_settings(ls.init_options if isinstance(ls.init_options, dict) else None)
     if ls.init_options is not None and not isinstance(ls.init_options, dict):
         warnings.append("citewise: initializationOptions must be an object; ignored")
