@@ -20,6 +20,7 @@ Run: .venv/bin/python bench/bench_lsp.py [--entries 5000] [--papers 100000] [--r
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -71,22 +72,43 @@ def summary(values: list[float]) -> str:
 # --- data ------------------------------------------------------------------------------------
 
 
+SYLLABLES = "ba ce di fo gu ka le mi no pu ra se ti vo zu an el in or ul ex qua tri".split()
+
+
+def vocabulary(size: int = 30_000) -> list[str]:
+    """Topic words first, then made-up words: a vocabulary as large as a real corpus has."""
+    rng = random.Random(11)
+    made_up = sorted({"".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))) for _ in range(size * 2)}
+                     - set(WORDS))
+    rng.shuffle(made_up)
+    return WORDS + made_up[:size]
+
+
+VOCABULARY = vocabulary()
+ZIPF_CUMULATIVE = list(itertools.accumulate(1 / (rank + 10) for rank in range(len(VOCABULARY))))
+
+
+def words(rng: random.Random, count: int) -> str:
+    """`count` words drawn with a Zipf-like frequency (a few common words, a long tail)."""
+    return " ".join(rng.choices(VOCABULARY, cum_weights=ZIPF_CUMULATIVE, k=count))
+
+
 def synthetic_reference(number: int, rng: random.Random):
     from citewise.bib.model import Author, Reference
 
-    title = " ".join(rng.choice(WORDS) for _ in range(rng.randint(5, 10))).capitalize()
+    title = words(rng, rng.randint(5, 10)).capitalize()
     authors = [Author(rng.choice(FAMILIES).capitalize(), rng.choice("ABCDEFGH") + ".") for _ in range(rng.randint(1, 5))]
     year = str(rng.randint(1995, 2025))
     key = f"{authors[0].family.lower()}{title.split()[0].capitalize()}{year}n{number}"
-    abstract = " ".join(rng.choice(WORDS) for _ in range(40))
+    abstract = words(rng, 40)
     return Reference(key=key, entry_type="article", title=title, authors=authors, year=year,
                      journal=f"Journal of {rng.choice(WORDS).capitalize()}", abstract=abstract)
 
 
 def build_data(entries: int, papers: int) -> tuple[Path, Path]:
     """The cached workspace folder (draft + .bib) and index; built on first use."""
-    folder = CACHE / f"ws-{entries}-{papers}"
-    index_path = CACHE / f"index-{entries}-{papers}.sqlite"
+    folder = CACHE / f"ws2-{entries}-{papers}"
+    index_path = CACHE / f"index2-{entries}-{papers}.sqlite"
     if (folder / "refs.bib").exists() and index_path.exists():
         return folder, index_path
     rng = random.Random(7)
@@ -177,7 +199,7 @@ def suggestion_requests(ws, uri: str, text: str, repeat: int) -> list[float]:
     rng = random.Random(3)
     timings = []
     for number in range(repeat):
-        sentence = " ".join(rng.choice(WORDS) for _ in range(14)).capitalize() + f" in setting {number}."
+        sentence = words(rng, 14).capitalize() + f" in setting {number}."
         typed = text.replace("\\bibliography", sentence + "\n\\bibliography")
         ws.update_document(uri, typed, 1000 + number)
         position = LineIndex(typed).position_of(typed.index(sentence) + 10)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from citewise.server.features.completion import Command
 from citewise.server.features.diagnostics import CLAIM, UNDEFINED, Problem
 from citewise.server.features.edits import cite_edits, target_bib_path
 from citewise.server.features.keys import draft_bib_keys, near_keys
-from citewise.server.features.positions import Range, TextEdit
+from citewise.server.features.positions import Command, Range, TextEdit
 from citewise.server.features.suggestions import cite_action_parts, suggestions_at
 from citewise.server.features.workspace import Document, Workspace
 

@@ -29,7 +29,7 @@ from citewise.bib.text import strip_markup
 from citewise.server.drafts.model import CitationContext
 from citewise.server.drafts.project import citation_at
 from citewise.server.features.edits import bib_entry_edit, declaration_edit, target_bib_path
-from citewise.server.features.positions import FileEdit, Pos, Range, TextEdit
+from citewise.server.features.positions import Command, FileEdit, Pos, Range, TextEdit
 from citewise.server.features.render import detail_line, plain, reference_markdown
 from citewise.server.features.sentences import sentences_near
 from citewise.server.features.workspace import BibState, Document, Workspace
@@ -41,15 +41,6 @@ TYPED_WEIGHT = 0.7
 CONTEXT_WEIGHT = 0.3
 FUZZY_CUTOFF = 70
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-@dataclass(frozen=True)
-class Command:
-    """A server command the client runs after an edit (for example the Zotero push)."""
-
-    title: str
-    name: str
-    arguments: list
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Positions and edits in LSP coordinates, and the conversions to and from Python strings.
+"""Positions, edits and follow-up commands in LSP coordinates, and conversions to and from Python strings.
 
 LSP counts columns in UTF-16 code units; Python indexes strings by code point. A
 character outside the Basic Multilingual Plane (an emoji, a math letter such as 𝒜)
@@ -32,9 +32,6 @@ class Range:
     def contains(self, pos: Pos) -> bool:
         return self.start <= pos <= self.end
 
-    def overlaps(self, other: Range) -> bool:
-        return self.start <= other.end and other.start <= self.end
-
 
 @dataclass(frozen=True)
 class TextEdit:
@@ -49,6 +46,15 @@ class FileEdit:
     path: str
     range: Range
     new_text: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """A server command the client runs after applying an edit (for example the Zotero push)."""
+
+    title: str
+    name: str
+    arguments: list
 
 
 @dataclass(frozen=True)

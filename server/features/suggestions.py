@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 from citewise.bib.model import Reference, normalize_doi, normalize_title
 from citewise.bib.text import strip_markup
-from citewise.server.features.completion import Command
 from citewise.server.features.edits import cite_edits, citation_insertion
-from citewise.server.features.positions import Pos, Range, TextEdit
+from citewise.server.features.positions import Command, Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain, short_cite
 from citewise.server.features.sentences import Sentence, sentence_at, sentences_near
 from citewise.server.features.workspace import BibState, Document, Workspace
@@ -46,10 +45,6 @@ class SuggestionSet:
     uri: str
     range: Range | None
     items: list[SuggestionItem]
-
-    def to_json(self) -> dict:
-        """The `citewise/suggestions` params, `range` left for the protocol layer to convert."""
-        return {"uri": self.uri, "items": [item.to_json() for item in self.items]}
 
 
 @dataclass(frozen=True)

@@ -233,9 +233,6 @@ class Workspace:
             return None
         return Document(uri if "://" in uri else path_to_uri(path), path, text, language_of(path))
 
-    def open_paths(self) -> list[str]:
-        return list(self._documents)
-
     def update_settings(self, settings: Settings) -> None:
         if settings.index_path != self.settings.index_path:
             self._close_index()
