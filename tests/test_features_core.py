@@ -131,3 +131,25 @@ def test_building_a_workspace_imports_neither_torch_nor_the_index(tmp_path):
     env = dict(os.environ, CITEWISE_INDEX=str(tmp_path / "absent.sqlite"))
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert output.stdout.split() == ["False", "False"]
+
+
+# --- sentences -------------------------------------------------------------------------------
+
+
+def test_sentences_ignore_abbreviations_decimals_and_initials():
+    from citewise.server.features.sentences import sentences_near
+
+    text = "Intro.\n\nAs A. Vaswani et al. showed, 3.5 points e.g. matter. Next one \\cite{x} here!"
+    before, sentence, after = sentences_near(text, text.index("points"))
+    assert sentence.text == "As A. Vaswani et al. showed, 3.5 points e.g. matter."
+    assert before.text == "Intro." and after.text == "Next one \\cite{x} here!"
+    assert text[:sentence.insertion_offset].endswith("e.g. matter")
+
+
+def test_the_completion_query_leaves_out_the_citation_being_typed():
+    from citewise.server.features.completion import _query_around
+
+    text = "Diffusion models generate images \\citep[see][]{hoDen, vas"
+    assert _query_around(text, len(text)) == "Diffusion models generate images"
+    pandoc = "Models generate [@ho; @va] images."
+    assert _query_around(pandoc, pandoc.index("va]") + 2) == "Models generate images."

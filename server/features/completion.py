@@ -40,6 +40,7 @@ SENTENCE_HITS = 30
 TYPED_WEIGHT = 0.7
 CONTEXT_WEIGHT = 0.3
 FUZZY_CUTOFF = 70
+MIN_INDEX_FUZZY_CHARS = 3  # one or two letters match too much of a large index to rank in time
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -234,7 +235,7 @@ def _rank_index(ws: Workspace, tables: list[_BibCandidates], typed: str, sentenc
     if searcher is None:
         return []
     hits = list(sentence_hits)
-    if typed:
+    if len(typed) >= MIN_INDEX_FUZZY_CHARS:
         hits = searcher.fuzzy_candidates(typed, k=MAX_INDEX_CANDIDATES) + hits
     top_context = max((h.score for h in sentence_hits), default=0.0) or 1.0
     context_by_key = {h.ref.key: h.score / top_context for h in sentence_hits}
