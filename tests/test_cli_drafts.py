@@ -55,6 +55,13 @@ def test_cites_text_lists_several_drafts(capsys):
     assert lines[-1].endswith("draft.tex:21:1\t\\citep\tzhengDPMSolverv3ImprovedDiffusion2023")
 
 
+def test_bib_for_a_quarto_book_uses_the_project_bibliography(capsys):
+    drafts = sorted((FIXTURES / "quarto").glob("*.qmd"))
+    code, out, err = run(capsys, "bib", *drafts)
+    assert code == 0 and err == ""
+    assert [line for line in out.splitlines() if line.startswith("@")] == ["@book{white1972elements,", "@article{zinsser2006writing,"]
+
+
 def test_cites_reports_cycles_and_outside_includes_on_stderr(capsys, project):
     (project / "main.tex").write_text("\\input{main}\\input{../x}\\cite{a}", encoding="utf-8")
     (project.parent / "x.tex").write_text("\\cite{b}", encoding="utf-8")

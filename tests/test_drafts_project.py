@@ -201,6 +201,17 @@ def test_other_project_files_declare_bibliographies(project, config, text):
     assert draft.cited_keys() == ["k"]
 
 
+def test_bookdown_chapters_take_the_bibliography_of_index_rmd(project):
+    write(project / "_bookdown.yml", 'book_filename: "book"\nrmd_files: ["index.Rmd", "01-intro.Rmd"]\n')
+    write(project / "index.Rmd", '---\ntitle: "Book"\nbibliography: [book.bib, packages.bib]\n---\n# Preface\n')
+    write(project / "01-intro.Rmd", "# Intro\nAs @xie2015 shows, see Figure \\@ref(fig:plot).\n")
+    write(project / "book.bib", "")
+    draft = load_draft(project / "01-intro.Rmd")
+    assert draft.cited_keys() == ["xie2015"]
+    assert draft.bib_files == [str(project / "book.bib"), str(project / "packages.bib")]
+    assert draft.errors == [f"{project / 'index.Rmd'}: declared bibliography packages.bib not found"]
+
+
 def test_quarto_project_fixture():
     draft = load_draft(FIXTURES / "quarto" / "craft-technical-reports.qmd")
     assert draft.cited_keys() == ["zinsser2006writing", "white1972elements"]

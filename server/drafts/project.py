@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlparse
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.server.drafts.context import citation_at
 from citewise.server.drafts.latex import Include, LatexScan, scan_latex
-from citewise.server.drafts.markdown import scan_markdown
+from citewise.server.drafts.markdown import front_matter, scan_markdown
 from citewise.server.drafts.model import Draft
 from citewise.server.drafts.textutil import decode, looks_binary
 from citewise.server.drafts.yamlish import parse_yaml, string_list
@@ -254,12 +254,18 @@ _PROJECT_FILES = (
 
 
 def _project_bibliographies(start: Path, project_root: Path) -> list[tuple[Path, list[str]]]:
-    """(config file, bibliography names) for project files from `start` up to the project root."""
+    """(config file, bibliography names) for project files from `start` up to the project root.
+
+    A bookdown book declares its bibliography in the front matter of `index.Rmd`
+    beside `_bookdown.yml`, so that file counts as a project file there.
+    """
     found = []
     folders = [start, *start.parents] if start.is_relative_to(project_root) else [start]
     for folder in folders:
-        for file_name, key_path in _PROJECT_FILES:
-            config = folder / file_name
+        candidates = [(folder / file_name, key_path) for file_name, key_path in _PROJECT_FILES]
+        if (folder / "_bookdown.yml").is_file():
+            candidates.append((folder / "index.Rmd", ("bibliography",)))
+        for config, key_path in candidates:
             if config.is_file():
                 names = _yaml_strings(config, key_path)
                 if names:
@@ -271,9 +277,10 @@ def _project_bibliographies(start: Path, project_root: Path) -> list[tuple[Path,
 
 def _yaml_strings(config: Path, key_path: tuple[str, ...]) -> list[str]:
     try:
-        value = parse_yaml(read_source(config))
+        text = read_source(config)
     except CitewiseError:
         return []
+    value = front_matter(text)[0] if language_of(config) == "markdown" else parse_yaml(text)
     for key in key_path:
         value = value.get(key) if isinstance(value, dict) else None
     return string_list(value)
