@@ -7,7 +7,6 @@ export interface Paper {
   authors?: string[] | string;
   year?: number | string | null;
   venue?: string | null;
-  inBib?: boolean;
 }
 
 interface PaperPick extends vscode.QuickPickItem {
@@ -68,7 +67,7 @@ function toPick(paper: Paper): PaperPick {
   return {
     label: paper.title || paper.key,
     description: [authors, year].filter(Boolean).join(" · "),
-    detail: [paper.key, paper.venue ?? "", paper.inBib ? "in .bib" : ""].filter(Boolean).join(" · "),
+    detail: [paper.key, paper.venue ?? ""].filter(Boolean).join(" · "),
     alwaysShow: true,
     paper,
   };

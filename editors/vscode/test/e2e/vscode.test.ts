@@ -222,6 +222,18 @@ test("citewise in VS Code: complete, cite a paper from the index, .bib on disk",
     assert.equal(added.length, 1);
     assert.ok(readFileSync(DRAFT, "utf8").includes(added[0]), `${added[0]} is in the .bib but not cited in the draft`);
   });
+
+  await t.test("Search papers: the picker follows what is typed and cites the chosen paper", async () => {
+    const citedBefore = readFileSync(DRAFT, "utf8").split(INDEX_KEY).length;
+    await runCommand(page, "citewise: Search papers");
+    await page.locator(".quick-input-widget input").fill("score-based generative");
+    await page.locator(".quick-input-list .monaco-list-row", { hasText: "Score-Based Generative Modeling" }).first().waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, "vscode-search-papers.png") });
+    await page.keyboard.press("Enter");
+    await page.waitForTimeout(1000);
+    await runCommand(page, "File: Save All");
+    await waitFor(`another citation of ${INDEX_KEY} in the draft`, () => readFileSync(DRAFT, "utf8").split(INDEX_KEY).length > citedBefore);
+  });
 });
 
 function bibKeys(bib: string): string[] {
