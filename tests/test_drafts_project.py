@@ -115,6 +115,20 @@ def test_missing_binary_and_unreadable_includes_are_reported(project):
     ]
 
 
+def test_include_and_bibliography_names_no_file_system_accepts(project):
+    long_name = "x" * 5000
+    main = write(project / "main.tex", "")
+    editor_text = f"\\input{{a\x00b}}\\input{{{long_name}}}\\bibliography{{{long_name}}}\\cite{{k}}"
+    draft = load_draft(main, open_texts={str(main.resolve()): editor_text})
+    assert draft.cited_keys() == ["k"]
+    assert len(draft.errors) == 3 and all(len(error) < 400 for error in draft.errors)
+    assert draft.errors[0].endswith(".bib not found")
+    assert draft.errors[1].endswith("\\input{...}: not a usable file name")
+    assert draft.errors[2].endswith("x}: file not found")
+    write(project / "doc.md", f"{{{{< include {long_name}.qmd >}}}}\n@k\n")
+    assert load_draft(project / "doc.md").cited_keys() == ["k"]
+
+
 @pytest.mark.parametrize(
     "name, content, message",
     [

@@ -172,34 +172,37 @@ class _Loader:
             if target is None:
                 continue
             if target in stack or target == path:
-                self._error(path, include.line, f"{include.command}{{{include.path}}} makes an include cycle; not followed")
+                self._error(path, include.line, f"{include.command}{{{_short(include.path)}}} makes an include cycle; not followed")
                 continue
             if str(target) in self.draft.files:
                 continue
             if len(stack) >= MAX_INCLUDE_DEPTH:
-                self._error(path, include.line, f"{include.command}{{{include.path}}}: includes nest deeper than {MAX_INCLUDE_DEPTH} levels; not followed")
+                self._error(path, include.line, f"{include.command}{{{_short(include.path)}}}: includes nest deeper than {MAX_INCLUDE_DEPTH} levels; not followed")
                 continue
             try:
                 included_text = self.text_of(target)
             except CitewiseError as error:
-                self._error(path, include.line, f"{include.command}{{{include.path}}}: {error}")
+                self._error(path, include.line, f"{include.command}{{{_short(include.path)}}}: {error}")
                 continue
             self._visit_latex(target, included_text, [*stack, path], files)
 
     def _resolve_include(self, include: Include, including: Path) -> Path | None:
         bases = [including.parent] if include.relative_to_file else [self.root.parent, including.parent]
         names = [include.path] if include.path.endswith(".tex") else [include.path + ".tex", include.path]
-        candidates = [(base / name).resolve() for base in bases for name in names]
+        candidates = [path for base in bases for name in names if (path := _resolved(base / name))]
+        if not candidates:
+            self._error(including, include.line, f"{include.command}{{...}}: not a usable file name")
+            return None
         for candidate in candidates:
-            if candidate.is_file():
+            if _is_file(candidate):
                 if not candidate.is_relative_to(self.project_root):
-                    self._error(including, include.line, f"{include.command}{{{include.path}}} is outside the project directory {self.project_root}; not followed")
+                    self._error(including, include.line, f"{include.command}{{{_short(include.path)}}} is outside the project directory {self.project_root}; not followed")
                     return None
                 return candidate
         if all(not candidate.is_relative_to(self.project_root) for candidate in candidates):
-            self._error(including, include.line, f"{include.command}{{{include.path}}} is outside the project directory {self.project_root}; not followed")
+            self._error(including, include.line, f"{include.command}{{{_short(include.path)}}} is outside the project directory {self.project_root}; not followed")
         else:
-            self._error(including, include.line, f"{include.command}{{{include.path}}}: file not found")
+            self._error(including, include.line, f"{include.command}{{{_short(include.path)}}}: file not found")
         return None
 
     def load_markdown(self, root_text: str) -> Draft:
@@ -216,32 +219,57 @@ class _Loader:
         self.draft.files.append(str(path))
         self.draft.citations.extend(scan.citations)
         for name, line in scan.includes:
-            target = ((self.project_root / name.lstrip("/")) if name.startswith("/") else (path.parent / name)).resolve()
-            if target in stack or target == path:
-                self._error(path, line, f"include {name} makes an include cycle; not followed")
+            target = _resolved((self.project_root / name.lstrip("/")) if name.startswith("/") else (path.parent / name))
+            if target is None:
+                self._error(path, line, "include: not a usable file name")
+            elif target in stack or target == path:
+                self._error(path, line, f"include {_short(name)} makes an include cycle; not followed")
             elif not target.is_relative_to(self.project_root):
-                self._error(path, line, f"include {name} is outside the project directory {self.project_root}; not followed")
+                self._error(path, line, f"include {_short(name)} is outside the project directory {self.project_root}; not followed")
             elif len(stack) >= MAX_INCLUDE_DEPTH:
-                self._error(path, line, f"include {name}: includes nest deeper than {MAX_INCLUDE_DEPTH} levels; not followed")
+                self._error(path, line, f"include {_short(name)}: includes nest deeper than {MAX_INCLUDE_DEPTH} levels; not followed")
             elif str(target) not in self.draft.files:
                 try:
                     self._visit_markdown(target, self.text_of(target), [*stack, path])
                 except CitewiseError as error:
-                    self._error(path, line, f"include {name}: {error}")
+                    self._error(path, line, f"include {_short(name)}: {error}")
         return scan.bibliographies
 
     def _declare_bib(self, name: str, bases: list[Path], declared_in: str) -> None:
-        candidates = [(base / name).resolve() for base in bases]
-        found = next((candidate for candidate in candidates if candidate.is_file()), None)
+        candidates = [path for base in bases if (path := _resolved(base / name))]
+        if not candidates:
+            self.draft.errors.append(f"{declared_in}: declared bibliography is not a usable file name")
+            return
+        found = next((candidate for candidate in candidates if _is_file(candidate)), None)
         chosen = str(found or candidates[0])
         if chosen in self.draft.bib_files:
             return
         self.draft.bib_files.append(chosen)
         if found is None:
-            self.draft.errors.append(f"{declared_in}: declared bibliography {name} not found")
+            self.draft.errors.append(f"{declared_in}: declared bibliography {_short(name)} not found")
 
     def _error(self, path: Path, line: int, message: str) -> None:
         self.draft.errors.append(f"{path}:{line + 1}: {message}")
+
+
+def _short(name: str, limit: int = 120) -> str:
+    """A file name as messages show it: cut in the middle when absurdly long."""
+    return name if len(name) <= limit else f"{name[: limit // 2]}…{name[-limit // 2 :]}"
+
+
+def _resolved(path: Path) -> Path | None:
+    """The absolute path, or None for names no file system accepts (NUL bytes, too long)."""
+    try:
+        return path.resolve()
+    except (OSError, ValueError):
+        return None
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 _PROJECT_FILES = (
