@@ -137,3 +137,14 @@ def test_scipy_fixture_resolves_every_key_from_its_bib():
 def test_nothing_cited_gives_empty_text(project):
     write(project / "main.tex", "No citations.\\bibliography{library}")
     assert generate_bib([load_draft(project / "main.tex")]).text == ""
+
+
+def test_unusable_bibliography_paths_become_warnings(project):
+    write(project / "main.tex", "\\cite{zeta2020}\\bibliography{library}")
+    long_name = "x" * 5000 + ".bib"
+    result = generate_bib([load_draft(project / "main.tex")], [long_name, "a\x00b.bib", str(project)])
+    assert result.keys == ["zeta2020"]
+    assert len(result.warnings) == 3
+    assert result.warnings[0].endswith("bibliography not found")
+    assert result.warnings[1].endswith("not a usable file name")
+    assert result.warnings[2] == f"{project}: cannot read: Is a directory"

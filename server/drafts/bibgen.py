@@ -15,6 +15,7 @@ BibTeX requires them.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -87,13 +88,13 @@ class _Library:
     def file(self, path: str) -> BibFile | None:
         if path not in self.files:
             self.files[path] = None
-            if not Path(path).is_file():
-                self.warnings.append(f"{path}: bibliography not found")
-            else:
-                try:
-                    self.files[path] = read_bib_file(path)
-                except CitewiseError as error:
-                    self.warnings.append(str(error))
+            try:
+                self.files[path] = read_bib_file(path)
+            except CitewiseError as error:
+                missing = not os.path.exists(path)
+                self.warnings.append(f"{path}: bibliography not found" if missing else str(error))
+            except ValueError:
+                self.warnings.append(f"{path[:120]}: not a usable file name")
         return self.files[path]
 
     def string_definitions(self, bib: BibFile) -> dict[str, str]:
