@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lsprotocol import types
-from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
+from pygls.protocol import default_converter
+from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -36,6 +38,24 @@ class SuggestionRecorder:
 
     def __call__(self, params: Any) -> None:
         self.received.append(_plain(params))
+
+
+class ProgressCanceller:
+    """window/workDoneProgress/create like pytest-lsp's, but able to cancel the next progress at once.
+
+    Set `client.cancel_next_progress = True`; the next progress the server creates is
+    cancelled right away (window/workDoneProgress/cancel), as a user clicking "Cancel" would.
+    """
+
+    def __init__(self, client: LanguageClient) -> None:
+        self.client = client
+        client.cancel_next_progress = False
+
+    def __call__(self, params: types.WorkDoneProgressCreateParams) -> None:
+        self.client.progress_reports.setdefault(params.token, [])
+        if self.client.cancel_next_progress:
+            self.client.cancel_next_progress = False
+            self.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=params.token))
 
 
 def _plain(value: Any) -> Any:
@@ -65,7 +85,10 @@ async def lsp_session(
     capabilities: types.ClientCapabilities | None = None,
 ):
     """A started, initialized client talking to a fresh `citewise serve` for workspace `root`."""
-    client = make_test_lsp_client()
+    client = LanguageClient(converter_factory=default_converter)
+    features = dict(DEFAULT_CLIENT_FEATURES)
+    features[types.WINDOW_WORK_DONE_PROGRESS_CREATE] = ProgressCanceller(client)
+    register_lsp_features(client, features)
     client.suggestions = SuggestionRecorder()
     client.feature("citewise/suggestions")(client.suggestions)
     client.registrations = []

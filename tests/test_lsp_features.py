@@ -262,6 +262,19 @@ async def test_commands(client_name, latex_workspace, embedded_index):
         assert (await status(client))["ready"] is True
 
 
+async def test_reindex_is_cancelled_from_the_progress_bar(client_name, latex_workspace, embedded_index):
+    async with lsp_session(client_name, latex_workspace, index_path=embedded_index) as client:
+        await wait_until(lambda: client.progress_reports)
+        open_file(client, latex_workspace / "paper.tex")
+        client.cancel_next_progress = True
+        with pytest.raises(JsonRpcException, match="reindex cancelled") as cancelled:
+            await execute(client, "citewise.reindex")
+        assert cancelled.value.code == types.LSPErrorCodes.RequestCancelled
+        (reports,) = [r for r in client.progress_reports.values() if r and "reindex" in r[0].title]
+        assert reports[0].cancellable is True and reports[-1].message == "cancelled"
+        assert (await status(client))["ready"] is True
+
+
 async def test_shared_corpus_quarto_book(client_name, tmp_path, embedded_index):
     source = SHARED / "corpus" / "drafts" / "coding-for-economists"
     if not source.is_dir():

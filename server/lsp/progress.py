@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import Future
 
 from lsprotocol import types
 
@@ -30,10 +31,13 @@ class WorkDone:
         """Start a progress bar: the client's own token, else one created with window/workDoneProgress/create."""
         if token is None and server.client_flags.work_done_progress:
             token = f"citewise-{uuid.uuid4()}"
+            # Registered before asking: the user's cancel may overtake the client's reply.
+            server.work_done_progress.tokens[token] = Future()
             try:
-                await server.work_done_progress.create_async(token)
+                await server.window_work_done_progress_create_async(types.WorkDoneProgressCreateParams(token=token))
             except Exception as error:  # the client refused; work goes on without a bar
                 server.log(f"progress for {title!r} not shown: {error}")
+                server.work_done_progress.tokens.pop(token, None)
                 token = None
         progress = cls(server, token)
         if token is not None:

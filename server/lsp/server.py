@@ -9,7 +9,7 @@ answering) and `jobs` (reindexing, Zotero).
 
 Failures. `run` turns an exception inside a feature into a window/logMessage and the
 handler's empty result; `run_strict` turns it into an LSP error response carrying the
-message. Either way the server keeps serving.
+message (RequestCancelled when the user cancelled a long command). Either way the server keeps serving.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from citewise.bib.errors import CitewiseError
+from citewise.server.features.commands import Cancelled
 from citewise.server.lsp.debounce import Debouncer
 
 logger = logging.getLogger(__name__)
@@ -165,6 +166,8 @@ class CitewiseServer(LanguageServer):
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(executor or self.worker, partial(function, project, *args))
+        except Cancelled as error:
+            raise JsonRpcRequestCancelled(str(error)) from error
         except CitewiseError as error:
             raise JsonRpcException(str(error), code=REQUEST_FAILED) from error
         except Exception as error:
