@@ -5,7 +5,7 @@
 import * as vscode from "vscode";
 import { ExecuteCommandRequest, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
 import packageJson from "../package.json";
-import { showServerProgressAsNotifications } from "./progress";
+import { ProgressNotificationsFeature } from "./progress";
 import { checkCitewise, choosePython, installCommand, PythonChoice, serverArgs } from "./python";
 import { Paper, pickPaper } from "./search";
 import { SECTION, serverSettingNames, serverSettings, withoutClientSettings } from "./settings";
@@ -74,7 +74,7 @@ async function startServer(context: vscode.ExtensionContext): Promise<void> {
   const check = await checkCitewise(python.command);
   if (!check.ok) {
     showStatusView(undefined, "stopped");
-    await offerInstall(python, check.problem);
+    void offerInstall(python, check.problem);
     return;
   }
   const zoteroApiKey = await context.secrets.get(ZOTERO_KEY_SECRET);
@@ -99,6 +99,7 @@ async function startServer(context: vscode.ExtensionContext): Promise<void> {
     },
   };
   client = new LanguageClient("citewise", "citewise", serverOptions, clientOptions);
+  client.registerFeature(new ProgressNotificationsFeature(client));
   client.onNotification("citewise/suggestions", (notification: SuggestionsNotification) => suggestions.show(notification));
   client.onDidChangeState(({ newState }) => {
     if (newState === State.Stopped) {
@@ -113,7 +114,6 @@ async function startServer(context: vscode.ExtensionContext): Promise<void> {
     void vscode.window.showErrorMessage(`citewise: the server did not start (${String(error)}); see citewise: Show logs.`);
     return;
   }
-  showServerProgressAsNotifications(client);
   await refreshStatus();
   statusTimer = setInterval(() => void refreshStatus(), STATUS_REFRESH_MS);
 }
@@ -187,8 +187,12 @@ async function executeServerCommand<T>(command: string, args: unknown[]): Promis
 async function runServerCommand(command: string, args: unknown[], doneMessage: string): Promise<void> {
   const result = await executeServerCommand<unknown>(command, args);
   await refreshStatus();
-  const details = result && typeof result === "object" ? ` ${JSON.stringify(result)}` : "";
-  void vscode.window.showInformationMessage(`citewise: ${doneMessage}.${details}`);
+  const counts = result && typeof result === "object" ? Object.entries(result as Record<string, unknown>) : [];
+  const details = counts
+    .filter(([, value]) => typeof value === "number" || typeof value === "string")
+    .map(([name, value]) => `${name} ${String(value)}`)
+    .join(", ");
+  void vscode.window.showInformationMessage(`citewise: ${doneMessage}${details ? ` (${details})` : ""}.`);
 }
 
 async function syncZotero(): Promise<void> {

@@ -5,7 +5,10 @@
  */
 import * as vscode from "vscode";
 import {
+  ClientCapabilities,
+  FeatureState,
   LanguageClient,
+  StaticFeature,
   WorkDoneProgress,
   WorkDoneProgressBegin,
   WorkDoneProgressCancelNotification,
@@ -15,11 +18,27 @@ import {
 
 type ProgressToken = number | string;
 
-/** Call after the client has started: replaces the client's own handler for progress it is asked to create. */
-export function showServerProgressAsNotifications(client: LanguageClient): void {
-  client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => {
-    followProgress(client, token);
-  });
+/**
+ * Replaces the client's own handler for window/workDoneProgress/create. Features initialize in
+ * the order they were registered, right after `initialized` is sent, so this one (registered after
+ * the built-in ones) is in place before the server can ask.
+ */
+export class ProgressNotificationsFeature implements StaticFeature {
+  constructor(private readonly client: LanguageClient) {}
+
+  fillClientCapabilities(capabilities: ClientCapabilities): void {
+    capabilities.window = { ...capabilities.window, workDoneProgress: true };
+  }
+
+  initialize(): void {
+    this.client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => followProgress(this.client, token));
+  }
+
+  getState(): FeatureState {
+    return { kind: "static" };
+  }
+
+  clear(): void {}
 }
 
 function followProgress(client: LanguageClient, token: ProgressToken): void {

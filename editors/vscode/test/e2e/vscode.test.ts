@@ -234,6 +234,13 @@ test("citewise in VS Code: complete, cite a paper from the index, .bib on disk",
     await runCommand(page, "File: Save All");
     await waitFor(`another citation of ${INDEX_KEY} in the draft`, () => readFileSync(DRAFT, "utf8").split(INDEX_KEY).length > citedBefore);
   });
+
+  await t.test("Reindex adds the workspace's .bib to the index, with progress", async () => {
+    await runCommand(page, "citewise: Reindex");
+    await page.locator(".notification-toast", { hasText: "Index rebuilt" }).first().waitFor();
+    const statusText = async () => (await page.locator(".statusbar-item", { hasText: "papers" }).first().textContent()) ?? "";
+    await waitFor("the status bar to count the .bib's papers", async () => Number((await statusText()).replace(/\D/g, "")) > 75);
+  });
 });
 
 function bibKeys(bib: string): string[] {
