@@ -26,6 +26,7 @@ DRIVER = REPO / "tests" / "test_neovim_driver.lua"
 DIGEST = REPO / "examples" / "daily-papers-digest.txt"
 BIB_KEY = "hoDenoisingDiffusionProbabilistic2020"
 SENTENCE = "slowly injecting noise"
+NEXT_SENTENCE = "Transformers trained on image patches scale diffusion models to high resolutions."
 NVIM = shutil.which("nvim")
 
 pytestmark = pytest.mark.skipif(NVIM is None, reason="nvim is not installed (`make system-deps` installs Debian's neovim)")
@@ -63,12 +64,14 @@ def session(tmp_path_factory) -> dict:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "XDG_STATE_HOME": str(root / "state"),
+        "XDG_CACHE_HOME": str(root / "cache"),
         "CITEWISE_DRAFT": str(project / "draft.tex"),
         "CITEWISE_BIB": str(project / "refs.bib"),
         "CITEWISE_RESULT": str(result),
         "CITEWISE_TYPED_KEY": "score",
         "CITEWISE_HOVER_KEY": BIB_KEY,
         "CITEWISE_SENTENCE": SENTENCE,
+        "CITEWISE_NEXT_SENTENCE": NEXT_SENTENCE,
     }
     run = subprocess.run(
         [NVIM, "--headless", "--clean", "-u", str(init), "-c", f"luafile {DRIVER}"],
@@ -116,3 +119,12 @@ def test_code_action_cites_in_the_draft_and_adds_the_entry_to_the_bib(session):
     for key in new_keys:
         assert re.search(r"@\w+\{" + re.escape(key) + ",", bib), f"{key} is cited but not in refs.bib"
     assert f"@inproceedings{{{BIB_KEY}," in bib, "the existing entry was lost"
+
+
+def test_citewise_suggestions_command_cites_the_picked_paper(session):
+    results, project = session["results"], session["project"]
+    assert results["steps"][-1] == "picked"
+    key = results["picked"]["key"]
+    line = next(line for line in (project / "draft.tex").read_text().splitlines() if line.startswith(NEXT_SENTENCE[:20]))
+    assert key in line
+    assert re.search(r"@\w+\{" + re.escape(key) + ",", (project / "refs.bib").read_text())

@@ -1,7 +1,8 @@
 -- Drives citewise in a headless Neovim through the built-in LSP client, for tests/test_neovim.py.
 -- Environment: CITEWISE_DRAFT (the .tex to open), CITEWISE_RESULT (JSON written here at the end),
 -- CITEWISE_TYPED_KEY (a key prefix to complete), CITEWISE_HOVER_KEY, CITEWISE_SENTENCE (a pattern on
--- the line whose code actions are asked for).
+-- the line whose code actions are asked for), CITEWISE_NEXT_SENTENCE (typed after it, then cited
+-- with :CitewiseSuggestions).
 local citewise = require("citewise")
 local results = { steps = {} }
 local TIMEOUT = 60000
@@ -104,7 +105,12 @@ local function run()
   end, citewise.suggestions[bufnr].items)
   step("suggested")
 
+  -- The user picks the first `Cite:` code action, or the first paper of any other list.
   vim.ui.select = function(items, opts, on_choice)
+    if opts.kind ~= "codeaction" then
+      results.picked = items[1]
+      return on_choice(items[1], 1)
+    end
     results.offered_actions = vim.tbl_map(opts.format_item, items)
     for index, item in ipairs(items) do
       if opts.format_item(item):find("^Cite: ") then
@@ -126,6 +132,18 @@ local function run()
   end, 20000)
   vim.cmd("silent wall")
   step("cited")
+
+  citewise.suggestions[bufnr] = nil
+  type_line(bufnr, sentence_line, os.getenv("CITEWISE_NEXT_SENTENCE"), "")
+  wait_for("suggestions for the next sentence", function()
+    return citewise.suggestions[bufnr] ~= nil
+  end)
+  vim.cmd("CitewiseSuggestions")
+  wait_for("the citation of the picked suggestion", function()
+    return results.picked ~= nil and vim.api.nvim_buf_get_lines(bufnr, sentence_line, sentence_line + 1, false)[1]:find(results.picked.key, 1, true) ~= nil
+  end)
+  vim.cmd("silent wall")
+  step("picked")
 end
 
 local ok, err = pcall(run)

@@ -116,12 +116,12 @@ end
 
 -- Cites `key` at the cursor: the server edits the draft and, when needed, the .bib.
 function M.cite(key)
-  local bufnr = vim.api.nvim_get_current_buf()
-  local cursor = vim.api.nvim_win_get_cursor(0)
-  local line = vim.api.nvim_buf_get_lines(bufnr, cursor[1] - 1, cursor[1], false)[1] or ""
-  local character = vim.str_utfindex(line, cursor[2])
-  local position = { line = cursor[1] - 1, character = character }
-  M.execute("citewise.insertCitation", { vim.uri_from_bufnr(bufnr), position, key })
+  local client = citewise_client(0)
+  if not client then
+    return
+  end
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  M.execute("citewise.insertCitation", { params.textDocument.uri, params.position, key })
 end
 
 local function describe(item)
