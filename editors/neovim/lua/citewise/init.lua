@@ -41,13 +41,15 @@ local function on_suggestions(_, result, ctx)
 end
 
 local function client_config(root)
+  -- An empty Lua table would go out as a JSON array; the server expects an object.
+  local settings = next(config.settings) and config.settings or vim.empty_dict()
   return {
     name = "citewise",
     cmd = config.cmd,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
-    init_options = config.settings,
-    settings = { citewise = config.settings },
+    init_options = settings,
+    settings = { citewise = settings },
     handlers = { ["citewise/suggestions"] = on_suggestions },
     on_attach = function(client, bufnr)
       vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
