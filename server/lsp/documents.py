@@ -1,13 +1,15 @@
 """Open documents: sync into the features workspace, publish diagnostics, push suggestions.
 
-After each change, diagnostics and the `citewise/suggestions` notification are debounced
-(settings.debounce_ms): a newer change cancels the pending or running job, and a result
-computed for an older version of the document is dropped.
+After each change, diagnostics (of every open document when a .bib buffer changed) and
+the `citewise/suggestions` notification are debounced (settings.debounce_ms): a newer
+change cancels the pending or running job, and a result computed for an older version
+of the document is dropped.
 """
 
 from __future__ import annotations
 
 import os
+from functools import partial
 
 from lsprotocol import types
 
@@ -29,7 +31,9 @@ async def did_change(ls: CitewiseServer, params: types.DidChangeTextDocumentPara
     text = ls.workspace.get_text_document(uri).source
     await ls.run(_update, uri, text, version)
     delay = _debounce_seconds(ls)
-    ls.debouncer.schedule(f"diagnostics {uri}", delay, lambda: publish_diagnostics(ls, uri))
+    edited_bib = uri.lower().endswith(".bib")
+    for target in list(ls.workspace.text_documents) if edited_bib else [uri]:
+        ls.debouncer.schedule(f"diagnostics {target}", delay, partial(publish_diagnostics, ls, target))
     if ls.settings is not None and ls.settings.suggest_notifications:
         cursor = _cursor_after(params.content_changes, text)
         ls.debouncer.schedule(f"suggestions {uri}", delay, lambda: push_suggestions(ls, uri, version, cursor))

@@ -9,7 +9,8 @@ answering) and `jobs` (reindexing, Zotero).
 
 Failures. `run` turns an exception inside a feature into a window/logMessage and the
 handler's empty result; `run_strict` turns it into an LSP error response carrying the
-message (RequestCancelled when the user cancelled a long command). Either way the server keeps serving.
+message (RequestCancelled when the user cancelled a long command). Either way the
+server keeps serving.
 """
 
 from __future__ import annotations
