@@ -281,7 +281,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     args = parser.parse_args()
     folder, index_path = build_data(args.entries, args.papers)
-    print(f"workspace: {args.entries:,}-entry .bib, index of {args.papers:,} references; {os.cpu_count()} CPUs")
+    print(f"workspace: {args.entries:,}-entry .bib, index of {args.papers:,} references; {os.cpu_count()} CPUs,"
+          f" load average {os.getloadavg()[0]:.1f} (other processes share the machine)")
 
     ws_bib_only, uri, text = open_workspace(folder, None)
     completion_requests(ws_bib_only, uri, text, 10)
@@ -303,7 +304,7 @@ def main() -> None:
           f"   baseline python -c pass: {statistics.median(bare) * 1000:.0f} ms")
     print(f"peak RSS                     without model {rss_probe(folder, index_path, False)} MB,"
           f" with model {rss_probe(folder, index_path, True)} MB")
-    print(f"this benchmark's own peak    {peak_rss_mb()} MB")
+    print(f"this benchmark's own peak    {peak_rss_mb()} MB; load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,12 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 
 from rapidfuzz import fuzz, process
 
+from citewise.bib.bibtex.writer import format_entry
 from citewise.bib.model import Reference, normalize_doi, normalize_title
 from citewise.bib.text import strip_markup
 from citewise.server.drafts.model import CitationContext
@@ -35,7 +37,7 @@ from citewise.server.features.sentences import sentences_near
 from citewise.server.features.workspace import BibState, Document, Workspace
 
 MAX_BIB_CANDIDATES = 50
-MAX_INDEX_CANDIDATES = 20
+MAX_INDEX_CANDIDATES = 10
 SENTENCE_HITS = 30
 TYPED_WEIGHT = 0.7
 CONTEXT_WEIGHT = 0.3
@@ -62,7 +64,7 @@ class CompletionCandidate:
 
 @dataclass
 class _Entry:
-    """One paper prepared for matching: lowercased words and the texts shown."""
+    """One paper prepared for matching: lowercased words; shown texts computed once."""
 
     key: str
     ref: Reference
@@ -77,6 +79,33 @@ class _Entry:
         words += title_words + ([ref.year] if ref.year else [])
         return _Entry(ref.key, ref, words, " " + " ".join(words))
 
+    @cached_property
+    def detail(self) -> str:
+        return detail_line(self.ref)
+
+    @cached_property
+    def markdown(self) -> str:
+        return reference_markdown(self.ref)
+
+    @cached_property
+    def entry_text(self) -> str:
+        return format_entry(self.ref)
+
+
+_INDEX_ENTRIES: OrderedDict[tuple, _Entry] = OrderedDict()
+_INDEX_ENTRIES_SIZE = 2_000
+
+
+def _index_entry(ref: Reference) -> _Entry:
+    """The prepared entry of an index paper, reused while its record looks the same."""
+    identity = (ref.key, ref.title, ref.year, len(ref.abstract), len(ref.authors))
+    entry = _INDEX_ENTRIES.get(identity)
+    if entry is None:
+        entry = _INDEX_ENTRIES[identity] = _Entry.of(ref)
+        if len(_INDEX_ENTRIES) > _INDEX_ENTRIES_SIZE:
+            _INDEX_ENTRIES.popitem(last=False)
+    return entry
+
 
 @dataclass
 class _BibCandidates:
@@ -84,6 +113,7 @@ class _BibCandidates:
 
     entries: list[_Entry]
     haystacks: list[str]
+    keys: set[str]
     by_doi: dict[str, str]
     by_title: dict[str, str]
 
@@ -97,6 +127,7 @@ class _BibCandidates:
         return _BibCandidates(
             entries,
             [e.haystack for e in entries],
+            {e.key for e in entries},
             {normalize_doi(e.ref.doi): e.key for e in entries if e.ref.doi},
             {normalize_title(e.ref.title): e.key for e in entries if e.ref.title},
         )
@@ -141,19 +172,19 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
     bib_states = ws.bib_states_for(uri)
     tables = [_BibCandidates.of(state) for state in bib_states]
     ranked_bib = _rank_bib(tables, typed, context_scores, excluded)
-    in_bib_keys = {e.key for table in tables for e in table.entries}
+    in_bib_keys = set().union(*(table.keys for table in tables))
     ranked_index = _rank_index(ws, tables, typed, sentence_hits, excluded | in_bib_keys)
 
     insert_prefix = "@" if context.insert_style == "at-key" else ""
     candidates = []
-    for rank, (score, entry, matched) in enumerate(ranked_bib):
-        candidates.append(_candidate(entry, matched, as_typed, score, f"0{rank:05d}", True, insert_prefix, key_range))
+    for rank, (score, entry) in enumerate(ranked_bib):
+        candidates.append(_candidate(entry, as_typed, score, f"0{rank:05d}", True, insert_prefix, key_range))
     if ranked_index:
         bib_path = target_bib_path(ws, uri)
         declaration = declaration_edit(ws, document, bib_path)
-        for rank, (score, entry, matched) in enumerate(ranked_index):
-            candidate = _candidate(entry, matched, as_typed, score, f"1{rank:05d}", False, insert_prefix, key_range)
-            candidate.additional_bib_edit = bib_entry_edit(ws, bib_path, entry.ref)
+        for rank, (score, entry) in enumerate(ranked_index):
+            candidate = _candidate(entry, as_typed, score, f"1{rank:05d}", False, insert_prefix, key_range)
+            candidate.additional_bib_edit = bib_entry_edit(ws, bib_path, entry.ref, entry.entry_text)
             candidate.additional_text_edits = [declaration] if declaration else []
             if ws.settings.zotero_push:
                 candidate.command = Command("Add to Zotero", "citewise.pushToZotero", [entry.key])
@@ -161,13 +192,14 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
     return candidates
 
 
-def _candidate(entry: _Entry, matched: str, typed: str, score: float, sort_text: str, in_bib: bool,
+def _candidate(entry: _Entry, typed: str, score: float, sort_text: str, in_bib: bool,
                insert_prefix: str, key_range: Range) -> CompletionCandidate:
-    lead = typed + matched[len(typed):] if typed and matched.lower().startswith(typed.lower()) else matched
+    matched = _matched_word(entry, typed.lower())
+    lead = typed + matched[len(typed):] if typed and matched.startswith(typed.lower()) else matched
     return CompletionCandidate(
         key=entry.key,
-        detail=detail_line(entry.ref),
-        documentation_md=reference_markdown(entry.ref),
+        detail=entry.detail,
+        documentation_md=entry.markdown,
         filter_text=" ".join(dict.fromkeys([lead, entry.key] + entry.words[1:])) if lead else entry.haystack.strip(),
         sort_text=sort_text,
         in_bib=in_bib,
@@ -177,60 +209,66 @@ def _candidate(entry: _Entry, matched: str, typed: str, score: float, sort_text:
     )
 
 
-def _typed_match(entry: _Entry, typed: str) -> tuple[float, str]:
-    """How well `typed` matches the entry (0..1) and the word it matched."""
-    if not typed:
-        return 1.0, ""
-    if entry.key.lower().startswith(typed):
-        return 1.0, entry.key
+def _typed_score(entry: _Entry, typed: str) -> float:
+    """How well `typed` matches the entry, 0..1: key prefix, word prefix, substring, typo."""
+    if not typed or entry.key.lower().startswith(typed):
+        return 1.0
     if " " + typed in entry.haystack:
-        word = next(w for w in entry.words if w.startswith(typed))
-        return 0.9, word
+        return 0.9
     if typed in entry.haystack:
-        return 0.75, entry.key
+        return 0.75
     best = process.extractOne(typed, entry.words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-    if best is None:
-        return 0.0, ""
-    return 0.7 * best[1] / 100, best[0]
+    return 0.7 * best[1] / 100 if best else 0.0
+
+
+def _matched_word(entry: _Entry, typed: str) -> str:
+    """The word of the entry that `typed` matched (the key when it matched the key)."""
+    if not typed or entry.key.lower().startswith(typed):
+        return entry.key
+    prefixed = next((w for w in entry.words if w.startswith(typed)), None)
+    if prefixed is not None:
+        return prefixed
+    if typed in entry.haystack:
+        return entry.key
+    best = process.extractOne(typed, entry.words, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+    return best[0] if best else entry.key
 
 
 def _rank_bib(tables: list[_BibCandidates], typed: str, context_scores: dict[str, float],
-              excluded: set[str]) -> list[tuple[float, _Entry, str]]:
+              excluded: set[str]) -> list[tuple[float, _Entry]]:
     scored = []
     seen: set[str] = set()
     for table in tables:
-        for entry, typed_score, matched in _matches(table, typed):
+        for entry, typed_score in _matches(table, typed):
             if entry.key in excluded or entry.key in seen:
                 continue
             seen.add(entry.key)
-            context = context_scores.get(entry.key, 0.0)
-            scored.append((TYPED_WEIGHT * typed_score + CONTEXT_WEIGHT * context, entry, matched))
+            scored.append((TYPED_WEIGHT * typed_score + CONTEXT_WEIGHT * context_scores.get(entry.key, 0.0), entry))
     scored.sort(key=lambda item: -item[0])
     return scored[:MAX_BIB_CANDIDATES]
 
 
-def _matches(table: _BibCandidates, typed: str):
-    """(entry, typed score, matched word) for entries the typed text matches at all."""
+def _matches(table: _BibCandidates, typed: str) -> list[tuple[_Entry, float]]:
+    """(entry, typed score) for entries the typed text matches at all."""
     if not typed:
-        return [(entry, 1.0, "") for entry in table.entries]
+        return [(entry, 1.0) for entry in table.entries]
     needle = " " + typed
-    matched = [(entry, *_typed_match(entry, typed)) for entry in table.entries if typed in entry.haystack]
+    matched = [(entry, _typed_score(entry, typed)) for entry in table.entries if typed in entry.haystack]
     if len(matched) >= MAX_BIB_CANDIDATES or len(typed) < 3:
         return matched
-    found = {id(m[0]) for m in matched}
     fuzzy = process.extract(typed, table.haystacks, scorer=fuzz.partial_ratio,
                             score_cutoff=FUZZY_CUTOFF, limit=MAX_BIB_CANDIDATES)
     for _, _, position in fuzzy:
         entry = table.entries[position]
-        if id(entry) not in found and needle not in entry.haystack:
-            score, word = _typed_match(entry, typed)
+        if needle not in entry.haystack and typed not in entry.haystack:
+            score = _typed_score(entry, typed)
             if score > 0:
-                matched.append((entry, score, word))
+                matched.append((entry, score))
     return matched
 
 
 def _rank_index(ws: Workspace, tables: list[_BibCandidates], typed: str, sentence_hits: list,
-                excluded: set[str]) -> list[tuple[float, _Entry, str]]:
+                excluded: set[str]) -> list[tuple[float, _Entry]]:
     searcher = ws.searcher
     if searcher is None:
         return []
@@ -246,12 +284,11 @@ def _rank_index(ws: Workspace, tables: list[_BibCandidates], typed: str, sentenc
         if ref.key in excluded or ref.key in seen or _same_paper_in_bib(tables, ref):
             continue
         seen.add(ref.key)
-        entry = _Entry.of(ref)
-        typed_score, matched = _typed_match(entry, typed)
+        entry = _index_entry(ref)
+        typed_score = _typed_score(entry, typed)
         if typed and typed_score == 0:
             continue
-        score = TYPED_WEIGHT * typed_score + CONTEXT_WEIGHT * context_by_key.get(ref.key, 0.0)
-        scored.append((score, entry, matched))
+        scored.append((TYPED_WEIGHT * typed_score + CONTEXT_WEIGHT * context_by_key.get(ref.key, 0.0), entry))
     scored.sort(key=lambda item: -item[0])
     return scored[:MAX_INDEX_CANDIDATES]
 

@@ -51,9 +51,10 @@ def bib_lines(ws: Workspace, path: str) -> tuple[str, LineIndex] | None:
     return state.file.text, lines
 
 
-def bib_entry_edit(ws: Workspace, bib_path: str, ref: Reference) -> FileEdit | None:
-    """The minimal edit adding `ref` to `bib_path`; None when that key is already there."""
-    entry_text = format_entry(ref)
+def bib_entry_edit(ws: Workspace, bib_path: str, ref: Reference, entry_text: str | None = None) -> FileEdit | None:
+    """The minimal edit adding `ref` (formatted as `entry_text`, by default `format_entry(ref)`)
+    to `bib_path`; None when that key is already there."""
+    entry_text = entry_text or format_entry(ref)
     state = ws.bib_state(bib_path)
     if state is None:
         return FileEdit(bib_path, Range.of(0, 0, 0, 0), entry_text)

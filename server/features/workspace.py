@@ -151,8 +151,9 @@ class BibState:
         """`build(self)`, cached under `name` once the fields are parsed."""
         if name in self.derived:
             return self.derived[name]
+        complete = self.ready  # read before building: fields may arrive while it runs
         value = build(self)
-        if self.ready:
+        if complete:
             self.derived[name] = value
         return value
 
