@@ -26,6 +26,10 @@ SHORT_QUERY_WORDS = 5
 MAX_QUERY_TERMS = 48
 BM25_COLUMN_WEIGHTS = "3.0, 2.0, 1.0, 2.0, 2.0"  # title, authors, abstract, keywords, key
 FAMILY_MATCH_CUTOFF = 80
+# In a large index, words found in over a tenth of all papers barely move BM25 but make
+# SQLite score most of the index; they are left to the dense signal.
+COMMON_TERM_SHARE = 0.1
+MIN_PAPERS_FOR_PRUNING = 5_000
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had has have having he
@@ -68,6 +72,8 @@ class Searcher:
         self._loaded_revision = -1
         self._families: list[str] = []
         self._families_revision = -1
+        self._paper_counts: dict[str, int] = {}
+        self._counts_revision = -1
         if embedder is not None:
             self.set_embedder(embedder)
 
@@ -111,7 +117,7 @@ class Searcher:
     # Signals
 
     def _lexical(self, words: list[str], depth: int, allowed: set[int] | None) -> _Ranked:
-        terms = _query_terms(words)
+        terms = self._selective(_query_terms(words))
         if not terms:
             return _Ranked([], [])
         match = " OR ".join(f'"{term}"' for term in terms)
@@ -123,6 +129,24 @@ class Searcher:
         rows = [row for row in rows if allowed is None or row[0] in allowed][:depth]
         best = rows[0][1] if rows and rows[0][1] < 0 else -1.0
         return _Ranked([row[0] for row in rows], [row[1] / best for row in rows])
+
+    def _selective(self, terms: list[str]) -> list[str]:
+        """The query terms without those too common to help; the rarest few if all are common."""
+        if self.index.revision() != self._counts_revision:
+            self._paper_counts = {"": self.index.count()}
+            self._counts_revision = self.index.revision()
+        total = self._paper_counts[""]
+        if total < MIN_PAPERS_FOR_PRUNING or len(terms) < 2:
+            return terms
+        counts = {term: self._papers_with(term) for term in terms}
+        kept = [term for term in terms if counts[term] <= COMMON_TERM_SHARE * total]
+        return kept or sorted(terms, key=counts.__getitem__)[:3]
+
+    def _papers_with(self, term: str) -> int:
+        if term not in self._paper_counts:
+            row = self.index.db.execute("SELECT count(*) FROM refs_fts WHERE refs_fts MATCH ?", (f'"{term}"',))
+            self._paper_counts[term] = row.fetchone()[0]
+        return self._paper_counts[term]
 
     def _dense(self, text: str, depth: int, allowed: set[int] | None) -> _Ranked:
         self._load_vectors()

@@ -1,0 +1,133 @@
+"""Search latency and memory on a 100,000-reference index.
+
+The index is built once and cached in bench/results/ (synthetic papers recombined from
+real abstracts; their vectors are random unit vectors, which cost exactly what real ones
+cost to store and multiply, and spare an hour of embedding). Queries are real sentences
+(the "as you write" case), short typed fragments (the fuzzy path) and whole paragraphs.
+Beside citewise's hybrid search the same run times its parts as baselines: BM25 alone
+and dense alone (query encoding + one matrix product). Peak RSS of a real
+`citewise search` process is compared with a process that only loads the model.
+
+    .venv/bin/python bench/bench_search.py [--size 100000] [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench_ingest import real_papers, synthetic_references
+from citewise.bib.index.embed import DEFAULT_MODEL, Embedder
+from citewise.bib.index.search import Searcher
+from citewise.bib.index.store import Index
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BUILD_BATCH = 5_000
+DIMENSION = 384
+
+
+def cached_index(size: int) -> Path:
+    path = RESULTS / f"index-{size}.sqlite"
+    if path.exists():
+        return path
+    RESULTS.mkdir(exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    started = time.perf_counter()
+    rng = np.random.default_rng(7)
+    with Index.open(partial) as index:
+        refs = synthetic_references(size)
+        for start in range(0, size, BUILD_BATCH):
+            index.add_references(refs[start:start + BUILD_BATCH])
+        index.set_model(DEFAULT_MODEL, DIMENSION)
+        pending = index.needing_embedding()
+        vectors = rng.standard_normal((len(pending), DIMENSION)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        index.store_embeddings([item.row_id for item in pending], vectors)
+        index.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for suffix in ("-wal", "-shm"):
+        Path(str(partial) + suffix).unlink(missing_ok=True)
+    partial.rename(path)
+    print(f"built {path.name} in {time.perf_counter() - started:.0f} s")
+    return path
+
+
+def query_sets(count: int) -> dict[str, list[str]]:
+    rng = random.Random(11)
+    papers = real_papers()
+    sentences = [s for p in papers for s in re.split(r"(?<=[.!?])\s+", p.abstract) if 8 <= len(s.split()) <= 30]
+    fragments = [" ".join(rng.choice(papers).title.split()[:2]) for _ in range(count)]
+    fragments += [f"{rng.choice(['smith', 'chen', 'wang', 'garcia'])} {rng.randint(1990, 2025)}" for _ in range(count // 4)]
+    return {
+        "sentence": rng.sample(sentences, count),
+        "short fragment": fragments[:count],
+        "paragraph": [rng.choice(papers).abstract for _ in range(max(20, count // 5))],
+    }
+
+
+def timed(function, queries: list[str]) -> list[float]:
+    seconds = []
+    for query in queries:
+        started = time.perf_counter()
+        function(query)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def summary(seconds: list[float]) -> str:
+    return f"{np.median(seconds) * 1e3:7.1f} {np.percentile(seconds, 95) * 1e3:7.1f}"
+
+
+def peak_rss_mb(command: list[str]) -> float:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    _, status, usage = os.wait4(process.pid, 0)
+    if status:
+        raise SystemExit(f"{command} failed: {process.stderr.read().decode()}")
+    return usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000, help="references in the index (default 100000)")
+    parser.add_argument("--queries", type=int, default=200, help="queries per kind (default 200)")
+    args = parser.parse_args()
+    path = cached_index(args.size)
+    embedder = Embedder.load()
+    with Index.open(path, create=False) as index:
+        lexical = Searcher(index)
+        hybrid = Searcher(index, embedder)
+        started = time.perf_counter()
+        hybrid.search("warm up: load the vectors")
+        print(f"{index.count()} references; vectors loaded in {time.perf_counter() - started:.2f} s (once per process)")
+        row_ids, matrix = hybrid._row_ids, hybrid._matrix
+
+        def dense_only(query: str) -> None:
+            scores = matrix @ embedder.encode([query])[0]
+            np.argpartition(-scores, 10)[:10]
+
+        print(f"{'latency per query (ms)':<36} {'median':>7} {'p95':>7}")
+        for kind, queries in query_sets(args.queries).items():
+            print(f"{kind} queries ({len(queries)})")
+            print(f"  {'baseline: BM25 alone':<34} {summary(timed(lambda q: lexical.search(q), queries))}")
+            print(f"  {'baseline: dense alone':<34} {summary(timed(dense_only, queries))}")
+            print(f"  {'citewise hybrid':<34} {summary(timed(lambda q: hybrid.search(q), queries))}")
+    search = [sys.executable, "-m", "citewise", "search", "fast ODE solvers make diffusion sampling cheaper",
+              "--index", str(path)]
+    model_only = [sys.executable, "-c", "from citewise.bib.index.embed import Embedder; Embedder.load().encode(['x'])"]
+    print(f"{'peak RSS (MB), 3 runs':<36} {'median':>7} {'max':>7}")
+    for label, command in (("baseline: load model + encode", model_only), ("citewise search (100k index)", search)):
+        runs = [peak_rss_mb(command) for _ in range(3)]
+        print(f"  {label:<34} {np.median(runs):7.0f} {max(runs):7.0f}")
+
+
+if __name__ == "__main__":
+    main()
