@@ -233,6 +233,18 @@ async def test_diagnostics_for_drafts_and_bib_files_with_fixes(client_name, late
         assert any("liuPretrainPromptPredict2023" in t for t in titles), titles
 
 
+async def test_claim_hints_when_switched_on(client_name, latex_workspace, embedded_index):
+    async with lsp_session(client_name, latex_workspace, index_path=embedded_index,
+                           configuration={"claimHints": True}) as client:
+        draft = latex_workspace / "paper.tex"
+        text = draft.read_text().replace("\\bibliographystyle", "Recent work has shown that 95% of samplers are slow.\n\n\\bibliographystyle")
+        uri = open_file(client, draft, text)
+        claim_line = text.split("\n").index("Recent work has shown that 95% of samplers are slow.")
+        hints = await wait_until(lambda: [d for d in client.diagnostics.get(uri, []) if d.code == "claim-without-citation"])
+        assert {d.range.start.line for d in hints} == {claim_line}
+        assert all(d.severity == types.DiagnosticSeverity.Hint for d in hints)
+
+
 async def test_commands(client_name, latex_workspace, embedded_index):
     async with lsp_session(client_name, latex_workspace, index_path=embedded_index) as client:
         draft = latex_workspace / "paper.tex"

@@ -105,11 +105,16 @@ async def status(ls: CitewiseServer, *args) -> dict:
 
 
 async def apply_edits(ls: CitewiseServer, edits: dict, label: str) -> dict:
-    """Send `{path: [TextEdit]}` to the client as one workspace/applyEdit."""
+    """Send `{path: [TextEdit]}` to the client as one workspace/applyEdit.
+
+    A client without workspace/applyEdit gets the WorkspaceEdit in the reply to apply itself.
+    """
     if not edits:
         return {"applied": False}
     context = convert.EditContext(ls.client_capabilities, ls.open_versions())
     edit = convert.workspace_edit_to_proto(edits, context)
+    if not ls.client_flags.apply_edit:
+        return {"applied": False, "edit": convert.to_json(edit)}
     _create_missing_files(ls, edit)
     result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
     return {"applied": result.applied}
