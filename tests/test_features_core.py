@@ -147,9 +147,9 @@ def test_sentences_ignore_abbreviations_decimals_and_initials():
 
 
 def test_the_completion_query_leaves_out_the_citation_being_typed():
-    from citewise.server.features.completion import _query_around
+    from citewise.server.features.context import cursor_context
 
     text = "Diffusion models generate images \\citep[see][]{hoDen, vas"
-    assert _query_around(text, len(text)) == "Diffusion models generate images"
+    assert cursor_context(text, len(text)).query == "Diffusion models generate images"
     pandoc = "Models generate [@ho; @va] images."
-    assert _query_around(pandoc, pandoc.index("va]") + 2) == "Models generate images."
+    assert cursor_context(pandoc, pandoc.index("va]") + 2).query == "Models generate images."

@@ -27,18 +27,16 @@ from rapidfuzz import fuzz, process
 
 from citewise.bib.bibtex.writer import format_entry
 from citewise.bib.model import Reference, normalize_doi, normalize_title
-from citewise.bib.text import strip_markup
 from citewise.server.drafts.model import CitationContext
 from citewise.server.drafts.project import citation_at
 from citewise.server.features.edits import bib_entry_edit, declaration_edit, target_bib_path
 from citewise.server.features.positions import Command, FileEdit, Pos, Range, TextEdit
 from citewise.server.features.render import detail_line, plain, reference_markdown
-from citewise.server.features.sentences import sentences_near
+from citewise.server.features.context import context_hits, cursor_context
 from citewise.server.features.workspace import BibState, Document, Workspace
 
 MAX_BIB_CANDIDATES = 50
 MAX_INDEX_CANDIDATES = 10
-SENTENCE_HITS = 30
 TYPED_WEIGHT = 0.7
 CONTEXT_WEIGHT = 0.3
 FUZZY_CUTOFF = 70
@@ -299,8 +297,6 @@ def _same_paper_in_bib(tables: list[_BibCandidates], ref: Reference) -> bool:
     return any((doi and doi in t.by_doi) or (title and title in t.by_title) for t in tables)
 
 
-_SENTENCE_CACHE: OrderedDict[tuple, tuple] = OrderedDict()
-_SENTENCE_CACHE_SIZE = 64
 _EMBEDDING_LOCK = threading.Lock()
 
 
@@ -311,11 +307,10 @@ def _sentence_relevance(ws: Workspace, document: Document, pos: Pos) -> tuple[di
     same paper) and, once the model is loaded and its vectors are computed, by cosine
     similarity between the sentence and the entry's title and abstract.
     """
-    searcher = ws.searcher
-    query = _query_around(document.text, document.lines.offset_of(pos))
+    query = cursor_context(document.text, document.lines.offset_of(pos)).query
     if len(query) < 12:
         return {}, []
-    hits, query_vector = _sentence_search(ws, searcher, query)
+    hits, query_vector = context_hits(ws, query)
     top = max((h.score for h in hits), default=0.0) or 1.0
     scores: dict[str, float] = {}
     states = ws.bib_states_for(document.uri)
@@ -337,40 +332,6 @@ def _sentence_relevance(ws: Workspace, document: Document, pos: Pos) -> tuple[di
                 if value > scores.get(entry.key, 0.0):
                     scores[entry.key] = float(value)
     return scores, hits
-
-
-_OPEN_CITATION = re.compile(r"(\\[A-Za-z]*cite[A-Za-z]*\*?(\[[^\]]*\])*\{[^{}]*|\[[^\[\]]*|-?@\S*|\{cite(:\w+)?\}`[^`]*)$")
-
-
-def _query_around(text: str, offset: int) -> str:
-    """The sentence at the cursor without the citation being typed, markup stripped.
-
-    It stays the same while the user types a key, so its search is done once."""
-    sentence = sentences_near(text, offset)[1]
-    if sentence is None:
-        return ""
-    cut = max(0, min(offset - sentence.start, len(sentence.text)))
-    before = _OPEN_CITATION.sub("", sentence.text[:cut])
-    after = sentence.text[cut:]
-    closing = min((i for i in (after.find("}"), after.find("]"), after.find("`")) if i >= 0), default=-1)
-    after = after[closing + 1:] if closing >= 0 else ""
-    return strip_markup(f"{before} {after}")
-
-
-def _sentence_search(ws: Workspace, searcher, query: str) -> tuple[list, object | None]:
-    """Index hits and the embedding of `query`, cached per sentence."""
-    embedder = ws.embedder if ws.model_ready else None
-    cache_key = (id(ws), id(searcher), id(embedder), query)
-    cached = _SENTENCE_CACHE.get(cache_key)
-    if cached is not None:
-        _SENTENCE_CACHE.move_to_end(cache_key)
-        return cached
-    hits = searcher.search(query, k=SENTENCE_HITS) if searcher is not None else []
-    vector = embedder.encode([query])[0] if embedder is not None else None
-    _SENTENCE_CACHE[cache_key] = (hits, vector)
-    if len(_SENTENCE_CACHE) > _SENTENCE_CACHE_SIZE:
-        _SENTENCE_CACHE.popitem(last=False)
-    return hits, vector
 
 
 def bib_vectors(ws: Workspace, state: BibState, wait: bool = False):

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from citewise.bib.model import Reference, normalize_doi, normalize_title
-from citewise.bib.text import strip_markup
+from citewise.server.features.context import context_hits, cursor_context
 from citewise.server.features.edits import cite_edits, citation_insertion
 from citewise.server.features.positions import Command, Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain, short_cite
-from citewise.server.features.sentences import Sentence, sentence_at, sentences_near
+from citewise.server.features.sentences import Sentence, sentence_at
 from citewise.server.features.workspace import BibState, Document, Workspace
 
 MIN_QUERY_CHARS = 20
-_CACHE: OrderedDict[tuple, list] = OrderedDict()
-_CACHE_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -68,20 +65,15 @@ def suggestions_at(ws: Workspace, document: Document, pos: Pos,
                    count: int | None = None) -> tuple[Sentence | None, list[Suggestion]]:
     """The sentence at `pos` and the papers suggested for it, best first."""
     count = ws.settings.suggestion_count if count is None else count
-    offset = document.lines.offset_of(pos)
-    before, sentence, after = sentences_near(document.text, offset)
-    searcher = ws.searcher
-    if sentence is None or searcher is None or count <= 0:
+    context = cursor_context(document.text, document.lines.offset_of(pos))
+    sentence, neighbour = context.sentence, context.neighbour
+    if sentence is None or ws.searcher is None or count <= 0 or len(context.query) < MIN_QUERY_CHARS:
         return sentence, []
-    neighbour = before or after
-    query = strip_markup(" ".join(s.text for s in (neighbour, sentence) if s))
-    if len(query) < MIN_QUERY_CHARS:
-        return sentence, []
-    cited = _cited_between(document, min(s.start for s in (neighbour, sentence) if s),
-                           max(s.end for s in (neighbour, sentence) if s))
+    spans = [s for s in (neighbour, sentence) if s]
+    cited = _cited_between(document, min(s.start for s in spans), max(s.end for s in spans))
     bib = _BibLookup(ws, document.uri)
     cited_refs = [bib.by_key[key] for key in cited if key in bib.by_key]
-    hits = _search(ws, searcher, query, count + len(cited) + 5, tuple(sorted(cited)))
+    hits, _ = context_hits(ws, context.query, count + len(cited) + 5)
     suggestions = []
     for hit in hits:
         bib_key = bib.key_of(hit.ref)
@@ -94,16 +86,6 @@ def suggestions_at(ws: Workspace, document: Document, pos: Pos,
         if len(suggestions) == count:
             break
     return sentence, suggestions
-
-
-def _search(ws: Workspace, searcher, query: str, k: int, excluded: tuple[str, ...]) -> list:
-    key = (id(searcher), ws.model_ready, query, k, excluded)
-    hits = _CACHE.get(key)
-    if hits is None:
-        hits = _CACHE[key] = searcher.search(query, k=k, exclude_keys=excluded)
-        if len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return hits
 
 
 def _cited_between(document: Document, start: int, end: int) -> set[str]:
