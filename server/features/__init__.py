@@ -25,7 +25,8 @@ Signatures (stable; the protocol engineer codes against these):
                      .index -> Index | None (opened lazily) ; .searcher -> Searcher | None
                      .load_model() blocking, run it in a thread ; .model_ready ; .status() -> dict
     positions.py   Pos, Range, TextEdit(range, new_text), FileEdit(path, range, new_text),
-                   Location(path, range), LineIndex(text) (offset <-> Pos, UTF-16 aware)
+                   Location(path, range), Command(title, name, arguments),
+                   LineIndex(text) (offset <-> Pos, UTF-16 aware)
     completion.py  complete(ws, uri, pos) -> list[CompletionCandidate]
                      CompletionCandidate(key, detail, documentation_md, filter_text, sort_text,
                                          in_bib, additional_bib_edit: FileEdit | None,
@@ -36,6 +37,8 @@ Signatures (stable; the protocol engineer codes against these):
                                             bibliography declaration when the draft has none),
                                          score)
                      The list is always partial: send CompletionList(is_incomplete=True).
+                     warm_up(ws, uri, wait=False): parse the draft's .bib files, build candidate
+                       tables, start embedding entry titles once the model is loaded (call on didOpen)
                      replace_range(ws, uri, pos) -> Range | None   the key being typed (textEdit range)
     suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(
                                          key, title, authors, year, score, in_bib)])
@@ -63,6 +66,10 @@ Signatures (stable; the protocol engineer codes against these):
                    sync_zotero(ws, on_progress(message, percent|None)) -> dict
                    push_to_zotero(ws, key) -> str   (command name "citewise.pushToZotero", args [key])
                    status(ws) -> dict
+
+Internal modules: edits.py (citation text, .bib insertion plan, target .bib), context.py (the
+query around the cursor and its cached hits), sentences.py, keys.py (key under the cursor),
+render.py (Markdown cards).
 
 Threads: call every feature from one thread (the index's SQLite connection lives there).
 `Workspace.load_model`, `commands.reindex`, `sync_zotero` and `push_to_zotero` may run in
