@@ -8,7 +8,8 @@ queries are embedded with the real model. The data is built once and cached in
 bench/results/lsp-cache/.
 
 Figures (median and p95 over repeated requests; baselines in the same run):
-  completion   bib only (no index) | bib + index, lexical | bib + index + model
+  completion   bib only (no index) | bib + index, lexical | bib + index + model; typing keys after
+               the debounced suggestions searched the sentence, and the cold first request
   suggestions  lexical | with model (each request a new sentence: no cache hit)
   initialize   `citewise serve` spawn -> initialize reply, beside a bare `python -c pass`
   semantic     model load, first dense search (vector matrix load), .bib vectors
@@ -169,25 +170,50 @@ def open_workspace(folder: Path, index_path: Path | None):
     return ws, uri, text
 
 
-def completion_requests(ws, uri: str, text: str, repeat: int) -> list[float]:
-    """Type a prefix in a new citation at the end of each sentence; time complete()."""
-    from citewise.server.features import completion
+def completion_requests(ws, uri: str, text: str, repeat: int, after_suggestions: bool = True) -> list[float]:
+    """Type keys in a new citation at the end of each sentence, prefix by prefix; time complete().
+
+    With `after_suggestions`, suggest() runs first for the sentence (untimed), as the
+    debounced suggestions do while the sentence is written; otherwise only the first
+    request of each sentence finds nothing cached."""
+    from citewise.server.features import completion, suggestions
     from citewise.server.features.positions import LineIndex
 
     timings = []
     version = 2
-    for round_number in range(repeat):
-        sentence = SENTENCES[round_number % len(SENTENCES)]
-        prefix = PREFIXES[(round_number // len(SENTENCES)) % len(PREFIXES)]
-        offset = text.index(sentence) + len(sentence)
-        typed = text[:offset] + f" \\cite{{{prefix}" + text[offset:]
-        ws.update_document(uri, typed, version)
-        version += 1
-        position = LineIndex(typed).position_of(offset + len(" \\cite{") + len(prefix))
+    while len(timings) < repeat:
+        for sentence in SENTENCES:
+            offset = text.index(sentence) + len(sentence)
+            if after_suggestions:
+                suggestions.suggest(ws, uri, LineIndex(text).position_of(offset))
+            for prefix in PREFIXES:
+                typed = text[:offset] + f" \\cite{{{prefix}" + text[offset:]
+                ws.update_document(uri, typed, version)
+                version += 1
+                position = LineIndex(typed).position_of(offset + len(" \\cite{") + len(prefix))
+                started = time.perf_counter()
+                completion.complete(ws, uri, position)
+                timings.append(time.perf_counter() - started)
+    ws.update_document(uri, text, version)
+    return timings[:repeat]
+
+
+def first_completions(ws, uri: str, text: str) -> list[float]:
+    """The first completion in each sentence with nothing cached (no suggestions ran)."""
+    from citewise.server.features import completion
+    from citewise.server.features.positions import LineIndex
+
+    timings = []
+    rng = random.Random(5)
+    for number in range(20):
+        sentence = words(rng, 12).capitalize() + f" number {number}"
+        typed = text.replace("\\bibliography", sentence + " \\cite{\n\\bibliography")
+        ws.update_document(uri, typed, 9000 + number)
+        position = LineIndex(typed).position_of(typed.index(sentence) + len(sentence) + len(" \\cite{"))
         started = time.perf_counter()
         completion.complete(ws, uri, position)
         timings.append(time.perf_counter() - started)
-    ws.update_document(uri, text, version)
+    ws.update_document(uri, text, 9999)
     return timings
 
 
@@ -291,12 +317,14 @@ def main() -> None:
     ws, uri, text = open_workspace(folder, index_path)
     completion_requests(ws, uri, text, 10)
     print("completion, bib + lexical   ", summary(completion_requests(ws, uri, text, args.repeat)))
+    print("  first in a sentence, cold ", summary(first_completions(ws, uri, text)))
     print("suggestions, lexical        ", summary(suggestion_requests(ws, uri, text, max(20, args.repeat // 4))))
 
     for name, seconds in semantic_readiness(ws, uri).items():
         print(f"semantic ready: {name:48s} {seconds:6.2f} s")
     completion_requests(ws, uri, text, 10)
     print("completion, bib + model     ", summary(completion_requests(ws, uri, text, args.repeat)))
+    print("  first in a sentence, cold ", summary(first_completions(ws, uri, text)))
     print("suggestions, with model     ", summary(suggestion_requests(ws, uri, text, max(20, args.repeat // 4))))
 
     serve, bare = initialize_times(index_path, folder, 5)

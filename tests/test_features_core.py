@@ -152,4 +152,4 @@ def test_the_completion_query_leaves_out_the_citation_being_typed():
     text = "Diffusion models generate images \\citep[see][]{hoDen, vas"
     assert cursor_context(text, len(text)).query == "Diffusion models generate images"
     pandoc = "Models generate [@ho; @va] images."
-    assert cursor_context(pandoc, pandoc.index("va]") + 2).query == "Models generate images."
+    assert cursor_context(pandoc, pandoc.index("va]") + 2).query == "Models generate images"

@@ -1,7 +1,7 @@
 """The text around the cursor as a search query, and its index hits, shared by completion and suggestions.
 
-The query is the sentence at the cursor and the one before it (the one after it at the
-start of a paragraph), without the citation being typed, markup stripped. It does not
+The query is the words of the sentence at the cursor and the one before it (the one after
+it at the start of a paragraph), without the citation being typed or any markup. It does not
 change while the user types a key, and it is the same one the debounced suggestions
 searched for while the sentence was written: the first completion in a sentence then
 finds its hits in the cache instead of searching 100,000 papers again.
@@ -20,6 +20,7 @@ from citewise.server.features.workspace import Workspace
 MIN_HITS = 30
 _CACHE: OrderedDict[tuple, tuple] = OrderedDict()
 _CACHE_SIZE = 64
+_WORD = re.compile(r"\w[\w'-]*")  # the query keeps words only, so punctuation left by a citation changes nothing
 _OPEN_CITATION = re.compile(r"(\\[A-Za-z]*cite[A-Za-z]*\*?(\[[^\]]*\])*\{[^{}]*|\[[^\[\]]*|-?@\S*|\{cite(:\w+)?\}`[^`]*)$")
 
 
@@ -39,7 +40,7 @@ def cursor_context(text: str, offset: int) -> CursorContext:
         parts = [before.text, own]
     else:
         parts = [own, after.text] if after is not None else [own]
-    return CursorContext(sentence, before or after, strip_markup(" ".join(parts)))
+    return CursorContext(sentence, before or after, " ".join(_WORD.findall(strip_markup(" ".join(parts)))))
 
 
 def _without_open_citation(sentence: str, cursor: int) -> str:
