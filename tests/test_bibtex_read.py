@@ -70,6 +70,13 @@ def test_comments_and_junk_are_skipped():
     bib = parse(text)
     assert [entry.key for entry in bib.entries] == ["real"]
     assert bib.entries[0].span.start_line == 5
+    assert bib.errors == []
+
+
+def test_entry_type_without_brace_is_reported():
+    bib = parse("@article title = x\n@misc{ok, title={T}}\n")
+    assert [entry.key for entry in bib.entries] == ["ok"]
+    assert [str(error) for error in bib.errors] == ["refs.bib:1: @article has no opening brace"]
 
 
 def test_nested_braces_and_brace_inside_quoted_value():

@@ -185,13 +185,19 @@ def _entries_and_errors(text: str, path: str, blocks: list[Block], lines: LineIn
 
 
 def _new_entry(text: str, path: str, block: Block, lines: LineIndex, errors: list[SourceError]) -> BibEntry | None:
-    """The entry of a block (None for other blocks and keyless entries); its problem reported."""
-    span = lines.span(block.start, block.end)
+    """The entry of a block (None for other blocks and keyless entries); its problem reported.
+
+    Offsets are turned into positions in increasing order, which keeps LineIndex cheap."""
+    start_line, start_col = lines.position(block.start)
     if block.problem:
-        errors.append(SourceError(path, span.start_line + 1, block.problem))
+        errors.append(SourceError(path, start_line + 1, block.problem))
     if block.kind != "entry" or not block.key:
         return None
-    key_span = lines.span(block.key_start, block.key_end)
+    key_start = lines.position(block.key_start)
+    key_end = lines.position(block.key_end)
+    end_line, end_col = lines.position(block.end)
+    span = Span(start_line, start_col, end_line, end_col, block.start, block.end)
+    key_span = Span(*key_start, *key_end, block.key_start, block.key_end)
     return BibEntry(block.key, block.entry_type, {}, span, key_span, text[block.start : block.end])
 
 

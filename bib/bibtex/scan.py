@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_BLOCK_START = re.compile(r"@[ \t]*([A-Za-z_][\w:.+-]*)[ \t\r\n]*([{(])?")
 _KEY = re.compile(r"[ \t\r\n]*([^\s,{}()\"#%=]*)[ \t\r\n]*([,=})]?)")
 _RECOVERY_POINT = re.compile(r"\n[ \t]*@[A-Za-z]+[ \t]*[{(]")
 _NEWLINE = re.compile(r"\r\n?|\n")
@@ -36,6 +35,21 @@ def _balanced_braces_pattern(levels: int) -> re.Pattern:
 _BALANCED = _balanced_braces_pattern(5)
 
 SPECIAL_BLOCKS = ("string", "preamble", "comment")
+KNOWN_ENTRY_TYPES = frozenset(
+    """article book booklet inbook incollection inproceedings conference manual mastersthesis misc phdthesis
+    proceedings techreport unpublished online thesis report dataset software patent periodical collection
+    reference inreference mvbook mvcollection mvproceedings mvreference suppbook suppcollection
+    suppperiodical bookinbook set xdata""".split()
+)
+"""BibTeX and BibLaTeX entry types: an `@type` of these without a brace is reported, other `@words` are junk."""
+
+# `@type{` or `@type(`, or a known type or `@comment` alone; an `@word` in junk (an e-mail
+# address) is skipped by the regular-expression engine itself.
+_BLOCK_START = re.compile(
+    r"@[ \t]*(?=[A-Za-z_])(?=[A-Za-z_][\w:.+-]*[ \t\r\n]*[{(]|(?i:"
+    + "|".join(sorted(KNOWN_ENTRY_TYPES | set(SPECIAL_BLOCKS)))
+    + r")(?![\w:.+-]))([A-Za-z_][\w:.+-]*)[ \t\r\n]*([{(])?"
+)
 
 
 @dataclass(slots=True)
@@ -76,15 +90,21 @@ class LineIndex:
         self._newline = "\r" if "\n" not in text and "\r" in text else "\n"
         self._offset = 0
         self._line = 0
+        self._line_start = 0
 
     def position(self, offset: int) -> tuple[int, int]:
+        """(line, column) of `offset`; moving forward costs only the text passed over."""
+        text, newline = self._text, self._newline
         if offset >= self._offset:
-            self._line += self._text.count(self._newline, self._offset, offset)
+            self._line += text.count(newline, self._offset, offset)
+            last = text.rfind(newline, self._offset, offset)
+            if last >= 0:
+                self._line_start = last + 1
         else:
-            self._line -= self._text.count(self._newline, offset, self._offset)
+            self._line -= text.count(newline, offset, self._offset)
+            self._line_start = text.rfind(newline, 0, offset) + 1
         self._offset = offset
-        line_start = self._text.rfind(self._newline, 0, offset) + 1
-        return self._line, offset - line_start
+        return self._line, offset - self._line_start
 
     def span(self, start: int, end: int) -> Span:
         start_line, start_col = self.position(start)
@@ -103,30 +123,45 @@ def scan_until(text: str, start: int, sync_points: list[int]) -> tuple[list[Bloc
     blocks = []
     pos = start
     next_sync = 0
+    comments = _CommentTracker(text, start)
     while True:
-        at = text.find("@", pos)
-        if at < 0:
+        candidate = _BLOCK_START.search(text, pos)
+        if candidate is None:
             return blocks, None
+        at = candidate.start()
         while next_sync < len(sync_points) and sync_points[next_sync] < at:
             next_sync += 1
         if next_sync < len(sync_points) and sync_points[next_sync] == at:
             return blocks, at
-        if _commented_out(text, at):
+        if comments.commented_out(at, pos):
             pos = _line_end(text, at)
             continue
-        match = _BLOCK_START.match(text, at)
-        if not match:
-            pos = at + 1
-            continue
-        block = _read_block(text, match)
+        block = _read_block(text, candidate)
         blocks.append(block)
         pos = max(block.end, at + 1)
 
 
-def _commented_out(text: str, at: int) -> bool:
-    line_start = text.rfind("\n", 0, at) + 1
-    line_start = text.rfind("\r", line_start, at) + 1 or line_start
-    return "%" in text[line_start:at]
+class _CommentTracker:
+    """Tells whether an `@` stands after a `%` on its line (outside blocks), looking at each
+    character once however long the lines are."""
+
+    def __init__(self, text: str, start: int):
+        self._text = text
+        self._searched = start
+        self._line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+        self._percent = -1
+
+    def commented_out(self, at: int, junk_start: int) -> bool:
+        """`junk_start`: where the text outside blocks before `at` begins."""
+        text = self._text
+        newline = max(text.rfind("\n", self._searched, at), text.rfind("\r", self._searched, at))
+        if newline >= 0:
+            self._line_start = newline + 1
+        self._searched = at
+        percent = text.rfind("%", max(junk_start, self._line_start), at)
+        if percent >= 0:
+            self._percent = percent
+        return self._percent >= self._line_start
 
 
 def _line_end(text: str, pos: int) -> int:
