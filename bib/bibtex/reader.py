@@ -2,9 +2,10 @@
 
 Reading goes in two steps. The scanner (scan.py) finds every entry's key and span in
 milliseconds; bibtexparser (through parse.py) then reads each entry's fields, which is slow
-(about 2 ms an entry), so fields come from the per-entry cache (cache.py) whenever the entry's
-raw text has been read before. `read_bib_file(path, wait=False)` returns at once with keys and
-spans and fills the fields in a background thread (`BibFile.wait_for_fields()`).
+(several milliseconds an entry), so fields come from the per-entry cache (cache.py) whenever
+the entry's raw text has been read before. `read_bib_file(path, wait=False)` returns at once
+with keys and spans and fills the fields in a background thread (`BibFile.wait_for_fields()`).
+A re-read of a path read before scans only the region that changed (rescan.py).
 
 A broken entry never costs the others: it is reported in `BibFile.errors` as `path:line: …`.
 """
@@ -49,6 +50,8 @@ class BibEntry:
 
 @dataclass
 class BibFile:
+    """A parsed .bib file; `strings` are the `@string` macros (lowercased names, expanded)."""
+
     path: str
     text: str
     entries: list[BibEntry]
