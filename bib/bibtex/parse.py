@@ -16,6 +16,7 @@ import bibtexparser
 from bibtexparser.bibdatabase import as_text
 from bibtexparser.bparser import BibTexParser
 
+# bibtexparser logs each failed parse as an error; citewise reports them as SourceErrors instead.
 logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)
 
 _local = threading.local()
@@ -57,7 +58,6 @@ def _parser(macros: dict[str, str]) -> BibTexParser:
     database.preambles.clear()
     database.strings = _Macros({**_local.common, **macros})
     database.strings.last_defined = None
-    database._entries_dict = {}
     return parser
 
 
