@@ -205,6 +205,38 @@ def test_server_exits_when_the_client_dies(latex_workspace, lexical_index):
     assert server.wait(timeout=20) is not None
 
 
+def test_out_of_order_and_malformed_messages_are_answered(latex_workspace, lexical_index):
+    server = subprocess.Popen(SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, env=server_env(lexical_index))
+    hover = {"textDocument": {"uri": (latex_workspace / "paper.tex").as_uri()}, "position": {"line": 0, "character": 0}}
+    status_request = {"command": "citewise.status", "arguments": []}
+    try:
+        assert _ask(server, 1, "textDocument/hover", hover)["error"]["code"] == -32002
+        _ask(server, 2, "initialize", {"processId": None, "rootUri": latex_workspace.as_uri(), "capabilities": {}})
+        _send(server, {"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        reply = _ask(server, 3, "textDocument/hover", {"bogus": True})
+        assert reply["error"]["code"] == -32602 and "textDocument/hover" in reply["error"]["message"]
+        server.stdin.write(b"Content-Length: 5\r\n\r\n{{{{{")
+        assert _ask(server, 4, "workspace/executeCommand", status_request)["result"]["ready"] is True
+        assert _ask(server, 5, "textDocument/hover", hover)["result"] is None
+    finally:
+        server.stdin.close()
+        server.wait(timeout=20)
+
+
+def _send(server, message: dict) -> None:
+    server.stdin.write(_frame(message))
+    server.stdin.flush()
+
+
+def _ask(server, request_id: int, method: str, params: dict) -> dict:
+    """Send a request and read messages until its response (skipping the server's notifications)."""
+    _send(server, {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+    while (message := json.loads(_read_frame(server.stdout))).get("id") != request_id or "method" in message:
+        pass
+    return message
+
+
 def test_tcp_transport_answers_initialize(latex_workspace, lexical_index):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

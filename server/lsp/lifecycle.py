@@ -20,6 +20,8 @@ from citewise.server.lsp.progress import WorkDone
 from citewise.server.lsp.server import CitewiseServer, ClientFlags, torch_imported
 from citewise.server.lsp.watch import did_change_watched_files, start_watching
 
+CONFIGURATION_TIMEOUT_S = 5.0
+
 
 def initialize(ls: CitewiseServer, params: types.InitializeParams) -> None:
     ls.loop = asyncio.get_running_loop()
@@ -90,10 +92,11 @@ async def _pull_section(ls: CitewiseServer):
     if not ls.client_flags.configuration:
         return None
     try:
-        values = await ls.workspace_configuration_async(
-            types.ConfigurationParams(items=[types.ConfigurationItem(section="citewise")])
+        values = await asyncio.wait_for(
+            ls.workspace_configuration_async(types.ConfigurationParams(items=[types.ConfigurationItem(section="citewise")])),
+            CONFIGURATION_TIMEOUT_S,
         )
-    except Exception as error:
+    except Exception as error:  # includes a client that never answers
         ls.log(f"workspace/configuration failed: {error}", types.MessageType.Warning)
         return None
     return values[0] if values else None

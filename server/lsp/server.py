@@ -28,7 +28,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcRequestCancelled,
+    JsonRpcServerNotInitialized,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
@@ -39,6 +44,7 @@ from citewise.server.lsp.debounce import Debouncer
 logger = logging.getLogger(__name__)
 
 REQUEST_FAILED = -32803
+READY_TIMEOUT_S = 30.0
 
 
 def _version() -> str:
@@ -48,14 +54,36 @@ def _version() -> str:
         return "0+unknown"
 
 
-class Utf16Protocol(LanguageServerProtocol):
-    """Always negotiates UTF-16 positions, the LSP default, which is what the features count in."""
+class CitewiseProtocol(LanguageServerProtocol):
+    """pygls' protocol, with two changes.
+
+    It always negotiates UTF-16 positions, the LSP default, which is what the features
+    count in. And a request whose params do not match the method's type gets an
+    InvalidParams error response (pygls would drop it and leave the client waiting).
+    """
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams):
         if params.capabilities.general is not None:
             params.capabilities.general.position_encodings = None
         return (yield from super().lsp_initialize(params))
+
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "id" not in data or "method" not in data:
+                raise
+            detail = f"{data['method']}: {error.message}: {error.__cause__ or 'params do not match'}"
+            self._send_response(data["id"], error=JsonRpcInvalidParams(detail[:500]).to_response_error())
+            return _ANSWERED
+
+    def handle_message(self, message) -> None:
+        if message is not _ANSWERED:
+            super().handle_message(message)
+
+
+_ANSWERED = object()
 
 
 @dataclass
@@ -121,7 +149,7 @@ class CitewiseServer(LanguageServer):
         super().__init__(
             "citewise",
             _version(),
-            protocol_cls=Utf16Protocol,
+            protocol_cls=CitewiseProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
         self.project = None
@@ -147,14 +175,29 @@ class CitewiseServer(LanguageServer):
     # --- running features --------------------------------------------------------------
 
     async def ready(self):
-        """The features workspace, once `initialized` has created it; None if that failed."""
-        await self.project_ready.wait()
+        """The features workspace, once `initialized` has created it; None if that failed.
+
+        Requests before `initialize` get ServerNotInitialized; if `initialized` never
+        comes, requests fail after READY_TIMEOUT_S instead of waiting forever.
+        """
+        if self.loop is None:
+            raise JsonRpcServerNotInitialized("citewise: send `initialize` first")
+        try:
+            await asyncio.wait_for(self.project_ready.wait(), READY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise JsonRpcException("citewise is not ready: the client has not sent `initialized`",
+                                   code=REQUEST_FAILED) from None
         return self.project
 
     async def run(self, function: Callable, *args, fallback: Any = None, executor: Executor | None = None) -> Any:
-        """`function(project, *args)` on the worker; a failure is logged and `fallback` returned."""
+        """`function(project, *args)` on the worker; a failure is logged and `fallback` returned.
+
+        Only a request before `initialize` is an error (ServerNotInitialized, as the LSP asks).
+        """
         try:
             return await self.run_strict(function, *args, executor=executor)
+        except JsonRpcServerNotInitialized:
+            raise
         except JsonRpcException as error:
             self.log(error.message, types.MessageType.Warning)
             return fallback
