@@ -66,7 +66,8 @@ def recall(ranked_dois: list[str], relevant: set[str]) -> float:
 
 
 def dense_only(index: Index, embedder: Embedder, queries: list[str]) -> list[list[str]]:
-    row_ids, matrix = index.load_embeddings(embedder.dimension)
+    row_ids, half_matrix = index.load_embeddings(embedder.dimension)
+    matrix = half_matrix.astype(np.float32)
     dois = {row_id: ref.doi for row_id, (ref, _) in index.get_by_ids(row_ids.tolist()).items()}
     ranked = []
     for vector in embedder.encode(queries):

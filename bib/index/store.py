@@ -479,10 +479,10 @@ class Index:
             self._bump_revision()
 
     def load_embeddings(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
-        """(row ids, float32 matrix) of every embedded reference, filled row by row to bound memory."""
+        """(row ids, float16 matrix) of every embedded reference, filled row by row to bound memory."""
         total = self.db.execute("SELECT count(*) FROM refs WHERE embedding IS NOT NULL").fetchone()[0]
         ids = np.empty(total, dtype=np.int64)
-        matrix = np.empty((total, dimension), dtype=np.float32)
+        matrix = np.empty((total, dimension), dtype=np.float16)
         rows = self.db.execute("SELECT id, embedding FROM refs WHERE embedding IS NOT NULL ORDER BY id")
         filled = 0
         for row_id, blob in rows:
