@@ -301,37 +301,50 @@ _EMBEDDING_LOCK = threading.Lock()
 
 
 def _sentence_relevance(ws: Workspace, document: Document, pos: Pos) -> tuple[dict[str, float], list]:
-    """Context scores (0..1) of .bib keys for the sentence at the cursor, and the index hits.
+    """Context scores (0..1) of .bib keys for the text around the cursor, and the index hits.
 
-    A .bib entry scores by the index search for the sentence (when the index holds the
-    same paper) and, once the model is loaded and its vectors are computed, by cosine
-    similarity between the sentence and the entry's title and abstract.
+    A .bib entry scores by the index search for that text (when the index holds the same
+    paper) and, once the model is loaded and the entry vectors are computed, by cosine
+    similarity between the text and the entry's title. Kept per query while keys are typed.
     """
     query = cursor_context(document.text, document.lines.offset_of(pos)).query
     if len(query) < 12:
         return {}, []
     hits, query_vector = context_hits(ws, query)
+    states = ws.bib_states_for(document.uri)
+    vectors = [bib_vectors(ws, state) for state in states] if query_vector is not None else []
+    cache_key = (query, id(hits), tuple(id(s) for s in states), tuple(id(v) for v in vectors))
+    cached = _RELEVANCE.get(cache_key)
+    if cached is None:
+        cached = _RELEVANCE[cache_key] = _relevance(states, hits, query_vector, vectors)
+        if len(_RELEVANCE) > _RELEVANCE_SIZE:
+            _RELEVANCE.popitem(last=False)
+    return cached, hits
+
+
+_RELEVANCE: OrderedDict[tuple, dict[str, float]] = OrderedDict()
+_RELEVANCE_SIZE = 16
+
+
+def _relevance(states: list[BibState], hits: list, query_vector, vectors: list) -> dict[str, float]:
     top = max((h.score for h in hits), default=0.0) or 1.0
     scores: dict[str, float] = {}
-    states = ws.bib_states_for(document.uri)
     tables = [_BibCandidates.of(state) for state in states]
     for hit in hits:
         relevance = hit.score / top
         for key in _bib_keys_of(tables, hit.ref):
             scores[key] = max(scores.get(key, 0.0), relevance)
-    if query_vector is not None:
+    for table, table_vectors in zip(tables, vectors):
+        if table_vectors is None or len(table_vectors) != len(table.entries):
+            continue
         import numpy as np
 
-        for state, table in zip(states, tables):
-            vectors = bib_vectors(ws, state)
-            if vectors is None or len(vectors) != len(table.entries):
-                continue
-            similarity = np.clip(vectors @ query_vector, 0.0, None)
-            best = float(similarity.max()) if len(similarity) else 0.0
-            for entry, value in zip(table.entries, similarity / (best or 1.0)):
-                if value > scores.get(entry.key, 0.0):
-                    scores[entry.key] = float(value)
-    return scores, hits
+        similarity = np.clip(table_vectors @ query_vector, 0.0, None)
+        best = float(similarity.max()) if len(similarity) else 0.0
+        for entry, value in zip(table.entries, (similarity / (best or 1.0)).tolist()):
+            if value > scores.get(entry.key, 0.0):
+                scores[entry.key] = value
+    return scores
 
 
 def bib_vectors(ws: Workspace, state: BibState, wait: bool = False):
