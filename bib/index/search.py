@@ -131,16 +131,19 @@ class Searcher:
         return _Ranked([row[0] for row in rows], [row[1] / best for row in rows])
 
     def _selective(self, terms: list[str]) -> list[str]:
-        """The rarest query terms that together occur in at most LEXICAL_POSTINGS_BUDGET papers (at least one)."""
+        """The rarest query terms that together occur in at most LEXICAL_POSTINGS_BUDGET papers.
+
+        Without an embedder at least the rarest term is kept, so lexical search never comes back empty.
+        """
         if self.index.revision() != self._counts_revision:
             self._paper_counts = {"": self.index.count()}
             self._counts_revision = self.index.revision()
-        if self._paper_counts[""] <= LEXICAL_POSTINGS_BUDGET // len(terms or [""]):
+        if self._paper_counts[""] <= LEXICAL_POSTINGS_BUDGET:
             return terms
         kept, postings = [], 0
         for term in sorted(terms, key=self._papers_with):
             postings += self._papers_with(term)
-            if kept and postings > LEXICAL_POSTINGS_BUDGET:
+            if postings > LEXICAL_POSTINGS_BUDGET and (kept or self.embedder is not None):
                 break
             kept.append(term)
         return kept
