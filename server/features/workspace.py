@@ -194,7 +194,6 @@ class Workspace:
         self._index = None
         self._index_checked = False
         self._searcher = None
-        self._index_keys = None
         self._embedder = None
         self._model_error: str | None = None
         self._scan_cache: dict[str, DraftFile] = {}
