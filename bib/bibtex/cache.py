@@ -60,10 +60,10 @@ class FieldCache:
     def path(self) -> Path:
         return (self._directory or cache_dir()) / "bibtex-fields.sqlite"
 
-    def get_many(self, keys: list[CacheKey], memory_only: bool = False) -> dict[CacheKey, dict]:
+    def get_many(self, keys: list[CacheKey]) -> dict[CacheKey, dict]:
         memory = self._memory
         found = {key: memory[key] for key in keys if key in memory}
-        if len(found) < len(keys) and not memory_only:
+        if len(found) < len(keys):
             digests = {entry_hash(key): key for key in keys if key not in found}
             stored = {digests[digest]: value for digest, value in self._load(list(digests)).items()}
             self._remember(stored)

@@ -144,12 +144,12 @@ def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCac
         _remember_scan(path, ScanState(text, blocks, {entry.span.start_offset: entry for entry in entries}))
     bib = BibFile(path, text, entries, errors=errors)
     filler = _FieldFiller(bib, blocks, cache or shared_cache())
-    if filler.take_from_cache(memory_only=not wait):
+    if filler.take_from_cache():
         return bib
     if wait:
-        filler.parse_the_rest(look_on_disk=False)
+        filler.parse_the_rest()
     else:
-        threading.Thread(target=filler.parse_the_rest, args=(True,), name="citewise-bib-fields", daemon=True).start()
+        threading.Thread(target=filler.parse_the_rest, name="citewise-bib-fields", daemon=True).start()
     return bib
 
 
@@ -224,12 +224,12 @@ class _FieldFiller:
         self.declarations_known = not self.declarations
         self.pending = list(range(len(bib.entries)))
 
-    def take_from_cache(self, memory_only: bool) -> bool:
+    def take_from_cache(self) -> bool:
         """Apply what the cache knows of what is still missing; True when nothing is left."""
         wanted = [self.keys[index] for index in self.pending]
         if not self.declarations_known:
             wanted.append(self.declarations_key)
-        known = self.cache.get_many(wanted, memory_only)
+        known = self.cache.get_many(wanted)
         if not self.declarations_known and self.declarations_key in known:
             self._apply_declarations(known[self.declarations_key])
         missing = []
@@ -246,9 +246,7 @@ class _FieldFiller:
         self._finish()
         return True
 
-    def parse_the_rest(self, look_on_disk: bool) -> None:
-        if look_on_disk and self.take_from_cache(memory_only=False):
-            return
+    def parse_the_rest(self) -> None:
         parsed = {}
         if not self.declarations_known:
             parsed[self.declarations_key] = value = self._parse_declarations()
