@@ -100,7 +100,7 @@ class IngestSummary:
 
 
 @dataclass(frozen=True)
-class StoredVector:
+class PendingEmbedding:
     """One reference's row id and the text its embedding must represent."""
 
     row_id: int
@@ -146,7 +146,7 @@ class Index:
         if create:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = sqlite3.connect(path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None)
+            db = sqlite3.connect(path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
             index = cls(db, path)
             index._prepare()
         except sqlite3.DatabaseError as error:
@@ -461,12 +461,12 @@ class Index:
             self.db.execute("DELETE FROM meta WHERE name IN ('model', 'dimension')")
             self._bump_revision()
 
-    def needing_embedding(self) -> list[StoredVector]:
+    def needing_embedding(self) -> list[PendingEmbedding]:
         """References never embedded or whose title/abstract changed since."""
         rows = self.db.execute(
             "SELECT id, data FROM refs WHERE embedding IS NULL OR embedded_hash IS NOT text_hash ORDER BY id"
         )
-        return [StoredVector(row_id, embedding_text(reference_from_dict(json.loads(data)))) for row_id, data in rows]
+        return [PendingEmbedding(row_id, embedding_text(reference_from_dict(json.loads(data)))) for row_id, data in rows]
 
     def store_embeddings(self, row_ids: list[int], vectors: np.ndarray) -> None:
         """Save normalized vectors (stored as float16) for the given rows, in one transaction."""
