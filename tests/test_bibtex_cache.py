@@ -79,3 +79,16 @@ def test_read_without_waiting_has_cached_fields_at_once(tmp_path):
     assert later.fields_ready.is_set()
     assert later.from_cache == 30
     assert later.entry("k29").fields["title"] == "Title 29"
+
+
+def test_an_oversized_cache_file_is_started_afresh(tmp_path, monkeypatch):
+    from citewise.bib.bibtex import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "_DISK_LIMIT", 1)
+    path = tmp_path / "refs.bib"
+    path.write_text(library(3))
+    read_bib_file(path, cache=FieldCache(tmp_path / "cache"))
+    path.write_text(library(3, changed=1))
+    bib = read_bib_file(path, cache=FieldCache(tmp_path / "cache"))
+    assert bib.entry("k1").fields["title"] == "Title 1 changed"
+    assert read_bib_file(path, cache=FieldCache(tmp_path / "cache")).from_cache == 1

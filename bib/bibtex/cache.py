@@ -22,6 +22,8 @@ import platformdirs
 log = logging.getLogger(__name__)
 
 _MEMORY_LIMIT = 100_000
+_DISK_LIMIT = 256 * 1024 * 1024
+"""Past this size the cache file is started afresh (it only ever saves parsing time)."""
 _SQL_BATCH = 500
 
 
@@ -114,6 +116,7 @@ class FieldCache:
 
     def _store(self, values: dict[str, dict]) -> None:
         rows = [(h, json.dumps(value, ensure_ascii=False)) for h, value in values.items()]
+        self._start_afresh_when_too_large()
         try:
             connection = self._connect()
             try:
@@ -123,6 +126,15 @@ class FieldCache:
                 connection.close()
         except (sqlite3.Error, OSError) as error:
             log.debug("field cache not written at %s: %s", self.path, error)
+
+
+    def _start_afresh_when_too_large(self) -> None:
+        try:
+            if self.path.stat().st_size > _DISK_LIMIT:
+                for leftover in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                    leftover.unlink(missing_ok=True)
+        except OSError:
+            return
 
 
 _shared: FieldCache | None = None
