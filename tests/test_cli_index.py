@@ -176,3 +176,11 @@ def test_help_and_stats_do_not_import_torch(args, digest_index):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert "usage: citewise" in result.stdout or '"references": 75' in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "NO-TORCH NO-ST"
+
+
+def test_reembed_replaces_every_vector(digest_index):
+    result = run("index", "reembed", "--index", digest_index)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "embedded 75 references with sentence-transformers/all-MiniLM-L6-v2"
+    stats = json.loads(run("index", "stats", "--json", "--index", digest_index).stdout)
+    assert stats["embedded"] == 75 and stats["stale_embeddings"] == 0

@@ -180,3 +180,14 @@ def test_strip_markup_keeps_words_and_drops_latex_and_markdown():
     assert strip_markup(latex) == "Diffusion models are slow; solving ODEs (Fig. ) costs 50%"
     markdown = "# Intro\nDiffusion **models** [@ho2020; @lu2022, p. 3] are *slow*, see [docs](http://x.y) `code`."
     assert strip_markup(markdown) == "Intro Diffusion models are slow, see docs ."
+
+
+def test_index_location_precedence(monkeypatch, tmp_path):
+    from citewise.bib.index.location import resolve_index_path
+
+    monkeypatch.setenv("CITEWISE_INDEX", str(tmp_path / "env.sqlite"))
+    assert resolve_index_path(str(tmp_path / "flag.sqlite")) == tmp_path / "flag.sqlite"
+    assert resolve_index_path(None) == tmp_path / "env.sqlite"
+    monkeypatch.delenv("CITEWISE_INDEX")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert resolve_index_path(None) == tmp_path / "data" / "citewise" / "index.sqlite"
