@@ -2,13 +2,15 @@
 
 Each signal ranks its own candidates; reciprocal-rank fusion adds `weight / (RRF_K + rank)`
 per signal, so a paper found by several signals rises above one found by a single signal.
-Without an embedder the searcher still works from BM25 and fuzzy matching.
+Without an embedder the searcher still works from BM25 and fuzzy matching. With one, the
+SQLite signals run on a worker thread while the query is embedded, using both cores.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +28,7 @@ SHORT_QUERY_WORDS = 5
 MAX_QUERY_TERMS = 48
 BM25_COLUMN_WEIGHTS = "3.0, 2.0, 1.0, 2.0, 2.0"  # title, authors, abstract, keywords, key
 FAMILY_MATCH_CUTOFF = 80
+MIN_PREFIX_LENGTH = 3
 # SQLite scores every paper that holds any query word, so a long query over a large
 # index is slow. The rarest words carry the BM25 signal: they are kept until together they
 # occur in this many papers; the common rest is left to the dense signal.
@@ -74,6 +77,7 @@ class Searcher:
         self._families_revision = -1
         self._paper_counts: dict[str, int] = {}
         self._counts_revision = -1
+        self._sqlite_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-sqlite")
         if embedder is not None:
             self.set_embedder(embedder)
 
@@ -100,12 +104,18 @@ class Searcher:
         allowed = self._allowed_ids(year_from, year_to, source)
         excluded = self.index.ids_for_keys(exclude_keys) if exclude_keys else set()
         depth = max(CANDIDATES_PER_SIGNAL, 3 * k)
+        if self.embedder is None:
+            return self._fuse(self._sqlite_signals(text, words, depth, allowed), k, excluded)
+        self._load_vectors()
+        from_sqlite = self._sqlite_worker.submit(self._sqlite_signals, text, words, depth, allowed)
+        dense = self._dense(text, depth, allowed)
+        return self._fuse({**from_sqlite.result(), "dense": dense}, k, excluded)
+
+    def _sqlite_signals(self, text: str, words: list[str], depth: int, allowed: set[int] | None) -> dict[str, _Ranked]:
         signals = {"lexical": self._lexical(words, depth, allowed)}
-        if self.embedder is not None:
-            signals["dense"] = self._dense(text, depth, allowed)
         if len(words) <= SHORT_QUERY_WORDS:
             signals["fuzzy"] = self._fuzzy(text, depth, allowed)
-        return self._fuse(signals, k, excluded)
+        return signals
 
     def fuzzy_candidates(self, typed: str, k: int = 50) -> list[SearchHit]:
         """Papers matching a few typed characters: a key prefix, an author, title words, a year."""
@@ -162,7 +172,6 @@ class Searcher:
         """
         import torch
 
-        self._load_vectors()
         if not len(self._row_ids):
             return _Ranked([], [])
         query = torch.from_numpy(self.embedder.encode([text])[0]).to(torch.float16)
@@ -205,8 +214,13 @@ class Searcher:
         return {row[0] for row in rows}
 
     def _word_prefix_ids(self, names: list[str], years: set[str]) -> set[int]:
-        if names:
-            match = " AND ".join(f'("{word}" OR "{word}"*)' for word in names)
+        """Papers holding every typed word in title, authors or key; the last word may be unfinished."""
+        words = [word for word in names if len(word) > 1 and word not in STOPWORDS]
+        if words:
+            clauses = [f'"{word}"' for word in words[:-1]]
+            last = words[-1]
+            clauses.append(f'("{last}" OR "{last}"*)' if len(last) >= MIN_PREFIX_LENGTH else f'"{last}"')
+            match = " AND ".join(clauses)
             rows = self.index.db.execute(
                 "SELECT rowid FROM refs_fts WHERE refs_fts MATCH ? LIMIT 200",
                 (f"{{title authors key}} : ({match})",),
