@@ -16,6 +16,12 @@ FIXTURES = REPO / "tests" / "fixtures"
 SHARED = REPO.parent / "shared"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_dir(tmp_path_factory):
+    """Keep the parsed-.bib cache of every test (and every server it starts) out of ~/.cache."""
+    os.environ["CITEWISE_CACHE_DIR"] = str(tmp_path_factory.mktemp("citewise-cache"))
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     """`../shared` beside the checkout; tests that need it skip when it is absent."""

@@ -129,11 +129,8 @@ def test_capital_protection(title, protected):
 
 CORE_FIELDS = ["author", "title", "year", "container", "volume", "number", "pages", "publisher", "doi"]
 KNOWN_DIFFERENCES = """
-- Zotero `encyclopediaArticle` items: BBT's BibLaTeX writes @inreference; the reference model only
-  knows the BibTeX-level type the Zotero reader gives (`article`), so we write @article (32 entries
-  of "Language field … #1921").
-  The Zotero reader could map them to `inreference`, which the writer already handles
-  (@inreference in BibLaTeX, @article in BibTeX, as BBT does).
+- Zotero `encyclopediaArticle` items are read as `inreference`: @inreference in BibLaTeX and
+  @article in BibTeX, as BBT writes them.
 - Name particles: BBT's BibLaTeX writes `family=Gogh, prefix=van, useprefix=false`; both sides are
   compared without lowercase particles. "Père" ending Dumas's given name, "d'Alembert", and
   biber's test names (`abbé d'Aubignac`, institution-only authors) are split differently.
@@ -227,10 +224,8 @@ def test_agreement_with_better_bibtex_exports(capsys):
     assert counts["entries"] >= 250
     assert field_share >= 0.90, differences
     assert type_shares["bibtex"] >= 0.90, differences
-    # BibLaTeX falls short only by the @inreference items listed in KNOWN_DIFFERENCES.
-    assert type_shares["biblatex"] >= 0.75, differences
-    unexplained = [d for d in differences if "type: inreference != article" not in d]
-    assert len(unexplained) <= 30, unexplained
+    assert type_shares["biblatex"] >= 0.90, differences
+    assert len(differences) <= 30, differences
 
 
 def test_inreference_is_article_in_bibtex_and_inreference_in_biblatex():

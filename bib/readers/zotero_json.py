@@ -36,7 +36,7 @@ ITEM_TYPE_TO_BIBTEX = {
     "conferencePaper": "inproceedings",
     "book": "book",
     "bookSection": "incollection",
-    "encyclopediaArticle": "article",
+    "encyclopediaArticle": "inreference",
     "dictionaryEntry": "incollection",
     "thesis": "phdthesis",
     "report": "techreport",
