@@ -22,12 +22,17 @@ $(VENV)/.deps: pyproject.toml
 install: $(VENV)/.deps
 	$(PIP) install --no-deps --no-build-isolation --force-reinstall .
 
-# Debian packages the tests drive: Neovim for the editor test.
+# Debian packages the editor tests drive: Neovim, and Emacs with eglot.
 system-deps:
-	@command -v nvim >/dev/null || { apt-get update -q && apt-get install -y -q neovim; }
+	@dpkg -s neovim emacs-nox elpa-eglot >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q neovim emacs-nox elpa-eglot; }
 
 test: install system-deps
 	$(PY) -m pytest -q -p no:cacheprovider
+	bash editors/vscode/scripts/e2e.sh
+
+# The VS Code extension in a real VS Code (code-server + Chromium); also the last step of `make test`.
+e2e-vscode: install
+	bash editors/vscode/scripts/e2e.sh
 
 demo: install
 	rm -f $(DEMO_INDEX)
@@ -37,8 +42,9 @@ demo: install
 	$(VENV)/bin/citewise bib examples/draft.tex --index $(DEMO_INDEX) -o $(VENV)/demo-refs.bib
 	cat $(VENV)/demo-refs.bib
 
+# Every benchmark in turn; each prints median and p95 beside its baseline (about an hour in all).
 bench: install
-	$(PY) bench/run_all.py
+	for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist
