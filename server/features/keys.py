@@ -13,6 +13,7 @@ from citewise.server.features.positions import Pos, Range
 from citewise.server.features.workspace import BibState, Document, Workspace
 
 NEAR_KEY_CUTOFF = 75
+ENTRY_FIELDS_WAIT_SECONDS = 2.0  # a first parse of a .bib is under way: one hover may wait for it
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,10 @@ def defining_states(ws: Workspace, uri: str, key: str) -> list[BibState]:
 
 
 def bib_reference(ws: Workspace, uri: str, key: str) -> Reference | None:
+    """The reference `key` names in the draft's .bib files, its fields waited for if still parsing."""
     for state in defining_states(ws, uri, key):
-        entry = state.entry(key)
-        return state.references.get(entry.key)
+        state.file.wait_for_fields(ENTRY_FIELDS_WAIT_SECONDS)
+        return state.references.get(state.entry(key).key)
     return None
 
 
