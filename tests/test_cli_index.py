@@ -184,3 +184,15 @@ def test_reembed_replaces_every_vector(digest_index):
     assert result.stdout.strip() == "embedded 75 references with sentence-transformers/all-MiniLM-L6-v2"
     stats = json.loads(run("index", "stats", "--json", "--index", digest_index).stdout)
     assert stats["embedded"] == 75 and stats["stale_embeddings"] == 0
+
+
+def test_suggest_excludes_a_paper_cited_by_its_bib_key_after_merging(tmp_path):
+    """examples/library.bib gives the digest's papers keys of their own; the demo draft cites those."""
+    index = str(tmp_path / "index.sqlite")
+    added = run("index", "add", DIGEST, str(EXAMPLES / "library.bib"), "--index", index, "--no-embed")
+    assert "added 76, updated 4" in added.stdout
+    result = run("suggest", str(EXAMPLES / "draft.tex"), "-k", "5", "--json", "--index", index)
+    assert result.returncode == 0, result.stderr
+    suggested = {item["title"] for record in json.loads(result.stdout) for item in record["items"]}
+    assert "Score-Based Generative Modeling through Stochastic Differential Equations" not in suggested
+    assert not any(title.startswith("DPM-Solver-v3") for title in suggested)

@@ -55,8 +55,21 @@ def test_same_doi_merges_and_keeps_richer_fields(index):
     stored = index.get("smith2020graph")
     assert stored.abstract == "A long abstract about graph networks."
     assert stored.journal == "JMLR" and stored.year == "2020"
-    assert index.get("other") is None
+    assert index.all_keys() == ["smith2020graph"]
     assert index.stats()["sources"] == {"test.bib": 1, "zotero": 1}
+
+
+def test_a_merged_papers_other_key_still_finds_it(index):
+    """A .bib key for a paper first read from a digest: drafts cite it by that key."""
+    index.add_references([paper("GraphNetworks", "Graph Networks", doi="10.1000/abc")])
+    index.add_references([paper("smith2020graph", "Graph Networks", doi="10.1000/abc", year="2020")])
+    assert index.all_keys() == ["GraphNetworks"]
+    under_alias = index.get("smith2020graph")
+    assert under_alias.key == "smith2020graph" and under_alias.year == "2020"
+    assert index.get_many(["GraphNetworks", "smith2020graph"]).keys() == {"GraphNetworks", "smith2020graph"}
+    assert index.ids_for_keys(["smith2020graph"]) == index.ids_for_keys(["GraphNetworks"])
+    index.add_references([paper("smith2020graph", "Unrelated Paper On Other Things")])
+    assert "smith2020grapha" in index.all_keys()
 
 
 def test_same_arxiv_id_merges(index):

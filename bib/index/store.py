@@ -77,7 +77,13 @@ def _run_statements(db: sqlite3.Connection, script: str) -> None:
             db.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1]
+def _schema_2(db: sqlite3.Connection) -> None:
+    """Other keys of a merged paper (a .bib key for a paper first read from a digest), still found by them."""
+    db.execute("CREATE TABLE aliases (key TEXT PRIMARY KEY, ref_id INTEGER NOT NULL)")
+    db.execute("CREATE INDEX aliases_ref ON aliases(ref_id)")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -231,15 +237,20 @@ class Index:
         return [row[0] for row in self.db.execute("SELECT key FROM refs ORDER BY key")]
 
     def get(self, key: str) -> Reference | None:
-        row = self.db.execute("SELECT data FROM refs WHERE key = ?", (key,)).fetchone()
-        return reference_from_dict(json.loads(row[0])) if row else None
+        """The reference stored under `key`, or merged in under it (then carrying that key)."""
+        return self.get_many([key]).get(key)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Reference]:
         found = {}
         for chunk in _chunks(list(keys), 500):
             marks = ",".join("?" * len(chunk))
-            for key, data in self.db.execute(f"SELECT key, data FROM refs WHERE key IN ({marks})", chunk):
-                found[key] = reference_from_dict(json.loads(data))
+            query = (
+                f"SELECT key, data FROM refs WHERE key IN ({marks}) UNION ALL"
+                f" SELECT aliases.key, data FROM aliases JOIN refs ON refs.id = aliases.ref_id"
+                f" WHERE aliases.key IN ({marks})"
+            )
+            for key, data in self.db.execute(query, chunk + chunk):
+                found[key] = Reference(**{**reference_from_dict(json.loads(data)).__dict__, "key": key})
         return found
 
     def get_by_ids(self, row_ids: Iterable[int]) -> dict[int, tuple[Reference, str]]:
@@ -256,7 +267,8 @@ class Index:
         ids = set()
         for chunk in _chunks(list(keys), 500):
             marks = ",".join("?" * len(chunk))
-            ids.update(row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE key IN ({marks})", chunk))
+            query = f"SELECT id FROM refs WHERE key IN ({marks}) UNION SELECT ref_id FROM aliases WHERE key IN ({marks})"
+            ids.update(row[0] for row in self.db.execute(query, chunk + chunk))
         return ids
 
     def iter_references(self) -> Iterator[Reference]:
@@ -373,6 +385,7 @@ class Index:
             if row:
                 self.db.execute("DELETE FROM refs WHERE id = ?", row)
                 self.db.execute("DELETE FROM refs_fts WHERE rowid = ?", row)
+                self.db.execute("DELETE FROM aliases WHERE ref_id = ?", row)
                 self._bump_revision()
 
     def _merge_or_insert(self, ref: Reference) -> str:
@@ -388,6 +401,8 @@ class Index:
             return "added"
         data, sources = self.db.execute("SELECT data, sources FROM refs WHERE id = ?", (row_id,)).fetchone()
         stored = reference_from_dict(json.loads(data))
+        if ref.key and ref.key != stored.key:
+            self.db.execute("INSERT OR IGNORE INTO aliases(key, ref_id) VALUES (?, ?)", (ref.key, row_id))
         merged = stored.merged_with(ref)
         known_sources = sources.split("\n")
         if source and source not in known_sources:
@@ -404,7 +419,8 @@ class Index:
         candidates = [key] + [key + suffix for suffix in KEY_SUFFIXES]
         candidates += [key + a + b for a in KEY_SUFFIXES for b in KEY_SUFFIXES]
         for candidate in candidates:
-            if not self.db.execute("SELECT 1 FROM refs WHERE key = ?", (candidate,)).fetchone():
+            taken = "SELECT 1 FROM refs WHERE key = ?1 UNION ALL SELECT 1 FROM aliases WHERE key = ?1"
+            if not self.db.execute(taken, (candidate,)).fetchone():
                 return candidate
         raise CitewiseError(f"{self.path}: no free citation key near {key!r}")
 
