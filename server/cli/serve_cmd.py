@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from citewise.bib.errors import CitewiseError
@@ -29,7 +30,7 @@ def _host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def serve(args: argparse.Namespace) -> int:
+def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(stream=sys.stderr, level=args.log_level, format="citewise %(levelname)s %(name)s: %(message)s")
     from citewise.server.lsp.server import create_server
 
@@ -42,4 +43,17 @@ def serve(args: argparse.Namespace) -> int:
             raise CitewiseError(f"cannot listen on {host}:{port}: {error.strerror}") from error
     else:
         server.start_io()
-    return 0
+    _leave_without_finalizing()
+
+
+def _leave_without_finalizing() -> None:
+    """End the process once the client has said `exit`.
+
+    Background threads (model loading, .bib title embedding) may still be inside torch;
+    finalizing the interpreter under them aborts with "terminate called without an active
+    exception". Every write the server makes is already committed, so nothing is lost.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
