@@ -205,6 +205,18 @@ def test_server_exits_when_the_client_dies(latex_workspace, lexical_index):
     assert server.wait(timeout=20) is not None
 
 
+def test_shutdown_and_exit_end_the_process_cleanly(latex_workspace, lexical_index):
+    server = subprocess.Popen(SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=server_env(lexical_index))
+    _ask(server, 1, "initialize", {"processId": None, "rootUri": latex_workspace.as_uri(), "capabilities": {}})
+    _send(server, {"jsonrpc": "2.0", "method": "initialized", "params": {}})
+    assert "result" in _ask(server, 2, "shutdown", None)
+    _send(server, {"jsonrpc": "2.0", "method": "exit", "params": None})
+    assert server.wait(timeout=20) == 0
+    errors = server.stderr.read().decode()
+    assert "Traceback" not in errors and "terminate called" not in errors
+
+
 def test_out_of_order_and_malformed_messages_are_answered(latex_workspace, lexical_index):
     server = subprocess.Popen(SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, env=server_env(lexical_index))

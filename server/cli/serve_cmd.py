@@ -54,6 +54,7 @@ def _leave_without_finalizing() -> None:
     exception". Every write the server makes is already committed, so nothing is lost.
     """
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if not stream.closed:
+            stream.flush()
     os._exit(0)
