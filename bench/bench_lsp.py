@@ -32,6 +32,8 @@ import sys
 import time
 from pathlib import Path
 
+from timing import p95
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -61,13 +63,8 @@ SENTENCES = [
 PREFIXES = ["", "v", "va", "vas", "vaswani", "attention", "diffus", "2019", "chen20", "grpah"]
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
-
-
 def summary(values: list[float]) -> str:
-    return f"p50 {statistics.median(values) * 1000:7.1f} ms   p95 {percentile(values, 0.95) * 1000:7.1f} ms   (n={len(values)})"
+    return f"p50 {statistics.median(values) * 1000:7.1f} ms   p95 {p95(values) * 1000:7.1f} ms   (n={len(values)})"
 
 
 # --- data ------------------------------------------------------------------------------------

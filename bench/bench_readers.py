@@ -19,6 +19,7 @@ from pathlib import Path
 
 from citewise.bib.readers import read_path
 from citewise.bib.zotero.sqlite_reader import read_zotero_sqlite
+from timing import p95
 
 REPO = Path(__file__).resolve().parents[1]
 ZOTERO_SQLITE = REPO / "tests" / "fixtures" / "readers" / "zotero.sqlite"
@@ -104,11 +105,6 @@ def timings(function: Callable[[], object], repeat: int) -> list[float]:
         function()
         runs.append(time.perf_counter() - start)
     return runs
-
-
-def p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 def report(name: str, count: int, runs: list[float], baseline: list[float] | None) -> None:

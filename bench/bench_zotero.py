@@ -24,16 +24,12 @@ from zotero_server import ZoteroLibrary, ZoteroTestServer, synthetic_item  # noq
 from citewise.bib.index.store import Index  # noqa: E402
 from citewise.bib.zotero.client import ZoteroConnection, ZoteroSettings  # noqa: E402
 from citewise.bib.zotero.sync import sync_library  # noqa: E402
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+from timing import p95  # noqa: E402
 
 
 def report(name: str, seconds: list[float], requests: list[int]) -> None:
     print(f"{name:<44} median {statistics.median(seconds) * 1000:9.1f} ms   "
-          f"p95 {percentile(seconds, 0.95) * 1000:9.1f} ms   requests {statistics.median(requests):g}"
+          f"p95 {p95(seconds) * 1000:9.1f} ms   requests {statistics.median(requests):g}"
           f"   (n={len(seconds)})")
 
 
