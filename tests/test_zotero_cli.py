@@ -8,9 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from zotero_server import ZoteroTestServer, synthetic_item
-from zotero_support import API_KEY, SHARED, index_view, library_view, seeded_library, server  # noqa: F401
+from zotero_support import API_KEY, index_view, library_view, seeded_library, server  # noqa: F401
 
 from citewise.bib.index.store import Index
 
@@ -83,9 +82,7 @@ def test_a_killed_sync_resumes_where_it_stopped(tmp_path):
 
 
 def test_offline_sync_from_a_real_zotero_sqlite(tmp_path):
-    database = SHARED / "corpus" / "zotero" / "bbt_sqlite" / "zotero.sqlite"
-    if not database.exists():
-        pytest.skip("../shared zotero.sqlite is absent")
+    database = Path(__file__).resolve().parent / "fixtures" / "readers" / "zotero.sqlite"
     index_path = str(tmp_path / "index.sqlite")
     first = run("zotero", "sync", "--sqlite", str(database), "--index", index_path)
     assert first.returncode == 0, first.stderr
