@@ -5,7 +5,7 @@ acm-cr-dev (`<desc>` of contexts.topics); the right answers are the DOIs they ci
 (contexts.qrels). The index holds the cited papers (cited_docs.bib) plus the seed digest
 as distractors. Each configuration is run twice: papers embedded by the plain
 `SentenceTransformer.encode` call (float32, 256 tokens) and by citewise's faster path
-(bfloat16 where supported, 128 tokens), so the cost of the speed-up shows. Queries are
+(bfloat16 where supported, 160 tokens), so the cost of the speed-up shows. Queries are
 embedded the same way in both.
 
     .venv/bin/python bench/bench_retrieval.py [--topics N]
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.bib.index.embed import Embedder, embed_pending
+from citewise.bib.index.embed import Embedder, bundled_model_dir, embed_pending
 from citewise.bib.index.search import Searcher
 from citewise.bib.index.store import Index
 from citewise.bib.model import normalize_doi
@@ -61,9 +61,12 @@ def build_index(path: Path, embedder: Embedder, plain: bool) -> Index:
     if not plain:
         embed_pending(index, embedder)
         return index
+    from sentence_transformers import SentenceTransformer
+
     pending = index.needing_embedding()
-    embedder.model.max_seq_length = embedder.query_max_tokens
-    vectors = embedder.model.encode([item.text for item in pending], normalize_embeddings=True)
+    model = SentenceTransformer(bundled_model_dir() or embedder.name, device="cpu")
+    model.max_seq_length = embedder.query_max_tokens
+    vectors = model.encode([item.text for item in pending], normalize_embeddings=True)
     index.set_model(embedder.name, embedder.dimension)
     index.store_embeddings([item.row_id for item in pending], vectors)
     return index

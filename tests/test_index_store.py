@@ -204,3 +204,20 @@ def test_index_location_precedence(monkeypatch, tmp_path):
     monkeypatch.delenv("CITEWISE_INDEX")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     assert resolve_index_path(None) == tmp_path / "data" / "citewise" / "index.sqlite"
+
+
+def test_embeddings_load_back_in_row_order_across_chunks(index):
+    import numpy as np
+
+    from citewise.bib.index.store import VECTOR_CHUNK_ROWS
+
+    count = VECTOR_CHUNK_ROWS * 2 + 5
+    index.add_references([paper(f"p{number}", f"Paper number {number} about topic {number}") for number in range(count)])
+    pending = index.needing_embedding()
+    index.set_model("test-model", 4)
+    vectors = np.arange(len(pending) * 4, dtype=np.float32).reshape(len(pending), 4) % 1000
+    index.store_embeddings([item.row_id for item in pending], vectors)
+    row_ids, matrix = index.load_embeddings(4)
+    assert len(row_ids) == count and list(row_ids) == sorted(item.row_id for item in pending)
+    by_row = {item.row_id: vector for item, vector in zip(pending, vectors)}
+    assert all(np.array_equal(matrix[position], by_row[row_id].astype(np.float16)) for position, row_id in enumerate(row_ids))

@@ -34,6 +34,7 @@ from citewise.bib.model import (
 TITLE_MATCH_THRESHOLD = 95
 MIN_TITLE_LENGTH_FOR_FUZZY = 20
 LOCK_TIMEOUT_SECONDS = 2.0
+VECTOR_CHUNK_ROWS = 4096
 KEY_SUFFIXES = "abcdefghijklmnopqrstuvwxyz"
 
 
@@ -495,18 +496,17 @@ class Index:
             self._bump_revision()
 
     def load_embeddings(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
-        """(row ids, float16 matrix) of every embedded reference, filled row by row to bound memory."""
+        """(row ids, float16 matrix) of every embedded reference, filled a chunk of rows at a time to bound memory."""
         total = self.db.execute("SELECT count(*) FROM refs WHERE embedding IS NOT NULL").fetchone()[0]
         ids = np.empty(total, dtype=np.int64)
         matrix = np.empty((total, dimension), dtype=np.float16)
         rows = self.db.execute("SELECT id, embedding FROM refs WHERE embedding IS NOT NULL ORDER BY id")
         filled = 0
-        for row_id, blob in rows:
-            if filled == total:
-                break
-            ids[filled] = row_id
-            matrix[filled] = np.frombuffer(blob, dtype=np.float16)
-            filled += 1
+        while filled < total and (chunk := rows.fetchmany(min(VECTOR_CHUNK_ROWS, total - filled))):
+            end = filled + len(chunk)
+            ids[filled:end] = [row_id for row_id, _ in chunk]
+            matrix[filled:end] = np.frombuffer(b"".join(blob for _, blob in chunk), dtype=np.float16).reshape(len(chunk), dimension)
+            filled = end
         return ids[:filled], matrix[:filled]
 
 

@@ -1,0 +1,142 @@
+"""Our BERT encoder against sentence-transformers on the bundled model and on variants of it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from citewise.bib.errors import CitewiseError
+from citewise.bib.index.bert import BertEncoder, pooling_mode
+from citewise.bib.index.embed import Embedder, SentenceTransformersModel, bundled_model_dir
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TEXTS = [
+    "graph neural networks",
+    "",
+    "   surrounded by spaces   ",
+    "Attention Is All You Need",
+    "Ünïcödé — “quotes”, 数学, and emoji 🧪 in one line",
+    *[paragraph for paragraph in EXAMPLES.joinpath("daily-papers-digest.txt").read_text().split("\n\n")
+      if len(paragraph) > 200][:40],
+]
+
+
+@pytest.fixture(scope="module")
+def model_folder() -> Path:
+    return Path(bundled_model_dir())
+
+
+def sentence_transformers_vectors(folder: Path, texts: list[str], max_tokens: int) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(folder), device="cpu")
+    model.max_seq_length = max_tokens
+    return model.encode(texts, batch_size=8, normalize_embeddings=True, convert_to_numpy=True)
+
+
+@pytest.mark.parametrize("max_tokens", [256, 160, 8])
+def test_vectors_match_sentence_transformers(model_folder, max_tokens):
+    ours = BertEncoder(model_folder, "mean").encode(TEXTS, batch_size=8, max_tokens=max_tokens)
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    assert np.abs(ours - sentence_transformers_vectors(model_folder, TEXTS, max_tokens)).max() < 1e-5
+
+
+def test_order_and_batch_size_do_not_change_vectors(model_folder):
+    encoder = BertEncoder(model_folder, "mean")
+    one_batch = encoder.encode(TEXTS, batch_size=64, max_tokens=256)
+    reversed_small_batches = encoder.encode(TEXTS[::-1], batch_size=3, max_tokens=256)[::-1]
+    assert np.abs(one_batch - reversed_small_batches).max() < 1e-5
+
+
+def test_threads_with_different_token_limits_do_not_mix(model_folder):
+    encoder = BertEncoder(model_folder, "mean")
+    expected = {tokens: encoder.encode(TEXTS, batch_size=4, max_tokens=tokens) for tokens in (8, 256)}
+    mismatches = []
+
+    def encode_repeatedly(tokens: int) -> None:
+        for _ in range(3):
+            if np.abs(encoder.encode(TEXTS, batch_size=4, max_tokens=tokens) - expected[tokens]).max() > 1e-5:
+                mismatches.append(tokens)
+
+    threads = [threading.Thread(target=encode_repeatedly, args=(tokens,)) for tokens in (8, 256)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []
+
+
+def test_bfloat16_vectors_stay_close(model_folder):
+    encoder = BertEncoder(model_folder, "mean")
+    exact = encoder.encode(TEXTS, batch_size=8, max_tokens=256)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        reduced = encoder.encode(TEXTS, batch_size=8, max_tokens=256)
+    assert (exact * reduced).sum(axis=1).min() > 0.999
+
+
+def variant(model_folder: Path, tmp_path: Path, edit) -> Path:
+    """A copy of the bundled model (weights linked, not copied) with `edit` applied to its configs."""
+    folder = tmp_path / "model"
+    shutil.copytree(model_folder, folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    (folder / "model.safetensors").symlink_to(model_folder / "model.safetensors")
+    edit(folder)
+    return folder
+
+
+def set_json(path: Path, **values) -> None:
+    path.write_text(json.dumps({**json.loads(path.read_text()), **values}))
+
+
+def test_cls_pooling_matches_sentence_transformers(model_folder, tmp_path):
+    folder = variant(model_folder, tmp_path, lambda folder: set_json(
+        folder / "1_Pooling" / "config.json", pooling_mode_mean_tokens=False, pooling_mode_cls_token=True))
+    assert pooling_mode(folder) == "cls"
+    ours = BertEncoder(folder, "cls").encode(TEXTS, batch_size=8, max_tokens=256)
+    reference = sentence_transformers_vectors(folder, TEXTS, 256)
+    assert np.abs(ours - reference).max() < 1e-5
+    assert np.abs(ours - BertEncoder(model_folder, "mean").encode(TEXTS, batch_size=8, max_tokens=256)).max() > 0.01
+
+
+@pytest.mark.parametrize("edit", [
+    lambda folder: set_json(folder / "1_Pooling" / "config.json", pooling_mode_max_tokens=True),
+    lambda folder: set_json(folder / "config.json", model_type="roberta"),
+    lambda folder: set_json(folder / "config.json", hidden_act="gelu_new"),
+    lambda folder: set_json(folder / "sentence_bert_config.json", do_lower_case=True),
+    lambda folder: (folder / "modules.json").write_text(json.dumps(json.loads((folder / "modules.json").read_text())[:1])),
+    lambda folder: (folder / "tokenizer.json").unlink(),
+], ids=["max-pooling", "roberta", "other-gelu", "lower-case", "no-pooling", "no-tokenizer-json"])
+def test_other_shapes_go_to_sentence_transformers(model_folder, tmp_path, edit):
+    folder = variant(model_folder, tmp_path, edit)
+    assert pooling_mode(folder) is None
+    if (folder / "tokenizer.json").exists() and json.loads((folder / "config.json").read_text())["model_type"] == "bert":
+        assert isinstance(Embedder.load(str(folder)).model, SentenceTransformersModel)
+
+
+def test_damaged_weights_give_one_line_naming_the_file(model_folder, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(model_folder, folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    (folder / "model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(CitewiseError) as raised:
+        Embedder.load(str(folder))
+    message = str(raised.value)
+    assert "\n" not in message and str(folder / "model.safetensors") in message
+
+
+def test_bundled_model_loads_without_transformers():
+    probe = (
+        "import sys\n"
+        "from citewise.bib.index.embed import Embedder\n"
+        "embedder = Embedder.load()\n"
+        "print(embedder.encode(['a query']).shape, type(embedder.model).__name__,\n"
+        "      sorted(name for name in ('transformers', 'sentence_transformers') if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "(1, 384) BertEncoder []", result.stderr
