@@ -124,6 +124,10 @@ def test_user_macro_wrapping_a_cite_command_like_scipy_inlinecite():
         (r"\newcommand{\mycite}[2][]{\cite[#1]{#2}}", r"\mycite[p.~3]{a} \mycite{b}", ["a"]),
         (r"\providecommand*{\mycite}[1]{\textcite{#1}}", r"\mycite{a}", ["a"]),
         (r"\def\mycite#1{\parencite{#1}}", r"\mycite{a}", ["a"]),
+        (r"\NewDocumentCommand{\mycite}{m}{\cite{#1}}", r"\mycite{a,b}", ["a", "b"]),
+        (r"\NewDocumentCommand\mycite{ o m }{\parencite[#1]{#2}}", r"\mycite[p.~3]{a} \mycite{b}", ["a"]),
+        ("\\DeclareDocumentCommand{\\mycite}{O{} m}\n  {\\textcite[#1]{#2}}", r"\mycite{a}", ["a"]),
+        (r"\RenewDocumentCommand{\mycite}{m m}{\citetitle{#2}}", r"\mycite{x}{a}", ["a"]),
     ],
 )
 def test_user_macro_definition_forms(definition, use, expected):
@@ -186,3 +190,31 @@ def test_bibliography_declarations():
 
 def test_cite_command_names_include_capitalised_forms():
     assert {"Cite", "Parencite", "Textcite", "Autocite", "Smartcite", "Citet"} <= CITE_COMMANDS
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("\\cite{a}\n\\iffalse\n\\cite{hidden}\n\\fi\n\\cite{b}", [["a"], ["b"]]),
+    ("\\iffalse \\ifx\\a\\b \\cite{x}\\fi \\cite{y} \\fi \\cite{z}", [["z"]]),
+    ("\\iffalse \\cite{x} \\else \\cite{shown} \\fi", [["shown"]]),
+    ("\\iffalse \\ifdraft \\cite{x} \\else \\cite{y} \\fi \\cite{w} \\fi \\cite{z}", [["z"]]),
+    ("\\iffalse % \\fi in a comment\n\\cite{x}\n\\fi \\cite{z}", [["z"]]),
+    ("\\iffalse $a \\iff b$ \\cite{x} \\fi \\cite{z}", [["z"]]),
+    ("\\iffalse \\\\fi \\cite{x} \\fi \\cite{z}", [["z"]]),
+    ("\\iffalsehood \\cite{a}", [["a"]]),
+    ("\\cite{a} \\iffalse \\cite{never-closed}", [["a"]]),
+], ids=["block", "nested", "else-branch", "nested-else", "fi-in-comment", "iff-symbol", "escaped-newline",
+        "longer-name", "unterminated"])
+def test_iffalse_blocks_are_skipped(text, expected):
+    assert keys(text) == expected
+
+
+def test_iffalse_masking_keeps_positions():
+    text = "\\iffalse\n\\cite{x}\n\\fi\n\\cite{b}"
+    masked = mask_comments_and_verbatim(text)
+    assert len(masked) == len(text) and masked.count("\n") == text.count("\n")
+    assert "\\cite{x}" not in masked and masked.endswith("\\cite{b}")
+
+
+def test_document_commands_with_other_argument_specs_are_not_cite_macros():
+    text = r"\NewDocumentCommand{\mycite}{s m}{\cite{#2}}" + "\n" + r"\mycite*{a} \cite{b}"
+    assert find_cite_macros(text) == [] and keys(text) == [["b"]]

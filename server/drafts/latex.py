@@ -1,7 +1,7 @@
 r"""Find citations, bibliography declarations and included files in LaTeX source.
 
-One pass over the text with comments and verbatim material blanked out (same
-length, same line breaks, so every position stays true). Every pattern here
+One pass over the text with comments, verbatim material and `\iffalse` blocks
+blanked out (same length, same line breaks, so every position stays true). Every pattern here
 is linear: groups are matched with possessive quantifiers over disjoint
 character classes, and a key list may not contain `{` or `\`, so a brace that
 never closes costs one short scan, not a rescan of the rest of the file.
@@ -32,6 +32,10 @@ INCLUDE_COMMANDS = frozenset(
 )
 BIBLIOGRAPHY_COMMANDS = frozenset({"bibliography", "nobibliography", "addbibresource", "addglobalbib", "addsectionbib"})
 _DEFINE_COMMANDS = frozenset({"newcommand", "renewcommand", "providecommand", "DeclareRobustCommand", "newrobustcmd"})
+_DOCUMENT_COMMANDS = frozenset(
+    {"NewDocumentCommand", "RenewDocumentCommand", "ProvideDocumentCommand", "DeclareDocumentCommand"}
+)
+_DEFINERS = _DEFINE_COMMANDS | _DOCUMENT_COMMANDS | {"def"}
 _VERBATIM_ENVIRONMENTS = ("verbatim", "Verbatim", "BVerbatim", "LVerbatim", "lstlisting", "minted", "comment")
 
 _COMMAND = re.compile(r"\\([A-Za-z@]+)(\*?)")
@@ -47,12 +51,18 @@ _GROUP = re.compile(r"\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*+\})*+)\}")
 _BARE_INPUT = re.compile(r"[ \t]+([^\s{}\\%]+)")
 _MACRO_NAME = re.compile(r"\s*(?:\{\s*\\([A-Za-z@]+)\s*\}|\\([A-Za-z@]+))")
 _PARAM_COUNT = re.compile(r"\s*\[\s*(\d)\s*\]")
+# The argument specs `\newcommand` could also express: an optional argument first, then mandatory ones.
+_ARGUMENT_SPEC = re.compile(r"\s*(o|O\{[^{}]*\})?\s*((?:m\s*)*)")
 _DEF = re.compile(r"\s*\\([A-Za-z@]+)((?:#\d)*)\s*")
 _KEY_PARAM = re.compile(r"\s*#(\d)\s*")
 _SPECIAL = re.compile(
     r"\\\\|\\%|%|\\verb\*?|\\(?:lstinline|mintinline)\b"
     r"|\\begin\s*\{(" + "|".join(_VERBATIM_ENVIRONMENTS) + r")(\*?)\}"
+    r"|\\iffalse(?![A-Za-z@])"
 )
+# Inside `\iffalse` TeX still pairs nested conditionals with their `\fi` and still skips
+# comments. `\iff` is the math symbol, not a conditional.
+_CONDITIONAL_TOKEN = re.compile(r"\\\\|\\%|%|\\(iff(?![A-Za-z@])|if[A-Za-z@]*|else|fi)(?![A-Za-z@])")
 
 
 @dataclass(frozen=True)
@@ -111,7 +121,7 @@ def latex_includes(text: str) -> list[str]:
 
 
 def mask_comments_and_verbatim(text: str) -> str:
-    r"""The text with `%` comments, verbatim environments and `\verb|..|` replaced by spaces."""
+    r"""The text with `%` comments, verbatim environments, `\verb|..|` and `\iffalse` blocks replaced by spaces."""
     pieces: list[str] = []
     kept_from = 0
     pos = 0
@@ -132,6 +142,8 @@ def _masked_span(text: str, match: re.Match) -> tuple[int, int]:
         return match.end(), match.end()
     if token == "%":
         return match.start(), _end_of_line(text, match.start())
+    if token.startswith("\\if"):
+        return match.start(), _end_of_false_branch(text, match.end())
     if match.group(1):
         end_marker = "\\end{" + match.group(1) + match.group(2) + "}"
         end = text.find(end_marker, match.end())
@@ -154,13 +166,34 @@ def _masked_span(text: str, match: re.Match) -> tuple[int, int]:
     return pos, close + 1
 
 
+def _end_of_false_branch(text: str, pos: int) -> int:
+    r"""Where the text skipped by an `\iffalse` that ends before `pos` stops: at its own
+    `\else` (what follows is typeset) or just after its `\fi`; the end of the text if neither comes."""
+    depth = 0
+    while (token := _CONDITIONAL_TOKEN.search(text, pos)) is not None:
+        name = token.group(1)
+        pos = _end_of_line(text, token.start()) if token.group(0) == "%" else token.end()
+        if name is None or name == "iff":
+            continue
+        if name == "fi":
+            if depth == 0:
+                return token.end()
+            depth -= 1
+        elif name == "else":
+            if depth == 0:
+                return token.start()
+        else:
+            depth += 1
+    return len(text)
+
+
 def _end_of_line(text: str, pos: int) -> int:
     end = text.find("\n", pos)
     return len(text) if end < 0 else end
 
 
 def find_cite_macros(text: str, known: Iterable[CiteMacro] = ()) -> list[CiteMacro]:
-    r"""Commands defined with `\newcommand`, `\renewcommand`, `\DeclareRobustCommand`, `\def`… around a cite command."""
+    r"""Commands defined with `\newcommand`, `\NewDocumentCommand`, `\def`… around a cite command."""
     return _macros_in(mask_comments_and_verbatim(text), known)
 
 
@@ -190,6 +223,8 @@ def _read_definition(text: str, match: re.Match) -> tuple[str, int, bool, str] |
         body = _GROUP.match(text, header.end())
         params = len(header.group(2)) // 2
         return (header.group(1), params, False, body.group(1)) if body else None
+    if command in _DOCUMENT_COMMANDS:
+        return _read_document_command(text, pos)
     if command not in _DEFINE_COMMANDS:
         return None
     name = _MACRO_NAME.match(text, pos)
@@ -209,6 +244,18 @@ def _read_definition(text: str, match: re.Match) -> tuple[str, int, bool, str] |
     if body is None:
         return None
     return name.group(1) or name.group(2), params, default is not None, body.group(1)
+
+
+def _read_document_command(text: str, pos: int) -> tuple[str, int, bool, str] | None:
+    r"""`\NewDocumentCommand{\name}{o m}{body}` and its siblings, for the argument specs of `_ARGUMENT_SPEC`."""
+    name = _MACRO_NAME.match(text, pos)
+    spec = _GROUP.match(text, _SPACE.match(text, name.end()).end()) if name else None
+    shape = _ARGUMENT_SPEC.fullmatch(spec.group(1)) if spec else None
+    body = _GROUP.match(text, _SPACE.match(text, spec.end()).end()) if shape else None
+    if body is None:
+        return None
+    optional = shape.group(1) is not None
+    return name.group(1) or name.group(2), int(optional) + shape.group(2).count("m"), optional, body.group(1)
 
 
 def _wrapped_key_argument(body: str, macros: dict[str, CiteMacro]) -> int | None:
@@ -288,9 +335,13 @@ class _Scanner:
         self.macros = macros
         self.positions = LineIndex(masked)
         self.result = LatexScan()
+        self.after_definer = False
 
     def handle(self, match: re.Match) -> None:
         name = match.group(1)
+        naming_a_definition, self.after_definer = self.after_definer, name in _DEFINERS
+        if naming_a_definition:  # `\newcommand{\mycite}…` or `\NewDocumentCommand\mycite{o m}…`: not a use
+            return
         if name in CITE_COMMANDS:
             self._cite(match, multicite=False)
         elif name in MULTICITE_COMMANDS:
