@@ -29,22 +29,24 @@ def pooling_mode(folder: Path) -> str | None:
     try:
         modules = _json(folder / "modules.json")
         config = _json(folder / "config.json")
-        pooling = _json(folder / next(module["path"] for module in modules if module["type"] == POOLING) / "config.json")
+        pooling_folder = next(module["path"] for module in modules if module["type"] == POOLING)
+        pooling = _json(folder / pooling_folder / "config.json")
         lower_case = _json(folder / "sentence_bert_config.json").get("do_lower_case", False)
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         return None
     plain_bert = (
-        config.get("model_type") == "bert"
+        [module["type"] for module in modules] in ([TRANSFORMER, POOLING], [TRANSFORMER, POOLING, NORMALIZE])
+        and config.get("model_type") == "bert"
         and config.get("hidden_act") == "gelu"
         and config.get("position_embedding_type", "absolute") == "absolute"
         and not lower_case
         and (folder / "tokenizer.json").is_file()
         and (folder / "model.safetensors").is_file()
     )
-    if not plain_bert or [module["type"] for module in modules] not in ([TRANSFORMER, POOLING], [TRANSFORMER, POOLING, NORMALIZE]):
-        return None
     modes = {name.removeprefix("pooling_mode_") for name, on in pooling.items() if name.startswith("pooling_mode_") and on}
-    return {"mean_tokens": "mean", "cls_token": "cls"}.get(modes.pop()) if len(modes) == 1 else None
+    if not plain_bert or len(modes) != 1:
+        return None
+    return {"mean_tokens": "mean", "cls_token": "cls"}.get(modes.pop())
 
 
 class BertEncoder:
@@ -57,7 +59,8 @@ class BertEncoder:
         from tokenizers import Tokenizer
 
         config = _json(folder / "config.json")
-        self.max_seq_length = int(_json(folder / "sentence_bert_config.json").get("max_seq_length", 512))
+        self.max_seq_length = min(int(_json(folder / "sentence_bert_config.json").get("max_seq_length", 512)),
+                                  int(config["max_position_embeddings"]))
         self.dimension = int(config["hidden_size"])
         self._heads = int(config["num_attention_heads"])
         self._layers = int(config["num_hidden_layers"])
@@ -102,9 +105,8 @@ class BertEncoder:
 
     def _forward(self, ids, types, mask):
         """The BERT encoder's last hidden states, as in the original architecture (inference only)."""
-        torch, weight = self._torch, self._weights
-        functional = torch.nn.functional
-        positions = torch.arange(ids.shape[1]).unsqueeze(0)
+        functional, weight = self._torch.nn.functional, self._weights
+        positions = self._torch.arange(ids.shape[1]).unsqueeze(0)
         hidden = (
             functional.embedding(ids, weight["embeddings.word_embeddings.weight"])
             + functional.embedding(positions, weight["embeddings.position_embeddings.weight"])
@@ -112,24 +114,27 @@ class BertEncoder:
         )
         hidden = self._layer_norm(hidden, "embeddings.LayerNorm")
         attend = mask[:, None, None, :]
+        for layer in range(self._layers):
+            hidden = self._layer(hidden, attend, f"encoder.layer.{layer}.")
+        return hidden
+
+    def _layer(self, hidden, attend, prefix: str):
+        """Self-attention, then the feed-forward block, each added to its input and layer-normalized."""
+        functional = self._torch.nn.functional
         batch, length, width = hidden.shape
         head_width = width // self._heads
-        for layer in range(self._layers):
-            prefix = f"encoder.layer.{layer}."
 
-            def heads(name: str):
-                projected = self._linear(hidden, prefix + f"attention.self.{name}")
-                return projected.view(batch, length, self._heads, head_width).transpose(1, 2)
+        def per_head(name: str):
+            projected = self._linear(hidden, f"{prefix}attention.self.{name}")
+            return projected.view(batch, length, self._heads, head_width).transpose(1, 2)
 
-            context = functional.scaled_dot_product_attention(
-                heads("query"), heads("key"), heads("value"), attn_mask=attend, scale=1 / math.sqrt(head_width))
-            context = context.transpose(1, 2).reshape(batch, length, width)
-            attended = self._layer_norm(self._linear(context, prefix + "attention.output.dense") + hidden,
-                                        prefix + "attention.output.LayerNorm")
-            expanded = functional.gelu(self._linear(attended, prefix + "intermediate.dense"))
-            hidden = self._layer_norm(self._linear(expanded, prefix + "output.dense") + attended,
-                                      prefix + "output.LayerNorm")
-        return hidden
+        context = functional.scaled_dot_product_attention(
+            per_head("query"), per_head("key"), per_head("value"), attn_mask=attend, scale=1 / math.sqrt(head_width))
+        context = context.transpose(1, 2).reshape(batch, length, width)
+        attended = self._layer_norm(
+            self._linear(context, f"{prefix}attention.output.dense") + hidden, f"{prefix}attention.output.LayerNorm")
+        expanded = functional.gelu(self._linear(attended, f"{prefix}intermediate.dense"))
+        return self._layer_norm(self._linear(expanded, f"{prefix}output.dense") + attended, f"{prefix}output.LayerNorm")
 
     def _linear(self, tensor, name: str):
         return self._torch.nn.functional.linear(tensor, self._weights[name + ".weight"], self._weights[name + ".bias"])
