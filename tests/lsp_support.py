@@ -13,7 +13,7 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 from lsprotocol import types
 from pygls.protocol import default_converter
@@ -85,7 +85,7 @@ async def lsp_session(
     capabilities: types.ClientCapabilities | None = None,
 ):
     """A started, initialized client talking to a fresh `citewise serve` for workspace `root`."""
-    client = LanguageClient(converter_factory=default_converter)
+    client = LanguageClient(converter_factory=converter_telling_code_actions_from_commands)
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.WINDOW_WORK_DONE_PROGRESS_CREATE] = ProgressCanceller(client)
     register_lsp_features(client, features)
@@ -201,6 +201,21 @@ def build_index(path: Path, *sources: Path, embed: bool = True) -> Path:
 
             embed_pending(index, Embedder.load())
     return path
+
+
+def converter_telling_code_actions_from_commands():
+    """lsprotocol's converter, except that a CodeAction carrying a command stays a CodeAction.
+
+    lsprotocol reads any object with a "command" key as a Command; the specification tells the
+    two apart by that key's type: a string in a Command, a Command object in a CodeAction.
+    """
+    converter = default_converter()
+
+    def command_or_code_action(value: dict, _) -> types.Command | types.CodeAction:
+        return converter.structure(value, types.Command if isinstance(value.get("command"), str) else types.CodeAction)
+
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], command_or_code_action)
+    return converter
 
 
 class EditorFiles:

@@ -85,6 +85,8 @@ def test_hover_shows_the_reference(session):
 
 def test_citing_a_suggestion_edits_the_draft_and_the_bib_on_disk(session):
     key, project = session["results"]["cited"], session["project"]
+    assert session["results"]["bib-on-disk-before-saving"], "citewise-cite left the .bib entry unsaved"
+    assert session["results"]["draft-unsaved-after-cite"] is True, "citewise-cite saved the draft for the user"
     sentence = next(line for line in (project / "draft.tex").read_text().splitlines() if SENTENCE in line)
     assert key in sentence
     bib = (project / "refs.bib").read_text()

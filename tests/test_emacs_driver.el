@@ -60,7 +60,12 @@
   (citewise-test-wait "citewise/suggestions" (lambda () citewise-suggestions))
   (let ((key (plist-get (car citewise-suggestions) :key)))
     (citewise-test-record 'cited key)
-    (citewise-cite key))
+    (citewise-cite key)
+    (citewise-test-record 'bib-on-disk-before-saving
+                          (with-temp-buffer
+                            (insert-file-contents (expand-file-name "refs.bib" (file-name-directory (getenv "CITEWISE_DRAFT"))))
+                            (search-forward (concat "{" key ",") nil t)))
+    (citewise-test-record 'draft-unsaved-after-cite (buffer-modified-p)))
   (save-some-buffers t)
   (citewise-test-record 'saved t))
 

@@ -140,8 +140,12 @@ async def test_suggestions_arrive_after_typing_with_the_real_model(client_name, 
                                                         end=types.Position(line=line, character=5)),
             context=types.CodeActionContext(diagnostics=[])))
         cite = next(a for a in actions if a.title.startswith("Cite: Self-supervised Learning"))
-        edited = _edited_paths(cite.edit)
-        assert edited == {str(draft), str(latex_workspace / "refs.bib")}
+        assert _edited_paths(cite.edit) == {str(draft)}
+        assert cite.command.command == "citewise.addBibEntry"
+        bib_before = (latex_workspace / "refs.bib").read_text()
+        assert await execute(client, cite.command.command, *cite.command.arguments) == {"applied": True}
+        assert len((latex_workspace / "refs.bib").read_text()) > len(bib_before)
+        assert _edited_paths(client.editor_files.received[-1]) == {str(latex_workspace / "refs.bib")}
 
 
 def _edited_paths(edit: types.WorkspaceEdit) -> set[str]:

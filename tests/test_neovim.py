@@ -111,6 +111,7 @@ def test_suggestions_notification_reaches_the_handler(session):
 def test_code_action_cites_in_the_draft_and_adds_the_entry_to_the_bib(session):
     results, project = session["results"], session["project"]
     assert results["chosen_action"].startswith("Cite: ")
+    assert results["draft_unwritten_after_cite"] is True, "the setup wrote the draft for the user"
     draft = (project / "draft.tex").read_text()
     sentence = next(line for line in draft.splitlines() if SENTENCE in line)
     new_keys = {key.strip() for keys in re.findall(r"\\cite\{([^}]*)\}", sentence) for key in keys.split(",")}
@@ -125,6 +126,7 @@ def test_citewise_suggestions_command_cites_the_picked_paper(session):
     results, project = session["results"], session["project"]
     assert results["steps"][-1] == "picked"
     key = results["picked"]["key"]
+    assert results["draft_unwritten_after_pick"] is True, "the setup wrote the draft for the user"
     line = next(line for line in (project / "draft.tex").read_text().splitlines() if line.startswith(NEXT_SENTENCE[:20]))
     assert key in line
     assert re.search(r"@\w+\{" + re.escape(key) + ",", (project / "refs.bib").read_text())

@@ -121,15 +121,17 @@ local function run()
     results.chosen_action = vim.NIL
     on_choice(nil, nil)
   end
+  local bib_before = table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n")
   vim.lsp.buf.code_action()
   wait_for("a code action to be chosen", function()
     return results.chosen_action ~= nil
   end)
-  local bib = vim.fn.bufnr(os.getenv("CITEWISE_BIB"))
-  wait_for("the .bib edit", function()
-    bib = vim.fn.bufnr(os.getenv("CITEWISE_BIB"))
-    return bib ~= -1 and vim.bo[bib].modified
+  -- The action cites in the draft; its .bib entry comes through workspace/applyEdit, which the
+  -- setup writes: the .bib changes on disk while the draft waits for the user.
+  wait_for("the .bib on disk to change without a write", function()
+    return table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n") ~= bib_before
   end, 20000)
+  results.draft_unwritten_after_cite = vim.bo[bufnr].modified
   vim.cmd("silent wall")
   step("cited")
 
@@ -142,6 +144,10 @@ local function run()
   wait_for("the citation of the picked suggestion", function()
     return results.picked ~= nil and vim.api.nvim_buf_get_lines(bufnr, sentence_line, sentence_line + 1, false)[1]:find(results.picked.key, 1, true) ~= nil
   end)
+  wait_for("the picked paper in the .bib on disk, without a write", function()
+    return table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n"):find("{" .. results.picked.key .. ",", 1, true) ~= nil
+  end)
+  results.draft_unwritten_after_pick = vim.bo[bufnr].modified
   vim.cmd("silent wall")
   step("picked")
 end

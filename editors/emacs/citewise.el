@@ -58,10 +58,24 @@ A list of plists with :key :title :authors :year :score :inBib.")
   (jsonrpc-request (eglot--current-server-or-lose) :workspace/executeCommand
                    (list :command command :arguments (vconcat arguments))))
 
+(defun citewise--modified-bib-buffers ()
+  "Buffers visiting a .bib file that have unsaved changes."
+  (cl-remove-if-not (lambda (buffer)
+                      (and (buffer-modified-p buffer)
+                           (string-suffix-p ".bib" (or (buffer-file-name buffer) ""))))
+                    (buffer-list)))
+
 (defun citewise-cite (key)
-  "Cite KEY at point; the server edits the draft and, when needed, the .bib."
+  "Cite KEY at point; the server edits the draft and, when needed, the .bib.
+The .bib buffers the edit changed are saved when they had no unsaved changes
+before, so that the entry is on disk for the next LaTeX build; the draft is
+left for the user to save."
   (interactive "sKey: ")
-  (citewise--execute "citewise.insertCitation" (eglot--path-to-uri (buffer-file-name)) (eglot--pos-to-lsp-position) key))
+  (let ((modified-before (citewise--modified-bib-buffers)))
+    (citewise--execute "citewise.insertCitation" (eglot--path-to-uri (buffer-file-name)) (eglot--pos-to-lsp-position) key)
+    (dolist (buffer (cl-set-difference (citewise--modified-bib-buffers) modified-before))
+      (with-current-buffer buffer
+        (save-buffer)))))
 
 (defun citewise--choose (items prompt)
   "Let the user choose among ITEMS with PROMPT and cite the choice."

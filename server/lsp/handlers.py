@@ -6,6 +6,8 @@ except rename, whose errors (a bad new key) are shown to the user as an LSP erro
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lsprotocol import types
 
 from citewise.server.features import actions, completion, diagnostics, hover, navigation
@@ -34,10 +36,14 @@ def _bib_edit_command(candidate, context: convert.EditContext) -> types.Command 
         return None
     edit = convert.workspace_edit_to_proto(convert.file_edit_as_edits(candidate.additional_bib_edit), context)
     follow_up = convert.command_to_proto(candidate.command) if candidate.command else None
+    return _add_bib_entry(edit, follow_up, f"Add {candidate.key} to the .bib")
+
+
+def _add_bib_entry(edit: types.WorkspaceEdit, follow_up: types.Command | None, title: str) -> types.Command:
     arguments = [convert.to_json(edit)]
     if follow_up is not None:
         arguments.append(convert.to_json(follow_up))
-    return types.Command(title=f"Add {candidate.key} to the .bib", command=ADD_BIB_ENTRY, arguments=arguments)
+    return types.Command(title=title, command=ADD_BIB_ENTRY, arguments=arguments)
 
 
 async def hover_key(ls: CitewiseServer, params: types.HoverParams) -> types.Hover | None:
@@ -97,7 +103,21 @@ async def code_actions(ls: CitewiseServer, params: types.CodeActionParams) -> li
         actions.code_actions, params.text_document.uri, convert.range_from_proto(params.range), problems, fallback=[]
     )
     context = convert.EditContext(ls.client_capabilities, ls.open_versions())
-    return [convert.code_action_to_proto(action, context) for action in found]
+    return [_code_action(action, context) for action in found]
+
+
+def _code_action(action: actions.Action, context: convert.EditContext) -> types.CodeAction:
+    """An action that edits a draft and a .bib carries the draft's edit and runs citewise.addBibEntry
+    for the .bib's, as accepting a completion does: every entry citewise adds to a .bib arrives in a
+    workspace/applyEdit of its own, which the editor setups save."""
+    bib_edits = {path: edits for path, edits in action.edits.items() if path.lower().endswith(".bib")}
+    if not bib_edits or len(bib_edits) == len(action.edits):
+        return convert.code_action_to_proto(action, context)
+    draft_edits = {path: edits for path, edits in action.edits.items() if path not in bib_edits}
+    proto = convert.code_action_to_proto(replace(action, edits=draft_edits, command=None), context)
+    follow_up = convert.command_to_proto(action.command) if action.command else None
+    proto.command = _add_bib_entry(convert.workspace_edit_to_proto(bib_edits, context), follow_up, "Add to the .bib")
+    return proto
 
 
 def register(server: CitewiseServer) -> None:

@@ -5,6 +5,7 @@
 import * as vscode from "vscode";
 import { ExecuteCommandRequest, LanguageClient, LanguageClientOptions, ServerOptions, State } from "vscode-languageclient/node";
 import packageJson from "../package.json";
+import { applyEditsSavingBibs } from "./applyEdit";
 import { ProgressNotificationsFeature } from "./progress";
 import { checkCitewise, choosePython, installCommand, PythonChoice, serverArgs } from "./python";
 import { Paper, pickPaper } from "./search";
@@ -100,6 +101,7 @@ async function startServer(context: vscode.ExtensionContext): Promise<void> {
   };
   client = new LanguageClient("citewise", "citewise", serverOptions, clientOptions);
   client.registerFeature(new ProgressNotificationsFeature(client));
+  applyEditsSavingBibs(client);
   client.onNotification("citewise/suggestions", (notification: SuggestionsNotification) => suggestions.show(notification));
   client.onDidChangeState(({ newState }) => {
     if (newState === State.Stopped) {

@@ -40,6 +40,40 @@ local function on_suggestions(_, result, ctx)
   M.suggestions[bufnr] = { range = result.range, items = result.items or {}, client_id = ctx.client_id }
 end
 
+-- The files a WorkspaceEdit changes or creates, as URIs.
+local function edited_uris(edit)
+  local uris = {}
+  for uri in pairs((edit and edit.changes) or {}) do
+    table.insert(uris, uri)
+  end
+  for _, change in ipairs((edit and edit.documentChanges) or {}) do
+    table.insert(uris, change.textDocument and change.textDocument.uri or change.uri)
+  end
+  return uris
+end
+
+-- Applies the server's edit as Neovim does, then writes the .bib files it changed that had no
+-- unsaved changes before: a cited paper's entry is then on disk for the next LaTeX build.
+-- Drafts are left for the user to write.
+local function apply_edit_writing_bibs(err, result, ctx, handler_config)
+  local clean_bibs = {}
+  for _, uri in ipairs(edited_uris(result and result.edit)) do
+    local bufnr = vim.fn.bufnr(vim.uri_to_fname(uri))
+    if uri:match("%.bib$") and (bufnr == -1 or not vim.bo[bufnr].modified) then
+      table.insert(clean_bibs, uri)
+    end
+  end
+  local response = vim.lsp.handlers["workspace/applyEdit"](err, result, ctx, handler_config)
+  if response and response.applied then
+    for _, uri in ipairs(clean_bibs) do
+      vim.api.nvim_buf_call(vim.uri_to_bufnr(uri), function()
+        vim.cmd("silent write")
+      end)
+    end
+  end
+  return response
+end
+
 local function client_config(root)
   -- An empty Lua table would go out as a JSON array; the server expects an object.
   local settings = next(config.settings) and config.settings or vim.empty_dict()
@@ -50,7 +84,7 @@ local function client_config(root)
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = settings,
     settings = { citewise = settings },
-    handlers = { ["citewise/suggestions"] = on_suggestions },
+    handlers = { ["citewise/suggestions"] = on_suggestions, ["workspace/applyEdit"] = apply_edit_writing_bibs },
     on_attach = function(client, bufnr)
       vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
       if config.on_attach then
