@@ -69,6 +69,7 @@ def session(tmp_path_factory) -> dict:
         "CITEWISE_BIB": str(project / "refs.bib"),
         "CITEWISE_RESULT": str(result),
         "CITEWISE_TYPED_KEY": "score",
+        "CITEWISE_INDEX_KEY": key_of(titles, "Corrective Machine Unlearning"),
         "CITEWISE_HOVER_KEY": BIB_KEY,
         "CITEWISE_SENTENCE": SENTENCE,
         "CITEWISE_NEXT_SENTENCE": NEXT_SENTENCE,
@@ -96,6 +97,12 @@ def test_completion_offers_the_bib_entry_inside_cite(session):
 def test_completion_finds_an_index_paper_by_typed_word(session):
     expected = key_of(session["titles"], "Score-Based Generative Modeling through Stochastic")
     assert expected in session["results"]["index_completion"]
+
+
+def test_choosing_an_index_paper_with_omnifunc_adds_its_entry_to_the_bib(session):
+    key = key_of(session["titles"], "Corrective Machine Unlearning")
+    assert f"\\cite{{{key}}}" in session["results"]["omnifunc_line"]
+    assert re.search(r"@\w+\{" + re.escape(key) + ",", (session["project"] / "refs.bib").read_text())
 
 
 def test_hover_shows_the_reference(session):

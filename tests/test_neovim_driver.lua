@@ -1,8 +1,8 @@
 -- Drives citewise in a headless Neovim through the built-in LSP client, for tests/test_neovim.py.
 -- Environment: CITEWISE_DRAFT (the .tex to open), CITEWISE_RESULT (JSON written here at the end),
--- CITEWISE_TYPED_KEY (a key prefix to complete), CITEWISE_HOVER_KEY, CITEWISE_SENTENCE (a pattern on
--- the line whose code actions are asked for), CITEWISE_NEXT_SENTENCE (typed after it, then cited
--- with :CitewiseSuggestions).
+-- CITEWISE_TYPED_KEY (a key prefix to complete), CITEWISE_INDEX_KEY (a paper only in the index,
+-- chosen with <C-x><C-o>), CITEWISE_HOVER_KEY, CITEWISE_SENTENCE (a pattern on the line whose code
+-- actions are asked for), CITEWISE_NEXT_SENTENCE (typed after it, then cited with :CitewiseSuggestions).
 local citewise = require("citewise")
 local results = { steps = {} }
 local TIMEOUT = 60000
@@ -88,6 +88,29 @@ local function run()
   type_line(bufnr, begin + 1, "Related work \\cite{" .. os.getenv("CITEWISE_TYPED_KEY"), "}.")
   results.index_completion = completion_labels(bufnr)
   step("completed")
+
+  -- Choosing a paper that is only in the index with <C-x><C-o> adds its entry to the .bib on disk.
+  -- vim.lsp.omnifunc answers asynchronously, which keys typed by a script cannot wait for; this
+  -- omnifunc builds the same complete-items (user_data and all) synchronously.
+  local index_key = os.getenv("CITEWISE_INDEX_KEY")
+  type_line(bufnr, begin + 2, "Chosen with omnifunc \\cite{" .. index_key:sub(1, 10), "}.")
+  local items
+  function _G.citewise_test_omnifunc(findstart, base)
+    if findstart == 0 then
+      return vim.lsp.util.text_document_completion_list_to_complete_items(items, base)
+    end
+    items = request(bufnr, "textDocument/completion", vim.lsp.util.make_position_params())
+    local before_cursor = vim.api.nvim_get_current_line():sub(1, vim.api.nvim_win_get_cursor(0)[2])
+    return vim.fn.match(before_cursor, "\\k*$")
+  end
+  vim.bo[bufnr].omnifunc = "v:lua.citewise_test_omnifunc"
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("i<C-x><C-o><C-y><Esc>", true, false, true), "x", false)
+  vim.bo[bufnr].omnifunc = results.omnifunc
+  results.omnifunc_line = vim.api.nvim_buf_get_lines(bufnr, begin + 2, begin + 3, false)[1]
+  wait_for("the chosen paper's entry in the .bib on disk", function()
+    return table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n"):find("{" .. index_key .. ",", 1, true) ~= nil
+  end, 20000)
+  step("omnifunc")
 
   local hover_line, text = find_line(bufnr, os.getenv("CITEWISE_HOVER_KEY"))
   local column = text:find(os.getenv("CITEWISE_HOVER_KEY"), 1, true)

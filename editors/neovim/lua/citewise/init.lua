@@ -74,6 +74,34 @@ local function apply_edit_writing_bibs(err, result, ctx, handler_config)
   return response
 end
 
+-- Before 0.11 (and its vim.lsp.completion), Neovim's omnifunc inserts a completion item but ignores
+-- its command, which for citewise adds the chosen paper's entry to the .bib. This runs it when the
+-- item is chosen; from 0.11 the omnifunc runs it itself.
+local function run_completion_command(client, bufnr)
+  vim.api.nvim_create_autocmd("CompleteDone", {
+    group = vim.api.nvim_create_augroup("citewise_completion_" .. bufnr, { clear = true }),
+    buffer = bufnr,
+    callback = function()
+      local item = vim.tbl_get(vim.v.completed_item, "user_data", "nvim", "lsp", "completion_item")
+      local command = item and item.command
+      if command and type(command.command) == "string" and command.command:match("^citewise%.") then
+        client.request("workspace/executeCommand", { command = command.command, arguments = command.arguments }, nil, bufnr)
+      end
+    end,
+  })
+end
+
+-- The client handlers and the per-buffer setup the server expects; `setup()` uses them, and an
+-- nvim-lspconfig configuration can too.
+M.handlers = { ["citewise/suggestions"] = on_suggestions, ["workspace/applyEdit"] = apply_edit_writing_bibs }
+
+function M.on_attach(client, bufnr)
+  vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
+  if not vim.lsp.completion then
+    run_completion_command(client, bufnr)
+  end
+end
+
 local function client_config(root)
   -- An empty Lua table would go out as a JSON array; the server expects an object.
   local settings = next(config.settings) and config.settings or vim.empty_dict()
@@ -84,9 +112,9 @@ local function client_config(root)
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = settings,
     settings = { citewise = settings },
-    handlers = { ["citewise/suggestions"] = on_suggestions, ["workspace/applyEdit"] = apply_edit_writing_bibs },
+    handlers = M.handlers,
     on_attach = function(client, bufnr)
-      vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
+      M.on_attach(client, bufnr)
       if config.on_attach then
         config.on_attach(client, bufnr)
       end
