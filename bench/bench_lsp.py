@@ -25,14 +25,13 @@ import itertools
 import json
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from timing import p95
+from timing import p95, peak_rss_mb
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -273,14 +272,6 @@ def semantic_readiness(ws, uri: str) -> dict[str, float]:
     completion.warm_up(ws, uri, wait=True)
     figures[".bib title vectors (background thread)"] = time.perf_counter() - started
     return figures
-
-
-def peak_rss_mb() -> int:
-    """This process's peak resident set (VmHWM; ru_maxrss would include the parent's across exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) // 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
 def rss_probe(folder: Path, index_path: Path, with_model: bool) -> int:

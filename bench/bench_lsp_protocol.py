@@ -33,6 +33,7 @@ from pytest_lsp import client_capabilities, make_test_lsp_client  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_lsp import build_data  # noqa: E402
+from timing import peak_rss_mb  # noqa: E402
 
 SERVER = [sys.executable, "-m", "citewise", "serve"]
 DEBOUNCE_MS = 300
@@ -147,13 +148,6 @@ async def model_ready(client) -> float:
     return time.perf_counter() - client.initialized_at
 
 
-def server_peak_rss_mb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) // 1024
-    return -1
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=5000)
@@ -188,7 +182,7 @@ async def main() -> None:
     print(f"status round trip (baseline)  {summary(await status_round_trips(client, args.repeat))}")
     latencies = await suggestion_latencies(client, uri, text, max(10, args.repeat // 5))
     print(f"keystroke -> suggestions      {summary(latencies)}   (+ {DEBOUNCE_MS} ms debounce)")
-    print(f"server peak RSS               {server_peak_rss_mb(client._server.pid)} MB (model loaded)")
+    print(f"server peak RSS               {peak_rss_mb(client._server.pid)} MB (model loaded)")
     await stop(client)
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from lsp_support import CLIENTS, copy_workspace
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -36,3 +38,15 @@ def embedder():
     from citewise.bib.index.embed import Embedder
 
     return Embedder.load()
+
+
+@pytest.fixture(params=CLIENTS)
+def client_name(request) -> str:
+    """The language-server tests run once with each client's capabilities."""
+    return request.param
+
+
+@pytest.fixture
+def latex_workspace(tmp_path) -> Path:
+    """A copy of the LaTeX workspace the language-server tests edit."""
+    return copy_workspace(FIXTURES / "lsp" / "latex", tmp_path / "latex")

@@ -14,7 +14,6 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from lsp_support import (
-    CLIENTS,
     FIXTURES,
     SHARED,
     build_index,
@@ -37,16 +36,6 @@ def embedded_index(tmp_path_factory) -> Path:
     """The bundled digest and library, embedded with the real model."""
     path = tmp_path_factory.mktemp("lsp-embedded-index") / "index.sqlite"
     return build_index(path, EXAMPLES / "library.bib", EXAMPLES / "daily-papers-digest.txt")
-
-
-@pytest.fixture(params=CLIENTS)
-def client_name(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def latex_workspace(tmp_path) -> Path:
-    return copy_workspace(FIXTURES / "lsp" / "latex", tmp_path / "latex")
 
 
 @pytest.fixture

@@ -17,12 +17,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from lsp_support import (
-    CLIENTS,
-    FIXTURES,
     SERVER_COMMAND,
     build_index,
     change_file,
-    copy_workspace,
     execute,
     lsp_session,
     open_file,
@@ -49,16 +46,6 @@ def lexical_index(tmp_path_factory) -> Path:
     examples = Path(__file__).resolve().parents[1] / "examples"
     path = tmp_path_factory.mktemp("lsp-index") / "index.sqlite"
     return build_index(path, examples / "library.bib", examples / "daily-papers-digest.txt", embed=False)
-
-
-@pytest.fixture(params=CLIENTS)
-def client_name(request) -> str:
-    return request.param
-
-
-@pytest.fixture
-def latex_workspace(tmp_path) -> Path:
-    return copy_workspace(FIXTURES / "lsp" / "latex", tmp_path / "latex")
 
 
 async def test_initialize_answers_without_torch_and_advertises_features(client_name, latex_workspace, lexical_index):
