@@ -6,8 +6,13 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 DEMO_INDEX := $(VENV)/demo-index.sqlite
+# Tests, the demo and the benchmarks run the code in this tree: build/tree/citewise maps
+# citewise.server and citewise.bib onto server/ and bib/. The installed copy in the venv only
+# provides the `citewise` script and the dependencies, so nothing is reinstalled before a run.
+TREE := $(CURDIR)/build/tree
+export PYTHONPATH := $(TREE)
 
-.PHONY: demo test install system-deps bench e2e-vscode clean
+.PHONY: demo test install tree system-deps bench e2e-vscode clean
 
 # Dependencies, once per change of pyproject.toml. torch goes first: its CPU wheel
 # lies on local disk, while a bare requirement would pull a multi-GB CUDA build.
@@ -18,9 +23,13 @@ $(VENV)/.deps: pyproject.toml
 	$(PIP) install ".[test]"
 	touch $@
 
-# The project itself, reinstalled every time so the tests run what is in the tree.
-install: $(VENV)/.deps
-	$(PIP) install --no-deps --no-build-isolation --force-reinstall .
+install: $(VENV)/.deps tree
+
+tree:
+	mkdir -p $(TREE)/citewise
+	ln -sfn ../../../server $(TREE)/citewise/server
+	ln -sfn ../../../bib $(TREE)/citewise/bib
+	ln -sfn ../../../server/__main__.py $(TREE)/citewise/__main__.py
 
 # Debian packages the editor tests drive: Neovim, and Emacs with eglot.
 system-deps:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
+TREE = REPO / "build" / "tree"
+if not (TREE / "citewise" / "server").exists():
+    pytest.exit("build/tree is missing: run `make install` (it maps citewise.* onto this tree)", returncode=2)
+# This tree's code comes first, for the tests and every process they start.
+sys.path.insert(0, str(TREE))
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TREE), os.environ.get("PYTHONPATH")]))
 EXAMPLES = REPO / "examples"
 FIXTURES = REPO / "tests" / "fixtures"
 SHARED = REPO.parent / "shared"
