@@ -117,3 +117,29 @@ def test_missing_model_is_a_one_line_error(tmp_path):
     with pytest.raises(CitewiseError, match="cannot load embedding model") as raised:
         Embedder.load(str(tmp_path / "no-such-model"))
     assert "\n" not in str(raised.value)
+
+
+def test_encoding_leaves_torch_thread_count_alone(embedder):
+    """torch's thread count is process-wide: encoding must not flip it under a concurrent batch."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        embedder.encode(["a query"])
+        assert torch.get_num_threads() == 3
+        embedder.encode_documents(["a paper title", "another paper"])
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_first_load_of_a_process_sets_the_thread_count_once():
+    import subprocess
+    import sys
+
+    script = ("import torch; from citewise.bib.index.embed import Embedder; "
+              "Embedder.load(threads=1); first = torch.get_num_threads(); "
+              "Embedder.load(threads=2); print(first, torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["1", "1"]

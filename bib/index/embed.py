@@ -4,6 +4,10 @@ BERT models with mean or CLS pooling (the bundled one among them) run on our own
 encoder (bert.py); any other model runs on sentence-transformers. torch and the rest
 are imported inside `Embedder.load` only, so nothing that merely opens the index pays
 for them.
+
+torch's intra-op thread count is process-wide. The first `Embedder.load` of a process sets
+it, once, from the workload its caller names (`threads`); encoding never changes it, so a
+query and a background batch running at the same time cannot undo each other's setting.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # losing Recall@10 (bench/bench_retrieval.py). Queries keep the full input length.
 DOCUMENT_MAX_TOKENS = 160
 # One short query gains little from several threads and suffers badly when other
-# processes compete for the cores; batches of papers use them all.
+# processes compete for the cores: processes that mostly answer queries (the language
+# server, `citewise search`) load with QUERY_THREADS; batch embedding uses every core.
 QUERY_THREADS = 1
 BATCH_SIZE = 64
 CHUNK_SIZE = 512
@@ -60,16 +65,20 @@ class Embedder:
     document_max_tokens: int
 
     @classmethod
-    def load(cls, model: str | None = None, document_max_tokens: int | None = DOCUMENT_MAX_TOKENS) -> Embedder:
+    def load(cls, model: str | None = None, document_max_tokens: int | None = DOCUMENT_MAX_TOKENS,
+             threads: int | None = None) -> Embedder:
         """Load `model` (a name or a path); the default comes from the bundled package when present.
 
         `document_max_tokens=None` embeds documents with the model's full input length.
+        `threads` (default: every core) is torch's thread count for this process; only the
+        first load of a process sets it.
         """
         name = model or DEFAULT_MODEL
         location = bundled_model_dir() if name == DEFAULT_MODEL else None
         location = location or name
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
+            _set_torch_threads_once(threads or os.cpu_count() or 1)
             pooling = pooling_mode(Path(location))
             loaded = BertEncoder(Path(location), pooling) if pooling else SentenceTransformersModel.load(location)
         except ImportError as error:
@@ -87,20 +96,19 @@ class Embedder:
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Unit-length float32 vectors for queries, one row per text."""
-        return self._encode(texts, self.query_max_tokens, batch_size, QUERY_THREADS)
+        return self._encode(texts, self.query_max_tokens, batch_size)
 
     def encode_documents(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
         """Unit-length float32 vectors for papers to index, cut at `document_max_tokens`."""
-        return self._encode(texts, self.document_max_tokens, batch_size, os.cpu_count() or 1)
+        return self._encode(texts, self.document_max_tokens, batch_size)
 
-    def _encode(self, texts: Sequence[str], max_tokens: int, batch_size: int, threads: int) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], max_tokens: int, batch_size: int) -> np.ndarray:
         """Where the CPU computes bfloat16 natively the model runs in it: 1.4-1.6x faster, with
         vectors within 1e-4 cosine of float32 ones and the same Recall@10 (bench_retrieval.py)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
 
-        torch.set_num_threads(threads)
         precision = torch.autocast("cpu", dtype=torch.bfloat16) if _native_bfloat16() else contextlib.nullcontext()
         with precision:
             return np.asarray(self.model.encode(list(texts), batch_size, max_tokens), dtype=np.float32)
@@ -158,6 +166,21 @@ def reembed(index: Index, embedder: Embedder, on_progress: Callable[[int, int], 
     """Drop every stored vector and embed all references with `embedder`."""
     index.clear_embeddings()
     return embed_pending(index, embedder, on_progress)
+
+
+_threads_lock = threading.Lock()
+_threads_set = False
+
+
+def _set_torch_threads_once(threads: int) -> None:
+    global _threads_set
+    with _threads_lock:
+        if _threads_set:
+            return
+        import torch
+
+        torch.set_num_threads(threads)
+        _threads_set = True
 
 
 @functools.cache

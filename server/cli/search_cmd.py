@@ -167,9 +167,9 @@ def open_searcher(args: argparse.Namespace) -> Iterator:
         if not stored_model:
             yield Searcher(index)
             return
-        from citewise.bib.index.embed import Embedder
+        from citewise.bib.index.embed import QUERY_THREADS, Embedder
 
-        yield Searcher(index, Embedder.load(args.model or stored_model))
+        yield Searcher(index, Embedder.load(args.model or stored_model, threads=QUERY_THREADS))
 
 
 def hit_to_json(hit) -> dict:

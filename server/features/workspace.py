@@ -600,10 +600,10 @@ class Workspace:
         if embedder is not None:
             self._embedder = embedder
             return
-        from citewise.bib.index.embed import Embedder
+        from citewise.bib.index.embed import QUERY_THREADS, Embedder
 
         try:
-            self._embedder = Embedder.load(self.settings.model)
+            self._embedder = Embedder.load(self.settings.model, threads=QUERY_THREADS)
         except Exception as error:  # reported through status(); lexical search keeps working
             self._model_error = f"embedding model unavailable: {error}"
             raise
