@@ -16,9 +16,11 @@ export PYTHONPATH := $(TREE)
 
 # Dependencies, once per change of pyproject.toml. torch goes first: its CPU wheel
 # lies on local disk, while a bare requirement would pull a multi-GB CUDA build.
+# TORCH is the pin pyproject.toml declares (tests/test_packaging.py checks they agree).
+TORCH := torch==2.13.0
 $(VENV)/.deps: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install torch==2.13.0
+	$(PIP) install $(TORCH)
 	$(PIP) install hatchling
 	$(PIP) install ".[test]"
 	touch $@

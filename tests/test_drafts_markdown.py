@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from citewise.server.drafts.markdown import find_markdown_citations, front_matter, markdown_bibliographies, markdown_includes
-from citewise.server.drafts.yamlish import parse_yaml, string_list
+from citewise.server.drafts.yaml_metadata import parse_yaml, string_list
 
 
 def keys(text: str) -> list[list[str]]:
@@ -129,7 +129,7 @@ def test_quarto_include_shortcodes():
     assert markdown_includes("{{< include _part.qmd >}}\n```\n{{< include no.qmd >}}\n```") == [("_part.qmd", 0)]
 
 
-def test_yaml_subset_reader():
+def test_yaml_metadata_reader():
     data = parse_yaml(
         'title: "x: y"  # comment\n'
         "bibliography:\n  - a.bib\n  - 'b.bib'\n"
@@ -150,3 +150,14 @@ def test_yaml_subset_reader():
 @pytest.mark.parametrize("text", ["", "just text", "- a\n- b", ":::\n  : :", "key: [unclosed", "\t\tx: 1\ny:\n\t- z", "a: 'b"])
 def test_yaml_reader_never_fails(text):
     assert isinstance(parse_yaml(text), dict)
+
+
+def test_yaml_that_the_old_subset_reader_got_wrong():
+    """Anchors, folded multi-line flow lists and quoted escapes are YAML that project files use."""
+    data = parse_yaml(
+        "common: &bibs [a.bib,\n  b.bib]\n"
+        "book:\n  bibliography: *bibs\n"
+        'other: "tab\\there"\n'
+    )
+    assert string_list(data["book"]["bibliography"]) == ["a.bib", "b.bib"]
+    assert data["other"] == "tab\there"

@@ -21,10 +21,11 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from citewise.server.drafts.model import Citation, KeyUse
 from citewise.server.drafts.textutil import LineIndex, blank_spans
-from citewise.server.drafts.yamlish import YamlValue, parse_yaml, string_list
+from citewise.server.drafts.yaml_metadata import parse_yaml, string_list
 
 KEY_PATTERN = r"\w(?:\w|[:.#$%&\-+?<>~/](?=\w)|[:/](?=/))*"
 CROSS_REFERENCE = re.compile(
@@ -86,7 +87,7 @@ def scan_markdown(text: str, file: str = "") -> MarkdownScan:
     )
 
 
-def front_matter(text: str) -> tuple[dict[str, YamlValue], int]:
+def front_matter(text: str) -> tuple[dict[str, Any], int]:
     """The YAML front matter's mapping and the offset where the body starts (0 without one)."""
     if not text.startswith("---"):
         return {}, 0

@@ -28,7 +28,7 @@ from citewise.server.drafts.latex import Include, LatexScan, scan_latex
 from citewise.server.drafts.markdown import front_matter, scan_markdown
 from citewise.server.drafts.model import Draft
 from citewise.server.drafts.textutil import decode, looks_binary
-from citewise.server.drafts.yamlish import parse_yaml, string_list
+from citewise.server.drafts.yaml_metadata import parse_yaml, string_list
 
 __all__ = ["citation_at", "find_project_root", "find_root_document", "language_of", "load_draft", "read_source"]
 
