@@ -366,3 +366,27 @@ def test_json_with_a_json_error_inside_a_zotero_export_names_the_line(tmp_path):
 
     assert result.references == []
     assert [error.line for error in result.errors] == [line]
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+
+def test_every_registered_format_is_detected_and_named_in_the_cli_help():
+    import subprocess
+    import sys
+
+    from citewise.bib.readers import FORMATS
+
+    samples = {"digest": "digest-small.txt", "bibtex": "bibtex-small.bib", "csl-json": "csl-small.json",
+               "arxiv-jsonl": "arxiv-small.jsonl", "zotero-json": "zotero-web-api-items.json",
+               "zotero-sqlite": "zotero.sqlite"}
+    assert {f.name for f in FORMATS} == set(samples)
+    for reader_format in FORMATS:
+        head = (FIXTURES / samples[reader_format.name]).read_bytes()[:4096].decode("latin-1")
+        assert detect_format("download.dat", head) == reader_format.name
+        assert all(extension.startswith(".") for extension in reader_format.extensions)
+    help_text = subprocess.run([sys.executable, "-m", "citewise", "index", "add", "--help"],
+                               capture_output=True, text=True, check=True).stdout
+    flat = " ".join(help_text.split())
+    for reader_format in FORMATS:
+        assert reader_format.description in flat

@@ -5,6 +5,10 @@ detected from its content (`detect_format`), with the extension only as a tie-br
 Files that cannot be read are reported in `ReadResult.errors` and never stop the rest.
 Every reference returned has a key, unique within the read when citewise made it, and
 an origin (file and line).
+
+`FORMATS` is the registry: one entry per format with its name, description, usual
+extensions, detector and reader. Adding a format means adding a reader module and one
+entry; detection, the unknown-format message and the CLI help follow from it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from pathlib import Path
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.bib.model import Reference
 from citewise.bib.readers.arxiv_jsonl import read_arxiv_jsonl
-from citewise.bib.readers.bibtex import read_bibtex
+from citewise.bib.readers.bibtex_adapter import read_bibtex
 from citewise.bib.readers.csl_json import read_csl_json
 from citewise.bib.readers.digest import looks_like_digest, read_digest
 from citewise.bib.readers.source import SNIFF_BYTES, NotText, decode_text, fill_missing_keys, looks_binary
@@ -26,9 +30,6 @@ from citewise.bib.readers.zotero_json import read_zotero_json
 
 HEAD_CHARS = 65536
 SQLITE_MAGIC = "SQLite format 3\x00"
-UNKNOWN_FORMAT = (
-    "unknown format (not BibTeX, CSL-JSON, Zotero JSON, arXiv JSON Lines, a Daily Papers digest or zotero.sqlite)"
-)
 
 _BIB_ENTRY = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _CSL_TYPE = re.compile(r'"type"\s*:\s*"(article|article-[a-z]+|paper-conference|book|chapter|thesis|report|webpage|'
@@ -48,27 +49,21 @@ class ReadResult:
 
 def detect_format(path: str, head: str) -> str | None:
     """The format of a file from the start of its text (`head`); None when unrecognised."""
-    if head.startswith(SQLITE_MAGIC):
-        return "zotero-sqlite"
-    body = head.lstrip("\ufeff \t\n\r")
     suffix = Path(path).suffix.lower()
-    if body.startswith(("{", "[")):
-        return _json_format(body, suffix)
-    if _BIB_ENTRY.search(body) or suffix == ".bib":
-        return "bibtex"
-    if looks_like_digest(body):
-        return "digest"
+    body = head.lstrip("\ufeff \t\n\r")
+    for reader_format in FORMATS:
+        if reader_format.detect(head if reader_format.name == "zotero-sqlite" else body, suffix):
+            return reader_format.name
     return None
 
 
-def _json_format(body: str, suffix: str) -> str | None:
-    if '"authors_parsed"' in body or (body.startswith("{") and '"categories"' in body and '"abstract"' in body):
-        return "arxiv-jsonl"
-    if '"itemType"' in body:
-        return "zotero-json"
-    if _CSL_TYPE.search(body) or _CSL_MARK.search(body) or (suffix == ".json" and body.startswith("[]")):
-        return "csl-json"
-    return None
+def format_named(name: str | None) -> Format | None:
+    return next((reader_format for reader_format in FORMATS if reader_format.name == name), None)
+
+
+def describe_formats() -> str:
+    """The formats as a short list for help texts: "BibTeX (.bib), CSL-JSON (.json), …"."""
+    return ", ".join(f"{f.description} ({', '.join(f.extensions)})" for f in FORMATS)
 
 
 def read_path(path: str | os.PathLike) -> ReadResult:
@@ -107,15 +102,12 @@ def _read_file(file: Path, result: ReadResult) -> None:
     except NotText as error:
         result.errors.append(SourceError(name, None, str(error)))
         return
-    if kind == "zotero-sqlite":
-        _read_sqlite(name, result)
-        return
-    reader = _TEXT_READERS.get(kind)
-    if reader is None:
-        result.errors.append(SourceError(name, None, UNKNOWN_FORMAT))
+    reader_format = format_named(kind)
+    if reader_format is None:
+        result.errors.append(SourceError(name, None, f"unknown format (not {_format_names()})"))
         return
     try:
-        references, errors = reader(name, text)
+        references, errors = reader_format.read(name, text)
     except CitewiseError as error:
         references, errors = [], [_as_source_error(name, error)]
     result.files.append(name)
@@ -135,26 +127,70 @@ def _sniff(file: Path) -> tuple[str | None, str]:
     return detect_format(str(file), text[:HEAD_CHARS]), text
 
 
-def _read_sqlite(name: str, result: ReadResult) -> None:
+def _read_sqlite(name: str, text: str) -> tuple[list[Reference], list[SourceError]]:
     from citewise.bib.zotero.sqlite_reader import read_zotero_sqlite
 
-    try:
-        references = read_zotero_sqlite(name)
-    except CitewiseError as error:
-        result.errors.append(_as_source_error(name, error))
-        return
-    result.files.append(name)
-    result.references.extend(references)
+    return read_zotero_sqlite(name), []
 
 
 def _as_source_error(name: str, error: CitewiseError) -> SourceError:
     return error if isinstance(error, SourceError) else SourceError(name, None, str(error))
 
 
-_TEXT_READERS: dict[str | None, Callable[[str, str], tuple[list[Reference], list[SourceError]]]] = {
-    "digest": read_digest,
-    "bibtex": read_bibtex,
-    "csl-json": read_csl_json,
-    "zotero-json": read_zotero_json,
-    "arxiv-jsonl": read_arxiv_jsonl,
-}
+def _format_names() -> str:
+    names = [f.description for f in FORMATS]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _starts_json(body: str) -> bool:
+    return body.startswith(("{", "["))
+
+
+def _is_arxiv_jsonl(body: str, suffix: str) -> bool:
+    return _starts_json(body) and (
+        '"authors_parsed"' in body or (body.startswith("{") and '"categories"' in body and '"abstract"' in body))
+
+
+def _is_zotero_json(body: str, suffix: str) -> bool:
+    return _starts_json(body) and '"itemType"' in body
+
+
+def _is_csl_json(body: str, suffix: str) -> bool:
+    return _starts_json(body) and bool(
+        _CSL_TYPE.search(body) or _CSL_MARK.search(body) or (suffix == ".json" and body.startswith("[]")))
+
+
+def _is_bibtex(body: str, suffix: str) -> bool:
+    return not _starts_json(body) and bool(_BIB_ENTRY.search(body) or suffix == ".bib")
+
+
+def _is_digest(body: str, suffix: str) -> bool:
+    return not _starts_json(body) and looks_like_digest(body)
+
+
+Reader = Callable[[str, str], tuple[list[Reference], list[SourceError]]]
+"""(path, decoded text) -> (references, problems found)."""
+
+
+@dataclass(frozen=True)
+class Format:
+    """One format citewise reads: `detect(head, suffix)` looks at the start of a file's text
+    (leading whitespace and BOM stripped, except for the binary zotero-sqlite header)."""
+
+    name: str
+    description: str
+    extensions: tuple[str, ...]
+    detect: Callable[[str, str], bool]
+    read: Reader
+
+
+FORMATS: tuple[Format, ...] = (
+    # Detection tries the entries in this order: the more specific JSON shapes first.
+    Format("zotero-sqlite", "zotero.sqlite", (".sqlite",), lambda head, _: head.startswith(SQLITE_MAGIC),
+           _read_sqlite),
+    Format("arxiv-jsonl", "arXiv JSON Lines", (".jsonl", ".json"), _is_arxiv_jsonl, read_arxiv_jsonl),
+    Format("zotero-json", "Zotero JSON", (".json",), _is_zotero_json, read_zotero_json),
+    Format("csl-json", "CSL-JSON", (".json",), _is_csl_json, read_csl_json),
+    Format("bibtex", "BibTeX", (".bib",), _is_bibtex, read_bibtex),
+    Format("digest", "a Daily Papers digest", (".txt",), _is_digest, read_digest),
+)

@@ -21,8 +21,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("index", help="build and inspect the paper index")
     actions = parser.add_subparsers(dest="index_command", required=True, metavar="ACTION")
 
+    from citewise.bib.readers import describe_formats
+
     add = actions.add_parser("add", help="read papers from files or folders into the index")
-    add.add_argument("paths", nargs="+", metavar="PATH", help="BibTeX, CSL-JSON, Zotero JSON, arXiv JSONL, digest, or a folder")
+    add.add_argument("paths", nargs="+", metavar="PATH",
+                     help=f"files (format told by content: {describe_formats()}) or folders")
     add_index_option(add)
     add_model_option(add)
     add.add_argument("--no-embed", action="store_true", help="store references without embedding them")

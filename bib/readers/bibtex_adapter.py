@@ -1,4 +1,6 @@
-"""Reader for BibTeX/BibLaTeX `.bib` files: a thin wrapper over citewise.bib.bibtex.reader.
+"""The `.bib` entry of the reader registry: adapts the BibTeX parser (`bib/bibtex/reader.py`,
+which keeps entries, @strings and errors of a .bib file) to the registry's interface, which
+turns a file into `Reference`s for the index.
 
 Keys are kept exactly as the file has them; the BibTeX reader's own errors (a broken entry
 costs only that entry) pass through.
@@ -6,7 +8,6 @@ costs only that entry) pass through.
 
 from __future__ import annotations
 
-from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file
 from citewise.bib.errors import SourceError
 from citewise.bib.model import Reference
 
@@ -15,7 +16,11 @@ def read_bibtex(path: str, text: str) -> tuple[list[Reference], list[SourceError
     """References of a .bib file.
 
     `text` (already decoded by the caller) is not used: the BibTeX reader decodes the file
-    itself, honouring the `% Encoding:` line JabRef writes.
+    itself, honouring the `% Encoding:` line JabRef writes. It is imported here, on first
+    use, because its parser costs half a second to import and the registry is read by
+    `--help`.
     """
+    from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file
+
     bib_file = read_bib_file(path)
     return [entry_to_reference(entry, path) for entry in bib_file.entries], list(bib_file.errors)
