@@ -1,0 +1,62 @@
+"""`citewise verify FILE... [--json] [--offline]`: is every reference real, current and complete?
+
+Drafts contribute the entries they cite, .bib files every entry. One finding per entry:
+`file:line: key: status: detail`. Exit status 1 when any entry is not-found, mismatch or
+retracted, else 0 (unverifiable entries are reported, never an error). `--offline` uses only
+cached registry answers and the index (your Zotero library, when synced).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from citewise.server.cli.common import add_index_option, print_json
+from citewise.server.cli.resolve_cmd import add_network_options
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("verify", help="check that every reference exists, matches, is current and complete")
+    parser.add_argument("paths", nargs="+", metavar="FILE", help="drafts (.tex, .md, .qmd) or .bib files")
+    parser.add_argument("--json", action="store_true", help="print the findings as one JSON array")
+    add_network_options(parser)
+    add_index_option(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from citewise.bib.registries.lookup import Registries
+    from citewise.server.features.verify import verify_paths
+
+    errors: list[str] = []
+    with Registries.open(offline=args.offline, mailto=args.mailto) as registries:
+        findings = verify_paths(args.paths, registries=registries, known=_library_lookup(args.index), errors=errors)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if args.json:
+        print_json([finding.to_dict() for finding in findings])
+    else:
+        for finding in findings:
+            print(f"{finding.file}:{finding.line}: {finding.key}: {finding.status}: {finding.detail}")
+            if finding.fix:
+                print(f"    fix: {finding.fix['title']}")
+    return 1 if any(finding.is_problem for finding in findings) else 0
+
+
+def _library_lookup(index_option: str | None):
+    """`known(ref)` for verify: "your Zotero library" when the index holds the work from a Zotero sync."""
+    from citewise.bib.index.location import resolve_index_path
+
+    path = resolve_index_path(index_option)
+    if not path.is_file():
+        return None
+
+    def known(ref) -> str:
+        from citewise.bib.index.store import Index
+
+        with Index.open(path, create=False) as index:
+            key = index.find_duplicate(ref)
+            stored = index.get(key) if key else None
+        return "your Zotero library" if stored is not None and stored.zotero_key else ""
+
+    return known

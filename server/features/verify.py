@@ -1,0 +1,127 @@
+"""`verify`: every reference of drafts or .bib files checked against the registries.
+
+`verify_paths(paths, offline=...)` is the one entry point (the CLI, the MCP server and the
+language server call it): a draft contributes the entries it cites from its .bib files, a .bib
+file every entry. Each entry gets one `Finding` `{file, line, key, status, detail, fix}`;
+`file`/`line` point at the entry in its .bib file. Entries repeating an earlier one under
+another key are `duplicate` (not looked up again); the rest are checked on a bounded thread
+pool (see `citewise.bib.registries`). Nothing is written anywhere: `fix` only proposes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file
+from citewise.bib.bibtex.writer import format_entry
+from citewise.bib.errors import CitewiseError
+from citewise.bib.model import Reference
+from citewise.bib.registries import MAX_WORKERS
+from citewise.bib.registries.lookup import Registries
+from citewise.bib.registries.verify import PROBLEMS, check_reference, find_duplicates
+
+STATUSES = ("not-found", "mismatch", "retracted", "superseded", "duplicate", "incomplete", "verified", "unverifiable")
+
+
+@dataclass
+class Finding:
+    file: str
+    line: int
+    key: str
+    status: str
+    detail: str
+    fix: dict | None = None
+    """`{"title", "key", "entry"}` (the BibTeX entry to put in place of this one), or for a
+    duplicate `{"title", "keep", "remove"}` (cite `keep` wherever `remove` is cited, drop `remove`)."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def is_problem(self) -> bool:
+        return self.status in PROBLEMS
+
+
+def verify_paths(
+    paths: Iterable[str | Path],
+    offline: bool = False,
+    registries: Registries | None = None,
+    known: Callable[[Reference], str] | None = None,
+    errors: list[str] | None = None,
+) -> list[Finding]:
+    """Findings for every entry the drafts cite, or every entry of the .bib files, in file order.
+
+    `registries` defaults to one opened from the environment (and closed again); `known(ref)`
+    may vouch for a reference from the user's library when the registries cannot answer;
+    problems reading inputs are appended to `errors` as `file:line: message` lines.
+    """
+    errors = errors if errors is not None else []
+    refs = collect_references(paths, errors)
+    own = registries is None
+    registries = registries or Registries.open(offline=offline)
+    try:
+        return check_all(refs, registries, known)
+    finally:
+        if own:
+            registries.close()
+
+
+def collect_references(paths: Iterable[str | Path], errors: list[str]) -> list[Reference]:
+    """The entries to check, each once (by .bib file and key), with their origin file and line."""
+    from citewise.server.drafts.project import language_of, load_draft
+
+    chosen: dict[tuple[str, str], Reference] = {}
+    for path in paths:
+        path = Path(path)
+        try:
+            if path.suffix.lower() == ".bib":
+                for ref in _bib_references(path, errors):
+                    chosen.setdefault((ref.origin.source, ref.key), ref)
+            elif language_of(path) is not None:
+                draft = load_draft(path)
+                errors.extend(draft.errors)
+                library = {}
+                for bib in draft.bib_files:
+                    for ref in _bib_references(Path(bib), errors):
+                        library.setdefault(ref.key.lower(), ref)
+                for key in draft.cited_keys():
+                    ref = library.get(key.lower())
+                    if ref is not None:
+                        chosen.setdefault((ref.origin.source, ref.key), ref)
+            else:
+                errors.append(f"{path}: not a draft (.tex, .md, .qmd, .Rmd) or a .bib file")
+        except CitewiseError as error:
+            errors.append(str(error))
+    return list(chosen.values())
+
+
+def _bib_references(path: Path, errors: list[str]) -> list[Reference]:
+    bib = read_bib_file(path)
+    errors.extend(str(error) for error in bib.errors)
+    return [entry_to_reference(entry, str(path)) for entry in bib.entries]
+
+
+def check_all(refs: list[Reference], registries: Registries, known: Callable[[Reference], str] | None = None) -> list[Finding]:
+    """One finding per reference, in the order given."""
+    duplicates = {id(dup): (kept, why) for kept, dup, why in find_duplicates(refs)}
+    to_check = [ref for ref in refs if id(ref) not in duplicates]
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        checks = dict(zip(map(id, to_check), pool.map(lambda ref: check_reference(ref, registries, known), to_check)))
+    findings = []
+    for ref in refs:
+        origin = ref.origin
+        file, line = (origin.source, origin.line or 0) if origin else ("", 0)
+        if id(ref) in duplicates:
+            kept, why = duplicates[id(ref)]
+            fix = {"title": f"Merge into {kept.key}", "keep": kept.key, "remove": ref.key}
+            findings.append(Finding(file, line, ref.key, "duplicate", f"{kept.key} is the same work ({why})", fix))
+            continue
+        check = checks[id(ref)]
+        fix = None
+        if check.fix is not None:
+            fix = {"title": check.fix_title, "key": ref.key, "entry": format_entry(check.fix)}
+        findings.append(Finding(file, line, ref.key, check.status, check.detail, fix))
+    return findings

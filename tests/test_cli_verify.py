@@ -1,0 +1,134 @@
+"""`citewise resolve` and `citewise verify` as users run them, against the registries on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from citewise.server.cli import main
+from registry_support import registry, registry_env, registry_server  # noqa: F401 (fixtures)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "verify"
+EXPECTED = {
+    "pandey2021vqf": "verified",
+    "sankar2014histology": "verified",
+    "han2022music": "retracted",
+    "gould2006hotjupiters": "superseded",
+    "vqf2021again": "duplicate",
+    "bran2024chemcrow": "incomplete",
+    "liu2021contrastive": "not-found",
+    "zhang2014scaling": "mismatch",
+    "stanley2016heatbath": "verified",
+    "okafor2019quantum": "not-found",
+    "doe2021agents": "not-found",
+    "banks2008weapons": "verified",
+    "smith2006triose": "mismatch",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_default_index(tmp_path, monkeypatch):
+    monkeypatch.setenv("CITEWISE_INDEX", str(tmp_path / "no-index-here.sqlite"))
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_resolve_prints_the_entry_under_a_formula_key(capsys, registry_env):
+    code, out, err = run(capsys, "resolve", "https://doi.org/10.1145/3448016.3452841", "arXiv:1605.08386v1")
+    assert code == 0 and err == ""
+    assert out.startswith("@inproceedings{pandeyVectorQuotientFilters2021,\n")
+    assert "@misc{stanleyHeatBathRandom2016," in out and "eprint = {1605.08386}" in out
+
+
+def test_resolve_json_says_where_each_field_came_from(capsys, registry_env):
+    code, out, _ = run(capsys, "resolve", "978-0-316-03057-1", "--json")
+    [record] = json.loads(out)
+    assert code == 0
+    assert record["key"] == "banksUseWeapons2008" and record["identifier"] == {"kind": "isbn", "value": "9780316030571"}
+    assert record["fields"]["publisher"] == "Orbit" and record["sources"]["publisher"] == "openlibrary"
+
+
+def test_resolve_adds_to_a_bib_with_a_minimal_edit_and_only_once(capsys, registry_env, tmp_path):
+    (tmp_path / "paper").mkdir()
+    bib = tmp_path / "paper" / "refs.bib"
+    original = "% my notes\n@misc{zzz,\n  title = {Last}\n}\n"
+    bib.write_text(original, encoding="utf-8")
+    code, _, err = run(capsys, "resolve", "10.7554/eLife.01567", "--bib", bib)
+    text = bib.read_text(encoding="utf-8")
+    assert code == 0 and err == ""
+    assert text.startswith(original) and "@article{sankarAutomatedQuantitativeHistology2014," in text
+    code, _, err = run(capsys, "resolve", "doi:10.7554/elife.01567", "--bib", bib)
+    assert code == 0 and "already has this work as sankarAutomatedQuantitativeHistology2014" in err
+    assert bib.read_text(encoding="utf-8") == text
+    assert [p.name for p in bib.parent.iterdir()] == ["refs.bib"]
+
+
+def test_resolve_reports_unknown_identifiers_in_one_line(capsys, registry_env):
+    code, out, err = run(capsys, "resolve", "10.9999/invented.2024", "Heat-bath random walks with Markov bases")
+    assert code == 1
+    assert err.strip() == "citewise: 10.9999/invented.2024: no registry knows DOI 10.9999/invented.2024"
+    assert "stanleyHeatBathRandom2016" in out
+
+
+def test_resolve_refuses_a_folder_as_bib(capsys, registry_env, tmp_path):
+    code, _, err = run(capsys, "resolve", "10.7554/eLife.01567", "--bib", tmp_path)
+    assert code == 2 and err.count("\n") == 1 and "not a regular file" in err
+
+
+def test_verify_reports_one_finding_per_entry(capsys, registry_env):
+    code, out, err = run(capsys, "verify", FIXTURES / "references.bib", "--json")
+    findings = json.loads(out)
+    assert code == 1 and err == ""
+    assert {finding["key"]: finding["status"] for finding in findings} == EXPECTED
+    by_key = {finding["key"]: finding for finding in findings}
+    assert by_key["han2022music"]["line"] == 22
+    assert "10.1155/2023/9753475" in by_key["han2022music"]["detail"]
+    assert by_key["vqf2021again"]["fix"] == {"title": "Merge into pandey2021vqf", "keep": "pandey2021vqf", "remove": "vqf2021again"}
+    assert "journal = {Nature Machine Intelligence}" in by_key["bran2024chemcrow"]["fix"]["entry"]
+    assert by_key["bran2024chemcrow"]["fix"]["entry"].startswith("@article{bran2024chemcrow,")
+    assert "Sankar et al. 2014" in by_key["zhang2014scaling"]["detail"]
+    assert "Ralser" in by_key["smith2006triose"]["detail"]
+
+
+def test_verify_a_draft_checks_only_what_it_cites(capsys, registry_env, tmp_path):
+    shutil.copy(FIXTURES / "references.bib", tmp_path / "refs.bib")
+    (tmp_path / "paper.tex").write_text("Filters \\cite{pandey2021vqf} and books \\citep{banks2008weapons}.\n\\bibliography{refs}\n", encoding="utf-8")
+    code, out, err = run(capsys, "verify", tmp_path / "paper.tex")
+    lines = out.splitlines()
+    assert code == 0 and err == ""
+    assert [line.split(": ")[1:3] for line in lines] == [["pandey2021vqf", "verified"], ["banks2008weapons", "verified"]]
+    assert lines[0].startswith(f"{tmp_path / 'refs.bib'}:5: ")
+
+
+def test_verify_offline_with_nothing_cached_is_unverifiable_not_an_error(capsys, registry_env):
+    code, out, _ = run(capsys, "verify", FIXTURES / "references.bib", "--offline", "--json")
+    statuses = {finding["status"] for finding in json.loads(out)}
+    assert code == 0 and statuses == {"unverifiable", "duplicate"}
+    assert registry_env.count() == 0
+
+
+def test_verify_after_a_run_offline_answers_from_the_cache(capsys, registry_env):
+    run(capsys, "verify", FIXTURES / "references.bib")
+    sent = registry_env.count()
+    code, out, _ = run(capsys, "verify", FIXTURES / "references.bib", "--offline", "--json")
+    assert code == 1 and {f["key"]: f["status"] for f in json.loads(out)} == EXPECTED
+    assert registry_env.count() == sent
+
+
+def test_verify_bad_inputs_get_one_line_each(capsys, registry_env, tmp_path):
+    binary = tmp_path / "image.bib"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello", encoding="utf-8")
+    code, out, err = run(capsys, "verify", binary, notes, tmp_path / "missing.tex")
+    lines = err.splitlines()
+    assert code == 0 and out == ""
+    assert len(lines) == 3 and "Traceback" not in err
+    assert lines[0].startswith(str(binary)) and lines[1].startswith(str(notes)) and "missing.tex" in lines[2]
