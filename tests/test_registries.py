@@ -195,3 +195,14 @@ def test_verify_statuses_on_a_reference_without_identifiers(registry):
     with make_registries(registry) as registries:
         assert check_reference(ref, registries).status == "verified"
         assert check_reference(fake, registries).status == "not-found"
+
+
+def test_public_registries_are_paced_and_mirrors_are_not(monkeypatch):
+    from citewise.bib.registries.http import RegistrySettings
+
+    for name in ("CROSSREF", "ARXIV"):
+        monkeypatch.delenv(f"CITEWISE_{name}_URL", raising=False)
+    monkeypatch.setenv("CITEWISE_ARXIV_URL", "http://127.0.0.1:9/arxiv")
+    settings = RegistrySettings.from_environment()
+    assert settings.url("crossref") == "https://api.crossref.org" and settings.min_interval["crossref"] == 0.1
+    assert settings.url("arxiv") == "http://127.0.0.1:9/arxiv" and settings.min_interval["arxiv"] == 0.0

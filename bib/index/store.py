@@ -389,6 +389,28 @@ class Index:
                 self.db.execute("DELETE FROM aliases WHERE ref_id = ?", row)
                 self._bump_revision()
 
+    def references_with_sources(self) -> Iterator[tuple[Reference, list[str]]]:
+        """Every reference with the sources it was read from."""
+        for data, sources in self.db.execute("SELECT data, sources FROM refs ORDER BY key"):
+            yield reference_from_dict(json.loads(data)), [source for source in sources.split("\n") if source]
+
+    def replace_reference(self, key: str, ref: Reference) -> str:
+        """Store `ref` in place of the reference under `key`. When `ref.key` is another, free key the
+        reference moves to it and `key` stays an alias, so everything citing `key` still finds it.
+        Returns the key it is stored under."""
+        with self.transaction():
+            row = self.db.execute("SELECT id, sources FROM refs WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise CitewiseError(f"{self.path}: no reference with key {key!r}")
+            row_id, sources = row
+            new_key = key
+            if ref.key and ref.key != key:
+                new_key = self._free_key(ref.key)
+                self.db.execute("INSERT OR IGNORE INTO aliases(key, ref_id) VALUES (?, ?)", (key, row_id))
+            self._write_row(row_id, ref, new_key, sources)
+            self._bump_revision()
+        return new_key
+
     def _merge_or_insert(self, ref: Reference) -> str:
         """'added', 'updated' or 'skipped'."""
         if not ref.key and not ref.title:

@@ -39,8 +39,9 @@ DEFAULT_URLS = {
     "pubmed": "https://eutils.ncbi.nlm.nih.gov/entrez/eutils",
 }
 MIN_INTERVAL = {"crossref": 0.1, "datacite": 0.1, "arxiv": 3.0, "openalex": 0.1, "openlibrary": 0.5, "pubmed": 0.34}
-"""Seconds between two requests to one registry: each one's documented limit (arXiv asks for
-one request every 3 seconds, NCBI for 3 a second without a key, the others allow about 10)."""
+"""Seconds between two requests to one public registry: each one's documented limit (arXiv asks
+for one request every 3 seconds, NCBI for 3 a second without a key, the others allow about 10).
+A base URL set through `CITEWISE_<NAME>_URL` (a mirror) is not paced; `Retry-After` still is."""
 POLITE_POOL = ("crossref", "openalex")
 
 
@@ -64,7 +65,9 @@ class RegistrySettings:
     @classmethod
     def from_environment(cls, offline: bool = False, mailto: str | None = None) -> RegistrySettings:
         urls = {name: os.environ.get(f"CITEWISE_{name.upper()}_URL") or url for name, url in DEFAULT_URLS.items()}
-        return cls(urls=urls, mailto=mailto if mailto is not None else os.environ.get("CITEWISE_MAILTO", ""), offline=offline)
+        paced = {name: interval if urls[name] == DEFAULT_URLS[name] else 0.0 for name, interval in MIN_INTERVAL.items()}
+        mailto = mailto if mailto is not None else os.environ.get("CITEWISE_MAILTO", "")
+        return cls(urls=urls, mailto=mailto, offline=offline, min_interval=paced)
 
     def url(self, registry: str) -> str:
         return (self.urls.get(registry) or DEFAULT_URLS[registry]).rstrip("/")

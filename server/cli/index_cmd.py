@@ -1,4 +1,4 @@
-"""`citewise index add|stats|reembed`: build and inspect the paper index.
+"""`citewise index add|stats|reembed|enrich`: build and inspect the paper index.
 
 Each file read goes into the index in its own transaction, so a failure part-way
 leaves what was already there untouched. The embedding model is loaded only when
@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 
 from citewise.server.cli.common import add_index_option, print_json
+from citewise.server.cli.resolve_cmd import add_network_options
 
 PROGRESS_MIN_ITEMS = 200
 
@@ -29,6 +30,8 @@ def register(subparsers) -> None:
     add_index_option(add)
     add_model_option(add)
     add.add_argument("--no-embed", action="store_true", help="store references without embedding them")
+    add.add_argument("--enrich", action="store_true", help="look up the papers read without authors, year or venue (sends their titles to the registries)")
+    add_network_options(add)
     add.set_defaults(handler=run_add)
 
     stats = actions.add_parser("stats", help="counts, model and sources of the index")
@@ -40,6 +43,12 @@ def register(subparsers) -> None:
     add_index_option(reembed)
     add_model_option(reembed)
     reembed.set_defaults(handler=run_reembed)
+
+    enrich = actions.add_parser("enrich", help="fill missing authors, year, venue, DOI and arXiv id from the registries")
+    add_index_option(enrich)
+    enrich.add_argument("--limit", type=int, metavar="N", help="look up at most N papers")
+    add_network_options(enrich)
+    enrich.set_defaults(handler=run_enrich)
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +82,9 @@ def run_add(args: argparse.Namespace) -> int:
                 base = progress.done
                 summary.absorb(index.add_references(refs, on_progress=lambda n: progress.update(base + n)))
         progress.finish()
+        if args.enrich:
+            sources = {ref.origin.source for result in results for ref in result.references if ref.origin}
+            _enrich(index, args, sources=sources)
         embedded = 0 if args.no_embed else _embed(index, args.model)
     for error in summary.errors:
         print(error, file=sys.stderr)
@@ -115,6 +127,37 @@ def run_reembed(args: argparse.Namespace) -> int:
         progress.finish()
     print(f"embedded {count} references with {embedder.name}")
     return 0
+
+
+def run_enrich(args: argparse.Namespace) -> int:
+    from citewise.bib.index.location import resolve_index_path
+    from citewise.bib.index.store import Index
+
+    with Index.open(resolve_index_path(args.index), create=False) as index:
+        _enrich(index, args, limit=args.limit)
+        _embed(index, None)
+    return 0
+
+
+def _enrich(index, args: argparse.Namespace, limit: int | None = None, sources: set[str] | None = None) -> None:
+    from citewise.bib.registries.enrich import enrich_index
+    from citewise.bib.registries.lookup import Registries
+
+    bars: list[Progress] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(Progress("looking up", total))
+        bars[0].update(done)
+
+    with Registries.open(offline=args.offline, mailto=args.mailto) as registries:
+        summary = enrich_index(index, registries, limit=limit, sources=sources, on_progress=progress)
+    for bar in bars:
+        bar.finish()
+    for old, new in summary.rekeyed.items():
+        print(f"key {old} -> {new} ({old} still works)")
+    print(f"enriched {summary.enriched} of {summary.candidates} incomplete papers; "
+          f"no confident match {summary.not_found}, registries unavailable {summary.unverifiable}")
 
 
 def _embed(index, model: str | None) -> int:

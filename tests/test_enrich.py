@@ -1,0 +1,62 @@
+"""`citewise index enrich` and `index add --enrich` against the registries on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from citewise.bib.index.store import Index
+from citewise.server.cli import main
+from registry_support import registry, registry_env, registry_server  # noqa: F401 (fixtures)
+
+DIGEST = Path(__file__).parent / "fixtures" / "verify" / "recorded-digest.txt"
+
+
+@pytest.fixture
+def index_path(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "index.sqlite"
+    monkeypatch.setenv("CITEWISE_INDEX", str(path))
+    return path
+
+
+def test_enrich_fills_digest_papers_only_on_a_confident_match(capsys, registry_env, index_path):
+    assert main(["index", "add", str(DIGEST), "--no-embed"]) == 0
+    with Index.open(index_path) as index:
+        before = set(index.all_keys())
+    assert "HeatBathRandom" in before
+    capsys.readouterr()
+    assert main(["index", "enrich"]) == 0
+    out = capsys.readouterr().out
+    assert "enriched 4 of 6 incomplete papers; no confident match 2, registries unavailable 0" in out
+    assert "key HeatBathRandom -> stanleyHeatBathRandom2016 (HeatBathRandom still works)" in out
+    with Index.open(index_path) as index:
+        heat = index.get("stanleyHeatBathRandom2016")
+        assert index.get("HeatBathRandom").title == heat.title
+        assert heat.arxiv == "1605.08386" and heat.year == "2016" and heat.authors[0].family == "Stanley"
+        chem = index.get("mbranAugmentingLargeLanguage2024")
+        assert chem.doi == "10.1038/s42256-024-00832-8" and chem.journal == "Nature Machine Intelligence"
+        decoy = next(ref for ref in index.iter_references() if ref.title.startswith("Quantum Computers"))
+        assert decoy.authors == [] and decoy.year == ""
+        invented = next(ref for ref in index.iter_references() if ref.title.startswith("Sparse Retrieval"))
+        assert invented.authors == []
+
+
+def test_index_add_enrich_looks_up_what_it_read(capsys, registry_env, index_path):
+    assert main(["index", "add", str(DIGEST), "--no-embed", "--enrich"]) == 0
+    out = capsys.readouterr().out
+    assert "enriched 4 of 6" in out
+    with Index.open(index_path) as index:
+        assert index.get("gouldFrequencyHotJupiters2006").year == "2006"
+
+
+def test_enrich_offline_without_answers_changes_nothing(capsys, registry_env, index_path):
+    main(["index", "add", str(DIGEST), "--no-embed"])
+    with Index.open(index_path) as index:
+        before = {ref.key: ref for ref in index.iter_references()}
+    capsys.readouterr()
+    assert main(["index", "enrich", "--offline", "--limit", "3"]) == 0
+    assert "enriched 0 of 3 incomplete papers; no confident match 0, registries unavailable 3" in capsys.readouterr().out
+    with Index.open(index_path) as index:
+        assert {ref.key: ref for ref in index.iter_references()} == before
+    assert registry_env.count() == 0
