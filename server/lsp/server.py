@@ -172,6 +172,23 @@ class CitewiseServer(LanguageServer):
         self.stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
 
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """pygls' stdio server, reading frames with `transport.read_messages` (see there why)."""
+        from pygls.io_ import StdoutWriter
+
+        from citewise.server.lsp.transport import read_messages
+
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(read_messages(self.protocol, stdin or sys.stdin.buffer, self._stop_event))
+        except BrokenPipeError:
+            logger.error("the connection to the client is lost; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
     # --- running features --------------------------------------------------------------
 
     async def ready(self):
