@@ -5,21 +5,27 @@ from __future__ import annotations
 import re
 
 _LATEX_COMMENT = re.compile(r"(?<!\\)%.*")
-_DISPLAY_MATH = re.compile(r"\$\$.*?\$\$|\\\[.*?\\\]|\\begin\{(equation|align|gather|multline|eqnarray)\*?\}.*?\\end\{\1\*?\}", re.S)
-_INLINE_MATH = re.compile(r"(?<!\\)\$[^$\n]*?(?<!\\)\$|\\\(.*?\\\)", re.S)
-_CITE_OR_REF = re.compile(r"\\[A-Za-z]*(cite|ref|label|url|include|input|bibliography)[A-Za-z]*\*?(\[[^\]]*\])*\{[^}]*\}")
-_ENVIRONMENT = re.compile(r"\\(begin|end)\{[^}]*\}")
-_COMMAND_WITH_OPTIONS = re.compile(r"\\[A-Za-z@]+\*?(\[[^\]]*\])?")
+_DISPLAY_MATH = re.compile(
+    r"\$\$.*?\$\$|\\\[(?:(?!\\\[).)*?\\\]"
+    r"|\\begin\{(equation|align|gather|multline|eqnarray)\*?\}(?:(?!\\begin\{\1\*?\}).)*?\\end\{\1\*?\}",
+    re.S,
+)
+_INLINE_MATH = re.compile(r"(?<!\\)\$[^$\n]*?(?<!\\)\$|\\\((?:(?!\\\().)*?\\\)", re.S)
+_CITE_OR_REF = re.compile(r"\\[A-Za-z]*(cite|ref|label|url|include|input|bibliography)[A-Za-z]*\*?(\[[^\[\]]*\])*\{[^{}]*\}")
+_ENVIRONMENT = re.compile(r"\\(begin|end)\{[^{}]*\}")
+_COMMAND_WITH_OPTIONS = re.compile(r"\\[A-Za-z@]+\*?(\[[^\[\]]*\])?")
 _ESCAPED_SYMBOL = re.compile(r"\\([&%$#_{}])")
 _PANDOC_CITE = re.compile(r"\[[^\[\]]*@[^\[\]]*\]|(?<![\w.])@[\w:.#$%&+?<>~/-]+")
 _MYST_ROLE = re.compile(r"\{[a-z:]+\}`[^`]*`")
-_MD_IMAGE_OR_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_MD_IMAGE_OR_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()]*\)")
 _MD_CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
-_MD_HTML = re.compile(r"<[^>\n]+>")
+_MD_HTML = re.compile(r"<[^<>\n]+>")
 _MD_LINE_MARKERS = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)", re.M)
 _MD_EMPHASIS = re.compile(r"[*_~]{1,3}")
 _URL = re.compile(r"https?://\S+")
 _SPACES = re.compile(r"\s+")
+# Every pattern above stops at the next opener of its own kind (`[^\[\]]`, `(?!\\\[)` ...), so
+# a text of unclosed or nested brackets costs linear time, not quadratic.
 
 
 def strip_markup(text: str) -> str:

@@ -22,8 +22,8 @@ MIN_PARAGRAPH_WORDS = 8
 LATEX_SUFFIXES = {".tex", ".ltx", ".latex"}
 MARKDOWN_SUFFIXES = {".md", ".markdown", ".qmd", ".rmd", ".myst"}
 _SKIPPED_LATEX_ENVIRONMENTS = re.compile(
-    r"\\begin\{(figure|table|equation|align|tabular|verbatim|lstlisting|thebibliography)\*?\}.*?"
-    r"\\end\{\1\*?\}",
+    r"\\begin\{(figure|table|equation|align|tabular|verbatim|lstlisting|thebibliography)\*?\}"
+    r"(?:(?!\\begin\{\1\*?\}).)*?\\end\{\1\*?\}",  # stops at the next same \begin: linear time
     re.S,
 )
 _MARKDOWN_FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
