@@ -43,10 +43,10 @@ def serve(args: argparse.Namespace) -> None:
             raise CitewiseError(f"cannot listen on {host}:{port}: {error.strerror}") from error
     else:
         server.start_io()
-    _leave_without_finalizing()
+    leave_without_finalizing()
 
 
-def _leave_without_finalizing() -> None:
+def leave_without_finalizing() -> None:
     """End the process once the client has said `exit`.
 
     Background threads (model loading, .bib title embedding) may still be inside torch;

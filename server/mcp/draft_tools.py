@@ -1,0 +1,99 @@
+"""The MCP tools about one draft: suggest papers for a passage, cite keys, its bibliography.
+
+Suggestions are the editor's (`features.suggestions.suggestions_at`: same query, ranking,
+.bib matching and reasons); citing is `features.citing` (the editor's citation syntax and
+.bib placement, written to disk). Lines and columns are 1-based, columns in characters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from citewise.bib.errors import CitewiseError
+from citewise.server.features.positions import Pos
+from citewise.server.features.workspace import Document
+from citewise.server.mcp.session import Session
+
+SENTENCE_CHARS = 300
+
+
+def suggest_citations(session: Session, draft_path: str, text: str | None, line: int | None, k: int) -> dict:
+    """Papers for the passage `text` (placed at its spot in the draft, else at the draft's end)
+    or for the sentence ending line `line`, best first."""
+    from citewise.server.features.suggestions import suggestions_at
+
+    if (text is None) == (line is None):
+        raise CitewiseError("give either text (a passage) or line (a line of the draft), not both")
+    document = session.draft(draft_path)
+    document, pos = _with_passage(document, text) if text is not None else (document, _line_end(document, line))
+    session.searcher()  # the model, so that the ranking is the editor's
+    sentence, suggestions = suggestions_at(session.ws, document, pos, count=k)
+    items = [{name: value for name, value in asdict(s.item).items() if value not in ("", None)} for s in suggestions]
+    return {"sentence": _cut(sentence.text.strip(), SENTENCE_CHARS) if sentence else "", "suggestions": items}
+
+
+def _line_end(document: Document, line: int) -> Pos:
+    lines = document.lines
+    if not 1 <= line <= lines.line_count:
+        raise CitewiseError(f"{document.path}: line {line} is outside the draft (1-{lines.line_count})")
+    text = lines.line_text(line - 1)
+    return lines.lsp_pos(line - 1, len(text.rstrip()))
+
+
+def _with_passage(document: Document, passage: str) -> tuple[Document, Pos]:
+    """The draft with `passage` in it and the position just after it: where it already
+    stands, else as a new paragraph at the end of the body."""
+    passage = passage.strip()
+    if len(passage) < 3:
+        raise CitewiseError("text is too short to suggest papers for")
+    found = document.text.find(passage)
+    if found >= 0:
+        return document, document.lines.position_of(found + len(passage))
+    at = document.text.rfind("\\end{document}") if document.language == "latex" else -1
+    at = len(document.text) if at < 0 else at
+    inserted = "\n\n" + passage + "\n\n"
+    text = document.text[:at] + inserted + document.text[at:]
+    with_passage = Document(document.uri, document.path, text, document.language)
+    return with_passage, with_passage.lines.position_of(at + len(inserted.rstrip()))
+
+
+def cite(session: Session, draft_path: str, keys: list[str], line: int | None, column: int | None) -> dict:
+    """The citation of `keys` in the draft's syntax; the .bib gains the entries it lacks."""
+    from citewise.server.features.citing import plan_citation, write_bib
+
+    if session.read_only:
+        raise CitewiseError("the server runs with --read-only: cite is switched off")
+    if column is not None and line is None:
+        raise CitewiseError("column needs a line")
+    document = session.draft(draft_path)
+    pos = None
+    if line is not None:
+        if not 1 <= line <= document.lines.line_count:
+            raise CitewiseError(f"{draft_path}: line {line} is outside the draft (1-{document.lines.line_count})")
+        pos = document.lines.lsp_pos(line - 1, (column or 1) - 1)
+    plan = plan_citation(session.ws, document, keys, pos)
+    session.roots.check([plan.bib_path], "the .bib to write is")
+    write_bib(plan)
+    if plan.bib_after is not None:
+        session.ws.reload_bib(plan.bib_path, wait=False)
+    result = {"citation": plan.citation, "bib": session.roots.shown(plan.bib_path),
+              "added": plan.added, "already_in_bib": plan.present}
+    if plan.position is not None:
+        at_line, at_column = document.lines.char_col(plan.position)
+        result["insert_at"] = {"line": at_line + 1, "column": at_column + 1}
+    if plan.declaration is not None:
+        result["declare_bibliography"] = {"line": plan.declaration[0] + 1, "text": plan.declaration[1]}
+    return result
+
+
+def bibliography(session: Session, draft_path: str) -> str:
+    """The BibTeX the draft cites (`citewise bib DRAFT`), without writing anything."""
+    from citewise.server.drafts.bibgen import generate_bib
+
+    document = session.draft(draft_path)
+    draft = session.ws.draft_for(document.uri)
+    return generate_bib([draft], (), session.ws.index).text
+
+
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
