@@ -24,10 +24,11 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from citewise.bib.index.embed import embed_pending
 from citewise.bib.index.store import Index
 from citewise.bib.readers import read_path
+from registry_support import registry_server  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 WORKSPACE = REPO / "tests" / "fixtures" / "lsp" / "latex"
-TOOLS = {"search_papers", "suggest_citations", "get_reference", "cite", "library_status"}
+TOOLS = {"search_papers", "suggest_citations", "get_reference", "cite", "verify_references", "library_status"}
 TOKEN_BUDGET = 2_000
 SECRET = "zotero-secret-key-4f1c9a"
 FAST_SOLVERS = "Fast ODE solvers make sampling from diffusion models cheap: a few steps are enough."
@@ -56,8 +57,8 @@ def root(tmp_path) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def mcp_server(root: Path, index_path: Path, *options: str, errlog=None):
-    env = {"PYTHONPATH": os.environ["PYTHONPATH"], "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+async def mcp_server(root: Path, index_path: Path, *options: str, errlog=None, env: dict | None = None):
+    env = {**(env or {}), "PYTHONPATH": os.environ["PYTHONPATH"], "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "CITEWISE_INDEX": str(index_path), "CITEWISE_CACHE_DIR": os.environ["CITEWISE_CACHE_DIR"],
            "ZOTERO_API_KEY": SECRET}
     params = StdioServerParameters(command=sys.executable, args=["-m", "citewise", "mcp", "--root", str(root), *options],
@@ -279,6 +280,34 @@ async def test_zotero_key_never_returned_or_logged(root, index_path, tmp_path):
     assert "zotero" in outputs[0]
     assert all(SECRET not in text for text in outputs)
     assert SECRET not in log.read_text()
+
+
+async def test_verify_references_reports_problems_first(root, index_path, registry_server, tmp_path):  # noqa: F811
+    shutil.copy(REPO / "tests" / "fixtures" / "verify" / "references.bib", root / "checked.bib")
+    env = {**registry_server.environment(), "CITEWISE_CACHE_DIR": str(tmp_path / "cache")}
+    async with mcp_server(root, index_path, env=env) as client:
+        offline = await call(client, "verify_references", path="checked.bib", limit=50)
+    async with mcp_server(root, index_path, "--online", env=env) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        first = await client.call_tool("verify_references", {"path": "checked.bib", "limit": 10})
+        found = json.loads(first.content[0].text)
+        rest = await call(client, "verify_references", path="checked.bib", offset=10, limit=10)
+        outside = await error_of(client, "verify_references", path="../outside/other.bib")
+    # Without --online nothing is sent: only duplicates are known, everything else unverifiable.
+    assert offline["counts"] == {"duplicate": 1, "unverifiable": 12} and offline["note"].startswith("offline")
+    assert tools["verify_references"].annotations.open_world_hint is True
+    statuses = {item["key"]: item["status"] for item in found["findings"] + rest["findings"]}
+    assert len(statuses) == 13 == sum(found["counts"].values())
+    assert {key: statuses[key] for key in ("han2022music", "liu2021contrastive", "zhang2014scaling", "pandey2021vqf",
+                                            "gould2006hotjupiters", "vqf2021again")} == {
+        "han2022music": "retracted", "liu2021contrastive": "not-found", "zhang2014scaling": "mismatch",
+        "pandey2021vqf": "verified", "gould2006hotjupiters": "superseded", "vqf2021again": "duplicate"}
+    problems = found["counts"]["not-found"] + found["counts"]["mismatch"] + found["counts"]["retracted"]
+    assert all(item["status"] in ("not-found", "mismatch", "retracted") for item in found["findings"][:problems])
+    assert found["next_offset"] == 10 and rest["next_offset"] is None
+    assert found["findings"][0]["where"].startswith("checked.bib:")
+    assert len(first.content[0].text) / 4 <= TOKEN_BUDGET
+    assert "outside the workspace roots" in outside
 
 
 def test_startup_imports_neither_torch_nor_the_index(root, index_path):

@@ -25,12 +25,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from citewise.bib.index.location import resolve_index_path
     from citewise.bib.registries.lookup import Registries
-    from citewise.server.features.verify import verify_paths
+    from citewise.server.features.verify import library_lookup, verify_paths
 
     errors: list[str] = []
     with Registries.open(offline=args.offline, mailto=args.mailto) as registries:
-        findings = verify_paths(args.paths, registries=registries, known=_library_lookup(args.index), errors=errors)
+        known = library_lookup(resolve_index_path(args.index))
+        findings = verify_paths(args.paths, registries=registries, known=known, errors=errors)
     for error in errors:
         print(error, file=sys.stderr)
     if args.json:
@@ -42,21 +44,3 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    fix: {finding.fix['title']}")
     return 1 if any(finding.is_problem for finding in findings) else 0
 
-
-def _library_lookup(index_option: str | None):
-    """`known(ref)` for verify: "your Zotero library" when the index holds the work from a Zotero sync."""
-    from citewise.bib.index.location import resolve_index_path
-
-    path = resolve_index_path(index_option)
-    if not path.is_file():
-        return None
-
-    def known(ref) -> str:
-        from citewise.bib.index.store import Index
-
-        with Index.open(path, create=False) as index:
-            key = index.find_duplicate(ref)
-            stored = index.get(key) if key else None
-        return "your Zotero library" if stored is not None and stored.zotero_key else ""
-
-    return known

@@ -125,3 +125,20 @@ def check_all(refs: list[Reference], registries: Registries, known: Callable[[Re
             fix = {"title": check.fix_title, "key": ref.key, "entry": format_entry(check.fix)}
         findings.append(Finding(file, line, ref.key, check.status, check.detail, fix))
     return findings
+
+
+def library_lookup(index_path: Path) -> Callable[[Reference], str] | None:
+    """`known(ref)` for `verify_paths`: "your Zotero library" when the index at `index_path`
+    holds the work from a Zotero sync. Each call opens its own connection (checks run on a pool)."""
+    if not index_path.is_file():
+        return None
+
+    def known(ref: Reference) -> str:
+        from citewise.bib.index.store import Index
+
+        with Index.open(index_path, create=False) as index:
+            key = index.find_duplicate(ref)
+            stored = index.get(key) if key else None
+        return "your Zotero library" if stored is not None and stored.zotero_key else ""
+
+    return known

@@ -15,6 +15,7 @@ from citewise.server.features.workspace import Document
 from citewise.server.mcp.session import Session
 
 SENTENCE_CHARS = 300
+DETAIL_CHARS = 200
 
 
 def suggest_citations(session: Session, draft_path: str, text: str | None, line: int | None, k: int) -> dict:
@@ -93,6 +94,34 @@ def bibliography(session: Session, draft_path: str) -> str:
     document = session.draft(draft_path)
     draft = session.ws.draft_for(document.uri)
     return generate_bib([draft], (), session.ws.index).text
+
+
+def verify_references(session: Session, path: str, offset: int, limit: int) -> dict:
+    """`citewise verify` on a draft (the entries it cites) or a .bib file (every entry): one
+    finding per entry, problems first. Registries are asked only when the server runs --online."""
+    from citewise.bib.registries.lookup import Registries
+    from citewise.bib.registries.verify import PROBLEMS
+    from citewise.server.features.verify import library_lookup, verify_paths
+
+    real = session.roots.existing_file(path)
+    if real.suffix.lower() != ".bib":
+        session.draft(path)
+    errors: list[str] = []
+    with Registries.open(offline=not session.online) as registries:
+        findings = verify_paths([real], registries=registries, known=library_lookup(session.ws.index_path), errors=errors)
+    findings.sort(key=lambda finding: finding.status not in PROBLEMS)
+    counts: dict[str, int] = {}
+    for finding in findings:
+        counts[finding.status] = counts.get(finding.status, 0) + 1
+    page = [{"key": f.key, "status": f.status, "detail": _cut(f.detail, DETAIL_CHARS),
+             "where": f"{session.roots.shown(f.file)}:{f.line}", **({"fix": f.fix["title"]} if f.fix else {})}
+            for f in findings[offset:offset + limit]]
+    result = {"counts": counts, "findings": page, "next_offset": offset + limit if len(findings) > offset + limit else None}
+    if errors:
+        result["errors"] = [_cut(error, DETAIL_CHARS) for error in errors[:5]]
+    if not session.online:
+        result["note"] = "offline: cached registry answers and the index only"
+    return result
 
 
 def _cut(text: str, chars: int) -> str:

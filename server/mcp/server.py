@@ -30,6 +30,7 @@ from citewise.server.mcp.session import Options, Session
 INSTRUCTIONS = ("Cite only papers these tools return; never invent references. "
                 "Paths are relative to the workspace root.")
 READ = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+READ_NETWORK = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 DraftPath = Annotated[str, Field(min_length=1, max_length=4096, description="draft file (.tex/.md), relative to the root")]
@@ -103,6 +104,15 @@ def create_server(options: Options) -> MCPServer:
         ) -> CallToolResult:
             """Citation text for keys in the draft's syntax; adds missing entries to its .bib. Insert the citation yourself."""
             return await call(draft_tools.cite, draft_path, keys, line, column)
+
+    @server.tool(annotations=READ_NETWORK if session.online else READ)
+    async def verify_references(
+        path: Annotated[str, Field(min_length=1, max_length=4096, description="a draft or a .bib file")],
+        offset: Annotated[int, Field(ge=0, le=100_000)] = 0,
+        limit: Annotated[int, Field(ge=1, le=50)] = 20,
+    ) -> CallToolResult:
+        """Check that references are real, current and complete (citewise verify); problems first."""
+        return await call(draft_tools.verify_references, path, offset, limit)
 
     @server.tool(annotations=READ)
     async def library_status() -> CallToolResult:

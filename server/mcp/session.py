@@ -24,6 +24,7 @@ class Options:
     index_path: str | None = None
     model: str | None = None
     read_only: bool = False
+    online: bool = False  # verify_references may ask the registries
     cite_command: dict[str, str] | None = None
 
 
@@ -33,6 +34,7 @@ class Session:
 
         self.roots = Roots(options.roots)
         self.read_only = options.read_only
+        self.online = options.online
         raw = {"indexPath": options.index_path, "model": options.model}
         if options.cite_command:
             raw["citeCommand"] = options.cite_command
