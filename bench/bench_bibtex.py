@@ -26,7 +26,8 @@ from pathlib import Path
 
 from citewise.bib.bibtex.cache import FieldCache
 from citewise.bib.bibtex.parse import load_whole_file
-from citewise.bib.bibtex.reader import decode_bib_bytes, read_bib_file
+from citewise.bib.bibtex.reader import read_bib_file
+from citewise.bib.files import decode
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "bibtex"
 REAL_FILES = [
@@ -80,7 +81,7 @@ def copy_of(path: Path, workdir: Path, text: str) -> Path:
 
 
 def bench_file(path: Path, repeat: int, baseline: bool, workdir: Path) -> None:
-    text = decode_bib_bytes(path.read_bytes())
+    text = decode(path.read_bytes()).text
     print(f"\n{path.name}: {len(text) / 1e6:.1f} MB")
 
     keys, cold = [], []

@@ -10,7 +10,8 @@ import pytest
 
 from citewise.bib.bibtex.cache import FieldCache
 from citewise.bib.bibtex.edit import apply_edit, insert_entry_edit, rename_key_edit, replace_entry_edit
-from citewise.bib.bibtex.reader import decode_bib_bytes, entry_to_reference, read_bib_file, scan_entries
+from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file, scan_entries
+from citewise.bib.files import decode
 from citewise.bib.errors import CitewiseError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bibtex"
@@ -102,7 +103,7 @@ NEW_ENTRY = "@article{zzzNew2024,\n  author = {M{\\\"u}ller, Anna},\n  title = {
 
 
 def text_of(relative: str) -> str:
-    return decode_bib_bytes((FIXTURES / relative).read_bytes())
+    return decode((FIXTURES / relative).read_bytes()).text
 
 
 @pytest.mark.parametrize("relative", REAL_FILES)

@@ -6,7 +6,9 @@ import os
 
 import pytest
 
-from citewise.bib.bibtex.edit import apply_edit, insert_entry_edit, rename_key_edit, replace_entry_edit, write_atomically
+from citewise.bib.bibtex.edit import apply_edit, insert_entry_edit, rename_key_edit, replace_entry_edit
+from citewise.bib.errors import SourceError
+from citewise.bib.files import write_atomically
 
 NEW = "@misc{b,\n  title = {B}\n}\n"
 
@@ -96,7 +98,7 @@ def test_write_atomically_keeps_a_bom_and_writes_new_files_as_utf8(tmp_path):
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     path = tmp_path / "refs.bib"
     path.write_text("@misc{old}")
-    with pytest.raises(UnicodeEncodeError):
+    with pytest.raises(SourceError, match="cannot write"):
         write_atomically(path, "\udcff broken surrogate")
     assert path.read_text() == "@misc{old}"
     assert [p.name for p in tmp_path.iterdir()] == ["refs.bib"]

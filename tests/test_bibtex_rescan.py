@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from citewise.bib.bibtex.reader import decode_bib_bytes, scan_entries
+from citewise.bib.bibtex.reader import scan_entries
+from citewise.bib.files import decode
 from citewise.bib.bibtex.rescan import ScanState, rescan
 from citewise.bib.bibtex.scan import scan_blocks
 
@@ -28,7 +29,7 @@ def block_tuples(blocks):
 
 @pytest.mark.parametrize("name", ["jabref/jabref-authors.bib", "jabref/complex.bib", "python-bibtexparser-v1/traps.bib"])
 def test_random_edits_give_what_a_fresh_scan_gives(name):
-    text = decode_bib_bytes((FIXTURES / name).read_bytes())
+    text = decode((FIXTURES / name).read_bytes()).text
     rnd = random.Random(name)
     for _ in range(60):
         start = rnd.randrange(len(text))
@@ -66,7 +67,7 @@ def test_reader_re_read_matches_a_fresh_read(tmp_path, monkeypatch):
 
     monkeypatch.setenv("CITEWISE_CACHE_DIR", str(tmp_path))
     cache = FieldCache()
-    text = decode_bib_bytes((FIXTURES / "jabref" / "complex.bib").read_bytes())
+    text = decode((FIXTURES / "jabref" / "complex.bib").read_bytes()).text
     parse_bib_text(text, "same.bib", cache=cache)
     edited = text.replace("@", "@misc{dup, title={D}}\n@", 3).replace("}", "", 1)
     again = parse_bib_text(edited, "same.bib", cache=cache)

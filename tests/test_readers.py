@@ -274,7 +274,7 @@ def test_binary_junk_is_reported(tmp_path):
     result = read_path(junk)
 
     assert result.references == []
-    assert [str(error) for error in result.errors] == [f"{junk}: binary file, not a format citewise reads"]
+    assert [str(error) for error in result.errors] == [f"{junk}: binary data, not a format citewise reads"]
 
 
 def test_a_missing_path_is_reported(tmp_path):
@@ -292,8 +292,8 @@ def test_special_files_in_a_directory_are_reported_without_blocking(tmp_path):
 
     assert len(result.references) == 4
     assert sorted((Path(e.path).name, e.message) for e in result.errors) == [
-        ("dangling.bib", "not a regular file"),
-        ("pipe", "not a regular file"),
+        ("dangling.bib", "broken symlink"),
+        ("pipe", "not a regular file (a FIFO)"),
     ]
 
 
@@ -340,7 +340,7 @@ def test_a_directory_is_read_recursively_with_bad_files_reported(tmp_path):
     assert len(result.references) == 4 + 4 + 3 + 3 + 3 + 3
     problems = {Path(error.path).name: error.message for error in result.errors if error.path.endswith(("README", ".jpg"))}
     assert problems["README"].startswith("unknown format")
-    assert problems["photo.jpg"].startswith("binary file")
+    assert problems["photo.jpg"].startswith("binary data")
     assert not any(".git" in error.path for error in result.errors)
 
 

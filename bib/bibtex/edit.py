@@ -1,4 +1,4 @@
-"""Minimal edits to a user's .bib text, and writing files so a failure never leaves half a file.
+"""Minimal edits to a user's .bib text (files are written by `citewise.bib.files.write_atomically`).
 
 Each function returns one `TextEdit` that touches nothing but what it means to change:
 inserting an entry adds text at one point (in key order when the file is sorted by key,
@@ -9,12 +9,9 @@ the key. Applying the same edit again changes nothing more (idempotent).
 from __future__ import annotations
 
 import collections
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-from citewise.bib.bibtex.reader import BibEntry, scan_entries, sniff_encoding
+from citewise.bib.bibtex.reader import BibEntry, scan_entries
 from citewise.bib.bibtex.scan import LineIndex
 
 
@@ -68,32 +65,6 @@ def rename_key_edit(bib_text: str, old: str, new: str) -> TextEdit | None:
     if entry is None:
         return None
     return _edit(bib_text, entry.key_span.start_offset, entry.key_span.end_offset, new)
-
-
-def write_atomically(path: str | Path, text: str, encoding: str | None = None) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it into place.
-
-    An existing file keeps its encoding and byte-order mark (and its permissions) unless
-    `encoding` is given; a new file is UTF-8.
-    """
-    target = Path(path)
-    bom = b""
-    if encoding is None and target.exists():
-        encoding, bom = sniff_encoding(target.read_bytes(), str(target))
-    data = bom + text.encode(encoding or "utf-8")
-    mode = target.stat().st_mode & 0o7777 if target.exists() else None
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        if mode is not None:
-            os.chmod(temporary, mode)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _find(entries: list[BibEntry], key: str) -> BibEntry | None:

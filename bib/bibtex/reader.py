@@ -12,7 +12,6 @@ A broken entry never costs the others: it is reported in `BibFile.errors` as `pa
 
 from __future__ import annotations
 
-import codecs
 import re
 import threading
 from dataclasses import dataclass, field
@@ -25,9 +24,10 @@ from citewise.bib.bibtex.parse import FieldParseError, parse_entry_fields, parse
 from citewise.bib.bibtex.rescan import Reuse, ScanState, rescan, shifted
 from citewise.bib.bibtex.scan import Block, LineIndex, Span, scan_blocks
 from citewise.bib.errors import SourceError
+from citewise.bib.files import read_text
 from citewise.bib.model import Origin, Reference, normalize_arxiv, normalize_doi
 
-__all__ = ["BibEntry", "BibFile", "Span", "decode_bib_bytes", "entry_to_reference", "sniff_encoding", "parse_bib_text", "read_bib_file", "scan_entries"]
+__all__ = ["BibEntry", "BibFile", "Span", "entry_to_reference", "parse_bib_text", "read_bib_file", "scan_entries"]
 
 
 @dataclass(slots=True)
@@ -83,52 +83,11 @@ class BibFile:
         return self.fields_ready.wait(timeout)
 
 
-def decode_bib_bytes(data: bytes, path: str = "") -> str:
-    """Text of a .bib file: UTF-8 with or without BOM, UTF-16 with BOM, else the encoding
-    JabRef declares (`% Encoding: …`), else Latin-1. Binary data raises SourceError."""
-    codec, bom = sniff_encoding(data, path)
-    return data[len(bom) :].decode(codec, errors="replace")
-
-
-def sniff_encoding(data: bytes, path: str = "") -> tuple[str, bytes]:
-    """(codec, byte-order mark) of a .bib file's bytes, as `decode_bib_bytes` reads them."""
-    for bom, codec in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
-        if data.startswith(bom):
-            return codec, bom
-    _reject_binary(data, path)
-    try:
-        data.decode("utf-8")
-        return "utf-8", b""
-    except UnicodeDecodeError:
-        pass
-    declared = re.search(rb"^% ?Encoding: *([\w.-]+)", data[:4096], re.MULTILINE)
-    if declared:
-        try:
-            codec = codecs.lookup(declared.group(1).decode("ascii")).name
-            data.decode(codec)
-            return codec, b""
-        except (LookupError, UnicodeDecodeError):
-            pass
-    return "latin-1", b""
-
-
-def _reject_binary(data: bytes, path: str) -> None:
-    sample = data[:65536]
-    if b"\0" not in sample:
-        return
-    controls = sum(1 for byte in sample if byte < 32 and byte not in (9, 10, 12, 13))
-    if controls >= 16 and controls > len(sample) // 10:
-        raise SourceError(path, None, "binary data, not a BibTeX file")
-
-
 def read_bib_file(path: str | Path, wait: bool = True, cache: FieldCache | None = None) -> BibFile:
     """Read and parse a .bib file. With `wait=False` keys and spans are there on return and the
     fields follow in a background thread. Raises SourceError when the file cannot be read at all."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise SourceError(str(path), None, f"cannot read: {error.strerror or error}") from None
-    return parse_bib_text(decode_bib_bytes(data, str(path)), str(path), wait=wait, cache=cache)
+    text = read_text(path, "a BibTeX file").text
+    return parse_bib_text(text, str(path), wait=wait, cache=cache)
 
 
 def scan_entries(text: str, path: str = "") -> list[BibEntry]:

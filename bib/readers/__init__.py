@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from citewise.bib.errors import CitewiseError, SourceError
+from citewise.bib.files import MAX_READ_BYTES, decode, open_regular
 from citewise.bib.model import Reference
 from citewise.bib.readers.arxiv_jsonl import read_arxiv_jsonl
 from citewise.bib.readers.bibtex_adapter import read_bibtex
 from citewise.bib.readers.csl_json import read_csl_json
 from citewise.bib.readers.digest import looks_like_digest, read_digest
-from citewise.bib.readers.source import SNIFF_BYTES, NotText, decode_text, fill_missing_keys, looks_binary
+from citewise.bib.readers.source import fill_missing_keys
 from citewise.bib.readers.zotero_json import read_zotero_json
 
 HEAD_CHARS = 65536
@@ -91,16 +92,10 @@ def _walk(root: Path):
 
 def _read_file(file: Path, result: ReadResult) -> None:
     name = str(file)
-    if not file.is_file():
-        result.errors.append(SourceError(name, None, "not a regular file"))
-        return
     try:
         kind, text = _sniff(file)
-    except OSError as error:
-        result.errors.append(SourceError(name, None, f"cannot read: {error.strerror or error}"))
-        return
-    except NotText as error:
-        result.errors.append(SourceError(name, None, str(error)))
+    except SourceError as error:
+        result.errors.append(error)
         return
     reader_format = format_named(kind)
     if reader_format is None:
@@ -116,14 +111,19 @@ def _read_file(file: Path, result: ReadResult) -> None:
 
 
 def _sniff(file: Path) -> tuple[str | None, str]:
-    """(format, text) of a file. Its start is looked at first, so databases and binaries are not loaded."""
-    with file.open("rb") as stream:
-        head = stream.read(SNIFF_BYTES)
-        if head.startswith(SQLITE_MAGIC.encode()):
-            return "zotero-sqlite", ""
-        if looks_binary(head):
-            raise NotText("binary file, not a format citewise reads")
-        text = decode_text(head + stream.read())
+    """(format, text) of a regular file. Its start is looked at first, so databases are not loaded."""
+    with open_regular(file, limit=None) as stream:
+        try:
+            head = stream.read(len(SQLITE_MAGIC))
+            if head == SQLITE_MAGIC.encode():
+                return "zotero-sqlite", ""
+            data = head + stream.read(MAX_READ_BYTES)
+        except OSError as error:
+            raise SourceError(str(file), None, f"cannot read: {error.strerror or error}") from None
+    if len(data) > MAX_READ_BYTES:
+        raise SourceError(str(file), None, f"more than the {MAX_READ_BYTES // 2**20} MB citewise reads")
+    text = decode(data, str(file), "a format citewise reads").text
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     return detect_format(str(file), text[:HEAD_CHARS]), text
 
 

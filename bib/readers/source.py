@@ -1,64 +1,16 @@
-"""Low-level helpers the readers share: decoding bytes to text and locating JSON values by line.
+"""Low-level helpers the readers share: locating JSON values by line, dates, keys.
 
-Text files arrive in any encoding users have: UTF-8 with or without a byte-order mark,
-UTF-16 with a BOM, or a legacy 8-bit encoding (Windows-1252). Binary files are recognised
-here so that every reader can rely on getting text.
+Files are read and decoded before they reach a reader, by `citewise.bib.files`.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from collections.abc import Iterator
 
 from citewise.bib.keys import make_key
 from citewise.bib.model import Reference
-
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-SNIFF_BYTES = 8192
-"""How much of a file's start `looks_binary` inspects."""
-
-
-class NotText(ValueError):
-    """The bytes are not a text file (NUL bytes or undecodable)."""
-
-
-def looks_binary(data: bytes) -> bool:
-    """True when the start of `data` holds NUL bytes and no UTF-16 byte-order mark says why."""
-    head = data[:SNIFF_BYTES]
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return False
-    return b"\x00" in head
-
-
-def decode_text(data: bytes) -> str:
-    """Decode a text file: BOM-marked UTF-8/16, else UTF-8, else Windows-1252.
-
-    Raises NotText for binary data. Line endings are normalised to `\\n`.
-    """
-    if looks_binary(data):
-        raise NotText("binary file, not a format citewise reads")
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return _normalise_newlines(data.decode(encoding))
-            except UnicodeDecodeError as error:
-                raise NotText(f"not valid {encoding}: {error.reason}") from error
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")
-    return _normalise_newlines(text)
-
-
-def _normalise_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
 
 def line_at(text: str, offset: int) -> int:
     """The 1-based line number of a character offset."""

@@ -79,14 +79,12 @@ class Paragraph:
 
 
 def run_suggest(args: argparse.Namespace) -> int:
-    from citewise.bib.errors import CitewiseError
     from citewise.bib.text import strip_markup
+    from citewise.server.drafts.project import read_source
 
     path = Path(args.draft)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise CitewiseError(f"{path}: cannot read draft: {error}") from None
+    draft_language(path)
+    text = read_source(path)
     cited = cited_keys(path, text)
     records = []
     with open_searcher(args) as searcher:

@@ -24,7 +24,8 @@ from pathlib import Path
 from citewise.bib.bibtex.reader import BibEntry, BibFile, read_bib_file
 from citewise.bib.bibtex.scan import scan_blocks
 from citewise.bib.bibtex.writer import format_entry
-from citewise.bib.errors import CitewiseError
+from citewise.bib.errors import CitewiseError, SourceError
+from citewise.bib.files import NO_SUCH_FILE
 from citewise.server.drafts.model import Draft
 
 PARENT_FIELDS = ("crossref", "xref", "xdata")
@@ -90,11 +91,9 @@ class _Library:
             self.files[path] = None
             try:
                 self.files[path] = read_bib_file(path)
-            except CitewiseError as error:
-                missing = not os.path.exists(path)
+            except SourceError as error:
+                missing = error.message == NO_SUCH_FILE
                 self.warnings.append(f"{path}: bibliography not found" if missing else str(error))
-            except ValueError:
-                self.warnings.append(f"{path[:120]}: not a usable file name")
         return self.files[path]
 
     def string_definitions(self, bib: BibFile) -> dict[str, str]:

@@ -23,11 +23,11 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from citewise.bib.errors import CitewiseError, SourceError
+from citewise.bib.files import decode, open_regular, read_text
 from citewise.server.drafts.context import citation_at
 from citewise.server.drafts.latex import Include, LatexScan, scan_latex
 from citewise.server.drafts.markdown import front_matter, scan_markdown
 from citewise.server.drafts.model import Draft
-from citewise.server.drafts.textutil import decode, looks_binary
 from citewise.server.drafts.yaml_metadata import parse_yaml, string_list
 
 __all__ = ["citation_at", "find_project_root", "find_root_document", "language_of", "load_draft", "read_source"]
@@ -35,7 +35,6 @@ __all__ = ["citation_at", "find_project_root", "find_root_document", "language_o
 LATEX_SUFFIXES = frozenset({".tex", ".ltx", ".latex"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".qmd", ".rmd", ".rmarkdown", ".myst"})
 PROJECT_MARKERS = (".git", "_quarto.yml", "_bookdown.yml", "myst.yml", "_config.yml", ".latexmkrc", "latexmkrc", ".texlabroot")
-MAX_DRAFT_BYTES = 64 * 1024 * 1024
 MAX_INCLUDE_DEPTH = 64
 MAX_PROBLEMS_PER_FILE = 20
 _MAGIC_ROOT = re.compile(r"^%\s*!\s*TeX\s+root\s*=\s*(.+?)\s*$", re.I | re.M)
@@ -56,22 +55,9 @@ def language_of(path_or_uri: str | Path) -> str | None:
 
 
 def read_source(path: str | Path) -> str:
-    """A draft file's text: UTF-8 (BOM or not), else Latin-1. Binary or huge files raise SourceError."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_DRAFT_BYTES:
-            raise SourceError(str(path), None, f"{size // (1024 * 1024)} MB is too large for a draft")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise SourceError(str(path), None, "no such file") from None
-    except IsADirectoryError:
-        raise SourceError(str(path), None, "is a directory, not a draft file") from None
-    except OSError as error:
-        raise SourceError(str(path), None, f"cannot read: {error.strerror or error}") from None
-    if looks_binary(data):
-        raise SourceError(str(path), None, "binary data, not a LaTeX or Markdown draft")
-    return decode(data)
+    """A draft file's text by the one decoding policy (`citewise.bib.files`); raises SourceError
+    for anything but a regular text file of at most 256 MB."""
+    return read_text(path, "a LaTeX or Markdown draft").text
 
 
 def find_project_root(path: str | Path) -> Path:
@@ -101,9 +87,9 @@ def find_root_document(path: str | Path, text: str | None = None) -> Path:
 
 def _read_head(path: Path) -> str:
     try:
-        with path.open("rb") as handle:
-            return decode(handle.read(4096))
-    except OSError:
+        with open_regular(path) as handle:
+            return decode(handle.read(4096)).text
+    except SourceError:
         return ""
 
 

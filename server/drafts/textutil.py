@@ -1,4 +1,4 @@
-"""Small text helpers shared by the draft parsers: positions, blanking, decoding."""
+"""Small text helpers shared by the draft parsers: positions and blanking."""
 
 from __future__ import annotations
 
@@ -42,20 +42,3 @@ def blank_spans(text: str, spans: list[tuple[int, int]]) -> str:
         kept_from = end
     pieces.append(text[kept_from:])
     return "".join(pieces)
-
-
-def looks_binary(data: bytes) -> bool:
-    """True for data no one would call a text draft: NUL bytes or mostly control characters."""
-    head = data[:8192]
-    if b"\x00" in head:
-        return True
-    controls = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 12, 13))
-    return bool(head) and controls / len(head) > 0.1
-
-
-def decode(data: bytes) -> str:
-    """UTF-8 (with or without BOM), else Latin-1, which decodes any byte string."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")

@@ -75,7 +75,7 @@ def generate_bib(ws: Workspace, uri: str) -> str:
     `references.bib` beside it. Entries already in the destination that the draft
     does not cite are kept at its end, so nothing is ever lost; the write is atomic.
     """
-    from citewise.bib.bibtex.edit import write_atomically
+    from citewise.bib.files import write_atomically
     from citewise.server.drafts.bibgen import generate_bib as build_bib
 
     draft = ws.draft_for(uri)
@@ -91,9 +91,9 @@ def generate_bib(ws: Workspace, uri: str) -> str:
 
 def _entries_missing_from(generated: str, destination: str) -> str:
     from citewise.bib.bibtex.reader import parse_bib_text
+    from citewise.bib.files import read_text
 
-    with open(destination, encoding="utf-8", errors="replace") as handle:
-        existing = parse_bib_text(handle.read(), destination)
+    existing = parse_bib_text(read_text(destination, "a BibTeX file").text, destination)
     written = {entry.key.lower() for entry in parse_bib_text(generated).entries}
     kept = [entry.raw for entry in existing.entries if entry.key.lower() not in written]
     if not kept:

@@ -60,13 +60,17 @@ def path_to_uri(path: str) -> str:
 
 
 def read_text(path: str) -> str | None:
-    """A file's text; undecodable bytes replaced, None when it cannot be read."""
+    """A regular file's text (see `citewise.bib.files`); "" for binary data, None when it cannot be read."""
+    from citewise.bib.files import decode, read_bytes
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+        data = read_bytes(path)
+    except SourceError:
         return None
-    return data.decode("utf-8", errors="replace")
+    try:
+        return decode(data, path).text
+    except SourceError:
+        return ""
 
 
 @dataclass
@@ -452,18 +456,16 @@ class Workspace:
         document = self._documents.get(path)
         if document is not None:
             return self._store_bib(path, document.text, mtime=None, from_editor=True)
-        from citewise.bib.bibtex.reader import BibFile, decode_bib_bytes
+        from citewise.bib.bibtex.reader import BibFile
+        from citewise.bib.files import read_text as read_user_text
 
         mtime = self._mtime(path)
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError:
+        if not os.path.lexists(path):
             with self._lock:
                 self._bibs.pop(path, None)
             return None
         try:
-            text = decode_bib_bytes(data, path)
+            text = read_user_text(path, "a BibTeX file").text
         except SourceError as error:
             state = BibState(BibFile(path, "", [], errors=[error]), mtime)
             with self._lock:
