@@ -121,7 +121,7 @@ def _check_output(output: str, drafts, extra_bibs: list[str], force: bool) -> No
 
 def _header(drafts: list[str], missing: list[str]) -> str:
     """The first lines of a written .bib: the marker that lets citewise replace it later, and missing keys."""
-    sources = ", ".join(_shown(str(Path(path).resolve())) for path in drafts) or "the index"
+    sources = ", ".join(_shown(os.path.abspath(path)) for path in drafts) or "the index"
     lines = [f"{GENERATED_MARKER} from {sources}; rerun `citewise bib` to update it."]
     if missing:
         lines.append(f"% Missing keys (not found in any .bib file or the index): {', '.join(missing)}")

@@ -16,6 +16,7 @@ kept, the document's own first.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def read_source(path: str | Path) -> str:
 
 def find_project_root(path: str | Path) -> Path:
     """The nearest folder at or above the file's folder holding a project marker, else the file's folder."""
-    folder = Path(path).resolve().parent
+    folder = _real(path).parent
     for candidate in (folder, *folder.parents):
         if any((candidate / marker).exists() for marker in PROJECT_MARKERS):
             return candidate
@@ -71,7 +72,7 @@ def find_project_root(path: str | Path) -> Path:
 
 def find_root_document(path: str | Path, text: str | None = None) -> Path:
     r"""The main document a LaTeX part belongs to, from `% !TeX root = …` or `\documentclass[main]{subfiles}`."""
-    path = Path(path).resolve()
+    path = _real(path)
     if language_of(path) != "latex":
         return path
     head = (text if text is not None else _read_head(path))[:4096]
@@ -79,7 +80,7 @@ def find_root_document(path: str | Path, text: str | None = None) -> Path:
     if declared is None:
         return path
     for name in (declared.group(1), declared.group(1) + ".tex"):
-        candidate = (path.parent / name).resolve()
+        candidate = _real(path.parent / name)
         if candidate.is_file() and candidate != path:
             return candidate
     return path
@@ -100,11 +101,11 @@ def load_draft(path: str | Path, project_root: str | Path | None = None, open_te
     file's content. Raises CitewiseError when the root itself cannot be read;
     problems with included files land in `Draft.errors`.
     """
-    root = Path(path).resolve()
+    root = _real(path)
     language = language_of(root)
     if language is None:
         raise CitewiseError(f"{path}: not a LaTeX (.tex) or Markdown (.md, .qmd, .Rmd) draft")
-    loader = _Loader(root, Path(project_root).resolve() if project_root else find_project_root(root), open_texts or {})
+    loader = _Loader(root, _real(project_root) if project_root else find_project_root(root), open_texts or {})
     root_text = loader.text_of(root)
     if language == "latex":
         return loader.load_latex(root_text)
@@ -179,12 +180,12 @@ class _Loader:
         if not candidates:
             self._error(including, include.line, f"{include.command}{{...}}: not a usable file name")
             return None
-        for candidate in candidates:
-            if _is_file(candidate):
-                if not candidate.is_relative_to(self.project_root):
-                    self._error(including, include.line, f"{include.command}{{{_short(include.path)}}} is outside the project directory {self.project_root}; not followed")
-                    return None
-                return candidate
+        present = [candidate for candidate in candidates if _is_file(candidate)] or [c for c in candidates if _exists(c)]
+        if present:
+            if not present[0].is_relative_to(self.project_root):
+                self._error(including, include.line, f"{include.command}{{{_short(include.path)}}} is outside the project directory {self.project_root}; not followed")
+                return None
+            return present[0]
         if all(not candidate.is_relative_to(self.project_root) for candidate in candidates):
             self._error(including, include.line, f"{include.command}{{{_short(include.path)}}} is outside the project directory {self.project_root}; not followed")
         else:
@@ -227,6 +228,7 @@ class _Loader:
             self.draft.errors.append(f"{declared_in}: declared bibliography is not a usable file name")
             return
         found = next((candidate for candidate in candidates if _is_file(candidate)), None)
+        found = found or next((candidate for candidate in candidates if _exists(candidate)), None)
         chosen = str(found or candidates[0])
         if chosen in self.draft.bib_files:
             return
@@ -243,12 +245,25 @@ def _short(name: str, limit: int = 120) -> str:
     return name if len(name) <= limit else f"{name[: limit // 2]}…{name[-limit // 2 :]}"
 
 
+def _real(path: str | Path) -> Path:
+    """The absolute path with symlinks followed; a symlink loop stays as it is (reading it reports the loop)."""
+    return Path(os.path.realpath(path))
+
+
 def _resolved(path: Path) -> Path | None:
     """The absolute path, or None for names no file system accepts (NUL bytes, too long)."""
     try:
-        return path.resolve()
+        return _real(path)
     except (OSError, ValueError):
         return None
+
+
+def _exists(path: Path) -> bool:
+    """Something is there (a file, a folder, a FIFO, a broken link...): reading it says what is wrong."""
+    try:
+        return os.path.lexists(path)
+    except (OSError, ValueError):
+        return False
 
 
 def _is_file(path: Path) -> bool:
