@@ -9,6 +9,7 @@ work; `--json` prints the fields and the registry each came from.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from citewise.server.cli.common import print_json
@@ -31,18 +32,17 @@ def add_network_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from citewise.bib.bibtex.edit import apply_edit, insert_entry_edit, write_atomically
-    from citewise.bib.bibtex.reader import decode_bib_bytes, scan_entries
+    from citewise.bib.bibtex.edit import apply_edit, insert_entry_edit
+    from citewise.bib.bibtex.reader import scan_entries
     from citewise.bib.bibtex.writer import format_entry
     from citewise.bib.errors import CitewiseError
+    from citewise.bib.files import read_text, write_atomically
     from citewise.bib.keys import make_key
     from citewise.bib.registries.lookup import Registries
     from citewise.bib.registries.resolve import resolve_text
 
     bib_path = Path(args.bib) if args.bib else None
-    bib_text = decode_bib_bytes(bib_path.read_bytes(), str(bib_path)) if bib_path and bib_path.is_file() else ""
-    if bib_path and bib_path.exists() and not bib_path.is_file():
-        raise CitewiseError(f"{bib_path}: not a regular file")
+    bib_text = read_text(bib_path, "a BibTeX file").text if bib_path and os.path.lexists(bib_path) else ""
     taken = {entry.key for entry in scan_entries(bib_text)}
     failed, results = 0, []
     with Registries.open(offline=args.offline, mailto=args.mailto) as registries:
