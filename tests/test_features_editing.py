@@ -11,10 +11,10 @@ from citewise.bib.bibtex.edit import insert_entry_edit
 from citewise.bib.bibtex.reader import parse_bib_text
 from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Author, Reference
-from citewise.server.features import actions, commands, completion, suggestions
+from citewise.server.features import accept, actions, commands, completion, suggestions
 from citewise.server.features.diagnostics import diagnostics
 from citewise.server.features.edits import _InsertionPlan
-from citewise.server.features.positions import Pos, Range
+from citewise.server.features.positions import Pos, Range, TextEdit
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +54,6 @@ def test_a_typed_key_prefix_finds_the_bib_entry_first(ws, tmp_path):
     assert first.detail == "Vaswani et al. 2017"
     assert "**Attention Is All You Need**" in first.documentation_md and "Transformer" in first.documentation_md
     assert first.replace_range == Range(Pos(2, 15), Pos(2, 19))
-    assert first.additional_bib_edit is None
 
 
 @pytest.mark.parametrize("typed", ["attention", "Vaswani", "2017"])
@@ -66,23 +65,31 @@ def test_author_title_words_and_year_find_the_key_and_lead_the_filter_text(ws, t
     assert "vaswaniAttentionAllYou2017" in match.filter_text
 
 
-def test_a_typo_still_matches(ws, tmp_path):
+def test_a_typo_still_matches_and_leads_the_filter_text_as_typed(ws, tmp_path):
     uri, pos, _ = _typing(ws, tmp_path, "\\cite{vaswnai")
-    assert "vaswaniAttentionAllYou2017" in [c.key for c in completion.complete(ws, uri, pos)]
+    match = next(c for c in completion.complete(ws, uri, pos) if c.key == "vaswaniAttentionAllYou2017")
+    assert match.filter_text.startswith("vaswnai ")  # clients that filter by prefix keep what the server forgave
 
 
-def test_bib_entries_come_before_index_papers_which_carry_their_bib_insertion(ws, tmp_path):
-    uri, pos, _ = _typing(ws, tmp_path, "Diffusion samplers are fast \\cite{")
+def _accept(ws, uri: str, text: str, candidate) -> accept.AcceptedPapers | None:
+    """The user accepts `candidate`: the editor replaces the typed key and sends the new text."""
+    ws.update_document(uri, apply(text, [TextEdit(candidate.replace_range, candidate.insert_text)]), 2)
+    return accept.entries_to_add(ws, uri)
+
+
+def test_bib_entries_come_before_index_papers_whose_entry_accepting_adds(ws, tmp_path):
+    uri, pos, text = _typing(ws, tmp_path, "Diffusion samplers are fast \\cite{")
     candidates = completion.complete(ws, uri, pos)
     flags = [c.in_bib for c in candidates]
     assert flags[:6] == [True] * 6 and False in flags
     assert flags.index(False) == 6 and all(not f for f in flags[6:])
     assert [c.sort_text for c in candidates] == sorted(c.sort_text for c in candidates)
     outside = next(c for c in candidates if not c.in_bib)
-    edit = outside.additional_bib_edit
-    assert edit.path == str(tmp_path / "refs.bib")
+    accepted = _accept(ws, uri, text, outside)
+    assert accepted.keys == [outside.key] and list(accepted.edits) == [str(tmp_path / "refs.bib")]
+    assert accept.entries_to_add(ws, uri) is None, "the same acceptance added the entry twice"
     bib_text = (tmp_path / "refs.bib").read_text()
-    new_bib = apply(bib_text, [completion.TextEdit(edit.range, edit.new_text)])
+    new_bib = apply(bib_text, accepted.edits[str(tmp_path / "refs.bib")])
     assert parse_bib_text(new_bib).errors == []
     assert {e.key for e in parse_bib_text(new_bib).entries} == {e.key for e in parse_bib_text(bib_text).entries} | {outside.key}
     assert new_bib.startswith(bib_text[:-1])  # nothing before the insertion changed
@@ -108,11 +115,29 @@ def test_pandoc_and_myst_citations_complete(ws, tmp_path):
 def test_a_draft_without_bibliography_gets_a_new_references_bib_and_a_declaration(ws, tmp_path):
     uri, pos, text = _typing(ws, tmp_path, "Solvers \\cite{DPM", name="bare.tex", bib="")
     candidate = next(c for c in completion.complete(ws, uri, pos) if not c.in_bib)
-    assert candidate.additional_bib_edit.path == str(tmp_path / "references.bib")
-    assert not (tmp_path / "references.bib").exists()
-    assert candidate.additional_bib_edit.new_text.startswith("@")
     declared = apply(text, candidate.additional_text_edits)
     assert "\\bibliography{references}\n\\end{document}" in declared
+    accepted = _accept(ws, uri, text, candidate)
+    assert not (tmp_path / "references.bib").exists()
+    assert accepted.edits[str(tmp_path / "references.bib")][0].new_text.startswith("@")
+
+
+def test_only_an_offered_index_paper_newly_cited_gets_an_entry(ws, tmp_path):
+    uri, pos, text = _typing(ws, tmp_path, "Solvers \\cite{")
+    candidates = completion.complete(ws, uri, pos)
+    in_bib = next(c for c in candidates if c.in_bib)
+    assert _accept(ws, uri, text, in_bib) is None
+    offered = [c for c in completion.complete(ws, uri, pos) if not c.in_bib]
+    ws.update_document(uri, text.replace("Solvers", "Solvers " + offered[0].key), 3)  # mentioned, not cited
+    assert accept.entries_to_add(ws, uri) is None
+    assert _accept(ws, uri, text, offered[1]).keys == [offered[1].key]
+
+
+def test_inserting_an_empty_or_missing_key_says_so(ws, tmp_path):
+    uri, pos, _ = _typing(ws, tmp_path, "x ")
+    for key in (None, "", "  "):
+        with pytest.raises(CitewiseError, match="no citation key to insert"):
+            commands.insert_citation(ws, uri, pos, key)
 
 
 def test_the_insertion_plan_places_entries_like_the_bibtex_editor():

@@ -29,8 +29,7 @@ Signatures (stable; the protocol engineer codes against these):
                    LineIndex(text) (offset <-> Pos, UTF-16 aware)
     completion.py  complete(ws, uri, pos) -> list[CompletionCandidate]
                      CompletionCandidate(key, detail, documentation_md, filter_text, sort_text,
-                                         in_bib, additional_bib_edit: FileEdit | None,
-                                         command: Command | None,
+                                         in_bib,
                                          insert_text  (use as textEdit.newText: "@key" in Pandoc after "; "),
                                          replace_range: Range (same as replace_range()),
                                          additional_text_edits: list[TextEdit] (same document: a
@@ -40,6 +39,9 @@ Signatures (stable; the protocol engineer codes against these):
                      warm_up(ws, uri, wait=False): parse the draft's .bib files, build candidate
                        tables, start embedding entry titles once the model is loaded (call on didOpen)
                      replace_range(ws, uri, pos) -> Range | None   the key being typed (textEdit range)
+    accept.py      entries_to_add(ws, uri) -> AcceptedPapers(keys, edits: dict[path, list[TextEdit]]) | None
+                     after a change: the .bib entries of index papers completion offered and the
+                     change cited (send as workspace/applyEdit); forget_offers(ws, uri) on close
     suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(
                                          key, title, authors, year, score, in_bib)])
                      SuggestionItem.to_json() -> the {key,title,authors,year,score,inBib} dict

@@ -44,7 +44,9 @@ def _resolve(ws: Workspace, uri: str, key_or_ref: str | dict) -> Reference:
         if not ref.key:
             raise CitewiseError("the reference to insert has no key")
         return ref
-    key = str(key_or_ref)
+    key = key_or_ref.strip() if isinstance(key_or_ref, str) else ""
+    if not key:
+        raise CitewiseError("no citation key to insert: give the key of a paper in the .bib or the index")
     ref = bib_reference(ws, uri, key)
     if ref is None and ws.index is not None:
         ref = ws.index.get(key)

@@ -9,9 +9,11 @@ for the sentence), so a request stays in the tens of milliseconds on a 5,000-ent
 .bib and a 100,000-paper index.
 
 Results are always partial (the client should mark the list incomplete and ask again
-as the user types). `filter_text` starts with the word the typed text matched, so that
-clients filtering by prefix keep `vaswaniAttentionAllYou2017` when the user typed
-`attention`.
+as the user types). `filter_text` starts with the typed text (completed to the word it
+matched, `attention` for `atten`), so that clients filtering by prefix keep
+`vaswaniAttentionAllYou2017` when the user typed `atten`, and a typo the server forgave
+(`difusion`) is not filtered away again. The index papers offered are remembered
+(features/accept.py), so that accepting one adds its .bib entry in every client.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from functools import cached_property
 
 from rapidfuzz import fuzz, process
 
-from citewise.bib.bibtex.writer import format_entry
 from citewise.bib.model import Reference, normalize_doi, normalize_title
 from citewise.server.drafts.model import CitationContext
 from citewise.server.drafts.project import citation_at
-from citewise.server.features.edits import bib_entry_edit, declaration_edit, target_bib_path
-from citewise.server.features.positions import Command, FileEdit, Pos, Range, TextEdit
+from citewise.server.features.accept import remember_offers
+from citewise.server.features.edits import declaration_edit, target_bib_path
+from citewise.server.features.positions import Pos, Range, TextEdit
 from citewise.server.features.render import detail_line, plain, reference_markdown
 from citewise.server.features.context import context_hits, cursor_context
 from citewise.server.features.workspace import BibState, Document, Workspace
@@ -53,8 +55,6 @@ class CompletionCandidate:
     filter_text: str
     sort_text: str
     in_bib: bool
-    additional_bib_edit: FileEdit | None = None
-    command: Command | None = None
     insert_text: str = ""
     replace_range: Range | None = None
     additional_text_edits: list[TextEdit] = field(default_factory=list)
@@ -85,10 +85,6 @@ class _Entry:
     @cached_property
     def markdown(self) -> str:
         return reference_markdown(self.ref)
-
-    @cached_property
-    def entry_text(self) -> str:
-        return format_entry(self.ref)
 
 
 _INDEX_ENTRIES: OrderedDict[tuple, _Entry] = OrderedDict()
@@ -183,23 +179,21 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
         declaration = declaration_edit(ws, document, bib_path)
         for rank, (score, entry) in enumerate(ranked_index):
             candidate = _candidate(entry, as_typed, score, f"1{rank:05d}", False, insert_prefix, key_range)
-            candidate.additional_bib_edit = bib_entry_edit(ws, bib_path, entry.ref, entry.entry_text)
             candidate.additional_text_edits = [declaration] if declaration else []
-            if ws.settings.zotero_push:
-                candidate.command = Command("Add to Zotero", "citewise.pushToZotero", [entry.key])
             candidates.append(candidate)
+    remember_offers(ws, uri, [entry.ref for _, entry in ranked_index])
     return candidates
 
 
 def _candidate(entry: _Entry, typed: str, score: float, sort_text: str, in_bib: bool,
                insert_prefix: str, key_range: Range) -> CompletionCandidate:
     matched = _matched_word(entry, typed.lower())
-    lead = typed + matched[len(typed):] if typed and matched.startswith(typed.lower()) else matched
+    lead = typed + matched[len(typed):] if matched.startswith(typed.lower()) else typed
     return CompletionCandidate(
         key=entry.key,
         detail=entry.detail,
         documentation_md=entry.markdown,
-        filter_text=" ".join(dict.fromkeys([lead, entry.key] + entry.words[1:])) if lead else entry.haystack.strip(),
+        filter_text=" ".join(dict.fromkeys([lead, entry.key] + entry.words[1:])),
         sort_text=sort_text,
         in_bib=in_bib,
         insert_text=insert_prefix + entry.key,

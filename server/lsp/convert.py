@@ -130,19 +130,14 @@ def workspace_edit_to_proto(edits: dict[str, list[TextEdit]], context: EditConte
     return types.WorkspaceEdit(document_changes=changes)
 
 
-def file_edit_as_edits(file_edit) -> dict[str, list[TextEdit]]:
-    """A features `FileEdit` as the `{path: [TextEdit]}` shape the workspace edit builder takes."""
-    return {file_edit.path: [TextEdit(file_edit.range, file_edit.new_text)]}
-
-
 def command_to_proto(command) -> types.Command:
     return types.Command(title=command.title, command=command.name, arguments=list(command.arguments or []))
 
 
-def completion_item_to_proto(candidate, replace: Range | None, bib_edit_command: types.Command | None) -> types.CompletionItem:
-    """One completion item: label = key, the .bib insertion (another file) runs as a command on accept."""
+def completion_item_to_proto(candidate, replace: Range | None) -> types.CompletionItem:
+    """One completion item: label = key. Accepting a paper from the index adds its .bib entry
+    through the server noticing the key in the draft (features/accept.py), not a command."""
     text_edit = types.TextEdit(range=range_to_proto(replace), new_text=candidate.key) if replace else None
-    command = bib_edit_command or (command_to_proto(candidate.command) if candidate.command else None)
     return types.CompletionItem(
         label=candidate.key,
         kind=types.CompletionItemKind.Reference,
@@ -152,7 +147,6 @@ def completion_item_to_proto(candidate, replace: Range | None, bib_edit_command:
         sort_text=candidate.sort_text,
         text_edit=text_edit,
         insert_text=None if text_edit else candidate.key,
-        command=command,
     )
 
 

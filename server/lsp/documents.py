@@ -3,7 +3,8 @@
 After each change, diagnostics (of every open document when a .bib buffer changed) and
 the `citewise/suggestions` notification are debounced (settings.debounce_ms): a newer
 change cancels the pending or running job, and a result computed for an older version
-of the document is dropped.
+of the document is dropped. A change that cites a paper completion just offered from the
+index adds its .bib entry at once (features/accept.py), whatever the client.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import os
 from functools import partial
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
+from citewise.server.features import accept
 from citewise.server.features import diagnostics as diagnostics_feature
 from citewise.server.features import suggestions as suggestions_feature
 from citewise.server.features.positions import Pos, utf16_len
 from citewise.server.lsp import convert
+from citewise.server.lsp.commands import apply_edits, push_to_zotero
 from citewise.server.lsp.server import CitewiseServer
 
 
@@ -29,7 +33,7 @@ async def did_open(ls: CitewiseServer, params: types.DidOpenTextDocumentParams) 
 async def did_change(ls: CitewiseServer, params: types.DidChangeTextDocumentParams) -> None:
     uri, version = params.text_document.uri, params.text_document.version
     text = ls.workspace.get_text_document(uri).source
-    await ls.run(_update, uri, text, version)
+    accepted = await ls.run(_update, uri, text, version)
     delay = _debounce_seconds(ls)
     edited_bib = uri.lower().endswith(".bib")
     for target in list(ls.workspace.text_documents) if edited_bib else [uri]:
@@ -37,6 +41,8 @@ async def did_change(ls: CitewiseServer, params: types.DidChangeTextDocumentPara
     if ls.settings is not None and ls.settings.suggest_notifications:
         cursor = _cursor_after(params.content_changes, text)
         ls.debouncer.schedule(f"suggestions {uri}", delay, lambda: push_suggestions(ls, uri, version, cursor))
+    if accepted is not None:
+        await add_accepted_entries(ls, accepted)
 
 
 async def did_close(ls: CitewiseServer, params: types.DidCloseTextDocumentParams) -> None:
@@ -52,12 +58,26 @@ def _open(project, uri: str, text: str, version: int) -> None:
     project.open_document(uri, text, version)
 
 
-def _update(project, uri: str, text: str, version: int) -> None:
+def _update(project, uri: str, text: str, version: int) -> accept.AcceptedPapers | None:
     project.update_document(uri, text, version)
+    return accept.entries_to_add(project, uri)
 
 
 def _close(project, uri: str) -> None:
+    accept.forget_offers(project, uri)
     project.close_document(uri)
+
+
+async def add_accepted_entries(ls: CitewiseServer, accepted: accept.AcceptedPapers) -> None:
+    """A paper accepted from completion: its .bib entry through workspace/applyEdit (then, with
+    zoteroPush, the paper into Zotero), as a cite code action adds it."""
+    result = await apply_edits(ls, accepted.edits, f"Add {', '.join(accepted.keys)} to the .bib")
+    if result["applied"] and ls.settings is not None and ls.settings.zotero_push:
+        for key in accepted.keys:
+            try:
+                await push_to_zotero(ls, key)
+            except JsonRpcException as error:
+                ls.log(error.message, types.MessageType.Warning)
 
 
 def _debounce_seconds(ls: CitewiseServer) -> float:

@@ -21,22 +21,12 @@ TRIGGER_CHARACTERS = ["{", ",", "@"]
 async def complete(ls: CitewiseServer, params: types.CompletionParams) -> types.CompletionList:
     uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
     candidates, replace = await ls.run(_completion_data, uri, pos, fallback=([], None))
-    context = convert.EditContext(ls.client_capabilities, ls.open_versions())
-    items = [convert.completion_item_to_proto(c, replace, _bib_edit_command(c, context)) for c in candidates]
+    items = [convert.completion_item_to_proto(c, replace) for c in candidates]
     return types.CompletionList(is_incomplete=True, items=items)
 
 
 def _completion_data(project, uri, pos):
     return completion.complete(project, uri, pos), completion.replace_range(project, uri, pos)
-
-
-def _bib_edit_command(candidate, context: convert.EditContext) -> types.Command | None:
-    """Accepting a paper that is not in the .bib yet runs citewise.addBibEntry (another file's edit)."""
-    if candidate.in_bib or candidate.additional_bib_edit is None:
-        return None
-    edit = convert.workspace_edit_to_proto(convert.file_edit_as_edits(candidate.additional_bib_edit), context)
-    follow_up = convert.command_to_proto(candidate.command) if candidate.command else None
-    return _add_bib_entry(edit, follow_up, f"Add {candidate.key} to the .bib")
 
 
 def _add_bib_entry(edit: types.WorkspaceEdit, follow_up: types.Command | None, title: str) -> types.Command:
