@@ -1,8 +1,9 @@
 """citewise driven from a real editor: headless Neovim (Debian's `neovim`) and its built-in LSP client.
 
-editors/neovim/ is loaded as the user would load it; tests/test_neovim_driver.lua opens a LaTeX draft,
-completes inside `\\cite{`, hovers a key, waits for `citewise/suggestions`, applies a suggestion's code
-action and saves; these tests then read the JSON it wrote and the files on disk.
+editors/neovim/ is loaded as the user would load it; tests/test_neovim_driver.lua types in insert
+mode (nvim_input), completes with <C-x><C-o> and reads the popup menu with complete_info(), accepts
+a paper with <C-y>, hovers with K, runs a `Cite:` code action with `gra`, cites with
+:CitewiseSuggestions and writes with :wa; these tests then read what it recorded and the files on disk.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from citewise.bib.readers import read_path
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "editors"
 DRIVER = REPO / "tests" / "test_neovim_driver.lua"
-DIGEST = REPO / "examples" / "daily-papers-digest.txt"
+SOURCES = [REPO / "examples" / "daily-papers-digest.txt", REPO / "examples" / "library.bib"]
 BIB_KEY = "hoDenoisingDiffusionProbabilistic2020"
+TITLE_WORD, TITLE_KEY = "unlearning", "CorrectiveMachineUnlearning"  # only in the index; the key does not start with the word
+AUTHOR, AUTHOR_KEY = "shazeer", "vaswaniAttentionAllYou2017"  # the second author of the paper
 SENTENCE = "slowly injecting noise"
 NEXT_SENTENCE = "Transformers trained on image patches scale diffusion models to high resolutions."
 NVIM = shutil.which("nvim")
@@ -32,15 +35,11 @@ NVIM = shutil.which("nvim")
 pytestmark = pytest.mark.skipif(NVIM is None, reason="nvim is not installed (`make system-deps` installs Debian's neovim)")
 
 
-def build_index(path: Path) -> dict[str, str]:
-    """An index of the bundled digest; returns title -> key."""
+def build_index(path: Path) -> None:
+    """An index of the bundled digest and library."""
     with Index.open(path) as index:
-        index.add_references(read_path(DIGEST).references)
-        return {ref.title: ref.key for ref in index.iter_references()}
-
-
-def key_of(titles: dict[str, str], start: str) -> str:
-    return next(key for title, key in titles.items() if title.startswith(start))
+        for source in SOURCES:
+            index.add_references(read_path(source).references)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +48,7 @@ def session(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("neovim")
     project = root / "paper"
     shutil.copytree(FIXTURES, project)
-    titles = build_index(root / "index.sqlite")
+    build_index(root / "index.sqlite")
     init = root / "init.lua"
     init.write_text(
         f"vim.opt.runtimepath:prepend({json.dumps(str(REPO / 'editors' / 'neovim'))})\n"
@@ -68,8 +67,10 @@ def session(tmp_path_factory) -> dict:
         "CITEWISE_DRAFT": str(project / "draft.tex"),
         "CITEWISE_BIB": str(project / "refs.bib"),
         "CITEWISE_RESULT": str(result),
-        "CITEWISE_TYPED_KEY": "score",
-        "CITEWISE_INDEX_KEY": key_of(titles, "Corrective Machine Unlearning"),
+        "CITEWISE_TITLE_WORD": TITLE_WORD,
+        "CITEWISE_TITLE_KEY": TITLE_KEY,
+        "CITEWISE_AUTHOR": AUTHOR,
+        "CITEWISE_AUTHOR_KEY": AUTHOR_KEY,
         "CITEWISE_HOVER_KEY": BIB_KEY,
         "CITEWISE_SENTENCE": SENTENCE,
         "CITEWISE_NEXT_SENTENCE": NEXT_SENTENCE,
@@ -80,32 +81,40 @@ def session(tmp_path_factory) -> dict:
     )
     assert result.exists(), f"Neovim wrote no result (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
     results = json.loads(result.read_text())
-    assert results["error"] is None, f"{results['error']} after steps {results['steps']}"
-    return {"results": results, "project": project, "titles": titles}
+    assert results["error"] is None, f"{results['error']} after steps {results['steps']}\n{json.dumps(results, indent=1)}"
+    return {"results": results, "project": project}
 
 
-def test_the_setup_attaches_to_latex(session):
-    assert session["results"]["filetype"] in ("tex", "plaintex")
-    assert session["results"]["steps"][0] == "initialized"
-    assert session["results"]["omnifunc"] == "v:lua.vim.lsp.omnifunc"
+def test_the_setup_attaches_to_latex_with_omnifunc_set_before_the_server_runs(session):
+    results = session["results"]
+    assert results["filetype"] in ("tex", "plaintex")
+    assert results["steps"][0] == "initialized"
+    assert results["attached_before_omnifunc"] is False
+    assert results["omnifunc_before_attach"] == "v:lua.require'citewise'.omnifunc"
+    assert results["omnifunc"] == "v:lua.require'citewise'.omnifunc"
 
 
-def test_completion_offers_the_bib_entry_inside_cite(session):
-    assert BIB_KEY in session["results"]["bib_completion"]
+def test_a_coauthors_family_name_lists_the_paper_first_in_the_menu(session):
+    assert session["results"]["author_menu"][0] == AUTHOR_KEY
 
 
-def test_completion_finds_an_index_paper_by_typed_word(session):
-    expected = key_of(session["titles"], "Score-Based Generative Modeling through Stochastic")
-    assert expected in session["results"]["index_completion"]
+def test_a_title_word_lists_an_index_paper_whose_key_does_not_start_with_it(session):
+    menu = session["results"]["title_menu"]
+    assert menu[0] == TITLE_KEY, menu
 
 
-def test_choosing_an_index_paper_with_omnifunc_adds_its_entry_to_the_bib(session):
-    key = key_of(session["titles"], "Corrective Machine Unlearning")
-    assert f"\\cite{{{key}}}" in session["results"]["omnifunc_line"]
-    assert re.search(r"@\w+\{" + re.escape(key) + ",", (session["project"] / "refs.bib").read_text())
+def test_accepting_an_index_paper_cites_it_and_adds_its_entry_to_the_bib_on_disk(session):
+    results, project = session["results"], session["project"]
+    assert results["completed_line"] == f"Forgetting data \\cite{{{TITLE_KEY}}}."
+    assert results["draft_unwritten_after_completion"] is True, "the setup wrote the draft for the user"
+    assert f"\\cite{{{TITLE_KEY}}}." in (project / "draft.tex").read_text()
+    bib = (project / "refs.bib").read_text()
+    assert len(re.findall(r"@\w+\{" + TITLE_KEY + ",", bib)) == 1
+    assert f"@inproceedings{{{BIB_KEY}," in bib, "the existing entry was lost"
 
 
-def test_hover_shows_the_reference(session):
+def test_k_shows_the_reference_in_a_floating_window(session):
+    assert session["results"]["k_mapping"] == "citewise: hover"
     assert "Denoising Diffusion Probabilistic Models" in session["results"]["hover"]
 
 

@@ -1,20 +1,76 @@
--- Drives citewise in a headless Neovim through the built-in LSP client, for tests/test_neovim.py.
--- Environment: CITEWISE_DRAFT (the .tex to open), CITEWISE_RESULT (JSON written here at the end),
--- CITEWISE_TYPED_KEY (a key prefix to complete), CITEWISE_INDEX_KEY (a paper only in the index,
--- chosen with <C-x><C-o>), CITEWISE_HOVER_KEY, CITEWISE_SENTENCE (a pattern on the line whose code
--- actions are asked for), CITEWISE_NEXT_SENTENCE (typed after it, then cited with :CitewiseSuggestions).
+-- Drives citewise in a headless Neovim through the keys a person presses, for tests/test_neovim.py.
+-- Keys go in with nvim_input, so Neovim's main loop handles them as typed ones: insert mode,
+-- <C-x><C-o> with the omnifunc the setup installs, the popup menu (read with complete_info()),
+-- <C-y>, K, gra, :wa. The driver is a coroutine that a timer resumes, so the asynchronous
+-- omnifunc and the server's requests (workspace/applyEdit) run between key batches.
+-- Environment: CITEWISE_DRAFT (the .tex to open), CITEWISE_BIB, CITEWISE_RESULT (JSON written here
+-- at the end), CITEWISE_TITLE_WORD + CITEWISE_TITLE_KEY (a title word of a paper only in the index,
+-- and its key), CITEWISE_AUTHOR + CITEWISE_AUTHOR_KEY (a co-author's family name and the paper's key),
+-- CITEWISE_HOVER_KEY, CITEWISE_SENTENCE (a pattern on the line whose code actions are asked for),
+-- CITEWISE_NEXT_SENTENCE (typed after it, then cited with :CitewiseSuggestions).
 local citewise = require("citewise")
 local results = { steps = {} }
 local TIMEOUT = 60000
+local driver
 
 local function step(name)
   table.insert(results.steps, name)
 end
 
-local function wait_for(what, condition, timeout)
-  if not vim.wait(timeout or TIMEOUT, condition, 50) then
-    error("timed out waiting for " .. what)
+local function finish(err)
+  results.error = err and tostring(err) or vim.NIL
+  if err then
+    results.buffer = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+    results.messages = vim.fn.execute("messages")
   end
+  vim.fn.writefile({ vim.fn.json_encode(results) }, os.getenv("CITEWISE_RESULT"))
+  vim.cmd("qall!")
+end
+
+local function resume()
+  local ok, err = coroutine.resume(driver)
+  if not ok then
+    finish(debug.traceback(driver, err))
+  end
+end
+
+local function sleep(ms)
+  vim.defer_fn(resume, ms)
+  coroutine.yield()
+end
+
+local function wait_for(what, condition, timeout)
+  local deadline = vim.loop.hrtime() + (timeout or TIMEOUT) * 1e6
+  while true do
+    local ok, value = pcall(condition)
+    if ok and value then
+      return value
+    end
+    if vim.loop.hrtime() > deadline then
+      error("timed out waiting for " .. what .. (ok and "" or (": " .. tostring(value))))
+    end
+    sleep(50)
+  end
+end
+
+-- Keys as a person types them (nvim_input: "<" must be written "<lt>").
+local function press(keys, mode_after)
+  vim.api.nvim_input(keys)
+  if mode_after then
+    wait_for("mode " .. mode_after .. " after " .. keys, function()
+      return vim.api.nvim_get_mode().mode == mode_after and not vim.api.nvim_get_mode().blocking
+    end)
+  end
+end
+
+-- :wa, typed; returns once every buffer is written.
+local function write_all()
+  press(":wa<CR>")
+  wait_for(":wa to write every buffer", function()
+    return vim.api.nvim_get_mode().mode == "n" and #vim.tbl_filter(function(buf)
+      return vim.bo[buf].modified
+    end, vim.api.nvim_list_bufs()) == 0
+  end)
 end
 
 local function client_for(bufnr)
@@ -35,100 +91,104 @@ local function find_line(bufnr, pattern)
   error("no line contains " .. pattern)
 end
 
-local function request(bufnr, method, params)
-  local responses = vim.lsp.buf_request_sync(bufnr, method, params, TIMEOUT)
-  for _, response in pairs(responses or {}) do
-    if response.err then
-      error(method .. ": " .. vim.inspect(response.err))
+local function bib_on_disk()
+  return table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n")
+end
+
+-- Opens a new line below line `line`, types `text` and <C-x><C-o>; the popup menu's labels once
+-- it shows (complete_info(), the menu a person sees), still in insert mode.
+local function complete_after(line, text)
+  vim.api.nvim_win_set_cursor(0, { line, 0 })
+  press("o" .. text)
+  wait_for("the typed text", function()
+    return vim.api.nvim_get_mode().mode == "i" and vim.api.nvim_get_current_line() == text
+  end)
+  press("<C-x><C-o>")
+  local items = wait_for("the completion menu after " .. text, function()
+    local info = vim.fn.complete_info({ "items", "selected" })
+    return #info.items > 0 and info.items
+  end)
+  return vim.tbl_map(function(item)
+    return item.abbr
+  end, items)
+end
+
+-- Moves the menu's selection to `label` with <C-n> and accepts it with <C-y>.
+local function accept(labels, label)
+  local position = vim.fn.index(labels, label)
+  if position < 0 then
+    error(label .. " is not in the menu: " .. table.concat(labels, ", "))
+  end
+  local selected = vim.fn.complete_info({ "selected" }).selected
+  press(string.rep("<C-n>", position - selected) .. "<C-y>")
+  wait_for("the menu to close", function()
+    return vim.fn.pumvisible() == 0 and #vim.fn.complete_info({ "items" }).items == 0
+  end)
+end
+
+local function floating_text()
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    if vim.api.nvim_win_get_config(win).relative ~= "" then
+      return table.concat(vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(win), 0, -1, false), "\n")
     end
-    return response.result
   end
-end
-
-local function completion_labels(bufnr)
-  local result = request(bufnr, "textDocument/completion", vim.lsp.util.make_position_params())
-  local items = result and (result.items or result) or {}
-  local labels = {}
-  for _, item in ipairs(items) do
-    table.insert(labels, item.label)
-  end
-  return labels
-end
-
--- Types `before .. after` as a new line after line `line`, leaving the cursor between the two.
-local function type_line(bufnr, line, before, after)
-  vim.api.nvim_buf_set_lines(bufnr, line, line, false, { before .. after })
-  vim.api.nvim_win_set_cursor(0, { line + 1, #before })
-end
-
-local function markdown_of(hover)
-  local contents = hover and hover.contents
-  if type(contents) == "table" then
-    return contents.value or table.concat(vim.tbl_map(function(part)
-      return type(part) == "table" and part.value or part
-    end, contents), "\n")
-  end
-  return contents
 end
 
 local function run()
   vim.cmd("edit " .. vim.fn.fnameescape(os.getenv("CITEWISE_DRAFT")))
   local bufnr = vim.api.nvim_get_current_buf()
   results.filetype = vim.bo[bufnr].filetype
+  results.omnifunc_before_attach = vim.bo[bufnr].omnifunc
+  results.attached_before_omnifunc = client_for(bufnr) ~= nil
   wait_for("the server to initialize", function()
     local client = client_for(bufnr)
     return client ~= nil and client.initialized == true
   end)
   step("initialized")
   results.omnifunc = vim.bo[bufnr].omnifunc
+  results.k_mapping = vim.fn.maparg("K", "n", false, true).desc or vim.NIL
 
+  -- A co-author's family name lists the paper (the .bib's and the index's, best first).
   local begin = find_line(bufnr, "\\begin{document}")
-  type_line(bufnr, begin, "Earlier work \\cite{", "}.")
-  results.bib_completion = completion_labels(bufnr)
-  type_line(bufnr, begin + 1, "Related work \\cite{" .. os.getenv("CITEWISE_TYPED_KEY"), "}.")
-  results.index_completion = completion_labels(bufnr)
+  results.author_menu = complete_after(begin, "Transformers \\cite{" .. os.getenv("CITEWISE_AUTHOR"))
+  press("<C-e><Esc>", "n")
+  vim.cmd("silent undo")
+
+  -- A title word lists a paper that is only in the index; accepting it adds its entry to the .bib.
+  results.title_menu = complete_after(begin, "Forgetting data \\cite{" .. os.getenv("CITEWISE_TITLE_WORD"))
+  accept(results.title_menu, os.getenv("CITEWISE_TITLE_KEY"))
+  press("}.<Esc>", "n")
+  results.completed_line = vim.api.nvim_buf_get_lines(bufnr, begin, begin + 1, false)[1]
+  wait_for("the accepted paper's entry in the .bib on disk", function()
+    return bib_on_disk():find("{" .. os.getenv("CITEWISE_TITLE_KEY") .. ",", 1, true) ~= nil
+  end)
+  results.draft_unwritten_after_completion = vim.bo[bufnr].modified
+  write_all()
   step("completed")
 
-  -- Choosing a paper that is only in the index with <C-x><C-o> adds its entry to the .bib on disk.
-  -- vim.lsp.omnifunc answers asynchronously, which keys typed by a script cannot wait for; this
-  -- omnifunc builds the same complete-items (user_data and all) synchronously.
-  local index_key = os.getenv("CITEWISE_INDEX_KEY")
-  type_line(bufnr, begin + 2, "Chosen with omnifunc \\cite{" .. index_key:sub(1, 10), "}.")
-  local items
-  function _G.citewise_test_omnifunc(findstart, base)
-    if findstart == 0 then
-      return vim.lsp.util.text_document_completion_list_to_complete_items(items, base)
-    end
-    items = request(bufnr, "textDocument/completion", vim.lsp.util.make_position_params())
-    local before_cursor = vim.api.nvim_get_current_line():sub(1, vim.api.nvim_win_get_cursor(0)[2])
-    return vim.fn.match(before_cursor, "\\k*$")
-  end
-  vim.bo[bufnr].omnifunc = "v:lua.citewise_test_omnifunc"
-  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes("i<C-x><C-o><C-y><Esc>", true, false, true), "x", false)
-  vim.bo[bufnr].omnifunc = results.omnifunc
-  results.omnifunc_line = vim.api.nvim_buf_get_lines(bufnr, begin + 2, begin + 3, false)[1]
-  wait_for("the chosen paper's entry in the .bib on disk", function()
-    return table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n"):find("{" .. index_key .. ",", 1, true) ~= nil
-  end, 20000)
-  step("omnifunc")
-
+  -- Hover with K, the key the setup maps before Neovim 0.10.
   local hover_line, text = find_line(bufnr, os.getenv("CITEWISE_HOVER_KEY"))
-  local column = text:find(os.getenv("CITEWISE_HOVER_KEY"), 1, true)
-  vim.api.nvim_win_set_cursor(0, { hover_line, column + 1 })
-  results.hover = markdown_of(request(bufnr, "textDocument/hover", vim.lsp.util.make_position_params()))
+  vim.api.nvim_win_set_cursor(0, { hover_line, text:find(os.getenv("CITEWISE_HOVER_KEY"), 1, true) + 1 })
+  press("K")
+  results.hover = wait_for("the hover window", floating_text)
+  press("<Esc>", "n")
   step("hovered")
 
-  local sentence_line, sentence = find_line(bufnr, os.getenv("CITEWISE_SENTENCE"))
-  vim.api.nvim_win_set_cursor(0, { sentence_line, #sentence - 1 })
-  wait_for("citewise/suggestions", function()
-    return citewise.suggestions[bufnr] ~= nil
+  -- Writing on: a comma after the sentence brings suggestions for it.
+  local sentence_line = find_line(bufnr, os.getenv("CITEWISE_SENTENCE"))
+  citewise.suggestions[bufnr] = nil
+  vim.api.nvim_win_set_cursor(0, { sentence_line, 0 })
+  press("A,<Esc>", "n")
+  wait_for("citewise/suggestions for the sentence", function()
+    local latest = citewise.suggestions[bufnr]
+    return latest ~= nil and latest.range.start.line == sentence_line - 1 and #latest.items > 0
   end)
   results.suggestions = vim.tbl_map(function(item)
     return { key = item.key, inBib = item.inBib }
   end, citewise.suggestions[bufnr].items)
   step("suggested")
 
-  -- The user picks the first `Cite:` code action, or the first paper of any other list.
+  -- The person picks the first `Cite:` code action (gra), or the first paper of any other list.
   vim.ui.select = function(items, opts, on_choice)
     if opts.kind ~= "codeaction" then
       results.picked = items[1]
@@ -144,38 +204,40 @@ local function run()
     results.chosen_action = vim.NIL
     on_choice(nil, nil)
   end
-  local bib_before = table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n")
-  vim.lsp.buf.code_action()
+  local bib_before = bib_on_disk()
+  press("gra")
   wait_for("a code action to be chosen", function()
     return results.chosen_action ~= nil
   end)
   -- The action cites in the draft; its .bib entry comes through workspace/applyEdit, which the
   -- setup writes: the .bib changes on disk while the draft waits for the user.
   wait_for("the .bib on disk to change without a write", function()
-    return table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n") ~= bib_before
-  end, 20000)
+    return bib_on_disk() ~= bib_before
+  end)
   results.draft_unwritten_after_cite = vim.bo[bufnr].modified
-  vim.cmd("silent wall")
+  write_all()
   step("cited")
 
   citewise.suggestions[bufnr] = nil
-  type_line(bufnr, sentence_line, os.getenv("CITEWISE_NEXT_SENTENCE"), "")
+  vim.api.nvim_win_set_cursor(0, { sentence_line, 0 })
+  press("o" .. os.getenv("CITEWISE_NEXT_SENTENCE") .. "<Esc>", "n")
   wait_for("suggestions for the next sentence", function()
     return citewise.suggestions[bufnr] ~= nil
   end)
-  vim.cmd("CitewiseSuggestions")
+  press(":CitewiseSuggestions<CR>")
   wait_for("the citation of the picked suggestion", function()
     return results.picked ~= nil and vim.api.nvim_buf_get_lines(bufnr, sentence_line, sentence_line + 1, false)[1]:find(results.picked.key, 1, true) ~= nil
   end)
   wait_for("the picked paper in the .bib on disk, without a write", function()
-    return table.concat(vim.fn.readfile(os.getenv("CITEWISE_BIB")), "\n"):find("{" .. results.picked.key .. ",", 1, true) ~= nil
+    return bib_on_disk():find("{" .. results.picked.key .. ",", 1, true) ~= nil
   end)
   results.draft_unwritten_after_pick = vim.bo[bufnr].modified
-  vim.cmd("silent wall")
+  write_all()
   step("picked")
 end
 
-local ok, err = pcall(run)
-results.error = ok and vim.NIL or tostring(err)
-vim.fn.writefile({ vim.fn.json_encode(results) }, os.getenv("CITEWISE_RESULT"))
-vim.cmd("qall!")
+driver = coroutine.create(function()
+  run()
+  finish(nil)
+end)
+resume()

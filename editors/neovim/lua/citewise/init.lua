@@ -74,32 +74,122 @@ local function apply_edit_writing_bibs(err, result, ctx, handler_config)
   return response
 end
 
--- Before 0.11 (and its vim.lsp.completion), Neovim's omnifunc inserts a completion item but ignores
--- its command, which for citewise adds the chosen paper's entry to the .bib. This runs it when the
--- item is chosen; from 0.11 the omnifunc runs it itself.
-local function run_completion_command(client, bufnr)
+-- The clients attached to a buffer: vim.lsp.get_clients on Neovim 0.10+, buf_get_clients before.
+local function buffer_clients(bufnr)
+  if vim.lsp.get_clients then
+    return vim.lsp.get_clients({ bufnr = bufnr })
+  end
+  return vim.lsp.buf_get_clients(bufnr)
+end
+
+local function attached_client(bufnr)
+  for _, client in pairs(buffer_clients(bufnr)) do
+    if client.name == "citewise" then
+      return client
+    end
+  end
+  return nil
+end
+
+-- The complete-items (|complete-items|) for the server's completion items, in the server's order.
+local function complete_items(items)
+  table.sort(items, function(a, b)
+    return (a.sortText or a.label) < (b.sortText or b.label)
+  end)
+  return vim.tbl_map(function(item)
+    local documentation = type(item.documentation) == "table" and item.documentation.value or item.documentation
+    return {
+      word = item.textEdit and item.textEdit.newText or item.insertText or item.label,
+      abbr = item.label,
+      menu = item.detail or "",
+      info = documentation or "",
+      icase = 1,
+      dup = 1,
+      empty = 1,
+      user_data = { nvim = { lsp = { completion_item = item } } },
+    }
+  end, items)
+end
+
+-- The omnifunc the setup installs (<C-x><C-o>). Neovim's own vim.lsp.omnifunc (before 0.11) keeps
+-- only items whose inserted key starts with the typed text, case-sensitively, so `\cite{attention`
+-- or `[@vaswani` would find nothing; citewise matches authors, title words and years itself and
+-- ranks the papers, so this one shows every item in the server's order, replacing the typed key.
+function M.omnifunc(findstart, _)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = attached_client(bufnr)
+  if findstart == 0 then
+    return {}
+  end
+  if not client then
+    vim.notify("citewise: the server is still starting", vim.log.levels.INFO)
+    return -3
+  end
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local line = vim.api.nvim_get_current_line()
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  client.request("textDocument/completion", params, function(err, result)
+    if err or not result or vim.fn.mode() ~= "i" or vim.api.nvim_win_get_cursor(0)[1] ~= cursor[1] then
+      return
+    end
+    local items = vim.lsp.util.extract_completion_items(result)
+    local first = items[1] and items[1].textEdit
+    local start = first and vim.lsp.util._str_byteindex_enc(line, first.range.start.character, client.offset_encoding)
+      or vim.fn.match(line:sub(1, cursor[2]), "\\k*$")
+    vim.fn.complete(start + 1, complete_items(items))
+  end, bufnr)
+  return -2
+end
+
+-- An accepted item's additionalTextEdits (a bibliography declaration in a draft that has none),
+-- which vim.fn.complete() cannot apply itself. The .bib entry of a paper from the index comes from
+-- the server on its own, through workspace/applyEdit.
+local function apply_additional_edits(bufnr)
   vim.api.nvim_create_autocmd("CompleteDone", {
     group = vim.api.nvim_create_augroup("citewise_completion_" .. bufnr, { clear = true }),
     buffer = bufnr,
     callback = function()
       local item = vim.tbl_get(vim.v.completed_item, "user_data", "nvim", "lsp", "completion_item")
-      local command = item and item.command
-      if command and type(command.command) == "string" and command.command:match("^citewise%.") then
-        client.request("workspace/executeCommand", { command = command.command, arguments = command.arguments }, nil, bufnr)
+      local client = attached_client(bufnr)
+      if item and client and item.additionalTextEdits and #item.additionalTextEdits > 0 then
+        vim.lsp.util.apply_text_edits(item.additionalTextEdits, bufnr, client.offset_encoding)
       end
     end,
   })
+end
+
+M.omnifunc_name = "v:lua.require'citewise'.omnifunc"
+
+-- Set before the server has started, so that <C-x><C-o> never meets an empty 'omnifunc' (E764).
+function M.prepare_buffer(bufnr)
+  vim.bo[bufnr].omnifunc = M.omnifunc_name
+  apply_additional_edits(bufnr)
+end
+
+-- Keys Neovim 0.10+ (K) and 0.11+ (gra, grn, grr) map once a server attaches; mapped here for
+-- the versions before, where K would open a man page.
+local function map_lsp_keys(bufnr)
+  local function map(modes, lhs, rhs, desc)
+    vim.keymap.set(modes, lhs, rhs, { buffer = bufnr, desc = desc })
+  end
+  if vim.fn.has("nvim-0.10") == 0 then
+    map("n", "K", vim.lsp.buf.hover, "citewise: hover")
+  end
+  if vim.fn.has("nvim-0.11") == 0 then
+    map({ "n", "v" }, "gra", vim.lsp.buf.code_action, "citewise: code actions (Cite: …)")
+    map("n", "grn", vim.lsp.buf.rename, "citewise: rename key")
+    map("n", "grr", vim.lsp.buf.references, "citewise: references")
+  end
+  vim.bo[bufnr].tagfunc = "v:lua.vim.lsp.tagfunc"
 end
 
 -- The client handlers and the per-buffer setup the server expects; `setup()` uses them, and an
 -- nvim-lspconfig configuration can too.
 M.handlers = { ["citewise/suggestions"] = on_suggestions, ["workspace/applyEdit"] = apply_edit_writing_bibs }
 
-function M.on_attach(client, bufnr)
-  vim.bo[bufnr].omnifunc = "v:lua.vim.lsp.omnifunc"
-  if not vim.lsp.completion then
-    run_completion_command(client, bufnr)
-  end
+function M.on_attach(_, bufnr)
+  M.prepare_buffer(bufnr)
+  map_lsp_keys(bufnr)
 end
 
 local function client_config(root)
@@ -144,22 +234,12 @@ function M.attach(bufnr)
   return id
 end
 
--- The clients attached to a buffer: vim.lsp.get_clients on Neovim 0.10+, buf_get_clients before.
-local function buffer_clients(bufnr)
-  if vim.lsp.get_clients then
-    return vim.lsp.get_clients({ bufnr = bufnr })
-  end
-  return vim.lsp.buf_get_clients(bufnr)
-end
-
 local function citewise_client(bufnr)
-  for _, client in pairs(buffer_clients(bufnr)) do
-    if client.name == "citewise" then
-      return client
-    end
+  local client = attached_client(bufnr)
+  if not client then
+    vim.notify("citewise: no citewise server for this buffer", vim.log.levels.WARN)
   end
-  vim.notify("citewise: no citewise server for this buffer", vim.log.levels.WARN)
-  return nil
+  return client
 end
 
 -- Runs a server command (workspace/executeCommand); `on_result(result)` gets its answer.
@@ -226,6 +306,7 @@ function M.setup(opts)
     group = group,
     pattern = M.filetypes,
     callback = function(args)
+      M.prepare_buffer(args.buf)
       M.attach(args.buf)
     end,
   })
