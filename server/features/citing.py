@@ -88,7 +88,7 @@ def plan_citation(ws: Workspace, document: Document, keys: list[str], pos: Pos |
 
 def write_bib(plan: CitePlan) -> None:
     """Write the planned .bib atomically; refuse when the file changed since it was planned."""
-    from citewise.bib.bibtex.edit import write_atomically
+    from citewise.bib.files import write_atomically
 
     if plan.bib_after is None:
         return
@@ -102,18 +102,12 @@ def write_bib(plan: CitePlan) -> None:
 
 
 def _read_bib(path: str) -> tuple[bytes | None, str]:
-    from citewise.bib.bibtex.reader import decode_bib_bytes
+    from citewise.bib.files import decode, read_bytes
 
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return None, ""
-    if not os.path.isfile(path):
-        raise CitewiseError(f"{path}: not a regular file")
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise CitewiseError(f"{path}: cannot read: {error.strerror or error}") from None
-    return data, decode_bib_bytes(data, path)
+    data = read_bytes(path)
+    return data, decode(data, path, "a BibTeX file").text
 
 
 def _keys_in_bibs(ws: Workspace, document: Document, target: str, target_text: str) -> dict[str, str]:
