@@ -30,6 +30,7 @@ class Settings:
     zotero_sync_on_start: bool = False
     zotero_library: str | None = None
     zotero_collection: str | None = None
+    verify: bool = False
 
 
 _LANGUAGES = ("latex", "markdown")

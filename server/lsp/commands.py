@@ -15,8 +15,10 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from citewise.server.features import commands as features
+from citewise.server.features import reference_checks
 from citewise.server.lsp import convert
 from citewise.server.lsp.handlers import ADD_BIB_ENTRY
+from citewise.server.lsp import reference_checks as reference_checks_lsp
 from citewise.server.lsp.progress import WorkDone
 from citewise.server.lsp.server import CitewiseServer, torch_imported
 
@@ -155,6 +157,7 @@ COMMANDS = {
     "citewise.pushToZotero": push_to_zotero,
     "citewise.status": status,
     ADD_BIB_ENTRY: add_bib_entry,
+    reference_checks.ADD_FROM_IDENTIFIER: reference_checks_lsp.add_from_identifier,
 }
 
 

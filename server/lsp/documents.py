@@ -17,6 +17,7 @@ from pygls.exceptions import JsonRpcException
 
 from citewise.server.features import accept
 from citewise.server.features import diagnostics as diagnostics_feature
+from citewise.server.features import reference_checks
 from citewise.server.features import suggestions as suggestions_feature
 from citewise.server.features.positions import Pos, utf16_len
 from citewise.server.lsp import convert
@@ -100,8 +101,9 @@ def _cursor_after(changes, text: str) -> Pos:
 # --- diagnostics ----------------------------------------------------------------------
 
 
-async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool = False) -> None:
-    """Diagnostics for `uri` (and, on open, for the .bib files its draft uses)."""
+async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool = False, verify: bool = True) -> None:
+    """Diagnostics for `uri` (and, on open, for the .bib files its draft uses); then, with the
+    `verify` setting on, a background check of entries not verified yet (see lsp/reference_checks)."""
     per_uri = await ls.run(_diagnose, uri, with_bib_files, fallback={})
     if with_bib_files:
         for target in per_uri:
@@ -111,6 +113,10 @@ async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool
     for target, problems in per_uri.items():
         diagnostics = [convert.diagnostic_to_proto(problem) for problem in problems]
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
+    if verify:
+        from citewise.server.lsp.reference_checks import schedule_verification
+
+        schedule_verification(ls, uri)
 
 
 def mtime_ns(path: str) -> int:
@@ -122,11 +128,11 @@ def mtime_ns(path: str) -> int:
 
 
 def _diagnose(project, uri: str, with_bib_files: bool) -> dict:
-    per_uri = {uri: diagnostics_feature.diagnostics(project, uri)}
+    per_uri = {uri: diagnostics_feature.diagnostics(project, uri) + reference_checks.verify_problems(project, uri)}
     if with_bib_files:
         for bib in project.bib_files_for(uri):
             bib_uri = convert.uri_from_path(bib.path)
-            per_uri[bib_uri] = diagnostics_feature.diagnostics(project, bib_uri)
+            per_uri[bib_uri] = diagnostics_feature.diagnostics(project, bib_uri) + reference_checks.verify_problems(project, bib_uri)
     return per_uri
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from lsprotocol import types
 
-from citewise.server.features import actions, completion, diagnostics, hover, navigation
+from citewise.server.features import actions, completion, diagnostics, hover, navigation, reference_checks
 from citewise.server.lsp import convert
 from citewise.server.lsp.server import CitewiseServer
 
@@ -89,9 +89,9 @@ async def code_actions(ls: CitewiseServer, params: types.CodeActionParams) -> li
         for d in params.context.diagnostics
         if d.source == "citewise"
     ]
-    found = await ls.run(
-        actions.code_actions, params.text_document.uri, convert.range_from_proto(params.range), problems, fallback=[]
-    )
+    uri, range_ = params.text_document.uri, convert.range_from_proto(params.range)
+    found = await ls.run(actions.code_actions, uri, range_, problems, fallback=[])
+    found += await ls.run(reference_checks.code_actions, uri, range_, problems, fallback=[])
     context = convert.EditContext(ls.client_capabilities, ls.open_versions())
     return [_code_action(action, context) for action in found]
 

@@ -1,0 +1,106 @@
+"""The `verify` setting over stdio: findings as diagnostics, fixes as quick fixes, "Add from DOI", the cache."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from lsp_support import execute, lsp_session, open_file, wait_until
+from registry_support import registry, registry_server  # noqa: F401 (fixtures)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "verify"
+DRAFT = """\\documentclass{article}
+\\begin{document}
+Filters \\cite{pandey2021vqf} and chemistry agents \\citep{bran2024chemcrow}.
+Invented work \\cite{liu2021contrastive}, retracted work \\cite{han2022music}.
+A duplicate \\cite{vqf2021again} and a segmentation paper \\cite{10.1109/iccv.2007.4408927}.
+\\bibliography{refs}
+\\end{document}
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path, registry, monkeypatch) -> Path:
+    """A LaTeX project citing entries of the verify fixture, with the server's registries on 127.0.0.1."""
+    root = tmp_path / "paper"
+    root.mkdir()
+    shutil.copy(FIXTURES / "references.bib", root / "refs.bib")
+    (root / "paper.tex").write_text(DRAFT, encoding="utf-8")
+    for name, value in registry.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CITEWISE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CITEWISE_INDEX", str(tmp_path / "no-index.sqlite"))
+    return root
+
+
+def _verify_codes(client, uri: str) -> dict[tuple[int, str], types.Diagnostic]:
+    return {(d.range.start.line, str(d.code)): d for d in client.diagnostics.get(uri, []) if str(d.code).startswith("verify-")}
+
+
+def _doc(uri: str) -> types.TextDocumentIdentifier:
+    return types.TextDocumentIdentifier(uri=uri)
+
+
+async def test_findings_become_diagnostics_with_quick_fixes(client_name, workspace, registry):
+    async with lsp_session(client_name, workspace, options={"verify": True}) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        bib_uri = (workspace / "refs.bib").as_uri()
+        found = await wait_until(lambda: len(_verify_codes(client, uri)) >= 4 and _verify_codes(client, uri), timeout=60)
+        assert set(found) == {(2, "verify-incomplete"), (3, "verify-not-found"), (3, "verify-retracted"), (4, "verify-duplicate")}
+        assert found[(3, "verify-not-found")].severity == types.DiagnosticSeverity.Warning
+        assert found[(3, "verify-retracted")].severity == types.DiagnosticSeverity.Warning
+        assert found[(2, "verify-incomplete")].severity == types.DiagnosticSeverity.Information
+        bib_codes = await wait_until(lambda: {str(d.code) for d in client.diagnostics.get(bib_uri, []) if str(d.code).startswith("verify-")})
+        assert bib_codes == {"verify-incomplete", "verify-not-found", "verify-retracted", "verify-duplicate"}
+
+        incomplete = found[(2, "verify-incomplete")]
+        actions = await client.text_document_code_action_async(types.CodeActionParams(
+            text_document=_doc(uri), range=incomplete.range, context=types.CodeActionContext(diagnostics=[incomplete])))
+        fill = next(a for a in actions if a.title == "Fill in from the registry (bran2024chemcrow)")
+        [(edit_uri, [text_edit])] = [(u, e) for u, e in (fill.edit.changes or {}).items()] or [
+            (c.text_document.uri, c.edits) for c in fill.edit.document_changes]
+        assert edit_uri == bib_uri and "journal = {Nature Machine Intelligence}" in text_edit.new_text
+        assert text_edit.new_text.startswith("@article{bran2024chemcrow,")
+
+        duplicate = found[(4, "verify-duplicate")]
+        actions = await client.text_document_code_action_async(types.CodeActionParams(
+            text_document=_doc(uri), range=duplicate.range, context=types.CodeActionContext(diagnostics=[duplicate])))
+        assert any(a.title == "Merge into pandey2021vqf (cite pandey2021vqf instead of vqf2021again)" for a in actions)
+
+
+async def test_add_from_doi_writes_the_entry_and_cites_it(client_name, workspace, registry):
+    async with lsp_session(client_name, workspace, options={"verify": True}) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        line = types.Position(line=4, character=60)
+        actions = await client.text_document_code_action_async(types.CodeActionParams(
+            text_document=_doc(uri), range=types.Range(start=line, end=line), context=types.CodeActionContext(diagnostics=[])))
+        add = next(a for a in actions if a.title == "Add from DOI 10.1109/iccv.2007.4408927")
+        result = await execute(client, add.command.command, *add.command.arguments)
+        assert result == {"applied": True}
+        bib = (workspace / "refs.bib").read_text(encoding="utf-8")
+        assert "@inproceedings{sinopSeededImageSegmentation2007,\n  author = {Sinop, Ali Kemal" in bib
+        assert "a segmentation paper \\cite{sinopSeededImageSegmentation2007}." in (workspace / "paper.tex").read_text(encoding="utf-8")
+
+
+async def test_verify_is_off_by_default_and_sends_nothing(client_name, workspace, registry):
+    async with lsp_session(client_name, workspace) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        await wait_until(lambda: uri in client.diagnostics)
+        await execute(client, "citewise.status")
+        assert _verify_codes(client, uri) == {}
+    assert registry.count() == 0
+
+
+async def test_reopening_a_draft_asks_the_registries_nothing(client_name, workspace, registry):
+    async with lsp_session(client_name, workspace, options={"verify": True}) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        first = await wait_until(lambda: len(_verify_codes(client, uri)) >= 4 and set(_verify_codes(client, uri)), timeout=60)
+    sent = registry.count()
+    assert sent > 0
+    async with lsp_session(client_name, workspace, options={"verify": True}) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        again = await wait_until(lambda: len(_verify_codes(client, uri)) >= 4 and set(_verify_codes(client, uri)), timeout=60)
+    assert again == first and registry.count() == sent
