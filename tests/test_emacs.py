@@ -1,8 +1,10 @@
 """citewise driven from Emacs through eglot (Debian's emacs-nox + elpa-eglot), in batch mode.
 
-tests/test_emacs_driver.el loads editors/emacs/citewise.el as a user would, opens a LaTeX draft,
-completes inside `\\cite{`, hovers a key, waits for `citewise/suggestions` and cites the first
-suggestion with `citewise-cite`; these tests read what it recorded and the files it saved.
+tests/test_emacs_driver.el loads editors/emacs/citewise.el as its README says, opens a LaTeX draft,
+types `\\cite{` and an author or a title word, presses TAB (completion-at-point), reads
+*Completions*, goes there with `C-x o` and accepts a paper with RET; it hovers a key, waits for
+`citewise/suggestions`, cites the first suggestion with `citewise-cite` and saves with `C-x s`.
+These tests read what it recorded and the files on disk.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from citewise.bib.readers import read_path
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "editors"
 DRIVER = REPO / "tests" / "test_emacs_driver.el"
-DIGEST = REPO / "examples" / "daily-papers-digest.txt"
+SOURCES = [REPO / "examples" / "daily-papers-digest.txt", REPO / "examples" / "library.bib"]
+TITLE_WORD, TITLE_KEY = "unlearning", "CorrectiveMachineUnlearning"  # only in the index
+AUTHOR, AUTHOR_KEY = "shazeer", "vaswaniAttentionAllYou2017"  # the second author of the paper
 BIB_KEY = "hoDenoisingDiffusionProbabilistic2020"
 SENTENCE = "slowly injecting noise"
 EMACS = shutil.which("emacs")
@@ -41,8 +45,8 @@ def session(tmp_path_factory) -> dict:
     project = root / "paper"
     shutil.copytree(FIXTURES, project)
     with Index.open(root / "index.sqlite") as index:
-        index.add_references(read_path(DIGEST).references)
-        titles = {ref.title: ref.key for ref in index.iter_references()}
+        for source in SOURCES:
+            index.add_references(read_path(source).references)
     result = root / "result.json"
     env = {
         **os.environ,
@@ -54,6 +58,9 @@ def session(tmp_path_factory) -> dict:
         "CITEWISE_INDEX": str(root / "index.sqlite"),
         "CITEWISE_DRAFT": str(project / "draft.tex"),
         "CITEWISE_SENTENCE": SENTENCE,
+        "CITEWISE_TITLE_WORD": TITLE_WORD,
+        "CITEWISE_TITLE_KEY": TITLE_KEY,
+        "CITEWISE_AUTHOR": AUTHOR,
         "CITEWISE_HOVER_KEY": BIB_KEY,
         "CITEWISE_RESULT": str(result),
     }
@@ -63,8 +70,8 @@ def session(tmp_path_factory) -> dict:
     )
     assert result.exists(), f"Emacs wrote no result (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
     results = json.loads(result.read_text())
-    assert "error" not in results, f"{results['error']}\n{run.stderr[-3000:]}"
-    return {"results": results, "project": project, "titles": titles}
+    assert "error" not in results, f"{results['error']}\n{json.dumps(results, indent=1)}\n{run.stderr[-3000:]}"
+    return {"results": results, "project": project}
 
 
 def test_eglot_starts_citewise_for_latex(session):
@@ -73,10 +80,29 @@ def test_eglot_starts_citewise_for_latex(session):
     assert session["results"]["saved"] is True
 
 
-def test_completion_at_point_offers_bib_and_index_papers(session):
-    labels = session["results"]["completion"]
-    score_key = next(key for title, key in session["titles"].items() if title.startswith("Score-Based Generative"))
-    assert score_key in labels
+def test_an_authors_family_name_completes_the_only_paper_in_place(session):
+    assert session["results"]["author-menu"] is None
+    assert session["results"]["author-line"] == f"Transformers \\cite{{{AUTHOR_KEY}"
+
+
+def test_a_title_word_lists_an_index_paper_first_without_an_internal_error(session):
+    assert session["results"]["title-menu"][0] == TITLE_KEY
+
+
+def test_accepting_the_paper_in_completions_cites_it_and_saves_its_bib_entry(session):
+    results, project = session["results"], session["project"]
+    assert results["server-class"] == "citewise-eglot-server"
+    assert results["in-completions"] is True and results["back-in-draft"] is True
+    assert results["completed-line"] == f"Forgetting data \\cite{{{TITLE_KEY}}}."
+    assert results["draft-unsaved-after-completion"] is True, "the draft was saved for the user"
+    assert f"\\cite{{{TITLE_KEY}}}." in (project / "draft.tex").read_text()
+    bib = (project / "refs.bib").read_text()
+    assert len(re.findall(r"@\w+\{" + TITLE_KEY + ",", bib)) == 1
+    assert f"@inproceedings{{{BIB_KEY}," in bib
+
+
+def test_choosing_nothing_in_cite_suggestion_changes_nothing(session):
+    assert session["results"]["unchanged-after-empty-choice"] is True
 
 
 def test_hover_shows_the_reference(session):
