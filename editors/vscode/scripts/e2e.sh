@@ -49,17 +49,19 @@ else
 fi
 
 log "index of examples/daily-papers-digest.txt"
-E2E_INDEX_KEY=$("$python" - "$repo/examples/daily-papers-digest.txt" "$work/index.sqlite" <<'PY'
+read -r E2E_INDEX_KEY E2E_TITLE_KEY < <("$python" - "$repo/examples/daily-papers-digest.txt" "$work/index.sqlite" <<'PY'
 import sys
 from citewise.bib.index.store import Index
 from citewise.bib.readers import read_path
 
 with Index.open(sys.argv[2]) as index:
     index.add_references(read_path(sys.argv[1]).references)
-    print(next(r.key for r in index.iter_references() if r.title.startswith("Score-Based Generative Modeling")))
+    keys = {r.title: r.key for r in index.iter_references()}
+    print(next(key for title, key in keys.items() if title.startswith("Score-Based Generative Modeling")),
+          keys["Corrective Machine Unlearning"])
 PY
 )
-export E2E_INDEX_KEY E2E_INDEX_PREFIX=score
+export E2E_INDEX_KEY E2E_INDEX_PREFIX=score E2E_TITLE_KEY E2E_TITLE_WORD=unlearning
 export E2E_CODE_SERVER=$cache/code-server-4.100.3/node_modules/.bin/code-server
 export E2E_VSIX=$extension/citewise.vsix E2E_WORK=$work E2E_WORKSPACE=$work/workspace
 export E2E_ARTIFACTS=$artifacts E2E_PYTHON=$python E2E_INDEX=$work/index.sqlite

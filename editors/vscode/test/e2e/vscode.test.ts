@@ -2,7 +2,8 @@
  * End to end in a real VS Code: code-server with the freshly built .vsix, driven in Debian's
  * Chromium through playwright-core. Types `\cite{` in a LaTeX draft, checks the completion list,
  * accepts a paper that is only in the index and checks that the .bib on disk gained its entry
- * without a save, while the draft waits for the user to save it.
+ * without a save, while the draft waits for the user to save it; types a title word that the key
+ * does not start with, accepts the paper with Enter, saves all and checks both files on disk.
  * Run by scripts/e2e.sh, which prepares everything and passes the paths below in the environment.
  */
 import { strict as assert } from "node:assert";
@@ -30,6 +31,8 @@ const BIB_PREFIX = env("E2E_BIB_PREFIX");
 const BIB_KEY = env("E2E_BIB_KEY");
 const INDEX_PREFIX = env("E2E_INDEX_PREFIX");
 const INDEX_KEY = env("E2E_INDEX_KEY");
+const TITLE_WORD = env("E2E_TITLE_WORD");
+const TITLE_KEY = env("E2E_TITLE_KEY");
 const STEP_TIMEOUT_MS = 120_000;
 const CHROMIUM_FLAGS = [
   "--headless",
@@ -196,6 +199,19 @@ test("citewise in VS Code: complete, cite a paper from the index, .bib on disk",
     assert.ok(bibAfter.length > bibBefore.length);
     assert.equal(readFileSync(DRAFT, "utf8"), draftBefore, "the draft was saved for the user");
     await runCommand(page, "File: Save All");
+  });
+
+  await t.test("a title word inside the key finds an index paper; Enter cites it and Save All leaves its entry on disk", async () => {
+    await page.keyboard.press("End");
+    await page.keyboard.press("Enter");
+    await page.keyboard.type(`Models can forget their training data \\cite{${TITLE_WORD}`);
+    const labels = await completeUntil(page, TITLE_KEY);
+    assert.equal(labels[0], TITLE_KEY, `the paper is not first: ${labels.join(", ")}`);
+    await page.keyboard.press("Enter");
+    await waitFor(`${TITLE_KEY} in ${BIB}`, () => readFileSync(BIB, "utf8").includes(`{${TITLE_KEY},`));
+    await runCommand(page, "File: Save All");
+    await waitFor(`\\cite{${TITLE_KEY} in the saved draft`, () => readFileSync(DRAFT, "utf8").includes(`\\cite{${TITLE_KEY}`));
+    assert.equal(bibKeys(readFileSync(BIB, "utf8")).filter((key) => key === TITLE_KEY).length, 1, "the entry was added twice");
   });
 
   await t.test("the Suggested citations panel lists papers for the sentence", async () => {
