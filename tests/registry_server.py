@@ -4,7 +4,7 @@ One server, one path prefix per registry, so `CITEWISE_<NAME>_URL=http://127.0.0
 
 - `/crossref/works/{doi}` (the recorded body, verbatim; else 404 "Resource not found.") and
   `/crossref/works?query.bibliographic=&query.author=&rows=` (a `work-list` of the recorded works
-  whose titles share most words with the query, best first, as Crossref's relevance search does);
+  sharing at least half the query's title words, most alike first, as Crossref's relevance search does);
 - `/datacite/dois/{doi}` (recorded body; else DataCite's 404 JSON);
 - `/arxiv/query?id_list=` and `?search_query=ti:"…"` (an Atom feed of the recorded entries; an
   unknown id gives an empty feed, a malformed one arXiv's error entry with HTTP 400);
@@ -154,12 +154,14 @@ class RegistryServer:
                 return 200, "application/json", json.dumps(work)
             return 404, "text/plain", "Resource not found."
         if path == "/works":
-            wanted = set(words(query.get("query.bibliographic", "") + " " + query.get("query.author", "")))
+            wanted = set(words(query.get("query.bibliographic", "")))
+            author = set(words(query.get("query.author", "")))
             scored = []
             for item in self.records.crossref_items.values():
-                have = set(words(" ".join(item.get("title", [""])) + " " + " ".join(a.get("family", "") for a in item.get("author", []))))
-                score = len(wanted & have) / max(len(wanted), 1)
-                if score >= 0.5:
+                have = set(words(" ".join(item.get("title", [""]))))
+                names = set(words(" ".join(a.get("family", "") or a.get("name", "") for a in item.get("author", []))))
+                score = len(wanted & have) / max(len(wanted | have), 1) + 0.1 * bool(author & names)
+                if len(wanted & have) >= len(wanted) / 2:
                     scored.append((-score, item["DOI"], item))
             rows = int(query.get("rows", "20"))
             items = [item for _, _, item in sorted(scored, key=lambda row: row[:2])[:rows]]
