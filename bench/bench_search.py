@@ -120,7 +120,7 @@ def main() -> None:
         started = time.perf_counter()
         hybrid.search("warm up: load the vectors")
         print(f"{index.count()} references; vectors loaded in {time.perf_counter() - started:.2f} s (once per process)")
-        plain_matrix = hybrid._matrix.float().numpy()
+        plain_matrix = index.load_embeddings(embedder.dimension)[1].astype(np.float32)
 
         def dense_only(query: str) -> None:
             scores = plain_matrix @ embedder.encode([query])[0]

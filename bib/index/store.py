@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from citewise.bib.errors import CitewiseError, SourceError
+from citewise.bib.index.sqlite_queries import SqliteCandidateQueries
 from citewise.bib.model import (
     Origin,
     Reference,
@@ -137,16 +139,27 @@ def _content(ref: Reference) -> dict:
     return data
 
 
-class Index:
-    """An open index file. Use `Index.open(path)`; close it or use it as a context manager."""
+class Index(SqliteCandidateQueries):
+    """An open index. Use `Index.open(location)`; close it or use it as a context manager.
 
-    def __init__(self, db: sqlite3.Connection, path: Path):
+    The index is a SQLite file; a `postgresql://` location opens a `PostgresIndex` instead,
+    which keeps this class's logic and replaces what is particular to the database.
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: Path | str):
         self.db = db
         self.path = path
         self._depth = 0
+        self._cache_lock = threading.Lock()
+        self._vector_cache = None
+        self._family_cache = None
 
     @classmethod
     def open(cls, path: str | Path, create: bool = True) -> Index:
+        if is_database_url(path):
+            from citewise.bib.index.postgres import PostgresIndex
+
+            return PostgresIndex.connect(str(path), create)
         path = Path(path)
         if not path.exists() and not create:
             raise CitewiseError(f"{path}: no index here; build one with `citewise index add`")
@@ -195,10 +208,7 @@ class Index:
             finally:
                 self._depth -= 1
             return
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as error:
-            raise _as_citewise_error(self.path, error) from None
+        self._begin()
         self._depth = 1
         try:
             yield
@@ -206,13 +216,23 @@ class Index:
             self.db.execute("ROLLBACK")
             raise
         else:
-            try:
-                self.db.execute("COMMIT")
-            except sqlite3.OperationalError as error:
-                self.db.execute("ROLLBACK")
-                raise _as_citewise_error(self.path, error) from None
+            self._commit()
         finally:
             self._depth = 0
+
+    def _begin(self) -> None:
+        """Start a write transaction; one writer at a time (others wait up to LOCK_TIMEOUT_SECONDS)."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise _as_citewise_error(self.path, error) from None
+
+    def _commit(self) -> None:
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            self.db.execute("ROLLBACK")
+            raise _as_citewise_error(self.path, error) from None
 
     def get_meta(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
@@ -220,10 +240,16 @@ class Index:
 
     def set_meta(self, name: str, value: str) -> None:
         with self.transaction():
-            self.db.execute("INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", (name, value))
+            self.db.execute(
+                "INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
 
     def _bump_revision(self) -> None:
-        self.set_meta("revision", str(self.revision() + 1))
+        self.db.execute(
+            "INSERT INTO meta(name, value) VALUES ('revision', '1') ON CONFLICT(name)"
+            " DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
+        )
 
     def revision(self) -> int:
         """A counter that changes whenever references or embeddings change."""
@@ -278,11 +304,7 @@ class Index:
 
     def stats(self) -> dict:
         """Counts and settings for `citewise index stats`."""
-        counts = self.db.execute(
-            "SELECT count(*), count(embedding), sum(embedding IS NOT NULL AND embedded_hash = text_hash),"
-            " sum(doi != ''), sum(arxiv != ''), sum(json_extract(data, '$.abstract') != '') FROM refs"
-        ).fetchone()
-        total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in counts)
+        total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in self._counts())
         sources = {}
         for (joined,) in self.db.execute("SELECT sources FROM refs"):
             for source in joined.split("\n"):
@@ -300,8 +322,19 @@ class Index:
             "model": self.get_meta("model"),
             "dimension": int(self.get_meta("dimension") or 0) or None,
             "sources": dict(sorted(sources.items())),
-            "size_bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "size_bytes": self._size_bytes(),
         }
+
+    def _counts(self) -> tuple:
+        """(papers, embedded, embedded and current, with DOI, with arXiv id, with abstract)."""
+        return self.db.execute(
+            "SELECT count(*), count(embedding), sum(embedding IS NOT NULL AND embedded_hash = text_hash),"
+            " sum(doi != ''), sum(arxiv != ''), sum(json_extract(data, '$.abstract') != '') FROM refs"
+        ).fetchone()
+
+    def _size_bytes(self) -> int:
+        path = Path(self.path)
+        return path.stat().st_size if path.exists() else 0
 
     # Deduplication
 
@@ -385,7 +418,7 @@ class Index:
             row = self.db.execute("SELECT id FROM refs WHERE key = ?", (key,)).fetchone()
             if row:
                 self.db.execute("DELETE FROM refs WHERE id = ?", row)
-                self.db.execute("DELETE FROM refs_fts WHERE rowid = ?", row)
+                self._forget_text(row[0])
                 self.db.execute("DELETE FROM aliases WHERE ref_id = ?", row)
                 self._bump_revision()
 
@@ -425,7 +458,7 @@ class Index:
         data, sources = self.db.execute("SELECT data, sources FROM refs WHERE id = ?", (row_id,)).fetchone()
         stored = reference_from_dict(json.loads(data))
         if ref.key and ref.key != stored.key:
-            self.db.execute("INSERT OR IGNORE INTO aliases(key, ref_id) VALUES (?, ?)", (ref.key, row_id))
+            self.db.execute("INSERT INTO aliases(key, ref_id) VALUES (?, ?) ON CONFLICT DO NOTHING", (ref.key, row_id))
         merged = stored.merged_with(ref)
         known_sources = sources.split("\n")
         if source and source not in known_sources:
@@ -442,8 +475,8 @@ class Index:
         candidates = [key] + [key + suffix for suffix in KEY_SUFFIXES]
         candidates += [key + a + b for a in KEY_SUFFIXES for b in KEY_SUFFIXES]
         for candidate in candidates:
-            taken = "SELECT 1 FROM refs WHERE key = ?1 UNION ALL SELECT 1 FROM aliases WHERE key = ?1"
-            if not self.db.execute(taken, (candidate,)).fetchone():
+            taken = "SELECT 1 FROM refs WHERE key = ? UNION ALL SELECT 1 FROM aliases WHERE key = ?"
+            if not self.db.execute(taken, (candidate, candidate)).fetchone():
                 return candidate
         raise CitewiseError(f"{self.path}: no free citation key near {key!r}")
 
@@ -460,21 +493,28 @@ class Index:
         if row_id is None:
             row_id = self.db.execute(
                 "INSERT INTO refs(key, doi, arxiv, title_norm, title_head, first_author, year, sources, data,"
-                " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " text_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 values,
-            ).lastrowid
+            ).fetchone()[0]
         else:
             self.db.execute(
                 "UPDATE refs SET key = ?, doi = ?, arxiv = ?, title_norm = ?, title_head = ?, first_author = ?,"
                 " year = ?, sources = ?, data = ?, text_hash = ? WHERE id = ?",
                 (*values, row_id),
             )
-            self.db.execute("DELETE FROM refs_fts WHERE rowid = ?", (row_id,))
+            self._forget_text(row_id)
+        self._index_text(row_id, ref)
+
+    def _index_text(self, row_id: int, ref: Reference) -> None:
+        """Make the row findable by its words (FTS5 here)."""
         authors = " ".join(f"{a.given} {a.family}" for a in ref.authors)
         self.db.execute(
             "INSERT INTO refs_fts(rowid, title, authors, abstract, keywords, key) VALUES (?, ?, ?, ?, ?, ?)",
-            (row_id, ref.title, authors, ref.abstract, " ".join(ref.keywords), key),
+            (row_id, ref.title, authors, ref.abstract, " ".join(ref.keywords), ref.key),
         )
+
+    def _forget_text(self, row_id: int) -> None:
+        self.db.execute("DELETE FROM refs_fts WHERE rowid = ?", (row_id,))
 
     # Embeddings
 
@@ -503,7 +543,7 @@ class Index:
     def needing_embedding(self) -> list[PendingEmbedding]:
         """References never embedded or whose title/abstract changed since."""
         rows = self.db.execute(
-            "SELECT id, data FROM refs WHERE embedding IS NULL OR embedded_hash IS NOT text_hash ORDER BY id"
+            "SELECT id, data FROM refs WHERE embedding IS NULL OR embedded_hash IS DISTINCT FROM text_hash ORDER BY id"
         )
         return [PendingEmbedding(row_id, embedding_text(reference_from_dict(json.loads(data)))) for row_id, data in rows]
 
@@ -530,6 +570,11 @@ class Index:
             matrix[filled:end] = np.frombuffer(b"".join(blob for _, blob in chunk), dtype=np.float16).reshape(len(chunk), dimension)
             filled = end
         return ids[:filled], matrix[:filled]
+
+
+def is_database_url(location: str | Path) -> bool:
+    """True for a PostgreSQL location (`postgresql://…` or `postgres://…`) rather than a file."""
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
 def _title_head(title: str) -> str:

@@ -1,0 +1,154 @@
+"""The candidate queries search asks of a SQLite index: FTS5 for words, LIKE for keys, vectors in memory.
+
+`Searcher` (search.py) ranks and fuses; it asks the index for candidates through the methods
+below and never writes SQL itself. `PostgresIndex` (postgres.py) answers the same methods
+with tsvector, pg_trgm and pgvector, so the searcher never knows which database it talks to.
+Every method returns row ids (and a score where it ranks: higher is better).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+BM25_COLUMN_WEIGHTS = "3.0, 2.0, 1.0, 2.0, 2.0"  # title, authors, abstract, keywords, key
+FAMILY_MATCH_CUTOFF = 80
+ID_CHUNK = 500
+
+
+class SqliteCandidateQueries:
+    """Mixed into the SQLite `Index`, which provides `db`, `revision()`, `load_embeddings()` and the caches.
+
+    The caches (`_vector_cache`, `_family_cache`) are keyed by the index revision and guarded
+    by `_cache_lock`, since searches may run on several threads.
+    """
+
+    db: sqlite3.Connection
+    _cache_lock: threading.Lock
+    _vector_cache: tuple | None
+    _family_cache: tuple | None
+
+    def lexical_candidates(self, terms: list[str], limit: int) -> list[tuple[int, float]]:
+        """Papers holding any of `terms`, by BM25 (title and authors weigh more than the abstract)."""
+        match = " OR ".join(f'"{term}"' for term in terms)
+        rows = self.db.execute(
+            f"SELECT rowid, -bm25(refs_fts, {BM25_COLUMN_WEIGHTS}) AS s FROM refs_fts WHERE refs_fts MATCH ?"
+            " ORDER BY s DESC LIMIT ?",
+            (match, limit),
+        )
+        return [(row_id, score) for row_id, score in rows]
+
+    def papers_with(self, term: str) -> int:
+        """How many papers hold `term`: the searcher keeps the rarest terms of long queries."""
+        return self.db.execute("SELECT count(*) FROM refs_fts WHERE refs_fts MATCH ?", (f'"{term}"',)).fetchone()[0]
+
+    def key_prefix_ids(self, typed: str, limit: int) -> set[int]:
+        pattern = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute("SELECT id FROM refs WHERE key LIKE ? ESCAPE '\\' LIMIT ?", (pattern, limit))
+        return {row[0] for row in rows}
+
+    def word_prefix_ids(self, words: list[str], last_is_prefix: bool, limit: int) -> set[int]:
+        """Papers holding every word in title, authors or key; the last word may be unfinished."""
+        clauses = [f'"{word}"' for word in words[:-1]]
+        last = words[-1]
+        clauses.append(f'("{last}" OR "{last}"*)' if last_is_prefix else f'"{last}"')
+        rows = self.db.execute(
+            "SELECT rowid FROM refs_fts WHERE refs_fts MATCH ? LIMIT ?",
+            (f"{{title authors key}} : ({' AND '.join(clauses)})", limit),
+        )
+        return {row[0] for row in rows}
+
+    def year_ids(self, years: Iterable[str], limit: int) -> set[int]:
+        years = sorted(years)
+        marks = ",".join("?" * len(years))
+        return {row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE year IN ({marks}) LIMIT ?", (*years, limit))}
+
+    def similar_author_ids(self, names: list[str], limit: int) -> set[int]:
+        """First authors whose family name is close to a typed word (typos included), by rapidfuzz."""
+        families = self._families()
+        similar = set()
+        for word in names:
+            if len(word) >= 4:
+                matches = process.extract(word, families, scorer=fuzz.ratio, limit=5, score_cutoff=FAMILY_MATCH_CUTOFF)
+                similar.update(match[0] for match in matches)
+        if not similar:
+            return set()
+        marks = ",".join("?" * len(similar))
+        rows = self.db.execute(f"SELECT id FROM refs WHERE first_author IN ({marks}) LIMIT ?", (*sorted(similar), limit))
+        return {row[0] for row in rows}
+
+    def labels(self, row_ids: Iterable[int]) -> dict[int, tuple[str, str, str, str]]:
+        """Row id -> (key, year, authors, title) for fuzzy scoring."""
+        labels = {}
+        ids = list(row_ids)
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(
+                f"SELECT r.id, r.key, r.year, f.authors, f.title FROM refs r JOIN refs_fts f ON f.rowid = r.id"
+                f" WHERE r.id IN ({marks})",
+                chunk,
+            )
+            for row_id, key, year, authors, title in rows:
+                labels[row_id] = (key, year, authors, title)
+        return labels
+
+    def filtered_ids(self, year_from: int | None, year_to: int | None, source: str | None) -> set[int]:
+        """Papers within the years and from the source given (each limit optional)."""
+        clauses, values = ["1"], []
+        if year_from is not None:
+            clauses.append("CAST(substr(year, 1, 4) AS INTEGER) >= ?")
+            values.append(year_from)
+        if year_to is not None:
+            clauses.append("year != '' AND CAST(substr(year, 1, 4) AS INTEGER) <= ?")
+            values.append(year_to)
+        if source:
+            clauses.append("instr(lower(sources), lower(?)) > 0")
+            values.append(source)
+        return {row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE {' AND '.join(clauses)}", values)}
+
+    def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        """Cosine similarity to every stored vector: one float16 matrix-vector product in torch.
+
+        The vectors are loaded once per index revision. Half precision halves both the memory
+        and the time of this memory-bound product; torch is already loaded with the model, and
+        unlike numpy it has a fast kernel for it.
+        """
+        import torch
+
+        row_ids, matrix = self._vectors(len(query))
+        if not len(row_ids):
+            return []
+        scores = (matrix @ torch.from_numpy(query).to(torch.float16)).float()
+        if allowed is not None:
+            keep = torch.from_numpy(np.isin(row_ids, list(allowed)))
+            scores = torch.where(keep, scores, torch.tensor(float("-inf")))
+        best = torch.topk(scores, min(limit, len(scores)))
+        found = torch.isfinite(best.values)
+        positions = best.indices[found].numpy()
+        return list(zip(row_ids[positions].tolist(), best.values[found].tolist()))
+
+    def _vectors(self, dimension: int):
+        import torch
+
+        with self._cache_lock:
+            revision = self.revision()  # type: ignore[attr-defined]
+            cached = self._vector_cache
+            if cached is None or cached[0] != (revision, dimension):
+                row_ids, matrix = self.load_embeddings(dimension)  # type: ignore[attr-defined]
+                cached = self._vector_cache = ((revision, dimension), row_ids, torch.from_numpy(matrix))
+            return cached[1], cached[2]
+
+    def _families(self) -> list[str]:
+        with self._cache_lock:
+            revision = self.revision()  # type: ignore[attr-defined]
+            cached = self._family_cache
+            if cached is None or cached[0] != revision:
+                rows = self.db.execute("SELECT DISTINCT first_author FROM refs WHERE first_author != ''")
+                cached = self._family_cache = (revision, [row[0] for row in rows])
+            return cached[1]
+
