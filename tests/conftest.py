@@ -47,6 +47,27 @@ def embedder():
     return Embedder.load()
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for this test session (see pg_support.py)."""
+    from pg_support import PostgresForTests
+
+    server = PostgresForTests()
+    yield server
+    server.stop()
+
+
+INDEX_BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=INDEX_BACKENDS)
+def index_location(request, tmp_path) -> str:
+    """A new, empty index location: a SQLite file, then a PostgreSQL database; tests using it run on both."""
+    if request.param == "sqlite":
+        return str(tmp_path / "index.sqlite")
+    return request.getfixturevalue("postgres").new_database()
+
+
 @pytest.fixture(params=CLIENTS)
 def client_name(request) -> str:
     """The language-server tests run once with each client's capabilities."""

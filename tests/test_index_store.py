@@ -1,4 +1,6 @@
-"""The SQLite index on real files: deduplication, idempotent re-ingest, transactions, schema, locks."""
+"""The index on real SQLite files and real PostgreSQL databases: deduplication, re-ingest, transactions, schema, locks.
+
+Tests taking `index` run once per backend (conftest `index_location`)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ def paper(key: str, title: str, **fields) -> Reference:
 
 
 @pytest.fixture
-def index(tmp_path):
-    with Index.open(tmp_path / "index.sqlite") as opened:
+def index(index_location):
+    with Index.open(index_location) as opened:
         yield opened
 
 
@@ -150,7 +152,7 @@ def test_upsert_returns_stored_key_and_delete_removes(index):
     assert set(index.get_many(["orig", "missing"])) == {"orig"}
     index.delete("orig")
     assert index.count() == 0
-    assert index.db.execute("SELECT count(*) FROM refs_fts").fetchone()[0] == 0
+    assert index.lexical_candidates(["attention"], 10) == []
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -169,7 +171,8 @@ def test_not_an_index_is_refused(tmp_path):
         Index.open(path)
 
 
-def test_locked_index_gives_one_line_error(index):
+def test_locked_index_gives_one_line_error(tmp_path):
+    index = Index.open(tmp_path / "index.sqlite")
     other = sqlite3.connect(index.path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:

@@ -11,7 +11,7 @@ from citewise.bib.index.store import Index
 from citewise.bib.model import Author, Origin, Reference
 from citewise.bib.readers import read_path
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, INDEX_BACKENDS
 
 EXTRA = [
     Reference(key="vaswani2017attention", title="Attention Is All You Need", authors=[Author("Vaswani", "Ashish")],
@@ -23,10 +23,14 @@ EXTRA = [
 ]
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory, embedder):
-    path = tmp_path_factory.mktemp("search") / "index.sqlite"
-    with Index.open(path) as index:
+@pytest.fixture(scope="module", params=INDEX_BACKENDS)
+def seeded(request, tmp_path_factory, embedder):
+    """The digest and two papers, embedded: once in SQLite, once in PostgreSQL."""
+    if request.param == "sqlite":
+        location = str(tmp_path_factory.mktemp("search") / "index.sqlite")
+    else:
+        location = request.getfixturevalue("postgres").new_database()
+    with Index.open(location) as index:
         index.add_references(read_path(EXAMPLES / "daily-papers-digest.txt").references)
         index.add_references(EXTRA)
         embed_pending(index, embedder)
@@ -83,8 +87,8 @@ def test_fuzzy_candidates_match_key_prefix_author_typo_and_year(seeded):
     assert "DCSolverImproving" in keys(searcher.fuzzy_candidates("predictor corrector"))[:3]
 
 
-def test_only_new_or_changed_references_are_embedded(tmp_path, embedder):
-    with Index.open(tmp_path / "index.sqlite") as index:
+def test_only_new_or_changed_references_are_embedded(index_location, embedder):
+    with Index.open(index_location) as index:
         index.add_references(EXTRA)
         assert embed_pending(index, embedder) == 2
         assert embed_pending(index, embedder) == 0
@@ -100,8 +104,8 @@ def test_only_new_or_changed_references_are_embedded(tmp_path, embedder):
         assert index.stats()["embedded"] == 2
 
 
-def test_model_mismatch_points_to_reembed(tmp_path, embedder):
-    with Index.open(tmp_path / "index.sqlite") as index:
+def test_model_mismatch_points_to_reembed(index_location, embedder):
+    with Index.open(index_location) as index:
         index.add_references(EXTRA)
         index.set_model("some/other-model", 768)
         with pytest.raises(CitewiseError, match="citewise index reembed"):

@@ -22,6 +22,7 @@ import numpy as np
 from rapidfuzz import fuzz
 
 from citewise.bib.errors import CitewiseError, SourceError
+from citewise.bib.index.location import is_database_url
 from citewise.bib.index.sqlite_queries import SqliteCandidateQueries
 from citewise.bib.model import (
     Origin,
@@ -145,6 +146,8 @@ class Index(SqliteCandidateQueries):
     The index is a SQLite file; a `postgresql://` location opens a `PostgresIndex` instead,
     which keeps this class's logic and replaces what is particular to the database.
     """
+
+    schema_version = SCHEMA_VERSION
 
     def __init__(self, db: sqlite3.Connection, path: Path | str):
         self.db = db
@@ -311,7 +314,7 @@ class Index(SqliteCandidateQueries):
                 sources[source] = sources.get(source, 0) + 1
         return {
             "path": str(self.path),
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": self.schema_version,
             "references": total,
             "embedded": current,
             "needs_embedding": total - current,
@@ -570,11 +573,6 @@ class Index(SqliteCandidateQueries):
             matrix[filled:end] = np.frombuffer(b"".join(blob for _, blob in chunk), dtype=np.float16).reshape(len(chunk), dimension)
             filled = end
         return ids[:filled], matrix[:filled]
-
-
-def is_database_url(location: str | Path) -> bool:
-    """True for a PostgreSQL location (`postgresql://…` or `postgres://…`) rather than a file."""
-    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
 def _title_head(title: str) -> str:

@@ -140,11 +140,11 @@ def _load_drafts(paths: list[str]):
 
 def _open_index(explicit: str | None, required: bool):
     from citewise.bib.errors import CitewiseError
-    from citewise.bib.index.location import resolve_index_path
+    from citewise.bib.index.location import index_exists, resolve_index_path
     from citewise.bib.index.store import Index
 
     path = resolve_index_path(explicit)
-    if not path.exists():
+    if not index_exists(path):
         if explicit or required:
             raise CitewiseError(f"{path}: no index here; build one with `citewise index add`")
         return None

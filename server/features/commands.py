@@ -187,6 +187,7 @@ def push_to_zotero(ws: Workspace, key: str) -> str:
     Runs after the citation edit was applied: a failure raises CitewiseError for the
     client to show, and the local edit stays.
     """
+    from citewise.bib.index.location import index_exists
     from citewise.bib.index.store import Index
     from citewise.bib.zotero.push import push_reference
 
@@ -197,7 +198,7 @@ def push_to_zotero(ws: Workspace, key: str) -> str:
         if entry is not None:
             ref = state.references.get(entry.key)
             break
-    if ref is None and ws.index_path.exists():
+    if ref is None and index_exists(ws.index_path):
         with Index.open(ws.index_path, create=False) as index:
             ref = index.get(key)
     if ref is None:

@@ -26,7 +26,7 @@ from urllib.parse import quote, unquote, urlparse
 from typing import TYPE_CHECKING
 
 from citewise.bib.errors import CitewiseError, SourceError
-from citewise.bib.index.location import resolve_index_path
+from citewise.bib.index.location import display_location, index_exists, resolve_index_path
 from citewise.bib.model import Reference
 from citewise.server.drafts.latex import scan_latex
 from citewise.server.drafts.markdown import find_markdown_citations, markdown_bibliographies
@@ -532,7 +532,7 @@ class Workspace:
     # Index and model --------------------------------------------------------------------
 
     @property
-    def index_path(self) -> Path:
+    def index_path(self) -> Path | str:
         return resolve_index_path(self.settings.index_path)
 
     @property
@@ -541,13 +541,13 @@ class Workspace:
         if not self._index_checked:
             self._index_checked = True
             path = self.index_path
-            if path.exists():
+            if index_exists(path):
                 from citewise.bib.index.store import Index
 
                 try:
                     self._index = Index.open(path, create=False)
                 except Exception as error:  # a broken index must not take the server down
-                    self._model_error = f"cannot open index {path}: {error}"
+                    self._model_error = f"cannot open index {display_location(path)}: {error}"
                     self._index = None
         return self._index
 
@@ -621,7 +621,7 @@ class Workspace:
     def status(self) -> dict:
         index = self.index
         return {
-            "indexPath": str(self.index_path),
+            "indexPath": display_location(self.index_path),
             "indexOpen": index is not None,
             "indexCount": index.count() if index is not None else 0,
             "modelReady": self.model_ready,

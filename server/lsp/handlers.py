@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from lsprotocol import types
 
+from citewise.bib.index.location import display_location, is_database_url
 from citewise.server.features import actions, completion, diagnostics, hover, navigation, reference_checks
 from citewise.server.lsp import convert
 from citewise.server.lsp.server import CitewiseServer
@@ -75,12 +76,14 @@ async def document_symbols(ls: CitewiseServer, params: types.DocumentSymbolParam
 
 async def workspace_symbols(ls: CitewiseServer, params: types.WorkspaceSymbolParams) -> list[types.WorkspaceSymbol]:
     symbols = await ls.run(navigation.workspace_symbols, params.query, fallback=[])
-    index_uri = convert.uri_from_path(await ls.run(_index_path, fallback=""))
+    index_uri = await ls.run(_index_uri, fallback="")
     return [convert.workspace_symbol_to_proto(symbol, index_uri) for symbol in symbols]
 
 
-def _index_path(project) -> str:
-    return str(project.index_path)
+def _index_uri(project) -> str:
+    """Where index-only papers point: the index file, or the database (named without its password)."""
+    location = project.index_path
+    return display_location(location) if is_database_url(location) else convert.uri_from_path(str(location))
 
 
 async def code_actions(ls: CitewiseServer, params: types.CodeActionParams) -> list[types.CodeAction]:

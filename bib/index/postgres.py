@@ -1,0 +1,319 @@
+"""The index on PostgreSQL, for a lab that shares one: tsvector words, pg_trgm names, pgvector HNSW.
+
+`PostgresIndex` keeps every rule of the SQLite `Index` (merging duplicates, keys, revisions,
+embedding bookkeeping) and replaces only what is particular to the database: the connection,
+transactions, schema, full-text rows, statistics, vectors and the search candidate queries.
+The shared SQL is written with `?` marks; `_Connection` turns them into psycopg's `%s`.
+
+Concurrency: any number of readers; writers take one advisory lock per transaction, so
+papers are merged one writer at a time as with SQLite's single writer. Schema migrations run
+on open under another advisory lock, so two processes opening a new database do it once.
+Credentials come from the URL, `PGPASSWORD` or `~/.pgpass` (libpq reads both); messages
+name the database through `display_location`, never with its password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from citewise.bib.errors import CitewiseError
+from citewise.bib.index.location import display_location
+from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF
+from citewise.bib.index.store import Index
+from citewise.bib.model import Reference
+
+WRITER_LOCK = 0x63697465  # "cite": one writer at a time
+MIGRATION_LOCK = 0x6D696772  # "migr"
+LOCK_TIMEOUT = "30s"
+TRIGRAM_THRESHOLD = 0.3
+HNSW_EF_SEARCH = 200
+# ts_rank weights for {D, C, B, A}: abstract, keywords, authors and key, title (as SQLite's BM25 3:2:1:2:2);
+# ranks are divided by 1 + log(length), as BM25 favours short papers that match over long ones.
+RANK_WEIGHTS = "{0.33, 0.67, 0.67, 1.0}"
+
+
+def _schema_1(db: _Connection) -> None:
+    for statement in (
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        """CREATE TABLE refs (
+            id BIGSERIAL PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            doi TEXT NOT NULL,
+            arxiv TEXT NOT NULL,
+            title_norm TEXT NOT NULL,
+            title_head TEXT NOT NULL,
+            first_author TEXT NOT NULL,
+            year TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            data TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            embedding HALFVEC,
+            embedded_hash TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            authors TEXT NOT NULL DEFAULT '',
+            words TSVECTOR,
+            names TSVECTOR
+        )""",
+        "CREATE INDEX refs_key_lower ON refs (lower(key) text_pattern_ops)",
+        "CREATE INDEX refs_doi ON refs (doi)",
+        "CREATE INDEX refs_arxiv ON refs (arxiv)",
+        "CREATE INDEX refs_title_head ON refs (title_head)",
+        "CREATE INDEX refs_author_year ON refs (first_author, year)",
+        "CREATE INDEX refs_words ON refs USING gin (words)",
+        "CREATE INDEX refs_names ON refs USING gin (names)",
+        "CREATE INDEX refs_first_author_trgm ON refs USING gin (first_author gin_trgm_ops)",
+        "CREATE TABLE aliases (key TEXT PRIMARY KEY, ref_id BIGINT NOT NULL)",
+        "CREATE INDEX aliases_ref ON aliases (ref_id)",
+    ):
+        db.execute(statement)
+
+
+MIGRATIONS: list[Callable[[_Connection], None]] = [_schema_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class _Connection:
+    """A psycopg connection that takes the `?` marks of the SQL shared with SQLite."""
+
+    def __init__(self, connection: Any):
+        self.connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.connection.execute(_marks(sql), tuple(params)) if params else self.connection.execute(sql)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.executemany(_marks(sql), list(rows))
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _marks(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PostgresIndex(Index):
+    """An index in a PostgreSQL database (with the pgvector and pg_trgm extensions)."""
+
+    schema_version = SCHEMA_VERSION
+
+    @classmethod
+    def connect(cls, url: str, create: bool = True) -> PostgresIndex:
+        try:
+            import psycopg
+        except ImportError:
+            raise CitewiseError("a postgresql:// index needs psycopg: pip install 'citewise[postgres]'") from None
+        where = display_location(url)
+        try:
+            connection = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="citewise")
+        except psycopg.Error as error:
+            raise CitewiseError(f"{where}: cannot connect: {_first_line(error, url)}") from None
+        index = cls(_Connection(connection), where)
+        try:
+            index._migrate(create)
+            index.db.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+            index.db.execute("SET hnsw.iterative_scan = relaxed_order")
+            index.db.execute(f"SET pg_trgm.similarity_threshold = {TRIGRAM_THRESHOLD}")
+        except psycopg.Error as error:
+            connection.close()
+            raise CitewiseError(f"{where}: {_first_line(error, url)}") from None
+        return index
+
+    def _migrate(self, create: bool) -> None:
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+            self.db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            version = int(self.get_meta("schema_version") or 0)
+            if version > SCHEMA_VERSION:
+                raise CitewiseError(
+                    f"{self.path}: index written by a newer citewise (schema {version}, this one reads up to "
+                    f"{SCHEMA_VERSION}); upgrade citewise or use another --index"
+                )
+            if version == 0 and not create:
+                raise CitewiseError(f"{self.path}: no index here; build one with `citewise index add`")
+            for migrate in MIGRATIONS[version:]:
+                migrate(self.db)
+            self.db.execute(
+                "INSERT INTO meta(name, value) VALUES ('schema_version', ?) ON CONFLICT(name)"
+                " DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _begin(self) -> None:
+        import psycopg
+
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            self.db.execute("SELECT pg_advisory_xact_lock(?)", (WRITER_LOCK,))
+        except psycopg.errors.LockNotAvailable:
+            self.db.execute("ROLLBACK")
+            raise CitewiseError(f"{self.path}: index is locked by another process; try again when it has finished") from None
+
+    def _commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    # Rows
+
+    def _index_text(self, row_id: int, ref: Reference) -> None:
+        authors = " ".join(f"{a.given} {a.family}" for a in ref.authors)
+        keywords = " ".join(ref.keywords)
+        self.db.execute(
+            "UPDATE refs SET title = ?, authors = ?,"
+            " words = setweight(to_tsvector('english', ?), 'A') || setweight(to_tsvector('english', ?), 'B')"
+            " || setweight(to_tsvector('simple', ?), 'B') || setweight(to_tsvector('english', ?), 'C')"
+            " || setweight(to_tsvector('english', ?), 'D'),"
+            " names = to_tsvector('simple', ?) WHERE id = ?",
+            (ref.title, authors, ref.title, authors, ref.key, keywords, ref.abstract,
+             f"{ref.title} {authors} {ref.key}", row_id),
+        )
+
+    def _forget_text(self, row_id: int) -> None:
+        """Nothing to do: the words live in the row itself."""
+
+    def _counts(self) -> tuple:
+        return self.db.execute(
+            "SELECT count(*), count(embedding), count(*) FILTER (WHERE embedding IS NOT NULL AND embedded_hash = text_hash),"
+            " count(*) FILTER (WHERE doi <> ''), count(*) FILTER (WHERE arxiv <> ''),"
+            " count(*) FILTER (WHERE coalesce(data::jsonb->>'abstract', '') <> '') FROM refs"
+        ).fetchone()
+
+    def _size_bytes(self) -> int:
+        row = self.db.execute(
+            "SELECT pg_total_relation_size('refs') + pg_total_relation_size('aliases') + pg_total_relation_size('meta')"
+        ).fetchone()
+        return int(row[0])
+
+    # Embeddings
+
+    def set_model(self, name: str, dimension: int) -> None:
+        """Record the model and build the HNSW index for its dimension (cosine distance on half floats)."""
+        with self.transaction():
+            super().set_model(name, dimension)
+            self.db.execute(
+                f"CREATE INDEX IF NOT EXISTS refs_embedding_hnsw_{int(dimension)} ON refs"
+                f" USING hnsw ((embedding::halfvec({int(dimension)})) halfvec_cosine_ops)"
+            )
+
+    def clear_embeddings(self) -> None:
+        with self.transaction():
+            for (name,) in self.db.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'refs' AND indexname LIKE 'refs_embedding_hnsw_%'"
+            ).fetchall():
+                self.db.execute(f'DROP INDEX "{name}"')
+            super().clear_embeddings()
+
+    def store_embeddings(self, row_ids: list[int], vectors: np.ndarray) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "UPDATE refs SET embedding = ?::halfvec, embedded_hash = text_hash WHERE id = ?",
+                ((_vector_text(vector), row_id) for vector, row_id in zip(np.asarray(vectors, dtype=np.float32), row_ids)),
+            )
+            self._bump_revision()
+
+    def load_embeddings(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.db.execute("SELECT id, embedding::text FROM refs WHERE embedding IS NOT NULL ORDER BY id").fetchall()
+        ids = np.array([row_id for row_id, _ in rows], dtype=np.int64)
+        matrix = np.array([np.fromstring(text[1:-1], sep=",") for _, text in rows], dtype=np.float16)
+        return ids, matrix.reshape(len(rows), dimension)
+
+    # Search candidates (see sqlite_queries.py for what each one answers)
+
+    def lexical_candidates(self, terms: list[str], limit: int) -> list[tuple[int, float]]:
+        terms = [term for term in terms if term.strip("_")]
+        if not terms:
+            return []
+        rows = self.db.execute(
+            f"SELECT id, ts_rank('{RANK_WEIGHTS}', words, query, 1) AS score FROM refs, to_tsquery('english', ?) query"
+            " WHERE words @@ query ORDER BY score DESC LIMIT ?",
+            (" | ".join(terms), limit),
+        )
+        return [(row_id, float(score)) for row_id, score in rows]
+
+    def papers_with(self, term: str) -> int:
+        return self.db.execute("SELECT count(*) FROM refs WHERE words @@ to_tsquery('english', ?)", (term,)).fetchone()[0]
+
+    def key_prefix_ids(self, typed: str, limit: int) -> set[int]:
+        pattern = typed.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute("SELECT id FROM refs WHERE lower(key) LIKE ? LIMIT ?", (pattern, limit))
+        return {row[0] for row in rows}
+
+    def word_prefix_ids(self, words: list[str], last_is_prefix: bool, limit: int) -> set[int]:
+        clauses = list(words[:-1])
+        clauses.append(f"({words[-1]} | {words[-1]}:*)" if last_is_prefix else words[-1])
+        rows = self.db.execute("SELECT id FROM refs WHERE names @@ to_tsquery('simple', ?) LIMIT ?",
+                               (" & ".join(clauses), limit))
+        return {row[0] for row in rows}
+
+    def similar_author_ids(self, names: list[str], limit: int) -> set[int]:
+        """First authors whose family name is close to a typed word (typos included).
+
+        pg_trgm's index finds the candidate names; rapidfuzz then applies the same cut-off as on SQLite.
+        """
+        similar = set()
+        for word in (word for word in names if len(word) >= 4):
+            rows = self.db.execute(
+                "SELECT DISTINCT first_author, similarity(first_author, ?) AS s FROM refs WHERE first_author % ?"
+                " ORDER BY s DESC LIMIT 20",
+                (word, word),
+            )
+            families = [row[0] for row in rows]
+            matches = process.extract(word, families, scorer=fuzz.ratio, limit=5, score_cutoff=FAMILY_MATCH_CUTOFF)
+            similar.update(match[0] for match in matches)
+        if not similar:
+            return set()
+        rows = self.db.execute("SELECT id FROM refs WHERE first_author = ANY(?) LIMIT ?", (sorted(similar), limit))
+        return {row[0] for row in rows}
+
+    def labels(self, row_ids: Iterable[int]) -> dict[int, tuple[str, str, str, str]]:
+        rows = self.db.execute("SELECT id, key, year, authors, title FROM refs WHERE id = ANY(?)", (list(row_ids),))
+        return {row_id: (key, year, authors, title) for row_id, key, year, authors, title in rows}
+
+    def filtered_ids(self, year_from: int | None, year_to: int | None, source: str | None) -> set[int]:
+        clauses, values = ["TRUE"], []
+        if year_from is not None or year_to is not None:
+            clauses.append("year ~ '^[0-9]{4}'")
+        if year_from is not None:
+            clauses.append("substr(year, 1, 4)::int >= ?")
+            values.append(year_from)
+        if year_to is not None:
+            clauses.append("substr(year, 1, 4)::int <= ?")
+            values.append(year_to)
+        if source:
+            clauses.append("strpos(lower(sources), lower(?)) > 0")
+            values.append(source)
+        return {row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE {' AND '.join(clauses)}", values)}
+
+    def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
+        """Nearest papers by cosine similarity through the HNSW index (approximate, as pgvector gives)."""
+        dimension = int(len(query))
+        vector = f"?::halfvec({dimension})"
+        distance = f"(embedding::halfvec({dimension}) <=> {vector})"
+        where = "embedding IS NOT NULL" + (" AND id = ANY(?)" if allowed is not None else "")
+        params: list[Any] = [_vector_text(query)]
+        if allowed is not None:
+            params.append(list(allowed))
+        params += [_vector_text(query), limit]
+        rows = self.db.execute(f"SELECT id, 1 - {distance} FROM refs WHERE {where} ORDER BY {distance} LIMIT ?", params)
+        return [(row_id, float(score)) for row_id, score in rows]
+
+
+def _vector_text(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{value:.6g}" for value in vector.tolist()) + "]"
+
+
+def _first_line(error: Exception, url: str) -> str:
+    """The database's message, first line only, with the URL (and so any password) taken out."""
+    message = (str(error).strip().splitlines() or ["error"])[0]
+    return message.replace(url, display_location(url))
