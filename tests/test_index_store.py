@@ -173,6 +173,7 @@ def test_not_an_index_is_refused(tmp_path):
 
 def test_locked_index_gives_one_line_error(tmp_path):
     index = Index.open(tmp_path / "index.sqlite")
+    index.db.execute("PRAGMA busy_timeout = 200")  # not the 30 s a real writer would wait
     other = sqlite3.connect(index.path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     try:

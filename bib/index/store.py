@@ -36,7 +36,7 @@ from citewise.bib.model import (
 
 TITLE_MATCH_THRESHOLD = 95
 MIN_TITLE_LENGTH_FOR_FUZZY = 20
-LOCK_TIMEOUT_SECONDS = 2.0
+LOCK_TIMEOUT_SECONDS = 30.0  # as PostgresIndex's lock_timeout: a writer waits for the one before
 VECTOR_CHUNK_ROWS = 4096
 KEY_SUFFIXES = "abcdefghijklmnopqrstuvwxyz"
 
@@ -188,6 +188,8 @@ class Index(SqliteCandidateQueries):
         self.db.execute("PRAGMA synchronous=NORMAL")
         if version < SCHEMA_VERSION:
             with self.transaction():
+                # Another process may have migrated while this one waited for the write lock.
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
                 for migrate in MIGRATIONS[version:]:
                     migrate(self.db)
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
