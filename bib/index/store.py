@@ -444,7 +444,7 @@ class Index(SqliteCandidateQueries):
             new_key = key
             if ref.key and ref.key != key:
                 new_key = self._free_key(ref.key)
-                self.db.execute("INSERT OR IGNORE INTO aliases(key, ref_id) VALUES (?, ?)", (key, row_id))
+                self.db.execute("INSERT INTO aliases(key, ref_id) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, row_id))
             self._write_row(row_id, ref, new_key, sources)
             self._bump_revision()
         return new_key
