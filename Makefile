@@ -52,6 +52,14 @@ demo: install
 	$(VENV)/bin/citewise suggest examples/draft.tex -k 3 --index $(DEMO_INDEX)
 	$(VENV)/bin/citewise bib examples/draft.tex --index $(DEMO_INDEX) -o $(VENV)/demo-refs.bib
 	cat $(VENV)/demo-refs.bib
+	@echo "== enrichment from a recorded registry mirror (see examples/registry-mirror/README.md)"
+	@rm -f $(VENV)/demo-mirror.env; $(PY) tests/registry_server.py examples/registry-mirror > $(VENV)/demo-mirror.env & pid=$$!; \
+	while [ ! -s $(VENV)/demo-mirror.env ]; do sleep 0.2; done; . $(VENV)/demo-mirror.env; \
+	$(VENV)/bin/citewise index add examples/recorded-papers.txt --enrich --index $(DEMO_INDEX); status=$$?; \
+	kill $$pid; exit $$status
+	$(VENV)/bin/citewise search "random walks on lattice points" -k 1 --index $(DEMO_INDEX)
+	$(VENV)/bin/citewise search "hot Jupiters from transit surveys" -k 1 --index $(DEMO_INDEX)
+	$(VENV)/bin/citewise search "language model agents for chemistry" -k 1 --index $(DEMO_INDEX)
 
 # Every benchmark in turn; each prints median and p95 beside its baseline (about an hour in all).
 bench: install

@@ -270,8 +270,7 @@ def _handler(server: RegistryServer):
 if __name__ == "__main__":
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else FIXTURES
     server = RegistryServer(Records(folder)).start()
-    for name, value in server.environment().items():
-        print(f"export {name}={value}", flush=True)
+    print("\n".join(f"export {name}={value}" for name, value in server.environment().items()), flush=True)
     try:
         server.thread.join()
     except KeyboardInterrupt:
