@@ -188,8 +188,8 @@ def position_of(text: str, needle: str, offset: int = 0) -> types.Position:
     return types.Position(line=line, character=column)
 
 
-def build_index(path: Path, *sources: Path, embed: bool = True) -> Path:
-    """A real SQLite index from the given files, embedded with the real model when `embed`."""
+def build_index(path: Path | str, *sources: Path, embed: bool = True) -> Path | str:
+    """A real index (a SQLite file or a PostgreSQL URL) from the given files, embedded with the real model when `embed`."""
     from citewise.bib.index.store import Index
     from citewise.bib.readers import read_path
 

@@ -113,3 +113,26 @@ def test_database_locations_are_kept_and_shown_without_secrets(monkeypatch):
     assert resolve_index_path(None) == url
     assert display_location(url) == "postgresql://lab@db.example.org:5433/papers"
     assert display_location("/home/me/index.sqlite") == "/home/me/index.sqlite"
+
+
+async def test_language_server_completes_from_a_postgresql_index(postgres, latex_workspace):
+    """The editor's `indexPath` (here `CITEWISE_INDEX`) may name a database; the password stays out of status."""
+    from lsprotocol import types
+
+    from lsp_support import build_index, lsp_session, open_file, position_of, status
+
+    url = postgres.new_database().replace("postgres:@", "postgres:s3cret-pw@", 1)
+    build_index(url, EXAMPLES / "library.bib", EXAMPLES / "daily-papers-digest.txt", embed=False)
+    async with lsp_session("neovim", latex_workspace, index_path=url) as client:
+        draft = latex_workspace / "paper.tex"
+        text = draft.read_text().replace("\\cite{vaswaniAttentionAllYou2017}", "\\cite{Vasvani}")
+        draft.write_text(text)
+        uri = open_file(client, draft, text)
+        result = await client.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=position_of(text, "\\cite{Vasvani}", len("\\cite{Vasvani")),
+        ))
+        assert "vaswaniAttentionAllYou2017" in [item.label for item in result.items]
+        shown = await status(client)
+        assert shown["indexOpen"] is True and shown["indexCount"] == 76
+        assert "s3cret-pw" not in str(shown) and shown["indexPath"].startswith("postgresql://postgres@")
