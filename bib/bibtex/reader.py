@@ -291,6 +291,9 @@ def _resolve_crossrefs(bib: BibFile) -> None:
         if parent is None:
             bib.errors.append(SourceError(bib.path, entry.line, f"entry {entry.key!r}: crossref {parent_key!r} is not in this file"))
             continue
+        if parent is entry:
+            bib.errors.append(SourceError(bib.path, entry.line, f"entry {entry.key!r}: crossref names the entry itself"))
+            continue
         for name, value in parent.fields.items():
             target = _INHERITED_TITLE.get(name, name)
             if name in ("crossref", "ids", "key") or target in entry.fields:

@@ -162,7 +162,7 @@ def _comma_keys(text: str) -> list[str]:
 
 def _context(syntax, command, inside, rest, line, col, tail, split_keys) -> CitationContext:
     """Context for comma-separated keys: `inside` is the text before the cursor, `rest` after it."""
-    prefix = inside.rsplit(",", 1)[-1].lstrip()
+    prefix = inside.rsplit(",", 1)[-1].rsplit("\n", 1)[-1].lstrip()  # a key never spans lines
     before_prefix = inside[: len(inside) - len(prefix)]
     after_key = rest[len(tail) :]
     keys_present = split_keys(before_prefix) + split_keys(after_key)
