@@ -21,7 +21,8 @@ Significant words skip Better BibTeX's function words (a, an, the, of, on, in, i
 Stability: a key once given to a reference must never change, even when its title or
 authors are edited later. This module only computes keys; callers keep the stored key
 (the index, the .bib file) and call `make_key` only for references that have none, passing
-every key in use as `taken`.
+every key in use as `taken`. `FreeKeys` is the one suffix rule, for formula keys and for
+keys a source gave that collide in the index alike.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from __future__ import annotations
 import itertools
 import re
 import string
-import unicodedata
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Reference
+from citewise.bib.text import ascii_fold
 
 DEFAULT_FORMULA = "auth.lower + shorttitle(3,3) + year"
 
@@ -47,18 +48,6 @@ _STOP_WORDS = frozenset(
     unas under underneath une unlike uno unos until up upon versus via von while with within without
     yet zu zum""".split()
 )
-
-_TRANSLITERATION = str.maketrans(
-    {"ß": "ss", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L",
-     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i", "ŋ": "ng", "Ŋ": "Ng"}
-)
-
-
-def ascii_fold(text: str) -> str:
-    """`Łukasz Müller-Ødegård` -> `Lukasz Muller-Odegard`: transliterated, accents removed."""
-    text = text.translate(_TRANSLITERATION)
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-
 
 def _alphanumeric(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "", ascii_fold(text))
@@ -146,10 +135,7 @@ class KeyFormula:
 
     def make(self, ref: Reference, taken: Container[str] = ()) -> str:
         """A key for `ref` not in `taken`: the base key, else with `a`, `b`, … appended."""
-        key = self.base_key(ref)
-        if key not in taken:
-            return key
-        return next(key + suffix for suffix in _suffixes() if key + suffix not in taken)
+        return FreeKeys(taken).free(self.base_key(ref))
 
     def _parse_part(self, text: str) -> _Part:
         if not text.strip():
@@ -200,11 +186,34 @@ def _split_parts(template: str) -> list[str]:
     return parts
 
 
-def _suffixes() -> Iterator[str]:
-    """a … z, aa … zz, aaa …"""
-    for length in itertools.count(1):
-        for letters in itertools.product(string.ascii_lowercase, repeat=length):
-            yield "".join(letters)
+def suffix(number: int) -> str:
+    """The disambiguation suffix number `number`: 0 -> "", 1 -> a, … 26 -> z, 27 -> aa, … 702 -> zz, 703 -> aaa."""
+    letters = []
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters.append(string.ascii_lowercase[rest])
+    return "".join(reversed(letters))
+
+
+class FreeKeys:
+    """The one key-suffix rule: `free(base)` is `base` when not in `taken`, else `base` with
+    the first of `a` … `z`, `aa` … `zz`, `aaa` … that is not.
+
+    Keys only ever join `taken`, so where `base` last ended up is where the next search for
+    it starts: handing out n keys with the same base costs O(n), not O(n²). One instance
+    serves one batch of keys (a file read, an index update).
+    """
+
+    def __init__(self, taken: Container[str]):
+        self.taken = taken
+        self._resume: dict[str, int] = {}
+
+    def free(self, base: str) -> str:
+        number = self._resume.get(base, 0)
+        while base + suffix(number) in self.taken:
+            number += 1
+        self._resume[base] = number
+        return base + suffix(number)
 
 
 _default = KeyFormula()
@@ -213,3 +222,13 @@ _default = KeyFormula()
 def make_key(ref: Reference, taken: Container[str] = ()) -> str:
     """The default (Better BibTeX) key for `ref`, not in `taken`."""
     return _default.make(ref, taken)
+
+
+def fill_keys(references: list[Reference], taken: set[str]) -> None:
+    """Give every reference without a key the default key, unique among `taken` (which
+    receives each new key): linear in the number of references."""
+    free_keys = FreeKeys(taken)
+    for ref in references:
+        if not ref.key:
+            ref.key = free_keys.free(_default.base_key(ref))
+            taken.add(ref.key)

@@ -7,8 +7,9 @@ and the Zotero sync consume them. Nothing here knows about files or protocols.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass, field, fields, replace
+
+from citewise.bib.text import ascii_fold
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,6 @@ def normalize_arxiv(arxiv: str) -> str:
 
 def normalize_title(title: str) -> str:
     """Lowercase ASCII words of a title, braces and punctuation dropped, for matching."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    ascii_title = ascii_fold(title)
     words = re.findall(r"[a-z0-9]+", ascii_title.lower())
     return " ".join(words)

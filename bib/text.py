@@ -1,8 +1,25 @@
-"""Plain words out of LaTeX or Markdown: what the index searches for when a draft is the query."""
+"""Text normalisation shared by bib/: the one ASCII fold (keys, deduplication and title
+matching all use it), and plain words out of LaTeX or Markdown (what the index searches
+for when a draft is the query)."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+
+_TRANSLITERATION = str.maketrans(
+    {"ß": "ss", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ł": "l", "Ł": "L",
+     "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i", "ŋ": "ng", "Ŋ": "Ng"}
+)
+
+
+def ascii_fold(text: str) -> str:
+    """`Łukasz Müller-Ødegård` -> `Lukasz Muller-Odegard`: transliterated, accents removed.
+
+    Letters without a decomposition (ø, ł, ß, …) are transliterated first; NFKD then splits
+    accents off and drops them, so no letter of a name silently disappears."""
+    text = text.translate(_TRANSLITERATION)
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 _LATEX_COMMENT = re.compile(r"(?<!\\)%.*")
 _DISPLAY_MATH = re.compile(

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lsp_support import CLIENTS, copy_workspace
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -20,6 +18,9 @@ if not (TREE / "citewise" / "server").exists():
 # This tree's code comes first, for the tests and every process they start.
 sys.path.insert(0, str(TREE))
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TREE), os.environ.get("PYTHONPATH")]))
+
+from lsp_support import CLIENTS, copy_workspace  # noqa: E402  (imports citewise: after the tree is on the path)
+
 EXAMPLES = REPO / "examples"
 FIXTURES = REPO / "tests" / "fixtures"
 SHARED = REPO.parent / "shared"

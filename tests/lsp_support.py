@@ -20,6 +20,8 @@ from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
+from citewise.server.drafts.uris import uri_to_path
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 SHARED = REPO.parent / "shared"
@@ -243,12 +245,6 @@ def apply_workspace_edit(edit: types.WorkspaceEdit) -> None:
                 path.write_text("", encoding="utf-8")
         elif isinstance(change, types.TextDocumentEdit):
             _apply_text_edits(Path(uri_to_path(change.text_document.uri)), change.edits)
-
-
-def uri_to_path(uri: str) -> str:
-    from urllib.parse import unquote, urlparse
-
-    return unquote(urlparse(uri).path)
 
 
 def _apply_text_edits(path: Path, edits) -> None:

@@ -112,6 +112,35 @@ def test_key_taken_by_another_paper_gets_a_suffix(index):
     assert index.get("smith2020a").title == "Second paper"
 
 
+def test_suffixes_go_past_two_letters_as_for_formula_keys(index):
+    refs = [Reference(key="k", title=f"Paper number {i} on a topic", year=str(1900 + i % 100)) for i in range(705)]
+    summary = index.add_references(refs)
+    assert summary.added == 705 and summary.failed == 0
+    keys = {row[0] for row in index.db.execute("SELECT key FROM refs")}
+    assert {"k", "ka", "kz", "kaa", "kzz", "kaaa", "kaab"} <= keys
+
+
+def test_an_accented_and_an_ascii_spelling_of_an_author_are_one_paper(index):
+    """Deduplication folds names as key generation does: Ødegård is odegard, not degard."""
+    index.add_references([Reference(key="a", title="Fjord circulation in winter", authors=[Author("Ødegård", "Ø.")],
+                                    year="2019")])
+    summary = index.add_references([Reference(key="b", title="Fjord Circulation in Winter.",
+                                              authors=[Author("Odegard", "O.")], year="2019")])
+    assert summary.added == 0 and index.count() == 1
+
+
+def test_old_index_gets_its_matching_columns_folded_again(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with Index.open(path) as index:
+        index.add_references([Reference(key="a", title="Fjord circulation in winter", authors=[Author("Ødegård")],
+                                        year="2019")])
+        index.db.execute("UPDATE refs SET first_author = 'degard'")
+        index.db.execute("PRAGMA user_version=2")
+    with Index.open(path) as index:
+        assert index.db.execute("SELECT first_author FROM refs").fetchone()[0] == "odegard"
+        assert index.db.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
 def test_reference_without_key_or_title_fails_alone(index):
     summary = index.add_references([paper("", "", origin=Origin("lib.bib", 7)), paper("ok", "A fine title")])
     assert (summary.added, summary.failed) == (1, 1)

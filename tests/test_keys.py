@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from citewise.bib.errors import CitewiseError
-from citewise.bib.keys import DEFAULT_FORMULA, KeyFormula, ascii_fold, make_key
+from citewise.bib.keys import DEFAULT_FORMULA, FreeKeys, KeyFormula, fill_keys, make_key, suffix
 from citewise.bib.model import Author, Reference
+from citewise.bib.text import ascii_fold
 
 VASWANI = Reference(title="Attention Is All You Need", authors=[Author("Vaswani", "Ashish"), Author("Shazeer", "Noam")], year="2017")
 
@@ -92,3 +93,49 @@ def test_invalid_templates_are_clear_errors(template, message):
 
 def test_ascii_fold():
     assert ascii_fold("Łódź ßøæ Đ") == "Lodz ssoae D"
+
+
+def _keys_as_before(references: list[Reference], taken: set[str]) -> list[str]:
+    """The rule as it was: for each paper, try a, b, … from the start (quadratic)."""
+    import itertools
+    import string
+
+    def suffixes():
+        for length in itertools.count(1):
+            for letters in itertools.product(string.ascii_lowercase, repeat=length):
+                yield "".join(letters)
+
+    keys = []
+    for ref in references:
+        base = KeyFormula().base_key(ref)
+        key = base if base not in taken else next(base + s for s in suffixes() if base + s not in taken)
+        taken.add(key)
+        keys.append(key)
+    return keys
+
+
+def test_linear_disambiguation_gives_the_keys_it_gave_before():
+    same = [Reference(title="Attention Is All You Need", authors=[Author("Vaswani")], year="2017") for _ in range(800)]
+    others = [Reference(title=f"Topic {i % 7} study", authors=[Author("Smith")], year="2020") for i in range(600)]
+    mixed = [ref for pair in zip(same, others) for ref in pair] + same[len(others):]
+    taken = {"vaswaniAttentionAllYou2017b", "vaswaniAttentionAllYou2017aa", "smithTopicStudy2020"}
+    expected = _keys_as_before(mixed, set(taken))
+    for ref in mixed:
+        ref.key = ""
+    fill_keys(mixed, set(taken))
+    assert [ref.key for ref in mixed] == expected
+    assert "vaswaniAttentionAllYou2017aaa" in expected, "past zz the suffixes go on with three letters"
+    assert len(set(expected)) == len(expected)
+
+
+def test_suffix_numbering():
+    assert [suffix(n) for n in (0, 1, 26, 27, 52, 702, 703)] == ["", "a", "z", "aa", "az", "zz", "aaa"]
+
+
+def test_free_keys_resumes_where_a_base_ended_but_rechecks_it():
+    taken: set[str] = {"k"}
+    free = FreeKeys(taken)
+    assert free.free("k") == "ka"
+    assert free.free("k") == "ka", "a key not taken by the caller is offered again"
+    taken.add("ka")
+    assert free.free("k") == "kb"

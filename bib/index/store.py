@@ -12,7 +12,6 @@ import hashlib
 import json
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from rapidfuzz import fuzz
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.bib.index.location import is_database_url
 from citewise.bib.index.sqlite_queries import SqliteCandidateQueries
+from citewise.bib.keys import FreeKeys
 from citewise.bib.model import (
     Origin,
     Reference,
@@ -33,12 +33,12 @@ from citewise.bib.model import (
     reference_from_dict,
     reference_to_dict,
 )
+from citewise.bib.text import ascii_fold
 
 TITLE_MATCH_THRESHOLD = 95
 MIN_TITLE_LENGTH_FOR_FUZZY = 20
 LOCK_TIMEOUT_SECONDS = 30.0  # as PostgresIndex's lock_timeout: a writer waits for the one before
 VECTOR_CHUNK_ROWS = 4096
-KEY_SUFFIXES = "abcdefghijklmnopqrstuvwxyz"
 
 
 def _schema_1(db: sqlite3.Connection) -> None:
@@ -87,7 +87,17 @@ def _schema_2(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX aliases_ref ON aliases(ref_id)")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2]
+def _schema_3(db: sqlite3.Connection) -> None:
+    """Matching columns recomputed with the one ASCII fold (Ødegård matched as odegard, not degard)."""
+    rows = db.execute("SELECT id, data FROM refs").fetchall()
+    for row_id, data in rows:
+        ref = reference_from_dict(json.loads(data))
+        title = normalize_title(ref.title)
+        db.execute("UPDATE refs SET title_norm = ?, title_head = ?, first_author = ? WHERE id = ?",
+                   (title, _title_head(title), _first_author(ref), row_id))
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -122,12 +132,19 @@ def embedding_text(ref: Reference) -> str:
     return f"{ref.title}. {ref.abstract}".strip(" .") if ref.abstract else ref.title
 
 
-def _ascii_lower(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().strip()
+class _KeysInIndex:
+    """The citation keys and aliases an index holds, as a container for `FreeKeys`."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __contains__(self, key: object) -> bool:
+        taken = "SELECT 1 FROM refs WHERE key = ? UNION ALL SELECT 1 FROM aliases WHERE key = ?"
+        return self.db.execute(taken, (key, key)).fetchone() is not None
 
 
 def _first_author(ref: Reference) -> str:
-    return _ascii_lower(ref.authors[0].family) if ref.authors else ""
+    return ascii_fold(ref.authors[0].family).lower().strip() if ref.authors else ""
 
 
 def _text_hash(text: str) -> str:
@@ -398,10 +415,11 @@ class Index(SqliteCandidateQueries):
     ) -> IngestSummary:
         """Add or merge every reference, all in one transaction; unusable ones are counted as failed."""
         summary = IngestSummary()
+        free_keys = FreeKeys(_KeysInIndex(self.db))
         with self.transaction():
             for done, ref in enumerate(refs, 1):
                 try:
-                    outcome = self._merge_or_insert(ref)
+                    outcome = self._merge_or_insert(ref, free_keys)
                 except SourceError as error:
                     summary.failed += 1
                     summary.errors.append(error)
@@ -414,7 +432,7 @@ class Index(SqliteCandidateQueries):
     def upsert(self, ref: Reference) -> str:
         """Store `ref` (merged into its duplicate if there is one); the key it is stored under."""
         with self.transaction():
-            self._merge_or_insert(ref)
+            self._merge_or_insert(ref, FreeKeys(_KeysInIndex(self.db)))
             row_id = self._find_duplicate_id(ref)
             return self.db.execute("SELECT key FROM refs WHERE id = ?", (row_id,)).fetchone()[0]
 
@@ -443,21 +461,21 @@ class Index(SqliteCandidateQueries):
             row_id, sources = row
             new_key = key
             if ref.key and ref.key != key:
-                new_key = self._free_key(ref.key)
+                new_key = FreeKeys(_KeysInIndex(self.db)).free(ref.key)
                 self.db.execute("INSERT INTO aliases(key, ref_id) VALUES (?, ?) ON CONFLICT DO NOTHING", (key, row_id))
             self._write_row(row_id, ref, new_key, sources)
             self._bump_revision()
         return new_key
 
-    def _merge_or_insert(self, ref: Reference) -> str:
-        """'added', 'updated' or 'skipped'."""
+    def _merge_or_insert(self, ref: Reference, free_keys: FreeKeys) -> str:
+        """'added', 'updated' or 'skipped'; a new paper whose key is taken gets the next free suffix."""
         if not ref.key and not ref.title:
             raise SourceError(ref.origin.source if ref.origin else "", ref.origin.line if ref.origin else None,
                               "reference has neither a key nor a title")
         source = ref.origin.source if ref.origin else ""
         row_id = self._find_duplicate_id(ref)
         if row_id is None:
-            self._write_row(None, ref, self._free_key(ref.key or "ref"), source)
+            self._write_row(None, ref, free_keys.free(ref.key or "ref"), source)
             self._bump_revision()
             return "added"
         data, sources = self.db.execute("SELECT data, sources FROM refs WHERE id = ?", (row_id,)).fetchone()
@@ -475,15 +493,6 @@ class Index(SqliteCandidateQueries):
         self._write_row(row_id, merged, stored.key, "\n".join(known_sources))
         self._bump_revision()
         return "updated"
-
-    def _free_key(self, key: str) -> str:
-        candidates = [key] + [key + suffix for suffix in KEY_SUFFIXES]
-        candidates += [key + a + b for a in KEY_SUFFIXES for b in KEY_SUFFIXES]
-        for candidate in candidates:
-            taken = "SELECT 1 FROM refs WHERE key = ? UNION ALL SELECT 1 FROM aliases WHERE key = ?"
-            if not self.db.execute(taken, (candidate, candidate)).fetchone():
-                return candidate
-        raise CitewiseError(f"{self.path}: no free citation key near {key!r}")
 
     def _write_row(self, row_id: int | None, ref: Reference, key: str, sources: str) -> None:
         ref = Reference(**{**ref.__dict__, "key": key})

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 
-from citewise.bib.keys import make_key
+from citewise.bib.keys import fill_keys
 from citewise.bib.model import Reference
 
 def line_at(text: str, offset: int) -> int:
@@ -119,8 +119,4 @@ def squash_space(text: str) -> str:
 
 def fill_missing_keys(references: list[Reference]) -> None:
     """Key every reference the source left without one by the key formula, unique among `references`."""
-    taken = {ref.key for ref in references if ref.key}
-    for ref in references:
-        if not ref.key:
-            ref.key = make_key(ref, taken)
-            taken.add(ref.key)
+    fill_keys(references, {ref.key for ref in references if ref.key})

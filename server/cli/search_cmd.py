@@ -19,8 +19,6 @@ from citewise.server.cli.common import add_index_option, print_json
 from citewise.server.cli.index_cmd import add_model_option
 
 MIN_PARAGRAPH_WORDS = 8
-LATEX_SUFFIXES = {".tex", ".ltx", ".latex"}
-MARKDOWN_SUFFIXES = {".md", ".markdown", ".qmd", ".rmd", ".myst"}
 _SKIPPED_LATEX_ENVIRONMENTS = re.compile(
     r"\\begin\{(figure|table|equation|align|tabular|verbatim|lstlisting|thebibliography)\*?\}"
     r"(?:(?!\\begin\{\1\*?\}).)*?\\end\{\1\*?\}",  # stops at the next same \begin: linear time
@@ -121,12 +119,11 @@ def cited_keys(path: Path, text: str) -> set[str]:
 
 def draft_language(path: Path) -> str:
     from citewise.bib.errors import CitewiseError
+    from citewise.server.drafts.project import language_of
 
-    suffix = path.suffix.lower()
-    if suffix in LATEX_SUFFIXES:
-        return "latex"
-    if suffix in MARKDOWN_SUFFIXES:
-        return "markdown"
+    language = language_of(path)
+    if language:
+        return language
     raise CitewiseError(f"{path}: unknown draft format (expected .tex or .md)")
 
 

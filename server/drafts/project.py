@@ -21,7 +21,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.bib.files import decode, open_regular, read_text
@@ -29,12 +28,15 @@ from citewise.server.drafts.context import citation_at
 from citewise.server.drafts.latex import Include, LatexScan, scan_latex
 from citewise.server.drafts.markdown import front_matter, scan_markdown
 from citewise.server.drafts.model import Draft
+from citewise.server.drafts.uris import uri_to_path
 from citewise.server.drafts.yaml_metadata import parse_yaml, string_list
 
 __all__ = ["citation_at", "find_project_root", "find_root_document", "language_of", "load_draft", "read_source"]
 
 LATEX_SUFFIXES = frozenset({".tex", ".ltx", ".latex"})
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".qmd", ".rmd", ".rmarkdown", ".myst"})
+DRAFT_SUFFIXES = tuple(sorted(LATEX_SUFFIXES | MARKDOWN_SUFFIXES))
+"""Every draft file suffix (lower case), for `str.endswith`."""
 PROJECT_MARKERS = (".git", "_quarto.yml", "_bookdown.yml", "myst.yml", "_config.yml", ".latexmkrc", "latexmkrc", ".texlabroot")
 MAX_INCLUDE_DEPTH = 64
 MAX_PROBLEMS_PER_FILE = 20
@@ -44,10 +46,7 @@ _SUBFILES_CLASS = re.compile(r"\\documentclass\s*\[([^\]]+)\]\s*\{subfiles\}")
 
 def language_of(path_or_uri: str | Path) -> str | None:
     """"latex" or "markdown" from a file name or file:// URI; None for anything else."""
-    text = str(path_or_uri)
-    if text.startswith("file:"):
-        text = unquote(urlparse(text).path)
-    suffix = Path(text).suffix.lower()
+    suffix = Path(uri_to_path(str(path_or_uri))).suffix.lower()
     if suffix in LATEX_SUFFIXES:
         return "latex"
     if suffix in MARKDOWN_SUFFIXES:

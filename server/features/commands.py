@@ -17,7 +17,8 @@ from citewise.server.features.edits import cite_edits, citation_insertion, targe
 from citewise.server.features.keys import bib_reference
 from citewise.server.features.positions import Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain
-from citewise.server.features.workspace import Workspace, uri_to_path
+from citewise.server.drafts.uris import uri_to_path
+from citewise.server.features.workspace import Workspace
 
 Progress = Callable[[str, int | None], None]
 

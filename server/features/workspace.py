@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import quote, unquote, urlparse
 
 from typing import TYPE_CHECKING
 
@@ -31,32 +30,19 @@ from citewise.bib.model import Reference
 from citewise.server.drafts.latex import scan_latex
 from citewise.server.drafts.markdown import find_markdown_citations, markdown_bibliographies
 from citewise.server.drafts.model import Citation, Draft
-from citewise.server.drafts.project import find_root_document, language_of, load_draft
+from citewise.server.drafts.project import DRAFT_SUFFIXES, find_root_document, language_of, load_draft
+from citewise.server.drafts.uris import path_to_uri, uri_to_path
 from citewise.server.features.positions import LineIndex
 from citewise.server.features.settings import Settings
 
 if TYPE_CHECKING:  # the BibTeX reader pulls in bibtexparser: loaded on first .bib, not at import
     from citewise.bib.bibtex.reader import BibEntry, BibFile
 
-DRAFT_SUFFIXES = (".tex", ".ltx", ".latex", ".md", ".markdown", ".qmd", ".rmd", ".rmarkdown", ".myst")
 SKIPPED_DIRECTORIES = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", "_build", "build"}
 MAX_SCANNED_FILES = 5_000
 MAX_SCANNED_BYTES = 20_000_000
 MAX_PROJECT_LOAD_BYTES = 2_000_000  # larger drafts: their own declarations only, no include walk
 SCAN_TTL_SECONDS = 2.0
-
-
-def uri_to_path(uri_or_path: str) -> str:
-    """An absolute file path for a file:// URI or a path; other schemes come back unchanged."""
-    if uri_or_path.startswith("file:"):
-        return os.path.normpath(unquote(urlparse(uri_or_path).path))
-    if "://" in uri_or_path or uri_or_path.startswith("untitled:"):
-        return uri_or_path
-    return os.path.abspath(uri_or_path)
-
-
-def path_to_uri(path: str) -> str:
-    return "file://" + quote(os.path.abspath(path))
 
 
 def read_text(path: str) -> str | None:

@@ -12,8 +12,8 @@ from typing import Any
 
 from lsprotocol import types
 from pygls.protocol import default_converter
-from pygls.uris import from_fs_path, to_fs_path
 
+from citewise.server.drafts.uris import path_to_uri, uri_to_path
 from citewise.server.features.positions import Location, Pos, Range, TextEdit
 
 _SEVERITY = {
@@ -48,7 +48,7 @@ def range_from_proto(range_: types.Range) -> Range:
 
 
 def path_from_uri(uri: str) -> str:
-    return to_fs_path(uri) or uri
+    return uri_to_path(uri)
 
 
 def structure(value: Any, lsp_type: type) -> Any:
@@ -71,7 +71,7 @@ def problem_fields_from_proto(diagnostic: types.Diagnostic) -> dict[str, Any]:
 
 
 def uri_from_path(path: str) -> str:
-    return from_fs_path(os.path.abspath(path)) or path
+    return path_to_uri(path)
 
 
 def pos_to_proto(pos: Pos) -> types.Position:
