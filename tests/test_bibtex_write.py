@@ -233,3 +233,86 @@ def test_inreference_is_article_in_bibtex_and_inreference_in_biblatex():
     assert format_entry(ref).startswith("@article{k,") and "journal = {The Stanford" in format_entry(ref)
     biblatex = format_entry(ref, "biblatex")
     assert biblatex.startswith("@inreference{k,") and "booktitle = {The Stanford" in biblatex and "journaltitle" not in biblatex
+
+
+def test_names_split_by_bibtex_rules():
+    """bibtexparser's splitname: a special character's case decides the von part, as in BibTeX."""
+    assert parse_names(r"Jean {\'e}tienne Durand") == [Author("étienne Durand", "Jean")]
+    assert parse_names("Charles Louis Xavier Joseph de la Vallee Poussin") == [
+        Author("de la Vallee Poussin", "Charles Louis Xavier Joseph")]
+    assert parse_names("Smith, Jr., John and {Acme Corp.} and family=Gogh, given=Vincent, prefix=van") == [
+        Author("Smith", "John"), Author("Acme Corp.", "", literal=True), Author("van Gogh", "Vincent")]
+
+
+# --- text that is already LaTeX, from every reader ---------------------------------------------
+
+LATEX_ABSTRACT = (r"We cut the error by 15\% and halve $\alpha_t$ in $O(n^2)$ time, where \(k_1\) steps "
+                  r"suffice; AT&T paid 40% of it. This sentence only makes the abstract long enough "
+                  r"for a digest to count it as an abstract, with a few more words to be sure.")
+LATEX_TITLE = r"Sampling Diffusion Models in $O(n\log n)$ Steps at 15\% Cost"
+
+
+def _reader_inputs(tmp_path: Path) -> dict[str, Path]:
+    import json
+    import shutil
+    import sqlite3
+
+    files = {}
+    digest = "Get trending papers in your email inbox!\n\nbyAK and the research community\n\n"
+    files["digest"] = tmp_path / "digest.txt"
+    files["digest"].write_text(digest + f"{LATEX_TITLE}\n\n{LATEX_ABSTRACT}\n", encoding="utf-8")
+    files["arxiv-jsonl"] = tmp_path / "arxiv.jsonl"
+    files["arxiv-jsonl"].write_text(json.dumps({"id": "2301.00001", "title": LATEX_TITLE, "abstract": LATEX_ABSTRACT,
+                                                "authors_parsed": [["Lovelace", "Ada", ""]], "categories": "cs.LG",
+                                                "update_date": "2023-01-02"}) + "\n", encoding="utf-8")
+    files["csl-json"] = tmp_path / "csl.json"
+    files["csl-json"].write_text(json.dumps([{"id": "k", "type": "article-journal", "title": LATEX_TITLE,
+                                              "abstract": LATEX_ABSTRACT, "issued": {"date-parts": [[2023]]}}]),
+                                 encoding="utf-8")
+    files["zotero-json"] = tmp_path / "zotero.json"
+    files["zotero-json"].write_text(json.dumps([{"key": "ABCD2345", "itemType": "journalArticle", "title": LATEX_TITLE,
+                                                 "abstractNote": LATEX_ABSTRACT, "date": "2023"}]), encoding="utf-8")
+    files["bibtex"] = tmp_path / "refs.bib"
+    files["bibtex"].write_text(f"@article{{k,\n  title = {{{LATEX_TITLE}}},\n  abstract = {{{LATEX_ABSTRACT}}},\n"
+                               f"  year = {{2023}}\n}}\n".replace("AT&T", r"AT\&T").replace("40%", r"40\%"),
+                               encoding="utf-8")
+    files["zotero-sqlite"] = tmp_path / "zotero.sqlite"
+    shutil.copy(Path(__file__).parent / "fixtures" / "readers" / "zotero.sqlite", files["zotero-sqlite"])
+    with sqlite3.connect(files["zotero-sqlite"]) as db:
+        item = db.execute("SELECT MIN(itemID) FROM itemData JOIN fields USING (fieldID) JOIN items USING (itemID) "
+                          "JOIN libraries USING (libraryID) WHERE fieldName = 'title' AND type != 'feed'").fetchone()[0]
+        for field_name, value in (("abstractNote", LATEX_ABSTRACT), ("title", LATEX_TITLE)):
+            value_id = db.execute("INSERT INTO itemDataValues(value) VALUES (?)", (value,)).lastrowid
+            field_id = db.execute("SELECT fieldID FROM fields WHERE fieldName = ?", (field_name,)).fetchone()[0]
+            db.execute("INSERT OR REPLACE INTO itemData(itemID, fieldID, valueID) VALUES (?, ?, ?)",
+                       (item, field_id, value_id))
+    return files
+
+
+@pytest.mark.parametrize("reader_format", ["digest", "arxiv-jsonl", "csl-json", "zotero-json", "bibtex", "zotero-sqlite"])
+@pytest.mark.parametrize("flavour", ["bibtex", "biblatex"])
+def test_text_already_latex_is_written_as_it_is(tmp_path, reader_format, flavour):
+    from citewise.bib.readers import detect_format, read_path
+
+    path = _reader_inputs(tmp_path)[reader_format]
+    head = path.read_bytes()[:4096].decode("latin-1")
+    assert detect_format(str(path), head) == reader_format
+    result = read_path(path)
+    ref = next(ref for ref in result.references if "Cost" in ref.title)
+    entry = format_entry(ref, flavour)
+    assert r"\\%" not in entry and r"\\\%" not in entry
+    assert r"15\%" in entry and r"40\%" in entry and r"AT\&T" in entry
+    assert r"$O(n^2)$" in entry and r"\(k_1\)" in entry
+    if reader_format != "bibtex":  # a .bib's math is read into Unicode (α) and written back as math
+        assert r"$\alpha_t$" in entry
+    assert r"$O(n\log n)$ {Steps}" in entry or r"$O(n\log n)$ Steps" in entry
+    assert "{O}(" not in entry
+
+
+def test_written_symbols_are_spelled_as_better_bibtex_does():
+    """Why bib/bibtex/latex.py keeps its own tables: pylatexenc 2.11 writes `{\\textemdash}` and
+    `\\ensuremath{\\alpha}`, latexcodec 3.0 `\\L ukasz`; Better BibTeX (and this writer) write these."""
+    from citewise.bib.bibtex.latex import unicode_to_latex
+
+    assert unicode_to_latex("Łukasz Ødegård — 15% α ≤ β") == r"{\L}ukasz {\O}deg{\aa}rd --- 15\% $\alpha$ $\leq$ $\beta$"
+    assert latex_to_unicode(r"{\it Things} and \emph{more}: {\bf bold}") == "Things and more: bold"

@@ -3,6 +3,16 @@
 `latex_to_unicode` reads what people type in .bib files (`{\\"u}`, `\\'{e}`, `\\ss`, `--`,
 `{Protected}` braces) into plain Unicode for the reference model. `unicode_to_latex` writes
 Unicode back as the escapes classic BibTeX needs; BibLaTeX output keeps UTF-8.
+
+Text that is already LaTeX stays as it is when written: a special character a backslash
+already escapes (`15\\%`) is not escaped again, and math (`$…$`, `$$…$$`, `\\(…\\)`,
+`\\[…\\]`) is copied untouched. arXiv and digest abstracts are written that way.
+
+Our own tables rather than pylatexenc or latexcodec: on BibTeX field values pylatexenc's
+latex2text gives the same text about 65 times slower and latexcodec about 30 times slower,
+leaving braces and `\\emph` in (measured on the fields of tests/test_bibtex_write.py); for
+writing, both spell symbols differently from Better BibTeX (`{\\textemdash}`,
+`\\ensuremath{\\alpha}`), which test_written_symbols_are_spelled_as_better_bibtex_does pins.
 """
 
 from __future__ import annotations
@@ -46,7 +56,25 @@ _DASHES = re.compile(r"-{2,3}")
 
 
 def latex_to_unicode(text: str) -> str:
-    """`{\\"U}ber --- {DNA}` -> `Über — DNA`: accents, letters, symbols, dashes; braces and `$` removed."""
+    """`{\\"U}ber --- {DNA}` -> `Über — DNA`: accents, letters, symbols, dashes; braces removed.
+
+    Math that reads as plain text (`$\\alpha$`, `$T$`) becomes that text; math with structure
+    (`$O(n^2)$`, `$\\alpha_t$`) is kept as it is, `$`s and all, so writing it back loses nothing."""
+    if "$" in text or "\\(" in text or "\\[" in text:
+        text = outside_math(text, _text_to_unicode, _math_to_unicode)
+    else:
+        text = _text_to_unicode(text)
+    return unicodedata.normalize("NFC", " ".join(text.split()))
+
+
+def _math_to_unicode(math: str) -> str:
+    inner = math[2:-2] if math.startswith(("$$", "\\(", "\\[")) else math[1:-1]
+    plain = _text_to_unicode(inner)
+    return math if re.search(r"[\\^_{}]", plain) else plain
+
+
+def _text_to_unicode(text: str) -> str:
+    """Commands, dashes, `~`, braces and stray `$` of text outside math (spaces left as they are)."""
     if "\\" in text:
         text = _SPACING_COMMAND.sub("", text)
         text = _ACCENT_COMMAND.sub(_accented, text)
@@ -55,8 +83,7 @@ def latex_to_unicode(text: str) -> str:
     text = text.replace("~", "\u00a0") if "~" in text and "\\" not in text else text
     text = re.sub(r"(?<!\\)[{}]", "", text)
     text = re.sub(r"(?<!\\)\$", "", text)
-    text = text.replace("\\{", "{").replace("\\}", "}").replace("\\$", "$")
-    return unicodedata.normalize("NFC", " ".join(text.split()))
+    return text.replace("\\{", "{").replace("\\}", "}").replace("\\$", "$")
 
 
 def _accented(match: re.Match) -> str:
@@ -72,10 +99,18 @@ def _named(match: re.Match) -> str:
     for table in (_LETTERS, _SYMBOLS, _MATH):
         if name in table:
             return table[name]
-    if name in ("null", "relax", "mkbibemph", "mkbibquote", "textsubscript", "textsuperscript", "emph", "textit", "textbf", "textsc", "textrm", "textsf", "texttt", "mathrm", "mathit", "mathbf", "mbox", "url", "textup", "textnormal", "NoCaseChange", "ensuremath"):
+    if name in _DROPPED_COMMANDS:
         return ""
     return match.group(0)
 
+
+_DROPPED_COMMANDS = frozenset((
+    "null relax mkbibemph mkbibquote textsubscript textsuperscript emph textit textbf textsc textrm textsf "
+    "texttt mathrm mathit mathbf mbox url textup textnormal NoCaseChange ensuremath "
+    "it bf em sc rm sf tt sl up itshape bfseries scshape rmfamily sffamily ttfamily upshape normalfont"
+).split())
+"""Formatting commands whose argument (or, for switches such as `{\\it …}`, the rest of the
+group) is kept as plain text."""
 
 _SPECIALS = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_"}
 _UNICODE_SYMBOLS = {
@@ -88,25 +123,65 @@ _UNICODE_SYMBOLS.update({char: f"$\\{name}$" for name, char in _MATH.items() if 
 _LETTER_COMMANDS = {char: name for name, char in _LETTERS.items() if name not in ("j",)}
 
 
-def unicode_to_latex(text: str, escape_specials: bool = True) -> str:
-    """Unicode -> ASCII LaTeX for classic BibTeX: `Müller & Co` -> `M{\\"u}ller \\& Co`.
+# Math as Pandoc reads it: `$$…$$`; `$…$` whose opening `$` is followed by a non-space and
+# whose closing `$` follows a non-space and precedes no digit (so `$5 and $10` is no math);
+# `\(…\)` and `\[…\]`.
+MATH_SPAN = re.compile(
+    r"(?<!\\)\$\$.+?(?<!\\)\$\$"
+    r"|(?<!\\)\$(?=[^\s$])(?:[^$\\]|\\.)*?(?<=[^\s\\])\$(?!\d)"
+    r"|\\\(.*?\\\)|\\\[.*?\\\]",
+    re.S,
+)
 
-    Characters with no LaTeX spelling are kept as they are (BibTeX passes them through).
-    """
-    out = []
-    for char in text:
-        if escape_specials and char in _SPECIALS:
-            out.append(_SPECIALS[char])
-        elif ord(char) < 128:
-            out.append(char)
-        else:
-            out.append(_char_to_latex(char))
+
+def outside_math(text: str, convert, convert_math=None) -> str:
+    """`convert` applied to the parts of `text` outside math; math copied as it is, or
+    passed through `convert_math`."""
+    if "$" not in text and "\\" not in text:
+        return convert(text)
+    out, last = [], 0
+    for match in MATH_SPAN.finditer(text):
+        out.append(convert(text[last:match.start()]))
+        out.append(convert_math(match.group()) if convert_math else match.group())
+        last = match.end()
+    out.append(convert(text[last:]))
     return "".join(out)
 
 
+def unicode_to_latex(text: str, escape_specials: bool = True) -> str:
+    """Unicode -> ASCII LaTeX for classic BibTeX: `Müller & Co` -> `M{\\"u}ller \\& Co`.
+
+    Characters with no LaTeX spelling are kept as they are (BibTeX passes them through);
+    already escaped specials and math are kept as they are.
+    """
+    def convert(part: str) -> str:
+        out = []
+        for position, char in enumerate(part):
+            if char in _SPECIALS:
+                escaped = not escape_specials or _is_escaped(part, position)
+                out.append(char if escaped else _SPECIALS[char])
+            elif ord(char) < 128:
+                out.append(char)
+            else:
+                out.append(_char_to_latex(char))
+        return "".join(out)
+
+    return outside_math(text, convert)
+
+
 def escape_specials(text: str) -> str:
-    """Only `& % $ # _` escaped: what BibLaTeX's UTF-8 output still needs."""
-    return "".join(_SPECIALS.get(char, char) for char in text)
+    """Only `& % $ # _` escaped (unless already escaped; math kept): what BibLaTeX's UTF-8 output still needs."""
+    def convert(part: str) -> str:
+        return "".join(char if char not in _SPECIALS or _is_escaped(part, i) else _SPECIALS[char]
+                       for i, char in enumerate(part))
+
+    return outside_math(text, convert)
+
+
+def _is_escaped(text: str, position: int) -> bool:
+    """True when an odd number of backslashes stands right before `text[position]`."""
+    backslashes = len(text[:position]) - len(text[:position].rstrip("\\"))
+    return backslashes % 2 == 1
 
 
 def _char_to_latex(char: str) -> str:

@@ -1,8 +1,16 @@
-"""BibTeX name lists: `Family, Given and Given Family and {Organisation}` <-> Author records."""
+"""BibTeX name lists: `Family, Given and Given Family and {Organisation}` <-> Author records.
+
+A person's name is split into first, von, last and jr parts by bibtexparser's `splitname`,
+which follows BibTeX's own rules (a von part is the lowercase words, `{\\'e}tienne` counts as
+lowercase, braces protect). Around it we keep what it does not do: organisations in braces,
+biblatex's `family=…, given=…` form, and LaTeX to Unicode.
+"""
 
 from __future__ import annotations
 
 import re
+
+from bibtexparser.customization import InvalidName, splitname
 
 from citewise.bib.bibtex.latex import latex_to_unicode
 from citewise.bib.model import Author
@@ -47,14 +55,15 @@ def _parse_name(name: str) -> Author:
         return extended
     if name.startswith("{") and name.endswith("}") and _split_top_level(name[1:-1], re.compile(r"[{}]")) == [name[1:-1]]:
         return Author(latex_to_unicode(name[1:-1]), "", literal=True)
-    parts = [part.strip() for part in _split_top_level(name, re.compile(r",\s*"))]
-    if len(parts) >= 2:
-        return Author(latex_to_unicode(parts[0]), latex_to_unicode(parts[-1]))
-    words = _split_top_level(name, re.compile(r"\s+"))
-    if len(words) == 1:
-        return Author(latex_to_unicode(words[0]))
-    first_von = next((i for i, word in enumerate(words[:-1]) if i > 0 and word[:1].islower()), len(words) - 1)
-    return Author(latex_to_unicode(" ".join(words[first_von:])), latex_to_unicode(" ".join(words[:first_von])))
+    try:
+        parts = splitname(name, strict_mode=False)
+    except InvalidName:
+        return Author(latex_to_unicode(name))
+    family = " ".join(parts["von"] + parts["last"])
+    given = " ".join(parts["first"])
+    if not family:  # `, John`: BibTeX keeps a lone part as the last name
+        family, given = given, ""
+    return Author(latex_to_unicode(family), latex_to_unicode(given))
 
 
 def _extended_name(name: str) -> Author | None:

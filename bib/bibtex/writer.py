@@ -5,13 +5,14 @@
 `primaryClass`. `format_entry(ref, "biblatex")` keeps UTF-8 and uses `date`, `journaltitle`,
 `eprinttype`, `@thesis`/`@report`/`@online`. Fields always come in the same order, names
 as `Family, Given and …`, and title words that must stay capital are protected with braces.
+Text that is already LaTeX (`15\\%`, `$O(n^2)$`) is written as it is (see latex.py).
 """
 
 from __future__ import annotations
 
 import re
 
-from citewise.bib.bibtex.latex import escape_specials, unicode_to_latex
+from citewise.bib.bibtex.latex import MATH_SPAN, escape_specials, unicode_to_latex
 from citewise.bib.bibtex.names import format_names
 from citewise.bib.model import Reference
 
@@ -157,19 +158,26 @@ def protect_capitals(title: str) -> str:
     """Brace the words whose capitals must survive a lowercasing style: acronyms and words
     with a capital past their first letter (`{BERT}`, `{ImageNet}`, `{GPT-3}`), and, in a
     sentence-case title, capitalized words after the first (proper nouns: `{Bayesian}`)."""
-    words = _WORD.findall(title)
+    math = [match.span() for match in MATH_SPAN.finditer(title)] if "$" in title or "\\" in title else []
+    words = [match.group(1) for match in _WORD.finditer(title) if not _inside(match.start(), math)]
     later = [word for word in words[1:] if word.lower() not in _SMALL_WORDS]
     sentence_case = bool(later) and sum(word[0].isupper() for word in later) * 2 <= len(later)
     first_word = words[0] if words else ""
 
     def protect(match: re.Match) -> str:
         word = match.group(1)
+        if _inside(match.start(), math):
+            return word
         inner_capital = any(char.isupper() for char in word[1:])
         proper_noun = sentence_case and word[0].isupper() and not _starts_sentence(title, match.start()) and match.start() != title.find(first_word)
         single_capital = len(word) == 1 and word.isupper() and word != "A" and match.start() > 0
         return "{" + word + "}" if inner_capital or proper_noun or single_capital else word
 
     return _WORD.sub(protect, title)
+
+
+def _inside(position: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= position < end for start, end in spans)
 
 
 def _starts_sentence(title: str, position: int) -> bool:
