@@ -23,7 +23,7 @@ from citewise.bib.bibtex.latex import latex_to_unicode
 from citewise.bib.bibtex.parse import FieldParseError, parse_entry_fields, parse_preamble, parse_string_definition
 from citewise.bib.bibtex.rescan import Reuse, ScanState, rescan, shifted
 from citewise.bib.bibtex.scan import Block, LineIndex, Span, scan_blocks
-from citewise.bib.errors import SourceError
+from citewise.bib.errors import SourceError, UndefinedString
 from citewise.bib.files import read_text
 from citewise.bib.model import Origin, Reference, normalize_arxiv, normalize_doi
 
@@ -212,7 +212,7 @@ class _FieldFiller:
             self._apply_declarations(value)
         for index in self.pending:
             entry = self.bib.entries[index]
-            parsed[self.keys[index]] = value = _parse_fields(entry, self.bib.strings)
+            parsed[self.keys[index]] = value = parse_fields(entry, self.bib.strings)
             self._apply(entry, value)
         self.cache.put_many(parsed)
         self._finish()
@@ -245,7 +245,7 @@ class _FieldFiller:
         if value.get("error"):
             self.bib.errors.append(SourceError(self.bib.path, entry.line, f"entry {entry.key!r}: {value['error']}"))
         for name in value.get("undefined", ()):
-            self.bib.errors.append(SourceError(self.bib.path, entry.line, f"entry {entry.key!r} uses undefined @string {name!r}"))
+            self.bib.errors.append(UndefinedString(self.bib.path, entry.line, entry.key, name))
 
     def _finish(self) -> None:
         _resolve_crossrefs(self.bib)
@@ -264,7 +264,8 @@ def _parseable(raw: str) -> str:
 _LARGEST_ENTRY = 2_000_000
 
 
-def _parse_fields(entry: BibEntry, macros: dict[str, str]) -> dict:
+def parse_fields(entry: BibEntry, macros: dict[str, str]) -> dict:
+    """{fields, undefined (macro names), error} of one entry, macros expanded."""
     if len(entry.raw) > _LARGEST_ENTRY:
         return {"fields": {}, "undefined": [], "error": f"entry is {len(entry.raw) // 1_000_000} MB long; its fields were not read"}
     try:
@@ -294,10 +295,13 @@ def _resolve_crossrefs(bib: BibFile) -> None:
         if parent is entry:
             bib.errors.append(SourceError(bib.path, entry.line, f"entry {entry.key!r}: crossref names the entry itself"))
             continue
-        for name, value in parent.fields.items():
-            target = _INHERITED_TITLE.get(name, name)
-            if name in ("crossref", "ids", "key") or target in entry.fields:
-                continue
+        inherit_crossref_fields(entry, parent)
+
+
+def inherit_crossref_fields(entry: BibEntry, parent: BibEntry) -> None:
+    for name, value in parent.fields.items():
+        target = _INHERITED_TITLE.get(name, name)
+        if name not in ("crossref", "ids", "key") and target not in entry.fields:
             entry.fields[target] = value
 
 

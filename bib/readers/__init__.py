@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,15 +67,25 @@ def describe_formats() -> str:
     return ", ".join(f"{f.description} ({', '.join(f.extensions)})" for f in FORMATS)
 
 
-def read_path(path: str | os.PathLike) -> ReadResult:
-    """References from a file or, recursively, a directory (hidden entries skipped)."""
+def read_paths(paths: Iterable[str | os.PathLike]) -> list[ReadResult]:
+    """`read_path` of each path in order, as one read: the @strings of a .bib serve the .bib
+    files after it (`index add IEEEabrv.bib refs.bib`)."""
+    strings: dict[str, str] = {}
+    return [read_path(path, strings) for path in paths]
+
+
+def read_path(path: str | os.PathLike, strings: dict[str, str] | None = None) -> ReadResult:
+    """References from a file or, recursively, a directory (hidden entries skipped).
+
+    `strings` carries BibTeX @strings from file to file (see `read_paths`)."""
     path = Path(path)
     result = ReadResult()
+    strings = {} if strings is None else strings
     if path.is_dir():
         for file in _walk(path):
-            _read_file(file, result)
+            _read_file(file, result, strings)
     elif path.exists():
-        _read_file(path, result)
+        _read_file(path, result, strings)
     else:
         result.errors.append(SourceError(str(path), None, "no such file or directory"))
     fill_missing_keys(result.references)
@@ -90,7 +100,7 @@ def _walk(root: Path):
                 yield Path(directory) / name
 
 
-def _read_file(file: Path, result: ReadResult) -> None:
+def _read_file(file: Path, result: ReadResult, strings: dict[str, str]) -> None:
     name = str(file)
     try:
         kind, text = _sniff(file)
@@ -102,7 +112,7 @@ def _read_file(file: Path, result: ReadResult) -> None:
         result.errors.append(SourceError(name, None, f"unknown format (not {_format_names()})"))
         return
     try:
-        references, errors = reader_format.read(name, text)
+        references, errors = reader_format.read(name, text, strings)
     except CitewiseError as error:
         references, errors = [], [_as_source_error(name, error)]
     result.files.append(name)
@@ -127,7 +137,7 @@ def _sniff(file: Path) -> tuple[str | None, str]:
     return detect_format(str(file), text[:HEAD_CHARS]), text
 
 
-def _read_sqlite(name: str, text: str) -> tuple[list[Reference], list[SourceError]]:
+def _read_sqlite(name: str, text: str, strings: dict[str, str]) -> tuple[list[Reference], list[SourceError]]:
     from citewise.bib.zotero.sqlite_reader import read_zotero_sqlite
 
     return read_zotero_sqlite(name), []
@@ -168,8 +178,13 @@ def _is_digest(body: str, suffix: str) -> bool:
     return not _starts_json(body) and looks_like_digest(body)
 
 
-Reader = Callable[[str, str], tuple[list[Reference], list[SourceError]]]
-"""(path, decoded text) -> (references, problems found)."""
+Reader = Callable[[str, str, dict[str, str]], tuple[list[Reference], list[SourceError]]]
+"""(path, decoded text, BibTeX @strings of the files read before) -> (references, problems found)."""
+
+
+def _text_only(read: Callable[[str, str], tuple[list[Reference], list[SourceError]]]) -> Reader:
+    """A reader of a format without @strings."""
+    return lambda path, text, strings: read(path, text)
 
 
 @dataclass(frozen=True)
@@ -188,9 +203,9 @@ FORMATS: tuple[Format, ...] = (
     # Detection tries the entries in this order: the more specific JSON shapes first.
     Format("zotero-sqlite", "zotero.sqlite", (".sqlite",), lambda head, _: head.startswith(SQLITE_MAGIC),
            _read_sqlite),
-    Format("arxiv-jsonl", "arXiv JSON Lines", (".jsonl", ".json"), _is_arxiv_jsonl, read_arxiv_jsonl),
-    Format("zotero-json", "Zotero JSON", (".json",), _is_zotero_json, read_zotero_json),
-    Format("csl-json", "CSL-JSON", (".json",), _is_csl_json, read_csl_json),
+    Format("arxiv-jsonl", "arXiv JSON Lines", (".jsonl", ".json"), _is_arxiv_jsonl, _text_only(read_arxiv_jsonl)),
+    Format("zotero-json", "Zotero JSON", (".json",), _is_zotero_json, _text_only(read_zotero_json)),
+    Format("csl-json", "CSL-JSON", (".json",), _is_csl_json, _text_only(read_csl_json)),
     Format("bibtex", "BibTeX", (".bib",), _is_bibtex, read_bibtex),
-    Format("digest", "a Daily Papers digest", (".txt",), _is_digest, read_digest),
+    Format("digest", "a Daily Papers digest", (".txt",), _is_digest, _text_only(read_digest)),
 )

@@ -12,15 +12,18 @@ from citewise.bib.errors import SourceError
 from citewise.bib.model import Reference
 
 
-def read_bibtex(path: str, text: str) -> tuple[list[Reference], list[SourceError]]:
-    """References of a .bib file.
+def read_bibtex(path: str, text: str, strings: dict[str, str]) -> tuple[list[Reference], list[SourceError]]:
+    """References of a .bib file; `strings` holds the @strings of the .bib files read before
+    in the same read (BibTeX reads a bibliography as one stream) and receives this file's.
 
     `text` (already decoded by the caller) is not used: the BibTeX reader decodes the file
     itself, honouring the `% Encoding:` line JabRef writes. It is imported here, on first
     use, because its parser costs half a second to import and the registry is read by
     `--help`.
     """
+    from citewise.bib.bibtex.bibliography import with_earlier_strings
     from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file
 
-    bib_file = read_bib_file(path)
+    bib_file = with_earlier_strings(read_bib_file(path), strings)
+    strings.update(bib_file.strings)
     return [entry_to_reference(entry, path) for entry in bib_file.entries], list(bib_file.errors)

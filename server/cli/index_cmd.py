@@ -63,21 +63,23 @@ def run_add(args: argparse.Namespace) -> int:
     from citewise.bib.errors import CitewiseError
     from citewise.bib.index.location import resolve_index_path
     from citewise.bib.index.store import Index, IngestSummary
-    from citewise.bib.readers import read_path
+    from citewise.bib.readers import read_paths
 
-    results = [read_path(path) for path in args.paths]
+    results = read_paths(args.paths)
     if not any(result.references for result in results):
-        errors = [error for result in results for error in result.errors]
+        errors = [error for result in results for error in result.errors if not error.warning]
         if len(errors) == 1:
             raise errors[0]
         if not errors:
             raise CitewiseError(f"{', '.join(args.paths)}: no references found")
     summary = IngestSummary()
+    warnings = 0
     with Index.open(resolve_index_path(args.index)) as index:
         progress = Progress("reading", sum(len(result.references) for result in results))
         for result in results:
             summary.errors.extend(result.errors)
-            summary.failed += len(result.errors)
+            summary.failed += sum(not error.warning for error in result.errors)
+            warnings += sum(error.warning for error in result.errors)
             for refs in _by_file(result.references).values():
                 base = progress.done
                 summary.absorb(index.add_references(refs, on_progress=lambda n: progress.update(base + n)))
@@ -90,7 +92,7 @@ def run_add(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
     print(
         f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}, "
-        f"failed {summary.failed}; embedded {embedded}"
+        f"failed {summary.failed}" + (f", warnings {warnings}" if warnings else "") + f"; embedded {embedded}"
     )
     return 1 if summary.failed else 0
 

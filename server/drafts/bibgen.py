@@ -4,8 +4,9 @@ Each cited key is looked up in the draft's declared .bib files, then in the
 extra files given, then in the index. Entries from .bib files are copied
 verbatim (their raw text); index-only references are written by the BibTeX
 writer. Dependencies come along: `crossref`/`xref`/`xdata` parents and the
-`@string` macros an entry (or a macro it uses) refers to; `@preamble` blocks of
-every file that contributed an entry are kept too. `\\nocite{*}` pulls in every
+`@string` macros an entry (or a macro it uses) refers to, from its own file or one
+listed before it (BibTeX reads a bibliography as one stream: `\\bibliography{IEEEabrv,refs}`);
+`@preamble` blocks of every file that contributed an entry are kept too. `\\nocite{*}` pulls in every
 entry of the draft's declared files.
 
 Output is deterministic: `@preamble`s, then `@string`s sorted by name, then
@@ -21,10 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from citewise.bib.bibtex.bibliography import with_earlier_strings
 from citewise.bib.bibtex.reader import BibEntry, BibFile, read_bib_file
 from citewise.bib.bibtex.scan import scan_blocks
 from citewise.bib.bibtex.writer import format_entry
-from citewise.bib.errors import CitewiseError, SourceError
+from citewise.bib.errors import CitewiseError, SourceError, UndefinedString
 from citewise.bib.files import NO_SUCH_FILE
 from citewise.server.drafts.model import Draft
 
@@ -66,7 +68,9 @@ def generate_bib(drafts: Sequence[Draft], extra_bibs: Iterable[str | Path] = (),
             raise CitewiseError("exporting the whole index needs an index, and there is none")
         wanted += index.all_keys()
     chosen, missing = _resolve(wanted, library, index)
-    result = BibResult(text=_render(chosen, library), missing_keys=missing, warnings=library.warnings)
+    undefined = [str(error) for item in _ordered(chosen) if item.bib is not None for error in item.bib.errors
+                 if isinstance(error, UndefinedString) and error.key == item.key]
+    result = BibResult(text=_render(chosen, library), missing_keys=missing, warnings=library.warnings + undefined)
     for item in _ordered(chosen):
         result.keys.append(item.key)
         result.sources[item.key] = item.source
@@ -78,7 +82,8 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 
 class _Library:
-    """The .bib files to search, read once each and in order; unreadable ones become warnings."""
+    """The .bib files to search, read once each and in order, each with the @strings of those
+    before it; unreadable ones become warnings."""
 
     def __init__(self, paths: list[str]):
         self.paths = _unique(paths)
@@ -88,24 +93,43 @@ class _Library:
 
     def file(self, path: str) -> BibFile | None:
         if path not in self.files:
+            earlier = self._earlier(path)
             self.files[path] = None
             try:
-                self.files[path] = read_bib_file(path)
+                self.files[path] = with_earlier_strings(read_bib_file(path), self._strings_of(earlier))
             except SourceError as error:
                 missing = error.message == NO_SUCH_FILE
                 self.warnings.append(f"{path}: bibliography not found" if missing else str(error))
         return self.files[path]
 
+    def _earlier(self, path: str) -> list[str]:
+        return self.paths[: self.paths.index(path)] if path in self.paths else []
+
+    def _strings_of(self, paths: list[str]) -> dict[str, str]:
+        strings: dict[str, str] = {}
+        for bib in filter(None, (self.file(path) for path in paths)):
+            strings.update(bib.strings)
+        return strings
+
     def string_definitions(self, bib: BibFile) -> dict[str, str]:
-        """Raw `@string` blocks of one file by lowercased name (the first definition wins)."""
+        """Raw `@string` blocks an entry of `bib` can use, by lowercased name: its own file's
+        (the first definition wins), else the latest of the files listed before it."""
         if bib.path not in self.strings:
             definitions: dict[str, str] = {}
-            for raw in _blocks_of(bib, "string"):
-                name = _STRING_NAME.match(raw)
-                if name:
-                    definitions.setdefault(name.group(1).lower(), raw)
+            for earlier in filter(None, (self.file(path) for path in self._earlier(bib.path))):
+                definitions.update(self._own_definitions(earlier))
+            definitions.update(self._own_definitions(bib))
             self.strings[bib.path] = definitions
         return self.strings[bib.path]
+
+    @staticmethod
+    def _own_definitions(bib: BibFile) -> dict[str, str]:
+        definitions: dict[str, str] = {}
+        for raw in _blocks_of(bib, "string"):
+            name = _STRING_NAME.match(raw)
+            if name:
+                definitions.setdefault(name.group(1).lower(), raw)
+        return definitions
 
     def entries_of(self, path: str) -> list[BibEntry]:
         bib = self.file(path)

@@ -71,7 +71,7 @@ def draft_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
 
 
 def bib_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
-    state = ws.bib_state(document.path)
+    state = ws.bib_state_in_bibliography(document.path, FIELDS_WAIT_SECONDS)
     if state is None:
         return []
     state.file.wait_for_fields(FIELDS_WAIT_SECONDS)

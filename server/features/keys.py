@@ -63,20 +63,21 @@ def _bib_key_at(ws: Workspace, document: Document, pos: Pos) -> KeyAt | None:
     return None
 
 
-def defining_states(ws: Workspace, uri: str, key: str) -> list[BibState]:
-    """The .bib files (of the draft, or the .bib itself) that define `key`."""
+def defining_states(ws: Workspace, uri: str, key: str, wait_seconds: float = 0.0) -> list[BibState]:
+    """The .bib files (of the draft, or the .bib itself) that define `key`; `wait_seconds`
+    waits for fields still being parsed, so @strings across files are resolved."""
     document = ws.document(uri)
     if document is not None and document.path.lower().endswith(".bib"):
-        state = ws.bib_state(document.path)
+        state = ws.bib_state_in_bibliography(document.path, wait_seconds)
         states = [state] if state is not None else []
     else:
-        states = ws.bib_states_for(uri)
+        states = ws.bib_states_for(uri, wait_seconds)
     return [state for state in states if state.entry(key) is not None]
 
 
 def bib_reference(ws: Workspace, uri: str, key: str) -> Reference | None:
     """The reference `key` names in the draft's .bib files, its fields waited for if still parsing."""
-    for state in defining_states(ws, uri, key):
+    for state in defining_states(ws, uri, key, ENTRY_FIELDS_WAIT_SECONDS):
         state.file.wait_for_fields(ENTRY_FIELDS_WAIT_SECONDS)
         return state.references.get(state.entry(key).key)
     return None

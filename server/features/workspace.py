@@ -151,6 +151,19 @@ class BibState:
     def references(self) -> dict[str, Reference]:
         return self.derive("references", _references_of)
 
+    def with_strings(self, earlier: dict[str, str]) -> BibState:
+        """This file as read after files defining the @strings `earlier` (a bibliography is all
+        its files together: bib/bibtex/bibliography.py); itself while fields are still parsing."""
+        if not earlier or not self.ready:
+            return self
+        name = ("with-strings", frozenset(earlier.items()))
+        if name not in self.derived:
+            from citewise.bib.bibtex.bibliography import with_earlier_strings
+
+            resolved = with_earlier_strings(self.file, earlier)
+            self.derived[name] = self if resolved is self.file else BibState(resolved, self.mtime, self.from_editor)
+        return self.derived[name]
+
 
 def _references_of(state: BibState) -> dict[str, Reference]:
     from citewise.bib.bibtex.reader import entry_to_reference
@@ -416,13 +429,29 @@ class Workspace:
     def bib_files_for(self, uri: str) -> list[BibFile]:
         return [state.file for state in self.bib_states_for(uri)]
 
-    def bib_states_for(self, uri: str) -> list[BibState]:
-        states = []
+    def bib_states_for(self, uri: str, wait_seconds: float = 0.0) -> list[BibState]:
+        """The draft's .bib files in order, each with the @strings of those before it (once
+        fields are parsed: `wait_seconds` waits for each file's first parse)."""
+        states: list[BibState] = []
+        strings: dict[str, str] = {}
         for path in self.bib_paths_for(uri):
             state = self.bib_state(path)
             if state is not None:
-                states.append(state)
+                if wait_seconds:
+                    state.file.wait_for_fields(wait_seconds)
+                states.append(state.with_strings(strings))
+                strings.update(state.file.strings)
         return states
+
+    def bib_state_in_bibliography(self, path: str, wait_seconds: float = 0.0) -> BibState | None:
+        """The .bib at `path` as the first workspace draft that uses it reads it (with the
+        @strings of the files it lists before), else on its own."""
+        path = os.path.abspath(path)
+        for draft in self.drafts_using(path):
+            for state in self.bib_states_for(draft, wait_seconds):
+                if state.file.path == path:
+                    return state
+        return self.bib_state(path)
 
     def bib_state(self, path: str) -> BibState | None:
         """The parsed .bib at `path`; re-read in the background when it changed on disk."""
