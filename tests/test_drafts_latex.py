@@ -218,3 +218,120 @@ def test_iffalse_masking_keeps_positions():
 def test_document_commands_with_other_argument_specs_are_not_cite_macros():
     text = r"\NewDocumentCommand{\mycite}{s m}{\cite{#2}}" + "\n" + r"\mycite*{a} \cite{b}"
     assert find_cite_macros(text) == [] and keys(text) == [["b"]]
+
+
+# --- drafts as authors write them (patterns from theses, books, LaTeX Workshop and texlab reports) ---
+
+
+def test_a_bibliography_argument_typed_over_two_lines_keeps_every_file(tmp_path):
+    """`\\bibliography{long,%` + newline + `  other}`: the second line changes which files the
+    draft uses, so an edit there must not leave the server with the first file only."""
+    from citewise.server.drafts.uris import path_to_uri
+    from citewise.server.features.settings import Settings
+    from citewise.server.features.workspace import Workspace
+
+    for name in ("long", "other"):
+        (tmp_path / f"{name}.bib").write_text(f"@misc{{{name}, title={{T}}}}\n", encoding="utf-8")
+    draft = tmp_path / "thesis.tex"
+    ws = Workspace([str(tmp_path)], Settings(index_path=str(tmp_path / "none.sqlite")))
+    uri = path_to_uri(str(draft))
+    ws.open_document(uri, "\\cite{long}\n\\bibliography{long,%\n  }\n", 1)
+    assert [p.rsplit("/", 1)[1] for p in ws.bib_paths_for(uri)] == ["long.bib"]
+    ws.update_document(uri, "\\cite{long}\n\\bibliography{long,%\n  other}\n", 2)
+    assert [p.rsplit("/", 1)[1] for p in ws.bib_paths_for(uri)] == ["long.bib", "other.bib"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # LaTeX Workshop and texlab users' optional arguments: nested braces, URLs with `%`, line breaks.
+        "\\parencite[see the manual at \\url{https://example.org/guide%20v2} and\\newline the \\emph{notes} in][]{key}",
+        "\\parencite[see the manual at \\url{https://example.org/guide%20v2} and\n  the \\emph{notes} in][]{key}",
+        "\\parencite[see \\emph{the \\textbf{bold} notes}][p.~4]{key}",
+        "\\textcite[{see\n [1]} and \\href{https://example.org/?a=1%2C2}{the manual}][]{key}",
+    ],
+)
+def test_optional_arguments_with_commands_urls_and_line_breaks_keep_their_citation(text):
+    assert keys(text + "\n") == [["key"]]
+
+
+def test_a_url_percent_is_no_comment_but_a_real_comment_still_hides():
+    text = "\\url{https://x.org/a%20b} \\cite{shown} % \\cite{hidden}\n"
+    assert keys(text) == [["shown"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\\bibliography{\\jobname}", ["thesis.bib"]),
+        ("\\newcommand\\bibpath{refs/main}\n\\bibliography{\\bibpath,extra}", ["refs/main.bib", "extra.bib"]),
+        ("\\def\\bibdir{../bib}\n\\newcommand{\\bibs}{\\bibdir/a}\n\\addbibresource{\\bibs.bib}", ["../bib/a.bib"]),
+    ],
+)
+def test_bibliography_paths_with_commands_are_resolved(text, expected):
+    scan = scan_latex(text + "\n", "/papers/thesis.tex")
+    assert scan.bibliographies == expected and scan.problems == []
+
+
+def test_bibliography_commands_that_cannot_be_resolved_or_are_remote_are_reported():
+    text = ("\\addbibresource[location=remote]{https://example.org/refs.bib}\n"
+            "\\bibliography{\\labbibs}\n\\addbibresource{local.bib}\n")
+    scan = scan_latex(text, "/papers/thesis.tex")
+    assert scan.bibliographies == ["local.bib"]
+    assert scan.problems == [
+        "/papers/thesis.tex:1: \\addbibresource{https://example.org/refs.bib} is a remote resource: "
+        "citewise reads only local .bib files",
+        "/papers/thesis.tex:2: \\bibliography{\\labbibs}: a command in the path is not defined as plain text "
+        "in the draft; no .bib file read from it",
+    ]
+
+
+def test_a_path_command_from_another_file_of_the_draft_and_jobname_of_the_root(tmp_path):
+    from citewise.server.drafts.project import load_draft
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "bib").mkdir()
+    (tmp_path / "bib" / "refs.bib").write_text("@misc{a, title={A}}\n", encoding="utf-8")
+    (tmp_path / "thesis.bib").write_text("@misc{b, title={B}}\n", encoding="utf-8")
+    (tmp_path / "preamble.tex").write_text("\\newcommand{\\bibdir}{bib}\n", encoding="utf-8")
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "end.tex").write_text("\\bibliography{\\bibdir/refs,\\jobname}\n", encoding="utf-8")
+    (tmp_path / "thesis.tex").write_text("\\input{preamble}\n\\cite{a,b}\n\\input{chapters/end}\n", encoding="utf-8")
+    draft = load_draft(tmp_path / "thesis.tex")
+    assert draft.bib_files == [str(tmp_path / "bib" / "refs.bib"), str(tmp_path / "thesis.bib")]
+    assert draft.errors == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\\cite{a,% the first\n b}",
+        "\\cite{%\n  a,%\n  b%\n}",
+        "\\cite% a comment between command and keys\n{a,b}",
+        "\\parencite[see]% a comment between the options\n[p.~4]{a,\n b}",
+    ],
+)
+def test_comments_and_newlines_anywhere_inside_cite_arguments(text):
+    assert keys(text + "\n") == [["a", "b"]]
+
+
+def test_nocite_star_means_every_entry_for_diagnostics_and_citewise_bib(tmp_path):
+    """`\\nocite{*}` (here in an included chapter, written over two lines) cites the whole bibliography:
+    no entry is "unused", and `citewise bib` writes them all."""
+    from citewise.server.drafts.bibgen import generate_bib
+    from citewise.server.drafts.project import load_draft
+    from citewise.server.drafts.uris import path_to_uri
+    from citewise.server.features.diagnostics import diagnostics
+    from citewise.server.features.settings import Settings
+    from citewise.server.features.workspace import Workspace
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "refs.bib").write_text("@misc{a, title={A}}\n\n@misc{b, title={B}}\n", encoding="utf-8")
+    (tmp_path / "all.tex").write_text("\\nocite{%\n  *}\n", encoding="utf-8")
+    (tmp_path / "thesis.tex").write_text("\\cite{a}\n\\input{all}\n\\bibliography{refs}\n", encoding="utf-8")
+    assert generate_bib([load_draft(tmp_path / "thesis.tex")]).keys == ["a", "b"]
+    ws = Workspace([str(tmp_path)], Settings(index_path=str(tmp_path / "none.sqlite")))
+    ws.open_document(path_to_uri(str(tmp_path / "thesis.tex")), (tmp_path / "thesis.tex").read_text(), 1)
+    bib_uri = path_to_uri(str(tmp_path / "refs.bib"))
+    ws.open_document(bib_uri, (tmp_path / "refs.bib").read_text(), 1)
+    assert [problem for problem in diagnostics(ws, bib_uri) if "not cited" in problem.message] == []

@@ -10,8 +10,9 @@ never closes costs one short scan, not a rescan of the rest of the file.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 from citewise.server.drafts.model import Citation, KeyUse
 from citewise.server.drafts.textutil import LineIndex, blank
@@ -40,7 +41,8 @@ _VERBATIM_ENVIRONMENTS = ("verbatim", "Verbatim", "BVerbatim", "LVerbatim", "lst
 
 _COMMAND = re.compile(r"\\([A-Za-z@]+)(\*?)")
 _GAP = r"[ \t]*(?:\r?\n[ \t]*)?"
-_OPTIONAL_ARGUMENT = r"\[(?:[^\[\]{}]|\{[^{}]*\})*+\]"
+_BRACED = r"\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*+\})*+\}"  # up to three levels: `{\emph{the \textbf{notes}}}`
+_OPTIONAL_ARGUMENT = r"\[(?:[^\[\]{}]|" + _BRACED + r")*+\]"
 _SPACE = re.compile(_GAP)
 _OPTIONAL = re.compile(_OPTIONAL_ARGUMENT)
 _PARENS = re.compile(r"\((?:[^()\[\]{}]|\{[^{}]*\})*+\)")
@@ -54,9 +56,15 @@ _PARAM_COUNT = re.compile(r"\s*\[\s*(\d)\s*\]")
 # The argument specs `\newcommand` could also express: an optional argument first, then mandatory ones.
 _ARGUMENT_SPEC = re.compile(r"\s*(o|O\{[^{}]*\})?\s*((?:m\s*)*)")
 _DEF = re.compile(r"\s*\\([A-Za-z@]+)((?:#\d)*)\s*")
+# `\newcommand\bibpath{refs/main}`, `\def\bibdir{../bib}`: a command standing for plain text.
+_TEXT_MACRO = re.compile(
+    r"\\(?:(?:re)?newcommand\*?|providecommand\*?|def)\s*(?:\{\s*\\([A-Za-z@]+)\s*\}|\\([A-Za-z@]+))\s*\{([^{}]*)\}")
+_PATH_MACRO = re.compile(r"\\([A-Za-z@]+)(?:\{\})?")
+_REMOTE = re.compile(r"location\s*=\s*remote")
 _KEY_PARAM = re.compile(r"\s*#(\d)\s*")
 _SPECIAL = re.compile(
-    r"\\\\|\\%|%|\\verb\*?|\\(?:lstinline|mintinline)\b"
+    r"\\(?:url|href|path)\s*\{[^{}\n]*\}"  # a URL's `%` and `#` are characters, not a comment
+    r"|\\\\|\\%|%|\\verb\*?|\\(?:lstinline|mintinline)\b"
     r"|\\begin\s*\{(" + "|".join(_VERBATIM_ENVIRONMENTS) + r")(\*?)\}"
     r"|\\iffalse(?![A-Za-z@])"
 )
@@ -102,6 +110,10 @@ class LatexScan:
     includes: list[Include] = field(default_factory=list)
     bibliographies: list[str] = field(default_factory=list)
     macros: list[CiteMacro] = field(default_factory=list)
+    text_macros: dict[str, str] = field(default_factory=dict)
+    """Commands defined here as plain text (`\\newcommand\\bibpath{refs}`), for bibliography paths."""
+    unresolved_bibliographies: list[str] = field(default_factory=list)
+    """Bibliography arguments (as written) using a command this scan could not resolve."""
     problems: list[str] = field(default_factory=list)
 
 
@@ -138,7 +150,7 @@ def mask_comments_and_verbatim(text: str) -> str:
 
 def _masked_span(text: str, match: re.Match) -> tuple[int, int]:
     token = match.group(0)
-    if token in ("\\\\", "\\%"):
+    if token in ("\\\\", "\\%") or token.startswith(("\\url", "\\href", "\\path")):
         return match.end(), match.end()
     if token == "%":
         return match.start(), _end_of_line(text, match.start())
@@ -305,21 +317,50 @@ def _nth_argument(text: str, pos: int, macro: CiteMacro) -> re.Match | None:
     return None
 
 
-def scan_latex(text: str, file: str = "", extra_cite_macros: Iterable[str | CiteMacro] = ()) -> LatexScan:
+def scan_latex(text: str, file: str = "", extra_cite_macros: Iterable[str | CiteMacro] = (),
+               text_macros: Mapping[str, str] = (), jobname: str | None = None) -> LatexScan:
     r"""Citations, includes, bibliography declarations and problems in one LaTeX text.
 
     Macros defined in the text itself are found first; `extra_cite_macros`
     adds those defined elsewhere in the project (a name alone behaves like `\cite`).
+    Bibliography paths may use `\jobname` (the root file's name: `jobname`, else this
+    file's) and plain-text commands defined here or in `text_macros`; one that cannot be
+    resolved, and a remote resource, is a problem, not a file.
     """
     masked = mask_comments_and_verbatim(text)
     macros = {macro.name: macro for macro in _as_macros(extra_cite_macros)}
     defined_here = _macros_in(masked, macros.values())
     macros.update((macro.name, macro) for macro in defined_here)
-    scanner = _Scanner(masked, file, macros)
+    own_text_macros = {(m.group(1) or m.group(2)): m.group(3).strip() for m in _TEXT_MACRO.finditer(masked)}
+    path_macros = {**dict(text_macros), **own_text_macros}
+    if jobname or file:
+        path_macros.setdefault("jobname", jobname or PurePath(file).stem)
+    scanner = _Scanner(masked, file, macros, path_macros)
     for match in _COMMAND.finditer(masked):
         scanner.handle(match)
     scanner.result.macros = defined_here
+    scanner.result.text_macros = own_text_macros
     return scanner.result
+
+
+def _expand_path_macros(value: str, macros: Mapping[str, str]) -> str | None:
+    """A bibliography path with its plain-text commands replaced; None when one is unknown."""
+    for _ in range(8):  # commands defined by other commands, a few levels deep
+        if "\\" not in value:
+            return value
+        unknown = False
+
+        def replace(match: re.Match) -> str:
+            nonlocal unknown
+            if match.group(1) not in macros:
+                unknown = True
+                return match.group(0)
+            return macros[match.group(1)]
+
+        value = _PATH_MACRO.sub(replace, value)
+        if unknown:
+            return None
+    return None
 
 
 def _as_macros(items: Iterable[str | CiteMacro]) -> list[CiteMacro]:
@@ -329,10 +370,11 @@ def _as_macros(items: Iterable[str | CiteMacro]) -> list[CiteMacro]:
 class _Scanner:
     """Turns command matches in masked text into citations, includes and declarations."""
 
-    def __init__(self, masked: str, file: str, macros: dict[str, CiteMacro]):
+    def __init__(self, masked: str, file: str, macros: dict[str, CiteMacro], path_macros: dict[str, str]):
         self.text = masked
         self.file = file
         self.macros = macros
+        self.path_macros = path_macros
         self.positions = LineIndex(masked)
         self.result = LatexScan()
         self.after_definer = False
@@ -424,15 +466,26 @@ class _Scanner:
         self.result.includes.append(Include(path.strip(), "\\" + name, line, col, relative_to_file))
 
     def _bibliography(self, match: re.Match) -> None:
+        command = match.group(1)
         pos = _skip_optional_arguments(self.text, match.end(), limit=1)
         group = _GROUP.match(self.text, pos)
-        if group is None or "\\" in group.group(1) or "://" in group.group(1):
+        if group is None:
             return
-        for name in group.group(1).split(","):
+        written = " ".join(group.group(1).split())
+        if _REMOTE.search(self.text, match.end(), pos) or "://" in written:
+            self._problem(match.start(), f"\\{command}{{{written}}} is a remote resource: citewise reads only local .bib files")
+            return
+        value = _expand_path_macros(group.group(1), self.path_macros)
+        if value is None:
+            self.result.unresolved_bibliographies.append(written)
+            self._problem(match.start(), f"\\{command}{{{written}}}: a command in the path is not defined as plain "
+                                         "text in the draft; no .bib file read from it")
+            return
+        for name in value.split(","):
             name = name.strip()
             if not name:
                 continue
-            if match.group(1) in ("bibliography", "nobibliography") and not name.endswith(".bib"):
+            if command in ("bibliography", "nobibliography") and not name.endswith(".bib"):
                 name += ".bib"
             self.result.bibliographies.append(name)
 

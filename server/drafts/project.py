@@ -136,10 +136,18 @@ class _Loader:
         files: list[_LatexFile] = []
         self._visit_latex(self.root, root_text, [], files)
         known = [macro for file in files for macro in file.scan.macros]
+        text_macros = {name: body for file in files for name, body in file.scan.text_macros.items()}
         for file in files:
             own = {macro.name for macro in file.scan.macros}
             extra = [macro for macro in known if macro.name not in own]
-            scan = scan_latex(file.text, str(file.path), extra) if extra else file.scan
+            # A bibliography path may use a command another file of the draft defines.
+            if extra or file.scan.unresolved_bibliographies:
+                scan = scan_latex(file.text, str(file.path), extra, text_macros, self.root.stem)
+            else:
+                scan = file.scan
+            for name in scan.bibliographies:
+                if name not in file.scan.bibliographies:
+                    self._declare_bib(name, [self.root.parent, file.path.parent], f"{file.path}")
             self.draft.citations.extend(scan.citations)
             self.draft.errors.extend(scan.problems[:MAX_PROBLEMS_PER_FILE])
             if len(scan.problems) > MAX_PROBLEMS_PER_FILE:
@@ -148,7 +156,7 @@ class _Loader:
         return self.draft
 
     def _visit_latex(self, path: Path, text: str, stack: list[Path], files: list[_LatexFile]) -> None:
-        scan = scan_latex(text, str(path))
+        scan = scan_latex(text, str(path), jobname=self.root.stem)
         files.append(_LatexFile(path, text, scan))
         self.draft.files.append(str(path))
         for name in scan.bibliographies:

@@ -85,7 +85,9 @@ class Document:
         return tuple(_DECLARATION_LINE.findall(self.text))
 
 
-_DECLARATION_LINE = re.compile(r"^.*(?:bibliograph|addbibresource|documentclass|TeX\s*root|bibtex_bibfiles).*$",
+# A declaration's lines run to the end of its argument: `\bibliography{long,%` + newline + `other}`.
+_DECLARATION_LINE = re.compile(r"^.*(?:bibliograph|addbibresource|addglobalbib|addsectionbib|documentclass|TeX\s*root"
+                               r"|bibtex_bibfiles|newcommand|\\def\\)(?:[^{}\n]*\{[^{}]*\}?)?.*$",
                                re.MULTILINE | re.IGNORECASE)
 
 
