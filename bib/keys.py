@@ -27,7 +27,6 @@ keys a source gave that collide in the index alike.
 
 from __future__ import annotations
 
-import itertools
 import re
 import string
 from collections.abc import Callable, Container

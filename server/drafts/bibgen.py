@@ -16,7 +16,6 @@ BibTeX requires them.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
