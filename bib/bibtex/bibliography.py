@@ -60,7 +60,7 @@ def with_earlier_strings(bib: BibFile, earlier: Mapping[str, str]) -> BibFile:
     by_key = {entry.key.lower(): entry for entry in reversed(entries)}
     for entry in entries:
         parent = by_key.get(entry.fields.get("crossref", "").lower()) if entry.key in keys else None
-        if parent is not None:
+        if parent is not None and parent is not entry:
             inherit_crossref_fields(entry, parent)
     resolved.errors.sort(key=lambda error: error.line or 0)
     return resolved
