@@ -7,6 +7,7 @@ import { ExecuteCommandRequest, LanguageClient, LanguageClientOptions, ServerOpt
 import packageJson from "../package.json";
 import { applyEditsSavingBibs } from "./applyEdit";
 import { ProgressNotificationsFeature } from "./progress";
+import { registerMcpServer } from "./mcp";
 import { checkCitewise, choosePython, installCommand, PythonChoice, serverArgs } from "./python";
 import { Paper, pickPaper } from "./search";
 import { SECTION, serverSettingNames, serverSettings, withoutClientSettings } from "./settings";
@@ -37,6 +38,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.window.onDidChangeActiveTextEditor(() => suggestions.refresh()),
     vscode.workspace.onDidCloseTextDocument((document) => suggestions.store.forget(document.uri.toString())),
     ...registerCommands(context),
+    ...registerMcpServer(
+      async () => choosePython(config().get<string>("python"), await pythonFromPythonExtension()).command,
+      () => config().get<string>("indexPath"),
+      packageJson.version,
+    ),
   );
   await startServer(context);
 }

@@ -31,6 +31,12 @@ export function serverArgs(): string[] {
   return ["-m", "citewise", "serve"];
 }
 
+/** The arguments that start the MCP server for AI assistants, confined to the workspace folders. */
+export function mcpServerArgs(roots: string[], indexPath?: string): string[] {
+  const index = indexPath?.trim();
+  return ["-m", "citewise", "mcp", ...roots.flatMap((root) => ["--root", root]), ...(index ? ["--index", index] : [])];
+}
+
 /** The shell command a user runs to install citewise into that interpreter. */
 export function installCommand(python: string): string {
   const quoted = /\s/.test(python) ? `"${python}"` : python;

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "node:test";
-import { checkCitewise, choosePython, installCommand, serverArgs } from "../../src/python";
+import { checkCitewise, choosePython, installCommand, mcpServerArgs, serverArgs } from "../../src/python";
 
 const REPO_PYTHON = resolve(__dirname, "../../../../../.venv/bin/python");
 
@@ -23,6 +23,13 @@ test("python3 is the fallback", () => {
 
 test("the server starts as python -m citewise serve", () => {
   assert.deepEqual(serverArgs(), ["-m", "citewise", "serve"]);
+});
+
+test("the MCP server gets every workspace folder as a root, and the index when one is set", () => {
+  assert.deepEqual(mcpServerArgs(["/w/paper", "/w/notes"], " /data/index.sqlite "), [
+    "-m", "citewise", "mcp", "--root", "/w/paper", "--root", "/w/notes", "--index", "/data/index.sqlite",
+  ]);
+  assert.deepEqual(mcpServerArgs(["/w/paper"], ""), ["-m", "citewise", "mcp", "--root", "/w/paper"]);
 });
 
 test("the install command quotes an interpreter path with spaces", () => {
