@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -310,7 +311,25 @@ async def test_verify_references_reports_problems_first(root, index_path, regist
     assert "outside the workspace roots" in outside
 
 
-def test_startup_imports_neither_torch_nor_the_index(root, index_path):
+def test_worked_session_of_the_readme(index_path, tmp_path):
+    """examples/mcp_session.py: suggest_citations then cite for two sentences; the .bib gains
+    exactly the papers the agent cited, and the prose only the citations it inserted."""
+    before = bib_keys(REPO / "examples" / "library.bib")
+    result = subprocess.run([sys.executable, str(REPO / "examples" / "mcp_session.py"), "--index", str(index_path),
+                             str(tmp_path / "session")], capture_output=True, text=True, check=True)
+    draft = (tmp_path / "session" / "draft.tex").read_text(encoding="utf-8")
+    inserted = re.findall(r"~\\citep\{(\w+)\}", draft)
+    after = bib_keys(tmp_path / "session" / "library.bib")
+    assert len(inserted) == 2 and after[:len(before)] == before
+    assert set(after[len(before):]) == set(inserted) - set(before)
+    original = (REPO / "examples" / "draft.tex").read_text(encoding="utf-8")
+    assert re.sub(r"~\\citep\{\w+\}", "", draft) == original
+    assert result.stdout.count("→ `suggest_citations`") == 2 and result.stdout.count("→ `cite`") == 2
+    added = set(after[len(before):])
+    assert all(re.search(rf"^\+@\w+\{{{key},$", result.stdout, re.M) for key in added)  # the diff shown
+
+
+def test_building_the_server_loads_no_model(root, index_path):
     script = ("import sys\nfrom citewise.server.mcp.server import create_server\nfrom citewise.server.mcp.session import Options\n"
               f"create_server(Options(roots=[{str(root)!r}], index_path={str(index_path)!r}))\n"
               "print(sorted(name for name in ('torch', 'transformers', 'sentence_transformers') if name in sys.modules))")
