@@ -329,6 +329,33 @@ def test_worked_session_of_the_readme(index_path, tmp_path):
     assert all(re.search(rf"^\+@\w+\{{{key},$", result.stdout, re.M) for key in added)  # the diff shown
 
 
+def readme_configurations() -> dict[str, list[str]]:
+    """Command and arguments of each assistant's configuration in the README's MCP section."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## AI writing assistants (MCP)"):readme.index("### A worked session")]
+    found = {}
+    for number, block in enumerate(re.findall(r"```json\n(.*?)```", section, re.S)):
+        for servers in json.loads(block).values():
+            found[f"json block {number + 1}"] = [servers["citewise"]["command"], *servers["citewise"]["args"]]
+    found["claude mcp add"] = re.search(r"^claude mcp add .* -- (.+)$", section, re.M).group(1).split()
+    return found
+
+
+async def test_readme_configurations_start_the_server(root, index_path):
+    configurations = readme_configurations()
+    assert len(configurations) == 5  # VS Code, Claude Code (command and .mcp.json), Cursor, Zed
+    env = {"PYTHONPATH": os.environ["PYTHONPATH"], "HF_HUB_OFFLINE": "1", "CITEWISE_INDEX": str(index_path)}
+    for name, (command, *args) in configurations.items():
+        assert command == "python3" and args[:3] == ["-m", "citewise", "mcp"], name
+        args = [str(root) if arg in ("${workspaceFolder}", "/home/you/papers/survey") else arg for arg in args]
+        params = StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(root))
+        with open(os.devnull, "w") as stderr:
+            async with Client(stdio_client(params, errlog=stderr), mode="legacy") as client:
+                tools = {tool.name for tool in (await client.list_tools()).tools}
+                status = await call(client, "library_status")
+        assert tools == TOOLS and status["roots"] == [str(root)], name
+
+
 def test_building_the_server_loads_no_model(root, index_path):
     script = ("import sys\nfrom citewise.server.mcp.server import create_server\nfrom citewise.server.mcp.session import Options\n"
               f"create_server(Options(roots=[{str(root)!r}], index_path={str(index_path)!r}))\n"
