@@ -26,8 +26,8 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 EXAMPLES = Path(__file__).resolve().parent
 SENTENCES = (
-    "Predictor-corrector samplers suffer from a misalignment introduced by the\ncorrector step, "
-    "which dynamic compensation of the predictor can remove.",
+    ("Predictor-corrector samplers suffer from a misalignment introduced by the\ncorrector step, "
+     "which dynamic compensation of the predictor can remove."),
     "Sequential Monte Carlo correctors make annealing, guidance and products of\nexperts principled at sampling time.",
 )
 

@@ -326,7 +326,7 @@ def test_worked_session_of_the_readme(index_path, tmp_path):
     assert re.sub(r"~\\citep\{\w+\}", "", draft) == original
     assert result.stdout.count("→ `suggest_citations`") == 2 and result.stdout.count("→ `cite`") == 2
     added = set(after[len(before):])
-    assert all(re.search(rf"^\+@\w+\{{{key},$", result.stdout, re.M) for key in added)  # the diff shown
+    assert all(re.search(rf"^\+@\w+\{{{key},$", result.stdout, re.MULTILINE) for key in added)  # the diff shown
 
 
 def readme_configurations() -> dict[str, list[str]]:
@@ -334,10 +334,10 @@ def readme_configurations() -> dict[str, list[str]]:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## AI writing assistants (MCP)"):readme.index("### A worked session")]
     found = {}
-    for number, block in enumerate(re.findall(r"```json\n(.*?)```", section, re.S)):
+    for number, block in enumerate(re.findall(r"```json\n(.*?)```", section, re.DOTALL)):
         for servers in json.loads(block).values():
             found[f"json block {number + 1}"] = [servers["citewise"]["command"], *servers["citewise"]["args"]]
-    found["claude mcp add"] = re.search(r"^claude mcp add .* -- (.+)$", section, re.M).group(1).split()
+    found["claude mcp add"] = re.search(r"^claude mcp add .* -- (.+)$", section, re.MULTILINE).group(1).split()
     return found
 
 
@@ -366,6 +366,6 @@ def test_building_the_server_loads_no_model(root, index_path):
 
 def test_bad_start_options_are_one_line(tmp_path):
     result = subprocess.run([sys.executable, "-m", "citewise", "mcp", "--root", str(tmp_path / "nope")],
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+                            check=False, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     assert result.returncode == 2
     assert result.stderr.strip() == f"citewise: {tmp_path / 'nope'}: workspace root is not a folder"

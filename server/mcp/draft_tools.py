@@ -12,6 +12,7 @@ from dataclasses import asdict
 from citewise.bib.errors import CitewiseError
 from citewise.server.features.positions import Pos
 from citewise.server.features.workspace import Document
+from citewise.server.mcp.library_tools import shorten
 from citewise.server.mcp.session import Session
 
 SENTENCE_CHARS = 300
@@ -30,7 +31,7 @@ def suggest_citations(session: Session, draft_path: str, text: str | None, line:
     session.searcher()  # the model, so that the ranking is the editor's
     sentence, suggestions = suggestions_at(session.ws, document, pos, count=k)
     items = [{name: value for name, value in asdict(s.item).items() if value not in ("", None)} for s in suggestions]
-    return {"sentence": _cut(sentence.text.strip(), SENTENCE_CHARS) if sentence else "", "suggestions": items}
+    return {"sentence": shorten(sentence.text.strip(), SENTENCE_CHARS) if sentence else "", "suggestions": items}
 
 
 def _line_end(document: Document, line: int) -> Pos:
@@ -62,8 +63,6 @@ def cite(session: Session, draft_path: str, keys: list[str], line: int | None, c
     """The citation of `keys` in the draft's syntax; the .bib gains the entries it lacks."""
     from citewise.server.features.citing import plan_citation, write_bib
 
-    if session.read_only:
-        raise CitewiseError("the server runs with --read-only: cite is switched off")
     if column is not None and line is None:
         raise CitewiseError("column needs a line")
     document = session.draft(draft_path)
@@ -113,16 +112,12 @@ def verify_references(session: Session, path: str, offset: int, limit: int) -> d
     counts: dict[str, int] = {}
     for finding in findings:
         counts[finding.status] = counts.get(finding.status, 0) + 1
-    page = [{"key": f.key, "status": f.status, "detail": _cut(f.detail, DETAIL_CHARS),
+    page = [{"key": f.key, "status": f.status, "detail": shorten(f.detail, DETAIL_CHARS),
              "where": f"{session.roots.shown(f.file)}:{f.line}", **({"fix": f.fix["title"]} if f.fix else {})}
             for f in findings[offset:offset + limit]]
     result = {"counts": counts, "findings": page, "next_offset": offset + limit if len(findings) > offset + limit else None}
     if errors:
-        result["errors"] = [_cut(error, DETAIL_CHARS) for error in errors[:5]]
+        result["errors"] = [shorten(error, DETAIL_CHARS) for error in errors[:5]]
     if not session.online:
         result["note"] = "offline: cached registry answers and the index only"
     return result
-
-
-def _cut(text: str, chars: int) -> str:
-    return text if len(text) <= chars else text[: chars - 1] + "…"

@@ -36,8 +36,8 @@ def search_papers(session: Session, query: str, k: int, offset: int,
 def paper_summary(ref: Reference) -> dict:
     """Key, title, first author, year, venue and identifier of a paper; empty fields left out."""
     first = plain(ref.authors[0].family) + (" et al." if len(ref.authors) > 1 else "") if ref.authors else ""
-    summary = {"key": ref.key, "title": _cut(plain(ref.title), TITLE_CHARS), "first_author": first,
-               "year": ref.year, "venue": _cut(plain(ref.venue), 80),
+    summary = {"key": ref.key, "title": shorten(plain(ref.title), TITLE_CHARS), "first_author": first,
+               "year": ref.year, "venue": shorten(plain(ref.venue), 80),
                "doi": normalize_doi(ref.doi), "arxiv": normalize_arxiv(ref.arxiv) or ref.arxiv}
     return {name: value for name, value in summary.items() if value}
 
@@ -97,7 +97,7 @@ def _from_draft_bib(session: Session, draft_path: str, key: str) -> dict | None:
         return None
     entry = states[0].entry(key)
     ref = bib_reference(session.ws, document.uri, key)
-    return {"key": entry.key, "bibtex": _cut(entry.raw.strip(), ENTRY_CHARS), "bib": session.roots.shown(states[0].file.path),
+    return {"key": entry.key, "bibtex": shorten(entry.raw.strip(), ENTRY_CHARS), "bib": session.roots.shown(states[0].file.path),
             "abstract": abstract_start(ref, ABSTRACT_CHARS) if ref else ""}
 
 
@@ -129,5 +129,6 @@ def index_statistics(session: Session) -> dict:
     return session.index().stats()
 
 
-def _cut(text: str, chars: int) -> str:
+def shorten(text: str, chars: int) -> str:
+    """`text` cut at a word boundary to at most `chars` characters, with an ellipsis."""
     return text if len(text) <= chars else text[: chars - 1].rsplit(" ", 1)[0] + "…"
