@@ -208,11 +208,14 @@ def workspace_symbol_to_proto(symbol, index_uri: str) -> types.WorkspaceSymbol:
 
 
 def suggestions_to_json(suggestion_set) -> dict[str, Any]:
-    """The `citewise/suggestions` notification: {uri, range, items: [{key,title,authors,year,score,inBib}]}."""
-    range_ = range_to_proto(suggestion_set.range)
+    """The `citewise/suggestions` notification: {uri, range, items: [{key,title,authors,year,score,inBib}]}.
+
+    `range` (the sentence) is null when the cursor is in no sentence, for example in an emptied document.
+    """
+    range_ = range_to_proto(suggestion_set.range) if suggestion_set.range is not None else None
     return {
         "uri": suggestion_set.uri,
-        "range": {
+        "range": range_ and {
             "start": {"line": range_.start.line, "character": range_.start.character},
             "end": {"line": range_.end.line, "character": range_.end.character},
         },

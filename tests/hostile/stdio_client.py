@@ -38,6 +38,9 @@ class StdioServer:
         self.responses: dict[Any, queue.Queue] = {}
         self.notifications: list[dict] = []
         self.applied_edits: list[dict] = []
+        self.edit_failures: list[Exception] = []
+        self.on_apply_edit = lambda params: None
+        """The client side of workspace/applyEdit; an exception it raises is recorded in edit_failures."""
         self._lock = threading.Lock()
         self._next_id = 0
         self.stderr = b""
@@ -147,7 +150,12 @@ class StdioServer:
             result = [None] * len(message["params"]["items"])
         elif message["method"] == "workspace/applyEdit":
             self.applied_edits.append(message["params"])
-            result = {"applied": True}
+            try:
+                self.on_apply_edit(message["params"])
+                result = {"applied": True}
+            except Exception as error:  # noqa: BLE001 - kept for the test to assert on
+                self.edit_failures.append(error)
+                result = {"applied": False, "failureReason": str(error)}
         try:
             self.send_raw(frame({"jsonrpc": "2.0", "id": message["id"], "result": result}))
         except (BrokenPipeError, ValueError):
