@@ -3,7 +3,8 @@
 Drafts contribute the entries they cite, .bib files every entry. One finding per entry:
 `file:line: key: status: detail`. Exit status 1 when any entry is not-found, mismatch or
 retracted, else 0 (unverifiable entries are reported, never an error). `--offline` uses only
-cached registry answers and the index (your Zotero library, when synced).
+cached registry answers and the index (your Zotero library, when synced). `--fit` adds
+`weak-fit` findings for citations whose paper fits its sentence far worse than the draft's others.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("verify", help="check that every reference exists, matches, is current and complete")
     parser.add_argument("paths", nargs="+", metavar="FILE", help="drafts (.tex, .md, .qmd) or .bib files")
     parser.add_argument("--json", action="store_true", help="print the findings as one JSON array")
+    parser.add_argument("--fit", action="store_true", help="also check that each cited paper fits its sentence (loads the embedding model)")
     add_network_options(parser)
     add_index_option(parser)
     parser.set_defaults(handler=run)
@@ -33,6 +35,11 @@ def run(args: argparse.Namespace) -> int:
     with Registries.open(offline=args.offline, mailto=args.mailto) as registries:
         known = library_lookup(resolve_index_path(args.index))
         findings = verify_paths(args.paths, registries=registries, known=known, errors=errors)
+    if args.fit:
+        from citewise.bib.index.embed import Embedder
+        from citewise.server.features.cite_check import fit_findings
+
+        findings += fit_findings(args.paths, Embedder.load(), errors)
     for error in errors:
         print(error, file=sys.stderr)
     if args.json:

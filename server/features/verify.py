@@ -23,7 +23,6 @@ from citewise.bib.registries import MAX_WORKERS
 from citewise.bib.registries.lookup import Registries
 from citewise.bib.registries.verify import PROBLEMS, check_reference, find_duplicates
 
-STATUSES = ("not-found", "mismatch", "retracted", "superseded", "duplicate", "incomplete", "verified", "unverifiable")
 
 
 @dataclass
