@@ -11,9 +11,9 @@ from citewise.server.drafts.latex import (
     find_latex_citations,
     latex_bibliographies,
     latex_includes,
-    mask_comments_and_verbatim,
     scan_latex,
 )
+from citewise.server.drafts.latex_mask import mask_comments_and_verbatim
 
 
 def keys(text: str, **options) -> list[list[str]]:

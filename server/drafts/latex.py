@@ -1,7 +1,7 @@
 r"""Find citations, bibliography declarations and included files in LaTeX source.
 
 One pass over the text with comments, verbatim material and `\iffalse` blocks
-blanked out (same length, same line breaks, so every position stays true). Every pattern here
+blanked out (latex_mask.py: same length, same line breaks, so every position stays true). Every pattern here
 is linear: groups are matched with possessive quantifiers over disjoint
 character classes, and a key list may not contain `{` or `\`, so a brace that
 never closes costs one short scan, not a rescan of the rest of the file.
@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from citewise.server.drafts.latex_mask import mask_comments_and_verbatim
 from citewise.server.drafts.model import Citation, KeyUse
-from citewise.server.drafts.textutil import LineIndex, blank
+from citewise.server.drafts.textutil import LineIndex
 
 _CITE_BASES = (
     "cite", "citep", "citet", "citealp", "citealt", "citeauthor", "citeyear", "citeyearpar",
@@ -37,7 +38,6 @@ _DOCUMENT_COMMANDS = frozenset(
     {"NewDocumentCommand", "RenewDocumentCommand", "ProvideDocumentCommand", "DeclareDocumentCommand"}
 )
 _DEFINERS = _DEFINE_COMMANDS | _DOCUMENT_COMMANDS | {"def"}
-_VERBATIM_ENVIRONMENTS = ("verbatim", "Verbatim", "BVerbatim", "LVerbatim", "lstlisting", "minted", "comment")
 
 _COMMAND = re.compile(r"\\([A-Za-z@]+)(\*?)")
 _GAP = r"[ \t]*(?:\r?\n[ \t]*)?"
@@ -62,17 +62,6 @@ _TEXT_MACRO = re.compile(
 _PATH_MACRO = re.compile(r"\\([A-Za-z@]+)(?:\{\})?")
 _REMOTE = re.compile(r"location\s*=\s*remote")
 _KEY_PARAM = re.compile(r"\s*#(\d)\s*")
-_SPECIAL = re.compile(
-    r"\\(?:url|href|path)\s*\{[^{}\n]*\}"  # a URL's `%` and `#` are characters, not a comment
-    r"|\\\\|\\%|%|\\verb\*?|\\(?:lstinline|mintinline)\b"
-    r"|\\begin\s*\{(" + "|".join(_VERBATIM_ENVIRONMENTS) + r")(\*?)\}"
-    r"|\\iffalse(?![A-Za-z@])"
-)
-# Inside `\iffalse` TeX still pairs nested conditionals with their `\fi` and still skips
-# comments. `\iff` is the math symbol, not a conditional.
-_CONDITIONAL_TOKEN = re.compile(r"\\\\|\\%|%|\\(iff(?![A-Za-z@])|if[A-Za-z@]*|else|fi)(?![A-Za-z@])")
-
-
 @dataclass(frozen=True)
 class CiteMacro:
     r"""A user command that wraps a cite command, e.g. `\newcommand{\inlinecite}[1]{\citen{#1}}`.
@@ -130,78 +119,6 @@ def latex_bibliographies(text: str) -> list[str]:
 def latex_includes(text: str) -> list[str]:
     r"""Paths pulled in by `\input`, `\include`, `\import{dir}{file}`, `\subfile`…, as written."""
     return [include.path for include in scan_latex(text).includes]
-
-
-def mask_comments_and_verbatim(text: str) -> str:
-    r"""The text with `%` comments, verbatim environments, `\verb|..|` and `\iffalse` blocks replaced by spaces."""
-    pieces: list[str] = []
-    kept_from = 0
-    pos = 0
-    while (match := _SPECIAL.search(text, pos)) is not None:
-        start, end = _masked_span(text, match)
-        if end > start:
-            pieces.append(text[kept_from:start])
-            pieces.append(blank(text[start:end]))
-            kept_from = end
-        pos = max(end, match.end())
-    pieces.append(text[kept_from:])
-    return "".join(pieces)
-
-
-def _masked_span(text: str, match: re.Match) -> tuple[int, int]:
-    token = match.group(0)
-    if token in ("\\\\", "\\%") or token.startswith(("\\url", "\\href", "\\path")):
-        return match.end(), match.end()
-    if token == "%":
-        return match.start(), _end_of_line(text, match.start())
-    if token.startswith("\\if"):
-        return match.start(), _end_of_false_branch(text, match.end())
-    if match.group(1):
-        end_marker = "\\end{" + match.group(1) + match.group(2) + "}"
-        end = text.find(end_marker, match.end())
-        return match.end(), len(text) if end < 0 else end
-    pos = match.end()
-    if token.startswith("\\mintinline") or token.startswith("\\lstinline"):
-        optional = _OPTIONAL.match(text, pos)
-        pos = optional.end() if optional else pos
-        if token.startswith("\\mintinline"):
-            language = _GROUP.match(text, pos)
-            pos = language.end() if language else pos
-    if pos >= len(text):
-        return pos, pos
-    delimiter = "}" if text[pos] == "{" else text[pos]
-    if delimiter.isspace():
-        return pos, pos
-    close = text.find(delimiter, pos + 1)
-    if close < 0 or text.find("\n", pos, close) >= 0:
-        return pos, _end_of_line(text, pos)
-    return pos, close + 1
-
-
-def _end_of_false_branch(text: str, pos: int) -> int:
-    r"""Where the text skipped by an `\iffalse` that ends before `pos` stops: at its own
-    `\else` (what follows is typeset) or just after its `\fi`; the end of the text if neither comes."""
-    depth = 0
-    while (token := _CONDITIONAL_TOKEN.search(text, pos)) is not None:
-        name = token.group(1)
-        pos = _end_of_line(text, token.start()) if token.group(0) == "%" else token.end()
-        if name is None or name == "iff":
-            continue
-        if name == "fi":
-            if depth == 0:
-                return token.end()
-            depth -= 1
-        elif name == "else":
-            if depth == 0:
-                return token.start()
-        else:
-            depth += 1
-    return len(text)
-
-
-def _end_of_line(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end < 0 else end
 
 
 def find_cite_macros(text: str, known: Iterable[CiteMacro] = ()) -> list[CiteMacro]:
