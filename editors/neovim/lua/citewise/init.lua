@@ -111,6 +111,14 @@ local function complete_items(items)
   end, items)
 end
 
+-- The byte column of an LSP `character` in `line` (the helper moved between Neovim versions).
+local function byte_column(line, character, encoding)
+  if vim.lsp.util._str_byteindex_enc then
+    return vim.lsp.util._str_byteindex_enc(line, character, encoding)
+  end
+  return vim.str_byteindex(line, encoding, character, false)
+end
+
 -- The omnifunc the setup installs (<C-x><C-o>). Neovim's own vim.lsp.omnifunc (before 0.11) keeps
 -- only items whose inserted key starts with the typed text, case-sensitively, so `\cite{attention`
 -- or `[@vaswani` would find nothing; citewise matches authors, title words and years itself and
@@ -132,9 +140,10 @@ function M.omnifunc(findstart, _)
     if err or not result or vim.fn.mode() ~= "i" or vim.api.nvim_win_get_cursor(0)[1] ~= cursor[1] then
       return
     end
-    local items = vim.lsp.util.extract_completion_items(result)
-    local first = items[1] and items[1].textEdit
-    local start = first and vim.lsp.util._str_byteindex_enc(line, first.range.start.character, client.offset_encoding)
+    local items = result.items or result
+    local edit = items[1] and items[1].textEdit
+    local range = edit and (edit.range or edit.replace) -- a TextEdit or an InsertReplaceEdit
+    local start = range and byte_column(line, range.start.character, client.offset_encoding)
       or vim.fn.match(line:sub(1, cursor[2]), "\\k*$")
     vim.fn.complete(start + 1, complete_items(items))
   end, bufnr)
