@@ -53,6 +53,7 @@ class SearchHit:
     lexical: float = 0.0
     dense: float = 0.0
     fuzzy: float = 0.0
+    row_id: int = -1
 
 
 @dataclass
@@ -117,7 +118,7 @@ class Searcher:
         """Papers matching a few typed characters: a key prefix, an author, title words, a year."""
         ranked = self._fuzzy(strip_markup(typed), k, None)
         found = self.index.get_by_ids(ranked.ids)
-        return [SearchHit(found[i][0], score, fuzzy=score) for i, score in zip(ranked.ids, ranked.scores)
+        return [SearchHit(found[i][0], score, fuzzy=score, row_id=i) for i, score in zip(ranked.ids, ranked.scores)
                 if i in found]
 
     # Signals
@@ -157,6 +158,31 @@ class Searcher:
     def _dense(self, text: str, depth: int, allowed: set[int] | None) -> _Ranked:
         rows = self.index.nearest(self.embedder.encode([text])[0], depth, allowed)
         return _Ranked([row[0] for row in rows], [row[1] for row in rows])
+
+    def similarities(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine similarity of each query vector to every embedded paper: (row ids in
+        ascending order, float32 scores of shape [len(vectors), len(row ids)])."""
+        import torch
+
+        self._load_vectors()
+        if not len(self._row_ids):
+            return self._row_ids, np.zeros((len(vectors), 0), dtype=np.float32)
+        queries = torch.from_numpy(np.asarray(vectors, dtype=np.float16))
+        return self._row_ids, (queries @ self._matrix.T).float().numpy()
+
+    def vectors_of(self, row_ids: list[int]) -> np.ndarray:
+        """The stored vectors of the given rows (float32; a zero row for one without a vector)."""
+        import torch
+
+        self._load_vectors()
+        found = np.zeros((len(row_ids), self._matrix.shape[1] if self._matrix is not None else 0), dtype=np.float32)
+        if not len(self._row_ids) or not row_ids:
+            return found
+        wanted = np.asarray(row_ids, dtype=np.int64)
+        positions = np.minimum(np.searchsorted(self._row_ids, wanted), len(self._row_ids) - 1)
+        present = self._row_ids[positions] == wanted
+        found[present] = self._matrix[torch.from_numpy(positions[present])].float().numpy()
+        return found
 
     def _fuzzy(self, text: str, depth: int, allowed: set[int] | None) -> _Ranked:
         words = _WORD.findall(text.lower())
@@ -209,7 +235,7 @@ class Searcher:
         top = sorted(fused, key=fused.__getitem__, reverse=True)[:k]
         found = self.index.get_by_ids(top)
         return [
-            SearchHit(found[row_id][0], round(fused[row_id] / best_possible, 4), **_rounded(parts[row_id]))
+            SearchHit(found[row_id][0], round(fused[row_id] / best_possible, 4), **_rounded(parts[row_id]), row_id=row_id)
             for row_id in top
             if row_id in found
         ]

@@ -320,6 +320,27 @@ class Index(SqliteCandidateQueries):
             ids.update(row[0] for row in self.db.execute(query, chunk + chunk))
         return ids
 
+    def row_ids_for(self, refs: list[Reference]) -> list[int | None]:
+        """The row holding each reference: by DOI, else normalized title, else key (or alias)."""
+        by_key = {}
+        for chunk in _chunks([ref.key for ref in refs if ref.key], 500):
+            marks = ",".join("?" * len(chunk))
+            by_key.update(self.db.execute(
+                f"SELECT key, id FROM refs WHERE key IN ({marks}) UNION ALL"
+                f" SELECT key, ref_id FROM aliases WHERE key IN ({marks})", chunk + chunk).fetchall())
+        by_doi = self._ids_by("doi", [normalize_doi(ref.doi) for ref in refs if ref.doi])
+        by_title = self._ids_by("title_norm", [normalize_title(ref.title) for ref in refs if ref.title])
+        return [(ref.doi and by_doi.get(normalize_doi(ref.doi))) or (ref.title and by_title.get(normalize_title(ref.title)))
+                or by_key.get(ref.key) or None for ref in refs]
+
+    def _ids_by(self, column: str, values: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks([value for value in values if value], 500):
+            marks = ",".join("?" * len(chunk))
+            for value, row_id in self.db.execute(f"SELECT {column}, id FROM refs WHERE {column} IN ({marks})", chunk):
+                found.setdefault(value, row_id)
+        return found
+
     def iter_references(self) -> Iterator[Reference]:
         for (data,) in self.db.execute("SELECT data FROM refs ORDER BY key"):
             yield reference_from_dict(json.loads(data))

@@ -1,31 +1,23 @@
 """`citewise search` and `citewise suggest`: ask the index which papers to cite.
 
 `search -` is batch mode for tools: one query per stdin line, one JSON array per
-stdout line, the model loaded once. `suggest` walks a LaTeX or Markdown draft
-paragraph by paragraph and proposes papers the draft does not cite yet.
+stdout line, the model loaded once. `suggest` walks a LaTeX or Markdown draft and the
+files it includes paragraph by paragraph and proposes papers the draft does not cite
+yet, ranked by the language server's suggestion feature (server/features/suggestions.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import re
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from citewise.server.cli.common import add_index_option, print_json
 from citewise.server.cli.index_cmd import add_model_option
 
-MIN_PARAGRAPH_WORDS = 8
-_SKIPPED_LATEX_ENVIRONMENTS = re.compile(
-    r"\\begin\{(figure|table|equation|align|tabular|verbatim|lstlisting|thebibliography)\*?\}"
-    r"(?:(?!\\begin\{\1\*?\}).)*?\\end\{\1\*?\}",  # stops at the next same \begin: linear time
-    re.S,
-)
-_MARKDOWN_FENCE = re.compile(r"^(```|~~~).*?^\1", re.S | re.M)
-_FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.S)
 
 
 def register(subparsers) -> None:
@@ -68,86 +60,56 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass
-class Paragraph:
-    """A stretch of draft text between blank lines; `line` is 1-based."""
-
-    line: int
-    text: str
-
-
 def run_suggest(args: argparse.Namespace) -> int:
-    from citewise.bib.text import strip_markup
-    from citewise.server.drafts.project import read_source
+    """Paragraph by paragraph, through the language server's own suggestion ranking."""
+    from citewise.bib.errors import CitewiseError
+    from citewise.bib.index.location import resolve_index_path
+    from citewise.bib.index.store import Index
+    from citewise.server.drafts.project import language_of
+    from citewise.server.features.settings import Settings
+    from citewise.server.features.suggestions import draft_suggestions
+    from citewise.server.features.workspace import Workspace
 
-    path = Path(args.draft)
-    draft_language(path)
-    text = read_source(path)
-    cited = cited_keys(path, text)
+    path = Path(args.draft).resolve()
+    if language_of(str(path)) is None:
+        raise CitewiseError(f"{args.draft}: unknown draft format (expected .tex, .md, .qmd or .Rmd)")
+    if not path.is_file():
+        raise CitewiseError(f"{args.draft}: no such draft")
+    index_path = resolve_index_path(args.index)
+    with Index.open(index_path, create=False) as index:  # a clear error when there is none
+        stored_model = index.get_meta("model")
+    ws = Workspace([str(path.parent)], Settings(index_path=str(index_path), model=args.model or stored_model,
+                                                suggestion_feedback=False))
+    if stored_model:
+        ws.load_model()
     records = []
-    with open_searcher(args) as searcher:
-        for paragraph in draft_paragraphs(path, text):
-            plain = strip_markup(paragraph.text)
-            if len(plain.split()) < MIN_PARAGRAPH_WORDS:
-                continue
-            hits = searcher.search(paragraph.text, k=args.k, exclude_keys=cited)
-            records.append({"file": str(path), "line": paragraph.line, "text": plain,
-                            "items": [hit_to_json(hit) for hit in hits]})
+    for paragraph in draft_suggestions(ws, str(path), args.k):
+        items = [{**suggestion_to_json(ref), "score": item.score, "inBib": item.in_bib, "reason": item.reason,
+                  "key": item.key} for item, ref in zip(paragraph.items, paragraph.refs)]
+        records.append({"file": _shown(paragraph.path, args.draft, path), "line": paragraph.line + 1,
+                        "text": paragraph.text, "items": items})
     if args.json:
         print_json(records)
         return 0
     for record in records:
         print(f"{record['file']}:{record['line']}: {_shorten(record['text'], 90)}")
         for rank, item in enumerate(record["items"], 1):
-            print(f"    {rank}. {item['key']}  {_shorten(item['title'], 70)} ({item['year'] or 'n.d.'})  {item['score']:.2f}")
+            print(f"    {rank}. {item['key']}  {_shorten(item['title'], 70)} ({item['year'] or 'n.d.'})  "
+                  f"{item['score']:.2f}  — {item['reason']}")
     return 0
 
 
-def cited_keys(path: Path, text: str) -> set[str]:
-    """Every key the draft already cites."""
-    language = draft_language(path)
-    if language == "latex":
-        from citewise.server.drafts.latex import find_latex_citations
-
-        citations = find_latex_citations(text, str(path))
-    else:
-        from citewise.server.drafts.markdown import find_markdown_citations
-
-        citations = find_markdown_citations(text, str(path))
-    return {use.key for citation in citations for use in citation.keys}
+def _shown(file: str, given: str, resolved: Path) -> str:
+    """The draft as the user named it; included files relative to the working directory."""
+    if Path(file) == resolved:
+        return given
+    relative = os.path.relpath(file)
+    return file if relative.startswith("..") else relative
 
 
-def draft_language(path: Path) -> str:
-    from citewise.bib.errors import CitewiseError
-    from citewise.server.drafts.project import language_of
-
-    language = language_of(path)
-    if language:
-        return language
-    raise CitewiseError(f"{path}: unknown draft format (expected .tex or .md)")
-
-
-def draft_paragraphs(path: Path, text: str) -> list[Paragraph]:
-    """Prose paragraphs with their first line; preamble, floats, math and code blocked out."""
-    if draft_language(path) == "latex":
-        body = text.find("\\begin{document}")
-        masked = _blank(text, 0, body) if body > 0 else text
-        masked = _SKIPPED_LATEX_ENVIRONMENTS.sub(lambda m: _newlines_only(m.group(0)), masked)
-    else:
-        masked = _FRONT_MATTER.sub(lambda m: _newlines_only(m.group(0)), text)
-        masked = _MARKDOWN_FENCE.sub(lambda m: _newlines_only(m.group(0)), masked)
-    paragraphs, current, start = [], [], 0
-    for number, line in enumerate(masked.splitlines(), 1):
-        if line.strip():
-            if not current:
-                start = number
-            current.append(line)
-        elif current:
-            paragraphs.append(Paragraph(start, "\n".join(current)))
-            current = []
-    if current:
-        paragraphs.append(Paragraph(start, "\n".join(current)))
-    return paragraphs
+def suggestion_to_json(ref) -> dict:
+    return {"key": ref.key, "title": ref.title, "authors": [author.display() for author in ref.authors],
+            "year": ref.year, "doi": ref.doi, "arxiv": ref.arxiv, "venue": ref.venue}
 
 
 @contextmanager
@@ -189,14 +151,6 @@ def format_hit(rank: int, hit) -> str:
     ref = hit.ref
     authors = ref.short_author() or "anonymous"
     return f"{rank:>2}. {ref.key}  {ref.title} — {authors} ({ref.year or 'n.d.'})  [{hit.score:.2f}]"
-
-
-def _blank(text: str, start: int, end: int) -> str:
-    return text[:start] + _newlines_only(text[start:end]) + text[end:]
-
-
-def _newlines_only(text: str) -> str:
-    return "\n" * text.count("\n")
 
 
 def _shorten(text: str, width: int) -> str:

@@ -14,6 +14,7 @@ from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Reference, reference_from_dict, reference_to_dict
 from citewise.server.features.completion import citation_context
 from citewise.server.features.edits import cite_edits, citation_insertion, target_bib_path
+from citewise.server.features.feedback import feedback_for
 from citewise.server.features.keys import bib_reference
 from citewise.server.features.positions import Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain
@@ -33,6 +34,9 @@ def insert_citation(ws: Workspace, uri: str, pos: Pos, key_or_ref: str | dict) -
     if document is None or document.language is None:
         raise CitewiseError(f"{uri_to_path(uri)}: not an open LaTeX or Markdown draft")
     ref = _resolve(ws, uri, key_or_ref)
+    store = feedback_for(ws)
+    if store is not None:
+        store.record("accepted", ref.key)
     in_bib = bib_reference(ws, uri, ref.key) is not None
     edits = {} if in_bib else cite_edits(ws, uri, ref)
     edits.setdefault(document.path, []).insert(0, _key_or_citation(ws, document, pos, ref.key))
@@ -102,6 +106,18 @@ def _entries_missing_from(generated: str, destination: str) -> str:
     if not kept:
         return ""
     return "\n" + "\n\n".join(raw.strip() for raw in kept) + "\n"
+
+
+def suggestion_feedback(ws: Workspace, kind: str, key: str) -> dict:
+    """Remember that the author accepted or dismissed the suggested paper `key` (kind
+    "accepted" or "dismissed"); nothing is kept while the `suggestionFeedback` setting is off."""
+    if kind not in ("accepted", "dismissed") or not isinstance(key, str) or not key:
+        raise CitewiseError(f"suggestion feedback needs \"accepted\" or \"dismissed\" and a key, got {kind!r}, {key!r}")
+    store = feedback_for(ws)
+    if store is None:
+        return {"recorded": False}
+    store.record(kind, key)
+    return {"recorded": True}
 
 
 def search_papers(ws: Workspace, query: str, k: int = 10) -> list[dict]:

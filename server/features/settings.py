@@ -24,6 +24,7 @@ class Settings:
     suggestion_count: int = 5
     suggest_code_actions: bool = True
     suggest_notifications: bool = True
+    suggestion_feedback: bool = True
     claim_hints: bool = False
     debounce_ms: int = 300
     zotero_push: bool = False

@@ -1,8 +1,9 @@
 """Suggestions as you write: papers for the sentence at the cursor, and the edits that cite them.
 
-The query is the sentence at the cursor plus the one before it (or after it, at the
-start of a paragraph), markup stripped. Papers already cited in those sentences are
-left out. A suggested paper already in the draft's .bib (same key, DOI or title) is
+The ranking reads the whole draft (server/features/ranking.py): the sentence at the cursor
+and the one before it first, then the paragraph, headings, title and abstract, what the
+draft already cites and the author's library. Papers already cited in those two sentences
+are left out. A suggested paper already in the draft's .bib (same key, DOI or title) is
 offered under its .bib key, so citing it adds no entry.
 """
 
@@ -13,14 +14,15 @@ import re
 from dataclasses import dataclass
 
 from citewise.bib.model import Reference, normalize_doi, normalize_title
-from citewise.server.features.context import context_hits, cursor_context
+from citewise.bib.text import strip_markup
+from citewise.server.features.ranking import rank, reason
 from citewise.server.features.edits import cite_edits, citation_insertion
 from citewise.server.features.positions import Command, Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain, short_cite
 from citewise.server.features.sentences import Sentence, sentence_at
+from citewise.server.features.surroundings import paragraphs
 from citewise.server.features.workspace import BibState, Document, Workspace
 
-MIN_QUERY_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -31,10 +33,11 @@ class SuggestionItem:
     year: str
     score: float
     in_bib: bool
+    reason: str = ""
 
     def to_json(self) -> dict:
         return {"key": self.key, "title": self.title, "authors": self.authors, "year": self.year,
-                "score": self.score, "inBib": self.in_bib}
+                "score": self.score, "inBib": self.in_bib, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -61,37 +64,68 @@ def suggest(ws: Workspace, uri: str, pos: Pos) -> SuggestionSet:
     return SuggestionSet(uri, span, [s.item for s in suggestions])
 
 
-def suggestions_at(ws: Workspace, document: Document, pos: Pos,
-                   count: int | None = None) -> tuple[Sentence | None, list[Suggestion]]:
-    """The sentence at `pos` and the papers suggested for it, best first."""
+def suggestions_at(ws: Workspace, document: Document, pos: Pos, count: int | None = None,
+                   weights: dict[str, float] | None = None) -> tuple[Sentence | None, list[Suggestion]]:
+    """The sentence at `pos` and the papers suggested for it, best first (ranked by
+    server/features/ranking.py; `weights` replace its fitted WEIGHTS, for the benchmark)."""
     count = ws.settings.suggestion_count if count is None else count
-    context = cursor_context(document.text, document.lines.offset_of(pos))
-    sentence, neighbour = context.sentence, context.neighbour
-    if sentence is None or ws.searcher is None or count <= 0 or len(context.query) < MIN_QUERY_CHARS:
-        return sentence, []
-    spans = [s for s in (neighbour, sentence) if s]
-    cited = _cited_between(document, min(s.start for s in spans), max(s.end for s in spans))
+    ranking = rank(ws, document, document.lines.offset_of(pos), weights)
+    if ranking.sentence is None or count <= 0:
+        return ranking.sentence, []
     bib = _BibLookup(ws, document.uri)
-    cited_refs = [bib.by_key[key] for key in cited if key in bib.by_key]
-    hits, _ = context_hits(ws, context.query, count + len(cited) + 5)
+    nearby_refs = [bib.by_key[key] for key in ranking.nearby_keys if key in bib.by_key]
     suggestions = []
-    for hit in hits:
-        bib_key = bib.key_of(hit.ref)
-        if (bib_key or hit.ref.key) in cited or any(_same_paper(hit.ref, ref) for ref in cited_refs):
+    for candidate in ranking.candidates:
+        bib_key = bib.key_of(candidate.ref)
+        key = bib_key or candidate.ref.key
+        if key in ranking.nearby_keys or any(_same_paper(candidate.ref, ref) for ref in nearby_refs):
             continue
-        ref = bib.by_key[bib_key] if bib_key else hit.ref
-        item = SuggestionItem(bib_key or hit.ref.key, plain(ref.title), authors_line(ref, limit=3),
-                              ref.year, round(float(hit.score), 4), bib_key is not None)
+        ref = bib.by_key[bib_key] if bib_key else candidate.ref
+        item = SuggestionItem(key, plain(ref.title), authors_line(ref, limit=3), ref.year,
+                              round(candidate.score, 4), bib_key is not None, reason(candidate, weights))
         suggestions.append(Suggestion(item, ref))
         if len(suggestions) == count:
             break
-    return sentence, suggestions
+    return ranking.sentence, suggestions
 
 
-def _cited_between(document: Document, start: int, end: int) -> set[str]:
-    lines = document.lines
-    first, last = lines.position_of(start).line, lines.position_of(end).line
-    return {use.key for c in document.citations if first <= c.line <= last for use in c.keys}
+MIN_PARAGRAPH_WORDS = 8
+
+
+@dataclass(frozen=True)
+class ParagraphSuggestions:
+    """Papers for one paragraph of a draft file; `line` is 0-based."""
+
+    path: str
+    line: int
+    text: str
+    items: list[SuggestionItem]
+    refs: list[Reference]
+
+
+def draft_suggestions(ws: Workspace, path: str, count: int) -> list[ParagraphSuggestions]:
+    """Papers to cite in each prose paragraph of the draft `path` and the files it includes,
+    leaving out every paper the draft already cites. Each paragraph is ranked as if the cursor
+    stood at its end, through `suggestions_at`: the same ranking as the editor's suggestions."""
+    draft = ws.project_draft(path)
+    cited = set(draft.cited_keys())
+    results = []
+    for file in dict.fromkeys([path, *draft.files]):
+        document = ws.document(file)
+        if document is None or document.language is None:
+            continue
+        bib = _BibLookup(ws, document.uri)
+        cited_refs = [bib.by_key[key] for key in cited if key in bib.by_key]
+        for start, end in paragraphs(document.text, document.language):
+            words = " ".join(strip_markup(document.text[start:end]).split())
+            if len(words.split()) < MIN_PARAGRAPH_WORDS:
+                continue
+            _, found = suggestions_at(ws, document, document.lines.position_of(end), count + len(cited))
+            kept = [s for s in found if s.item.key not in cited and not any(_same_paper(s.ref, r) for r in cited_refs)]
+            kept = kept[:count]
+            results.append(ParagraphSuggestions(document.path, document.lines.position_of(start).line, words,
+                                                [s.item for s in kept], [s.ref for s in kept]))
+    return results
 
 
 def _same_paper(a: Reference, b: Reference) -> bool:
@@ -133,6 +167,8 @@ def cite_action_parts(ws: Workspace, document: Document, sentence: Sentence,
     """Title, edits and follow-up command of the action citing `suggestion` in `sentence`."""
     item = suggestion.item
     title = f"Cite: {item.title or item.key} ({short_cite(suggestion.ref)})".replace(" ()", "")
+    if item.reason:
+        title += f" — {item.reason}"
     edits: dict[str, list[TextEdit]] = {}
     if not item.in_bib:
         edits = cite_edits(ws, document.uri, suggestion.ref)
@@ -141,6 +177,8 @@ def cite_action_parts(ws: Workspace, document: Document, sentence: Sentence,
     command = None
     if ws.settings.zotero_push and not item.in_bib:
         command = Command("Add to Zotero", "citewise.pushToZotero", [item.key])
+    elif ws.settings.suggestion_feedback:
+        command = Command("Remember the accepted suggestion", "citewise.acceptSuggestion", [item.key])
     return title, edits, command
 
 

@@ -88,6 +88,18 @@ async def push_to_zotero(ls: CitewiseServer, *args) -> dict:
     return {"zoteroKey": await ls.run_strict(features.push_to_zotero, key, executor=ls.jobs)}
 
 
+async def dismiss_suggestion(ls: CitewiseServer, *args) -> dict:
+    """[key] -> {"recorded": bool}: the author does not want this paper suggested again here."""
+    (key,) = _expect(args, "citewise.dismissSuggestion", "key", 1)
+    return await ls.run_strict(features.suggestion_feedback, "dismissed", key)
+
+
+async def accept_suggestion(ls: CitewiseServer, *args) -> dict:
+    """[key] -> {"recorded": bool}: run by `Cite:` code actions once their edit is applied."""
+    (key,) = _expect(args, "citewise.acceptSuggestion", "key", 1)
+    return await ls.run_strict(features.suggestion_feedback, "accepted", key)
+
+
 async def status(ls: CitewiseServer, *args) -> dict:
     """[] -> the features' status (index, model, Zotero) plus the server's own state."""
     project = await ls.ready()
@@ -156,6 +168,8 @@ COMMANDS = {
     "citewise.syncZotero": sync_zotero,
     "citewise.pushToZotero": push_to_zotero,
     "citewise.status": status,
+    "citewise.dismissSuggestion": dismiss_suggestion,
+    "citewise.acceptSuggestion": accept_suggestion,
     ADD_BIB_ENTRY: add_bib_entry,
     reference_checks.ADD_FROM_IDENTIFIER: reference_checks_lsp.add_from_identifier,
 }

@@ -65,6 +65,11 @@ function registerCommands(context: vscode.ExtensionContext): vscode.Disposable[]
     command("searchPapers", () => searchPapers(false)),
     command("insertCitation", (key) => (typeof key === "string" ? citeAtCursor(key) : searchPapers(true))),
     command("citeSuggestion", (row) => citeAtCursor(typeof row === "string" ? row : (row as { key: string }).key)),
+    command("dismissSuggestion", async (row) => {
+      const key = typeof row === "string" ? row : (row as { key: string }).key;
+      suggestions.dismiss(key);
+      await executeServerCommand("citewise.dismissSuggestion", [key]);
+    }),
     command("generateBib", generateBib),
     command("syncZotero", syncZotero),
     command("reindex", () => runServerCommand("citewise.reindex", [], "Index rebuilt")),

@@ -21,6 +21,7 @@ export interface SuggestionItem {
   year: number | string | null;
   score: number;
   inBib: boolean;
+  reason?: string;
 }
 
 export interface SuggestionsNotification {
@@ -35,6 +36,7 @@ export interface SuggestionRow {
   description: string;
   tooltip: string;
   inBib: boolean;
+  reason: string;
 }
 
 /** "Vaswani", "Vaswani and Shazeer", "Vaswani et al." from a list of names (family names or "Given Family"). */
@@ -63,19 +65,22 @@ function familyName(name: string): string {
   return words[words.length - 1] ?? "";
 }
 
-/** One row of the view: the title, then "Family et al. 2020", with a mark when the .bib already has it. */
+/** One row of the view: the title, then "Family et al. 2020", a mark when the .bib already has it, and why it is suggested. */
 export function describeSuggestion(item: SuggestionItem): SuggestionRow {
   const who = shortAuthors(item.authors);
   const year = item.year === null || item.year === undefined || item.year === "" ? "" : String(item.year);
   const byline = [who, year].filter((part) => part.length > 0).join(" ");
   const marker = item.inBib ? "in .bib" : "from index";
+  const reason = item.reason ?? "";
   const allAuthors = Array.isArray(item.authors) ? item.authors.join(", ") : item.authors;
   return {
     key: item.key,
     label: item.title || item.key,
-    description: [byline, marker].filter((part) => part.length > 0).join(" · "),
-    tooltip: `${item.title}\n${allAuthors}${year ? ` (${year})` : ""}\nkey: ${item.key} · ${marker} · score ${item.score.toFixed(2)}`,
+    description: [byline, reason || marker].filter((part) => part.length > 0).join(" · "),
+    tooltip: `${item.title}\n${allAuthors}${year ? ` (${year})` : ""}\nkey: ${item.key} · ${marker} · score ${item.score.toFixed(2)}` +
+      (reason ? `\nwhy: ${reason}` : ""),
     inBib: item.inBib,
+    reason,
   };
 }
 
@@ -93,6 +98,13 @@ export class SuggestionStore {
 
   clear(): void {
     this.byUri.clear();
+  }
+
+  /** Drops a dismissed paper from every document's suggestions until the server sends new ones. */
+  dismiss(key: string): void {
+    for (const [uri, notification] of this.byUri) {
+      this.byUri.set(uri, { ...notification, items: notification.items.filter((item) => item.key !== key) });
+    }
   }
 
   latest(uri: string | undefined): SuggestionsNotification | undefined {

@@ -3,6 +3,7 @@ import * as vscode from "vscode";
 import { SuggestionRow, SuggestionStore, SuggestionsNotification } from "./suggestions";
 
 export const CITE_SUGGESTION_COMMAND = "citewise.ui.citeSuggestion";
+export const DISMISS_SUGGESTION_COMMAND = "citewise.ui.dismissSuggestion";
 
 export class SuggestionsView implements vscode.TreeDataProvider<SuggestionRow> {
   readonly store = new SuggestionStore();
@@ -17,6 +18,11 @@ export class SuggestionsView implements vscode.TreeDataProvider<SuggestionRow> {
   }
 
   refresh(): void {
+    this.changed.fire();
+  }
+
+  dismiss(key: string): void {
+    this.store.dismiss(key);
     this.changed.fire();
   }
 
@@ -35,6 +41,7 @@ export class SuggestionsView implements vscode.TreeDataProvider<SuggestionRow> {
     item.description = row.description;
     item.tooltip = row.tooltip;
     item.iconPath = new vscode.ThemeIcon(row.inBib ? "pass" : "add");
+    item.contextValue = "citewise.suggestion";
     item.command = { command: CITE_SUGGESTION_COMMAND, title: "Cite at cursor", arguments: [row.key] };
     return item;
   }

@@ -40,3 +40,22 @@ test("the store keeps the newest notification per document, best score first", (
   assert.deepEqual(store.rows("file:///a.tex"), []);
   assert.deepEqual(store.rows(undefined), []);
 });
+
+test("a row says why the paper is suggested", () => {
+  const row = describeSuggestion({
+    key: "k", title: "Sparse attention", authors: ["Rewon Child"], year: 2019, score: 0.7, inBib: true,
+    reason: "matches 'sparse attention' in this sentence; in your .bib",
+  });
+  assert.equal(row.description, "Child 2019 · matches 'sparse attention' in this sentence; in your .bib");
+  assert.match(row.tooltip, /why: matches 'sparse attention'/);
+  assert.equal(row.reason, "matches 'sparse attention' in this sentence; in your .bib");
+});
+
+test("a dismissed paper leaves every document's rows", () => {
+  const store = new SuggestionStore();
+  store.update(notification("file:///a.tex", [["keep", 0.9, true], ["gone", 0.8, false]]));
+  store.update(notification("file:///b.md", [["gone", 0.5, false]]));
+  store.dismiss("gone");
+  assert.deepEqual(store.rows("file:///a.tex").map((row) => row.key), ["keep"]);
+  assert.deepEqual(store.rows("file:///b.md"), []);
+});

@@ -1,0 +1,334 @@
+"""Ranking suggestions from everything the draft knows, not only the sentence at the cursor.
+
+Candidates are the index's hybrid hits for the sentence (bib/index/search.py), the papers
+closest to the surroundings of the cursor (paragraph, headings and captions, title and
+abstract: server/features/surroundings.py), the draft's own .bib entries closest to them, and
+papers other drafts of the workspace cite together with what this draft cites. Each candidate
+gets one value per signal in FEATURES, about 0..1; its score is the weighted sum. WEIGHTS
+are fitted by bench/bench_suggestions.py on its fit split (the `feedback` weight is set by
+hand: the benchmark has no feedback). Each candidate also keeps the evidence behind its
+strongest signals, from which `reason` says in a few words why it is suggested.
+
+Everything here is cached per query text, per .bib parse and per workspace scan, so a
+keystroke costs the sentence search plus one embedding of the paragraph.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from citewise.bib.model import Reference
+from citewise.server.features.context import context_hits, cursor_context
+from citewise.server.features.feedback import feedback_for
+from citewise.server.features.sentences import Sentence
+from citewise.server.features.surroundings import Surroundings, surroundings
+from citewise.server.features.workspace import Document, Workspace
+
+FEATURES = ("hybrid", "sentence", "paragraph", "section", "document", "cited_similarity", "cocited",
+            "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
+WEIGHTS: dict[str, float] = {
+    "hybrid": 1.0, "sentence": 1.0, "paragraph": 0.5, "section": 0.2, "document": 0.2,
+    "cited_similarity": 0.3, "cocited": 0.3, "in_bib": 0.2, "in_zotero": 0.05,
+    "cited_paragraph": -0.2, "cited_elsewhere": 0.1, "feedback": 0.5,
+}
+CONTEXT_SIGNALS = ("sentence", "paragraph", "section", "document")  # dense similarities to the query texts
+POOL = 50
+MIN_QUERY_CHARS = 20
+_ENCODED: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_ENCODED_SIZE = 256
+_WORD = re.compile(r"[A-Za-z][A-Za-z-]{3,}")
+
+
+@dataclass
+class Candidate:
+    row_id: int
+    ref: Reference
+    key: str  # its .bib key when the draft's .bib holds it, else its index key
+    features: dict[str, float]
+    evidence: dict[str, str] = field(default_factory=dict)
+    score: float = 0.0
+
+
+@dataclass
+class Ranking:
+    sentence: Sentence | None
+    nearby_keys: set[str]  # cited in the sentence or its neighbour: never suggested
+    candidates: list[Candidate]  # best first
+
+
+def rank(ws: Workspace, document: Document, offset: int, weights: dict[str, float] | None = None) -> Ranking:
+    """Every candidate for a citation at `offset`, scored and sorted with `weights` (default WEIGHTS)."""
+    ranking = candidates_at(ws, document, offset)
+    order(ranking.candidates, weights or WEIGHTS)
+    return ranking
+
+
+def order(candidates: list[Candidate], weights: dict[str, float]) -> None:
+    """Score candidates as the weighted sum of their features and sort them, best first."""
+    for candidate in candidates:
+        candidate.score = sum(weights.get(name, 0.0) * value for name, value in candidate.features.items())
+    candidates.sort(key=lambda c: c.score, reverse=True)
+
+
+def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
+    """The candidates for a citation at `offset` with their features, unsorted."""
+    context = cursor_context(document.text, offset)
+    searcher = ws.searcher
+    if context.sentence is None or searcher is None or len(context.query) < MIN_QUERY_CHARS:
+        return Ranking(context.sentence, set(), [])
+    hits, sentence_vector = context_hits(ws, context.query, POOL)
+    around = surroundings(document.text, offset, document.language, _root_head(ws, document))
+    cited = _CitedInDraft(ws, document, context.sentence, context.neighbour, offset)
+    library = _library(ws, document.uri)
+    pool: dict[int, float] = {hit.row_id: float(hit.score) for hit in hits if hit.row_id >= 0}
+    vectors = None
+    if sentence_vector is not None:
+        texts = (around.paragraph, around.section, around.document)
+        vectors = np.vstack([sentence_vector, *(_encode(ws, text) for text in texts)])
+        combined = sum(WEIGHTS[name] * vectors[i] for i, name in enumerate(CONTEXT_SIGNALS))
+        row_ids, similarity = searcher.similarities(combined[None, :])
+        pool_ids = _top(row_ids, similarity[0], POOL)
+        bib_ids = np.fromiter(library.rows_in_bib, dtype=np.int64)
+        positions = np.searchsorted(row_ids, bib_ids)
+        found = (positions < len(row_ids)) & (row_ids[np.minimum(positions, len(row_ids) - 1)] == bib_ids)
+        bib_top = _top(bib_ids[found], similarity[0][positions[found]], POOL)
+        for row_id in (*pool_ids, *bib_top):
+            pool.setdefault(int(row_id), 0.0)
+    cocited = _cocitations(ws, document.path)
+    counts = Counter()
+    for key in cited.keys:
+        counts.update(cocited.get(key, {}))
+    for key, _ in counts.most_common(POOL // 2):
+        row_id = library.row_of_key(key)
+        if row_id is not None:
+            pool.setdefault(row_id, 0.0)
+    found_refs = ws.index.get_by_ids(list(pool))
+    row_list = [row_id for row_id in pool if row_id in found_refs]
+    candidates = [Candidate(row_id, found_refs[row_id][0], library.key_of(row_id, found_refs[row_id][0]),
+                            {"hybrid": pool[row_id]}) for row_id in row_list]
+    if vectors is not None and candidates:
+        paper_vectors = searcher.vectors_of(row_list)
+        similarities = paper_vectors @ vectors.T
+        cited_rows = [row for row in (library.row_of_key(key) for key in cited.keys) if row is not None]
+        cited_keys = [key for key in cited.keys if library.row_of_key(key) is not None]
+        cited_similarity = paper_vectors @ searcher.vectors_of(cited_rows).T if cited_rows else None
+        for i, candidate in enumerate(candidates):
+            for j, name in enumerate(CONTEXT_SIGNALS):
+                candidate.features[name] = float(similarities[i, j]) if j == 0 or _has_text(around, name) else 0.0
+            if cited_similarity is not None:
+                own = [k for k, key in enumerate(cited_keys) if key != candidate.key]
+                if own:
+                    best = max(own, key=lambda k: cited_similarity[i, k])
+                    candidate.features["cited_similarity"] = float(cited_similarity[i, best])
+                    candidate.evidence["cited_similarity"] = cited_keys[best]
+    store = feedback_for(ws)
+    for candidate in candidates:
+        _add_draft_features(candidate, cited, counts, cocited, library, store)
+        _add_matched_words(candidate, context.query, around)
+    return Ranking(context.sentence, cited.nearby, candidates)
+
+
+def _add_draft_features(candidate: Candidate, cited: _CitedInDraft, counts: Counter, cocited: dict,
+                        library: _Library, store) -> None:
+    features, key = candidate.features, candidate.key
+    together = counts.get(key, 0)
+    features["cocited"] = together / (together + 1.0)
+    if together:
+        partners = [k for k in cited.keys if key in cocited.get(k, {})]
+        candidate.evidence["cocited"] = max(partners, key=lambda k: cocited[k][key])
+    features["in_bib"] = 1.0 if candidate.row_id in library.rows_in_bib else 0.0
+    features["in_zotero"] = 1.0 if candidate.ref.zotero_key or candidate.row_id in library.rows_from_zotero else 0.0
+    features["cited_paragraph"] = 1.0 if key in cited.in_paragraph else 0.0
+    features["cited_elsewhere"] = 1.0 if key in cited.elsewhere else 0.0
+    features["feedback"] = store.signal(key) if store is not None else 0.0
+    for name in FEATURES:
+        features.setdefault(name, 0.0)
+
+
+def _add_matched_words(candidate: Candidate, query: str, around: Surroundings) -> None:
+    title = candidate.ref.title.lower()
+    matched = [w for w in dict.fromkeys(_WORD.findall(query.lower())) if w[:5] in title]
+    if matched:
+        candidate.evidence["hybrid"] = " ".join(matched[:3])
+    if around.headings:
+        candidate.evidence["section"] = around.headings[-1]
+
+
+def reason(candidate: Candidate, weights: dict[str, float] | None = None) -> str:
+    """A few words on why `candidate` is suggested: its two strongest signals."""
+    weights = weights or WEIGHTS
+    parts = []
+    contributions = sorted(((weights.get(name, 0.0) * value, name) for name, value in candidate.features.items()),
+                           reverse=True)
+    text_said = False
+    for contribution, name in contributions:
+        if contribution <= 0 or len(parts) == 2:
+            break
+        evidence = candidate.evidence.get(name, "")
+        if name in ("hybrid", "sentence", "paragraph", "section", "document"):
+            if text_said:
+                continue
+            text_said = True
+            words = candidate.evidence.get("hybrid")
+            if name in ("hybrid", "sentence") and words:
+                parts.append(f"matches '{words}' in this sentence")
+            elif name == "paragraph" or (name in ("hybrid", "sentence") and not words):
+                parts.append("close to this paragraph" if name == "paragraph" else "close to this sentence")
+            elif name == "section" and evidence:
+                parts.append(f"fits the section '{_short(evidence)}'")
+            else:
+                parts.append("fits your draft's topic")
+        elif name == "cocited" and evidence:
+            parts.append(f"cited with {evidence} in your other drafts")
+        elif name == "cited_similarity" and evidence:
+            parts.append(f"close to {evidence}, which you cite")
+        elif name == "in_bib":
+            parts.append("in your .bib")
+        elif name == "in_zotero":
+            parts.append("in your Zotero library")
+        elif name == "cited_elsewhere":
+            parts.append("you cite it in another section")
+        elif name == "feedback":
+            parts.append("you cited it from a suggestion before")
+    return "; ".join(parts) or "matches this sentence"
+
+
+def _short(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _has_text(around: Surroundings, name: str) -> bool:
+    return bool({"paragraph": around.paragraph, "section": around.section, "document": around.document}[name])
+
+
+def _top(row_ids: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
+    if len(scores) <= count:
+        return row_ids
+    best = np.argpartition(-scores, count)[:count]
+    return row_ids[best]
+
+
+def _encode(ws: Workspace, text: str) -> np.ndarray:
+    """The embedding of `text` (zeros for no text), cached per model and text."""
+    embedder = ws.embedder
+    key = (id(embedder), text)
+    vector = _ENCODED.get(key)
+    if vector is None:
+        vector = embedder.encode([text])[0] if text else np.zeros(embedder.dimension, dtype=np.float32)
+        _ENCODED[key] = vector
+        if len(_ENCODED) > _ENCODED_SIZE:
+            _ENCODED.popitem(last=False)
+    else:
+        _ENCODED.move_to_end(key)
+    return vector
+
+
+def _root_head(ws: Workspace, document: Document) -> str | None:
+    """The start of the draft's root file when `document` is included by another (title, abstract)."""
+    root = ws.project_draft(document.path).root
+    if not root or root == document.path:
+        return None
+    other = ws.document(root)
+    return other.text if other is not None else None
+
+
+class _CitedInDraft:
+    """Keys the draft cites: near the cursor (sentence and neighbour), in its paragraph, elsewhere."""
+
+    def __init__(self, ws: Workspace, document: Document, sentence: Sentence, neighbour: Sentence | None,
+                 offset: int):
+        lines = document.lines
+        spans = [s for s in (sentence, neighbour) if s]
+        near = (lines.position_of(min(s.start for s in spans)).line, lines.position_of(max(s.end for s in spans)).line)
+        text = document.text
+        start = text.rfind("\n\n", 0, offset)
+        end = text.find("\n\n", offset)
+        paragraph = (lines.position_of(start + 1 if start >= 0 else 0).line,
+                     lines.position_of(end if end >= 0 else len(text)).line)
+        self.nearby: set[str] = set()
+        self.in_paragraph: set[str] = set()
+        self.elsewhere: set[str] = set()
+        for citation in ws.draft_for(document.uri).citations:
+            own = os.path.abspath(citation.file or document.path) == document.path
+            for use in citation.keys:
+                if own and near[0] <= citation.line <= near[1]:
+                    self.nearby.add(use.key)
+                elif own and paragraph[0] <= citation.line <= paragraph[1]:
+                    self.in_paragraph.add(use.key)
+                else:
+                    self.elsewhere.add(use.key)
+        self.in_paragraph -= self.nearby
+        self.elsewhere -= self.nearby | self.in_paragraph
+        self.keys = sorted(self.in_paragraph | self.elsewhere)
+
+
+@dataclass
+class _Library:
+    """The draft's .bib entries as index rows, and rows read from Zotero."""
+
+    rows_by_key: dict[str, int]
+    keys_by_row: dict[int, str]
+    rows_in_bib: set[int]
+    rows_from_zotero: set[int]
+
+    def row_of_key(self, key: str) -> int | None:
+        return self.rows_by_key.get(key)
+
+    def key_of(self, row_id: int, ref: Reference) -> str:
+        return self.keys_by_row.get(row_id, ref.key)
+
+
+_LIBRARIES: OrderedDict[tuple, _Library] = OrderedDict()
+_COCITATIONS: OrderedDict[tuple, dict] = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def _library(ws: Workspace, uri: str) -> _Library:
+    """Cached per set of .bib parses and index revision."""
+    states = ws.bib_states_for(uri)
+    index = ws.index
+    key = (id(index), index.revision(), tuple((id(s), id(s.references)) for s in states))
+    library = _LIBRARIES.get(key)
+    if library is None:
+        refs: dict[str, Reference] = {}
+        for state in states:
+            for name, ref in state.references.items():
+                refs.setdefault(name, ref)
+        rows = index.row_ids_for(list(refs.values()))
+        by_key = {name: row for name, row in zip(refs, rows) if row is not None}
+        zotero = {row for row, in index.db.execute("SELECT id FROM refs WHERE instr(lower(sources), 'zotero') > 0")}
+        library = _Library(by_key, {row: name for name, row in by_key.items()}, set(by_key.values()), zotero)
+        _remember(_LIBRARIES, key, library)
+    return library
+
+
+def _cocitations(ws: Workspace, current: str) -> dict[str, dict[str, int]]:
+    """Key -> keys cited beside it in the workspace's other draft files (within two lines; in the
+    same citation counts twice); cached until one of them changes."""
+    infos = [info for info in (ws.draft_file(path) for path in ws.draft_files() if path != current) if info]
+    stamp = tuple((info.path, info.stamp) for info in infos)
+    table = _COCITATIONS.get(stamp)
+    if table is None:
+        table = {}
+        for info in infos:
+            citations = sorted(info.citations, key=lambda c: c.line)
+            for i, citation in enumerate(citations):
+                near = [c for c in citations[i:] if c.line - citation.line <= 2]
+                keys = {use.key for c in near for use in c.keys}
+                for a in {use.key for use in citation.keys}:
+                    for b in keys - {a}:
+                        table.setdefault(a, Counter())[b] += 1
+                        table.setdefault(b, Counter())[a] += 1
+        _remember(_COCITATIONS, stamp, table)
+    return table
+
+
+def _remember(cache: OrderedDict, key: tuple, value) -> None:
+    cache[key] = value
+    if len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)

@@ -1,0 +1,166 @@
+"""Suggestions that read the whole draft: reasons, feedback, the draft's context, and `citewise suggest`
+on the same ranking. Real files, the real index of the example digest and the real model."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from features_support import build_index, make_workspace, open_file, position_of
+
+from citewise.server.features import actions, commands, ranking, suggestions
+from citewise.server.features.positions import Range
+from citewise.server.features.settings import Settings, parse_settings
+from citewise.server.features.surroundings import paragraphs, surroundings
+from citewise.server.features.workspace import Workspace, path_to_uri
+
+SENTENCE = "Image generation with diffusion models reverses a stochastic noising process step by step"
+
+
+@pytest.fixture(scope="session")
+def index_path(tmp_path_factory, embedder) -> Path:
+    return build_index(tmp_path_factory.mktemp("ranking-index") / "index.sqlite", embedder)
+
+
+@pytest.fixture
+def semantic_ws(tmp_path, index_path, embedder):
+    workspace = make_workspace(tmp_path, index_path)
+    workspace.load_model(embedder)
+    assert workspace.searcher is not None and workspace.model_ready
+    return workspace
+
+
+def _suggested(ws, tmp_path):
+    uri = open_file(ws, tmp_path / "paper.tex")
+    for state in ws.bib_states_for(uri):  # the .bib's fields are parsed in the background at first
+        assert state.file.fields_ready.wait(60)
+    text = (tmp_path / "paper.tex").read_text()
+    return uri, suggestions.suggest(ws, uri, position_of(text, SENTENCE, 3))
+
+
+def test_every_suggestion_says_why_in_the_item_and_the_cite_action(semantic_ws, tmp_path):
+    uri, result = _suggested(semantic_ws, tmp_path)
+    assert len(result.items) == 5
+    assert all(item.reason and item.to_json()["reason"] == item.reason for item in result.items)
+    assert any("diffusion" in item.reason or "in your .bib" in item.reason for item in result.items)
+    text = (tmp_path / "paper.tex").read_text()
+    pos = position_of(text, SENTENCE, 3)
+    cite = [a for a in actions.code_actions(semantic_ws, uri, Range(pos, pos), []) if a.title.startswith("Cite: ")]
+    assert cite and all(" — " in a.title for a in cite)
+    assert {a.title.split(" — ", 1)[1] for a in cite} == {item.reason for item in result.items}
+    assert all(a.command is not None and a.command.name == "citewise.acceptSuggestion" for a in cite)
+
+
+def test_a_dismissed_paper_is_not_suggested_again_and_the_setting_turns_feedback_off(semantic_ws, tmp_path):
+    _, before = _suggested(semantic_ws, tmp_path)
+    first = before.items[0].key
+    assert commands.suggestion_feedback(semantic_ws, "dismissed", first) == {"recorded": True}
+    _, after = _suggested(semantic_ws, tmp_path)
+    assert first not in [item.key for item in after.items]
+    stored = list((Path(semantic_ws.index_path).parent / "feedback").glob("*.json"))
+    assert any(first in json.loads(path.read_text())["dismissed"] for path in stored)
+
+    semantic_ws.update_settings(Settings(index_path=semantic_ws.settings.index_path, suggestion_feedback=False))
+    _, without = _suggested(semantic_ws, tmp_path)
+    assert [item.key for item in without.items] == [item.key for item in before.items]
+    assert commands.suggestion_feedback(semantic_ws, "accepted", first) == {"recorded": False}
+
+
+def test_an_accepted_paper_rises(semantic_ws, tmp_path):
+    _, before = _suggested(semantic_ws, tmp_path)
+    last = before.items[-1].key
+    for _ in range(3):
+        commands.suggestion_feedback(semantic_ws, "accepted", last)
+    _, after = _suggested(semantic_ws, tmp_path)
+    keys = [item.key for item in after.items]
+    assert keys.index(last) < len(keys) - 1
+    assert "you cited it from a suggestion before" in after.items[keys.index(last)].reason
+
+
+def test_suggestion_count_goes_up_to_twenty(semantic_ws, tmp_path):
+    settings, warnings = parse_settings({"suggestionCount": 20}, semantic_ws.settings)
+    assert warnings == [] and settings.suggestion_count == 20
+    semantic_ws.update_settings(settings)
+    _, result = _suggested(semantic_ws, tmp_path)
+    keys = [item.key for item in result.items]
+    assert len(keys) == 20 and len(set(keys)) == 20
+
+
+def test_the_paragraph_headings_and_title_reach_the_ranking():
+    text = ("\\documentclass{article}\n\\title{Fast samplers for diffusion models}\n\\begin{document}\n"
+            "\\begin{abstract}We make diffusion sampling cheap.\\end{abstract}\n"
+            "\\section{Related work}\n\\subsection{Solvers}\nODE solvers need few steps \\cite{a}. "
+            "They trade accuracy for speed.\n\n\\section{Results}\nOther text.\n\\end{document}\n")
+    around = surroundings(text, text.index("They trade"), "latex")
+    assert around.title == "Fast samplers for diffusion models"
+    assert around.abstract == "We make diffusion sampling cheap."
+    assert around.headings == ("Related work", "Solvers")
+    assert around.paragraph == "ODE solvers need few steps . They trade accuracy for speed."
+    spans = paragraphs(text, "latex")
+    assert [text[s:e] for s, e in spans][0].startswith("\\begin{abstract}")
+    assert not any("\\documentclass" in text[s:e] for s, e in spans)
+
+
+def test_cited_papers_and_the_library_are_signals(semantic_ws, tmp_path):
+    song = "songScoreBasedGenerativeModeling2021"  # in refs.bib and, by title, in the index
+    text = ("\\documentclass{article}\n\\begin{document}\n\\section{Background}\n"
+            f"Score-based models write generation as a stochastic differential equation \\cite{{{song}}}.\n\n"
+            "\\section{Method}\nWe build on this line of work. We sample images with a diffusion model and a fast solver for the reverse process.\n"
+            "\\bibliography{refs}\n\\end{document}\n")
+    path = tmp_path / "draft.tex"
+    path.write_text(text)
+    uri = open_file(semantic_ws, path)
+    for state in semantic_ws.bib_states_for(uri):
+        assert state.file.fields_ready.wait(60)
+    document = semantic_ws.document(uri)
+    found = ranking.rank(semantic_ws, document, text.index("fast solver"))
+    by_key = {c.key: c for c in found.candidates}
+    assert set(by_key[song].features) == set(ranking.FEATURES)
+    assert by_key[song].features["cited_elsewhere"] == 1.0 and by_key[song].features["cited_paragraph"] == 0.0
+    assert by_key[song].features["in_bib"] == 1.0
+    assert all(c.features["in_bib"] == 0.0 for c in found.candidates if c.key != song and c.key == c.ref.key)
+    similar = [c for c in found.candidates if c.key != song and c.evidence.get("cited_similarity") == song]
+    assert similar and all(c.features["cited_similarity"] > 0 for c in similar)
+    assert by_key[song].evidence.get("section") == "Method"
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "citewise", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def test_citewise_suggest_follows_input_and_ranks_like_the_server(tmp_path, index_path, embedder):
+    make_workspace(tmp_path, index_path)
+    (tmp_path / "main.tex").write_text(
+        "\\documentclass{article}\n\\begin{document}\n\\input{sections/method}\n\\bibliography{refs}\n\\end{document}\n")
+    (tmp_path / "sections").mkdir()
+    (tmp_path / "sections" / "method.tex").write_text(
+        "\\section{Method}\nWe sample images with a diffusion model and a fast ODE solver that needs only a "
+        "handful of steps, following \\cite{hoDenoisingDiffusionProbabilistic2020}.\n\n"
+        "Our encoder is a transformer pre-trained on a large text corpus with masked language modelling "
+        "and fine-tuned for retrieval.\n")
+    result = _cli("suggest", "main.tex", "-k", "4", "--json", "--index", str(index_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    records = json.loads(result.stdout)
+    assert [(r["file"], r["line"]) for r in records] == [("sections/method.tex", 1), ("sections/method.tex", 4)]
+    assert all(len(r["items"]) == 4 and all(item["reason"] for item in r["items"]) for r in records)
+    assert "hoDenoisingDiffusionProbabilistic2020" not in [i["key"] for r in records for i in r["items"]]
+
+    ws = Workspace([str(tmp_path)], Settings(index_path=str(index_path), suggestion_feedback=False))
+    ws.load_model(embedder)
+    method = tmp_path / "sections" / "method.tex"
+    expected = suggestions.draft_suggestions(ws, str((tmp_path / "main.tex").resolve()), 4)
+    assert [[i.key for i in p.items] for p in expected] == [[i["key"] for i in r["items"]] for r in records]
+    document = ws.document(path_to_uri(str(method)))
+    end = document.text.index("fine-tuned for retrieval.") + len("fine-tuned for retrieval.")
+    _, direct = suggestions.suggestions_at(ws, document, document.lines.position_of(end), 10)
+    cited = {"hoDenoisingDiffusionProbabilistic2020"}
+    assert [s.item.key for s in direct if s.item.key not in cited][:4] == [i["key"] for i in records[1]["items"]]
