@@ -1,7 +1,7 @@
 """What `citewise suggest` does to a draft before any search, on 200 KB of nested brackets.
 
-`suggest` splits a draft into paragraphs, strips each one's markup into a query and finds
-the keys it already cites. Before the fix, `[`s that nothing closed made the markup patterns
+`suggest` splits a draft into paragraphs, strips each one's markup, finds the keys it already
+cites, and reads the surroundings of each cursor (paragraph, headings, captions, title). Before the fix, `[`s that nothing closed made the markup patterns
 quadratic (82 s for 200 KB). Figures: that text work on
 - 200 KB of nested brackets (`[[[…]]]`), and on the worst of the other adversarial drafts in
   tests/hostile/adversarial_drafts.py (one opener repeated: `\\(`, `<`, `\\begin{equation}`…);
@@ -22,7 +22,8 @@ from pathlib import Path
 from timing import p95
 
 from citewise.bib.text import strip_markup
-from citewise.server.cli.search_cmd import cited_keys, draft_paragraphs
+from citewise.server.features.surroundings import paragraphs, surroundings
+from citewise.server.features.workspace import scan_draft
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "hostile"))
@@ -36,10 +37,11 @@ def realistic_markdown(size: int) -> str:
 
 
 def suggest_text_work(text: str, suffix: str = ".md") -> None:
-    path = Path("draft" + suffix)
-    cited_keys(path, text)
-    for paragraph in draft_paragraphs(path, text):
-        strip_markup(paragraph.text)
+    language = "latex" if suffix == ".tex" else "markdown"
+    scan_draft(text, language, "draft" + suffix)
+    for start, end in paragraphs(text, language):
+        strip_markup(text[start:end])
+    surroundings(text, len(text) // 2, language)
 
 
 def timed(text: str, repeat: int, suffix: str = ".md") -> list[float]:

@@ -65,7 +65,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     from citewise.bib.errors import CitewiseError
     from citewise.bib.index.location import resolve_index_path
     from citewise.bib.index.store import Index
-    from citewise.server.drafts.project import language_of
+    from citewise.server.drafts.project import language_of, read_source
     from citewise.server.features.settings import Settings
     from citewise.server.features.suggestions import draft_suggestions
     from citewise.server.features.workspace import Workspace
@@ -73,8 +73,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     path = Path(args.draft).resolve()
     if language_of(str(path)) is None:
         raise CitewiseError(f"{args.draft}: unknown draft format (expected .tex, .md, .qmd or .Rmd)")
-    if not path.is_file():
-        raise CitewiseError(f"{args.draft}: no such draft")
+    read_source(path)  # one clear line for a missing, unreadable or special file
     index_path = resolve_index_path(args.index)
     with Index.open(index_path, create=False) as index:  # a clear error when there is none
         stored_model = index.get_meta("model")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from citewise.bib.model import Reference
+from citewise.server.drafts.model import Citation
 from citewise.server.features.context import context_hits, cursor_context
 from citewise.server.features.feedback import feedback_for
 from citewise.server.features.sentences import Sentence
@@ -82,8 +83,9 @@ def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
     if context.sentence is None or searcher is None or len(context.query) < MIN_QUERY_CHARS:
         return Ranking(context.sentence, set(), [])
     hits, sentence_vector = context_hits(ws, context.query, POOL)
-    around = surroundings(document.text, offset, document.language, _root_head(ws, document))
-    cited = _CitedInDraft(ws, document, context.sentence, context.neighbour, offset)
+    draft = ws.draft_for(document.uri)
+    around = surroundings(document.text, offset, document.language, _root_head(ws, document, draft.root))
+    cited = _CitedInDraft(draft.citations, document, context.sentence, context.neighbour, offset)
     library = _library(ws, document.uri)
     pool: dict[int, float] = {hit.row_id: float(hit.score) for hit in hits if hit.row_id >= 0}
     vectors = None
@@ -228,10 +230,9 @@ def _encode(ws: Workspace, text: str) -> np.ndarray:
     return vector
 
 
-def _root_head(ws: Workspace, document: Document) -> str | None:
-    """The start of the draft's root file when `document` is included by another (title, abstract)."""
-    root = ws.project_draft(document.path).root
-    if not root or root == document.path:
+def _root_head(ws: Workspace, document: Document, root: str) -> str | None:
+    """The draft's root file when `document` is included by another (for title and abstract)."""
+    if not root or os.path.abspath(root) == document.path:
         return None
     other = ws.document(root)
     return other.text if other is not None else None
@@ -240,8 +241,8 @@ def _root_head(ws: Workspace, document: Document) -> str | None:
 class _CitedInDraft:
     """Keys the draft cites: near the cursor (sentence and neighbour), in its paragraph, elsewhere."""
 
-    def __init__(self, ws: Workspace, document: Document, sentence: Sentence, neighbour: Sentence | None,
-                 offset: int):
+    def __init__(self, citations: list[Citation], document: Document, sentence: Sentence,
+                 neighbour: Sentence | None, offset: int):
         lines = document.lines
         spans = [s for s in (sentence, neighbour) if s]
         near = (lines.position_of(min(s.start for s in spans)).line, lines.position_of(max(s.end for s in spans)).line)
@@ -253,7 +254,7 @@ class _CitedInDraft:
         self.nearby: set[str] = set()
         self.in_paragraph: set[str] = set()
         self.elsewhere: set[str] = set()
-        for citation in ws.draft_for(document.uri).citations:
+        for citation in citations:
             own = os.path.abspath(citation.file or document.path) == document.path
             for use in citation.keys:
                 if own and near[0] <= citation.line <= near[1]:

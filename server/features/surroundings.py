@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from citewise.bib.text import strip_markup
-from citewise.server.drafts.yamlish import parse_yaml
+from citewise.server.drafts.markdown import front_matter
 
 PARAGRAPH_CHARS = 1_200
 HEAD_CHARS = 20_000
@@ -29,7 +29,6 @@ _LATEX_TITLE = re.compile(r"\\title\s*(?:\[[^\]]*\])?\{([^{}]*(?:\{[^{}]*\}[^{}]
 _LATEX_ABSTRACT = re.compile(r"\\begin\{abstract\}(.*?)\\end\{abstract\}", re.S)
 _LATEX_CAPTION = re.compile(r"\\caption\s*(?:\[[^\]]*\])?\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}")
 _MARKDOWN_CAPTION = re.compile(r"!\[([^\]]{10,})\]\(")
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*\n", re.S)
 _LATEX_LEVELS = {"chapter": 0, "section": 1, "subsection": 2, "subsubsection": 3}
 
 
@@ -113,7 +112,8 @@ def _mask(text: str, language: str | None) -> str:
             cut = body + len(_BEGIN_DOCUMENT)
             text = _NOT_NEWLINE.sub(" ", text[:cut]) + text[cut:]
         return _SKIPPED_LATEX.sub(blank, text)
-    text = _FRONT_MATTER.sub(blank, text)
+    body = front_matter(text)[1]
+    text = _NOT_NEWLINE.sub(" ", text[:body]) + text[body:]
     return _MARKDOWN_FENCE.sub(blank, text)
 
 
@@ -144,14 +144,10 @@ def _latex_head(text: str) -> tuple[str, str]:
 
 
 def _markdown_head(text: str) -> tuple[str, str]:
-    front = _FRONT_MATTER.match(text)
-    if front is None:
+    data, body = front_matter(text)
+    if not body:
         heading = _MARKDOWN_HEADING.search(text)
         return (_words(heading.group(2)) if heading and len(heading.group(1)) == 1 else "", "")
-    try:
-        data = parse_yaml(front.group(1))
-    except ValueError:
-        return "", ""
     return _words(str(data.get("title") or "")), _words(str(data.get("abstract") or ""))[:PARAGRAPH_CHARS]
 
 

@@ -7,7 +7,6 @@ prints `ok`; the tests run it in a subprocess with a timeout (bench/bench_nested
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 SIZE = 200_000
 
@@ -30,16 +29,18 @@ def drafts(size: int = SIZE) -> dict[str, str]:
 
 def run_all(size: int = SIZE) -> None:
     from citewise.bib.text import strip_markup
-    from citewise.server.cli.search_cmd import draft_paragraphs
     from citewise.server.drafts.context import citation_at
     from citewise.server.drafts.latex import find_latex_citations
     from citewise.server.drafts.markdown import scan_markdown
     from citewise.server.features.sentences import sentences_near
+    from citewise.server.features.surroundings import paragraphs, surroundings
 
     for name, text in drafts(size).items():
-        for suffix in (".md", ".tex"):
-            for paragraph in draft_paragraphs(Path("draft" + suffix), text):
-                strip_markup(paragraph.text)
+        for language in ("markdown", "latex"):
+            for start, end in paragraphs(text, language):
+                strip_markup(text[start:end])
+            surroundings(text, len(text) // 2, language)
+            surroundings(text, len(text), language)
         scan_markdown(text, "draft.md")
         find_latex_citations(text, "draft.tex")
         last_line = text.count("\n")
