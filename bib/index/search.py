@@ -14,6 +14,7 @@ from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 from rapidfuzz import fuzz, process
 
 from citewise.bib.index.embed import Embedder
@@ -162,27 +163,11 @@ class Searcher:
     def similarities(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cosine similarity of each query vector to every embedded paper: (row ids in
         ascending order, float32 scores of shape [len(vectors), len(row ids)])."""
-        import torch
-
-        self._load_vectors()
-        if not len(self._row_ids):
-            return self._row_ids, np.zeros((len(vectors), 0), dtype=np.float32)
-        queries = torch.from_numpy(np.asarray(vectors, dtype=np.float16))
-        return self._row_ids, (queries @ self._matrix.T).float().numpy()
+        return self.index.similarities(np.asarray(vectors, dtype=np.float32))
 
     def vectors_of(self, row_ids: list[int]) -> np.ndarray:
         """The stored vectors of the given rows (float32; a zero row for one without a vector)."""
-        import torch
-
-        self._load_vectors()
-        found = np.zeros((len(row_ids), self._matrix.shape[1] if self._matrix is not None else 0), dtype=np.float32)
-        if not len(self._row_ids) or not row_ids:
-            return found
-        wanted = np.asarray(row_ids, dtype=np.int64)
-        positions = np.minimum(np.searchsorted(self._row_ids, wanted), len(self._row_ids) - 1)
-        present = self._row_ids[positions] == wanted
-        found[present] = self._matrix[torch.from_numpy(positions[present])].float().numpy()
-        return found
+        return self.index.vectors_of(row_ids, self.embedder.dimension)
 
     def _fuzzy(self, text: str, depth: int, allowed: set[int] | None) -> _Ranked:
         words = _WORD.findall(text.lower())
