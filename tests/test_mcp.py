@@ -189,7 +189,7 @@ async def test_bad_arguments_are_clear_errors_and_write_nothing(root, index_path
         assert "line 99 is outside the draft" in await error_of(client, "suggest_citations", draft_path="paper.tex",
                                                                 line=99)
         assert "no such file" in await error_of(client, "cite", draft_path="missing.tex", keys=["DPMSolverV3"])
-        assert "either text" in await error_of(client, "suggest_citations", draft_path="paper.tex")
+        assert "exactly one of text" in await error_of(client, "suggest_citations", draft_path="paper.tex")
         assert "exactly one of key, doi or arxiv" in await error_of(client, "get_reference", key="DPMSolverV3",
                                                                     doi="10.1/x")
         assert "no paper with DOI" in await error_of(client, "get_reference", doi="10.9999/not-there")

@@ -25,7 +25,7 @@ def suggest_citations(session: Session, draft_path: str, text: str | None, line:
     from citewise.server.features.suggestions import suggestions_at
 
     if (text is None) == (line is None):
-        raise CitewiseError("give either text (a passage) or line (a line of the draft), not both")
+        raise CitewiseError("give exactly one of text (a passage) or line (a line of the draft)")
     document = session.draft(draft_path)
     document, pos = _with_passage(document, text) if text is not None else (document, _line_end(document, line))
     session.searcher()  # the model, so that the ranking is the editor's
