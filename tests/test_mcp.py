@@ -288,6 +288,7 @@ async def test_verify_references_reports_problems_first(root, index_path, regist
     env = {**registry_server.environment(), "CITEWISE_CACHE_DIR": str(tmp_path / "cache")}
     async with mcp_server(root, index_path, env=env) as client:
         offline = await call(client, "verify_references", path="checked.bib", limit=50)
+        draft = await call(client, "verify_references", path="paper.tex")
     async with mcp_server(root, index_path, "--online", env=env) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
         first = await client.call_tool("verify_references", {"path": "checked.bib", "limit": 10})
@@ -296,6 +297,10 @@ async def test_verify_references_reports_problems_first(root, index_path, regist
         outside = await error_of(client, "verify_references", path="../outside/other.bib")
     # Without --online nothing is sent: only duplicates are known, everything else unverifiable.
     assert offline["counts"] == {"duplicate": 1, "unverifiable": 12} and offline["note"].startswith("offline")
+    # A draft: the entries it cites from refs.bib (vaswani... is cited but defined nowhere), plus cite-check.
+    assert {item["key"] for item in draft["findings"]} == {"songScoreBasedGenerativeModeling2021",
+                                                           "zhengDPMSolverv3ImprovedDiffusion2023"}
+    assert all(item["where"].startswith("refs.bib:") for item in draft["findings"])
     assert tools["verify_references"].annotations.open_world_hint is True
     statuses = {item["key"]: item["status"] for item in found["findings"] + rest["findings"]}
     assert len(statuses) == 13 == sum(found["counts"].values())

@@ -96,18 +96,25 @@ def bibliography(session: Session, draft_path: str) -> str:
 
 
 def verify_references(session: Session, path: str, offset: int, limit: int) -> dict:
-    """`citewise verify` on a draft (the entries it cites) or a .bib file (every entry): one
-    finding per entry, problems first. Registries are asked only when the server runs --online."""
+    """`citewise verify` on a draft (the entries it cites, and `--fit`'s weak-fit citations) or a
+    .bib file (every entry), problems first. Registries are asked only when the server runs --online."""
     from citewise.bib.registries.lookup import Registries
     from citewise.bib.registries.verify import PROBLEMS
     from citewise.server.features.verify import library_lookup, verify_paths
 
     real = session.roots.existing_file(path)
-    if real.suffix.lower() != ".bib":
-        session.draft(path)
+    is_draft = real.suffix.lower() != ".bib"
+    if is_draft:
+        session.draft(path)  # its includes and .bib files inside the roots too
     errors: list[str] = []
     with Registries.open(offline=not session.online) as registries:
         findings = verify_paths([real], registries=registries, known=library_lookup(session.ws.index_path), errors=errors)
+    if is_draft:
+        from citewise.server.features.cite_check import fit_findings
+
+        session.searcher()  # the suggestion model, which cite-check scores with
+        if session.ws.embedder is not None:
+            findings += fit_findings([real], session.ws.embedder, errors)
     findings.sort(key=lambda finding: finding.status not in PROBLEMS)
     counts: dict[str, int] = {}
     for finding in findings:
