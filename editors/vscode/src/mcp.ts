@@ -1,8 +1,9 @@
 /**
  * Offers `citewise mcp` to VS Code's chat agents through `vscode.lm.registerMcpServerDefinitionProvider`.
  * That API arrived after VS Code 1.100 and is missing from the @types/vscode this extension builds
- * against, so it is looked up at runtime: where the running VS Code lacks it, nothing is registered
- * and `.vscode/mcp.json` (see the README) does the same by hand.
+ * against, so it is looked up at runtime: where the running VS Code lacks it, or has it only as a
+ * proposal that refuses other extensions (1.100), nothing is registered and `.vscode/mcp.json`
+ * (see the README) does the same by hand.
  */
 import * as vscode from "vscode";
 import { mcpServerArgs } from "./python";
@@ -53,9 +54,16 @@ export function registerMcpServer(
       return [new StdioDefinition("citewise", await python(), mcpServerArgs(roots, indexPath()), {}, version)];
     },
   };
+  let registration: vscode.Disposable;
+  try {
+    registration = lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, provider);
+  } catch {
+    changed.dispose();  // VS Code 1.100 has the API only as a proposal, which throws for other extensions
+    return [];
+  }
   return [
     changed,
-    lm.registerMcpServerDefinitionProvider(MCP_PROVIDER_ID, provider),
+    registration,
     vscode.workspace.onDidChangeWorkspaceFolders(() => changed.fire()),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("citewise.python") || event.affectsConfiguration("citewise.indexPath")) {
