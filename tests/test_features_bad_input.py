@@ -27,7 +27,7 @@ def _everything(ws, uri: str, pos: Pos) -> dict:
     """Run every position-based feature once; any exception fails the test."""
     return {
         "completion": completion.complete(ws, uri, pos),
-        "replace": completion.replace_range(ws, uri, pos),
+        "resolve": completion.documentation(ws, uri, "vaswaniAttentionAllYou2017"),
         "suggest": suggestions.suggest(ws, uri, pos),
         "hover": hover.hover(ws, uri, pos),
         "definition": navigation.definition(ws, uri, pos),

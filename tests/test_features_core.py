@@ -118,7 +118,7 @@ def test_file_changed_names_the_drafts_to_rediagnose(tmp_path):
 def test_a_missing_index_leaves_completion_to_the_bib(tmp_path):
     ws = make_workspace(tmp_path, None)
     assert ws.index is None and ws.searcher is None
-    assert ws.status()["indexOpen"] is False
+    assert ws.status().index_open is False
 
 
 def test_building_a_workspace_imports_neither_torch_nor_the_index(tmp_path):

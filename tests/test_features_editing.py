@@ -175,7 +175,7 @@ def test_suggestions_leave_out_papers_cited_in_the_sentence(semantic_ws, tmp_pat
     assert len(keys) == 5
     assert "hoDenoisingDiffusionProbabilistic2020" not in keys
     assert result.range.start == Pos(3, 0)
-    assert all(set(item.to_json()) == {"key", "title", "authors", "year", "score", "inBib", "reason"} for item in result.items)
+    assert all(item.title and isinstance(item.in_bib, bool) for item in result.items)
 
 
 def test_a_suggestion_for_a_sentence_on_diffusion_is_about_diffusion(semantic_ws, tmp_path):

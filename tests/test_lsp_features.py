@@ -77,7 +77,8 @@ async def test_completion_in_latex_offers_bib_entries_then_index_papers(client_n
         item = by_key["vaswaniAttentionAllYou2017"]
         assert "attention" in item.filter_text.lower()
         assert "Vaswani" in item.detail and "2017" in item.detail
-        assert "Attention Is All You Need" in item.documentation.value
+        resolved = item if item.documentation else await client.completion_item_resolve_async(item)
+        assert "Attention Is All You Need" in resolved.documentation.value
         assert item.text_edit.new_text == "vaswaniAttentionAllYou2017"
         assert item.command is None, "eglot and Helix ignore commands: the server adds the entry itself"
 

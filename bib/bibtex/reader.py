@@ -16,6 +16,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from citewise.bib.bibtex.cache import FieldCache, shared_cache
 from citewise.bib.bibtex.names import parse_names
@@ -95,8 +96,10 @@ def scan_entries(text: str, path: str = "") -> list[BibEntry]:
     return _entries_and_errors(text, path, scan_blocks(text), LineIndex(text))[0]
 
 
-def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCache | None = None) -> BibFile:
-    """Parse .bib text (see `read_bib_file`)."""
+def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCache | None = None,
+                   run_later: Callable[[Callable[[], None]], None] | None = None) -> BibFile:
+    """Parse .bib text (see `read_bib_file`). With `wait=False` the fields are parsed by
+    `run_later(parse)` (the language server's `files` lane), else on a thread of their own."""
     blocks, reuse = rescan(_recent_scans.get(path), text) if path else (scan_blocks(text), {})
     entries, errors = _entries_and_errors(text, path, blocks, LineIndex(text), reuse)
     if path:
@@ -107,6 +110,8 @@ def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCac
         return bib
     if wait:
         filler.parse_the_rest()
+    elif run_later is not None:
+        run_later(filler.parse_the_rest)
     else:
         threading.Thread(target=filler.parse_the_rest, name="citewise-bib-fields", daemon=True).start()
     return bib

@@ -23,7 +23,10 @@ Signatures (stable; the protocol engineer codes against these):
                      .drafts_using(bib_path) -> list[str]
                      .update_settings(settings) ; .settings
                      .index -> Index | None (opened lazily) ; .searcher -> Searcher | None
-                     .load_model() blocking, run it in a thread ; .model_ready ; .status() -> dict
+                     .load_model() blocking, run it on the `model` lane ; .model_ready
+                     .status() -> WorkspaceStatus
+                     parts: .documents (open_documents.py), .drafts (draft_catalog.py),
+                     .bibs (bibliographies.py), .papers (papers.py: index, searcher, model)
     positions.py   Pos, Range, TextEdit(range, new_text), FileEdit(path, range, new_text),
                    Location(path, range), Command(title, name, arguments),
                    LineIndex(text) (offset <-> Pos, UTF-16 aware)
@@ -31,20 +34,19 @@ Signatures (stable; the protocol engineer codes against these):
                      CompletionCandidate(key, detail, documentation_md, filter_text, sort_text,
                                          in_bib,
                                          insert_text  (use as textEdit.newText: "@key" in Pandoc after "; "),
-                                         replace_range: Range (same as replace_range()),
+                                         replace_range: Range (the key being typed: textEdit range),
                                          additional_text_edits: list[TextEdit] (same document: a
                                             bibliography declaration when the draft has none),
                                          score)
                      The list is always partial: send CompletionList(is_incomplete=True).
                      warm_up(ws, uri, wait=False): parse the draft's .bib files, build candidate
                        tables, start embedding entry titles once the model is loaded (call on didOpen)
-                     replace_range(ws, uri, pos) -> Range | None   the key being typed (textEdit range)
+                     documentation(ws, uri, key) -> str | None   the Markdown card (completionItem/resolve)
     accept.py      entries_to_add(ws, uri) -> AcceptedPapers(keys, edits: dict[path, list[TextEdit]]) | None
                      after a change: the .bib entries of index papers completion offered and the
                      change cited (send as workspace/applyEdit); forget_offers(ws, uri) on close
     suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(
                                          key, title, authors, year, score, in_bib)])
-                     SuggestionItem.to_json() -> the {key,title,authors,year,score,inBib} dict
     hover.py       hover(ws, uri, pos) -> HoverInfo(markdown, range) | None
     navigation.py  definition(ws, uri, pos) -> list[Location] ; references(ws, uri, pos) -> list[Location]
                    prepare_rename(ws, uri, pos) -> Range | None
@@ -73,7 +75,8 @@ Internal modules: edits.py (citation text, .bib insertion plan, target .bib), co
 query around the cursor and its cached hits), sentences.py, keys.py (key under the cursor),
 render.py (Markdown cards).
 
-Threads: call every feature from one thread (the index's SQLite connection lives there).
-`Workspace.load_model`, `commands.reindex`, `sync_zotero` and `push_to_zotero` may run in
-other threads (they open their own index connection or touch none).
+Threads: see background.py, the one statement of the concurrency model. Every feature runs
+on the `features` thread; `Workspace.load_model` runs on the `model` lane and
+`commands.reindex`, `sync_zotero`, `push_to_zotero` on the `jobs` lane (they open their own
+index connection or touch none).
 """

@@ -19,7 +19,7 @@ from citewise.server.features.keys import bib_reference
 from citewise.server.features.positions import Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain
 from citewise.server.drafts.uris import uri_to_path
-from citewise.server.features.workspace import Workspace
+from citewise.server.features.workspace import Workspace, WorkspaceStatus
 
 Progress = Callable[[str, int | None], None]
 
@@ -223,5 +223,5 @@ def push_to_zotero(ws: Workspace, key: str) -> str:
     return push_reference(_zotero_settings(ws), ref)
 
 
-def status(ws: Workspace) -> dict:
+def status(ws: Workspace) -> WorkspaceStatus:
     return ws.status()

@@ -19,7 +19,6 @@ matched, `attention` for `atten`), so that clients filtering by prefix keep
 from __future__ import annotations
 
 import re
-import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -91,9 +90,9 @@ _INDEX_ENTRIES: OrderedDict[tuple, _Entry] = OrderedDict()
 _INDEX_ENTRIES_SIZE = 2_000
 
 
-def _index_entry(ref: Reference) -> _Entry:
-    """The prepared entry of an index paper, reused while its record looks the same."""
-    identity = (ref.key, ref.title, ref.year, len(ref.abstract), len(ref.authors))
+def _index_entry(ref: Reference, revision: int) -> _Entry:
+    """The prepared entry of an index paper, reused while the index keeps its revision."""
+    identity = (revision, ref.key)
     entry = _INDEX_ENTRIES.get(identity)
     if entry is None:
         entry = _INDEX_ENTRIES[identity] = _Entry.of(ref)
@@ -139,16 +138,6 @@ def citation_context(document: Document, pos: Pos, extra_cite_macros: tuple[str,
         return None
 
 
-def replace_range(ws: Workspace, uri: str, pos: Pos) -> Range | None:
-    """The key under the cursor that a completion replaces."""
-    document = ws.document(uri)
-    context = document and citation_context(document, pos, ws.extra_cite_macros())
-    if not context:
-        return None
-    r = context.range
-    return document.lines.lsp_range(r.start_line, r.start_col, r.end_line, r.end_col)
-
-
 def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
     document = ws.document(uri)
     if document is None:
@@ -183,6 +172,19 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
             candidates.append(candidate)
     remember_offers(ws, uri, [entry.ref for _, entry in ranked_index])
     return candidates
+
+
+def documentation(ws: Workspace, uri: str, key: str) -> str | None:
+    """The Markdown card of `key` (a completion item being resolved): the draft's .bib, else the index."""
+    for state in ws.bib_states_for(uri):
+        entry = state.entry(key)
+        if entry is not None:
+            ref = state.references.get(entry.key)
+            if ref is not None:
+                return reference_markdown(ref)
+    index = ws.index
+    ref = index.get(key) if index is not None else None
+    return _index_entry(ref, ws.papers.revision()).markdown if ref is not None else None
 
 
 def _candidate(entry: _Entry, typed: str, score: float, sort_text: str, in_bib: bool,
@@ -268,6 +270,7 @@ def _rank_index(ws: Workspace, tables: list[_BibCandidates], typed: str, sentenc
     hits = list(sentence_hits)
     if len(typed) >= MIN_INDEX_FUZZY_CHARS:
         hits = searcher.fuzzy_candidates(typed, k=MAX_INDEX_CANDIDATES) + hits
+    revision = ws.papers.revision()
     top_context = max((h.score for h in sentence_hits), default=0.0) or 1.0
     context_by_key = {h.ref.key: h.score / top_context for h in sentence_hits}
     scored = []
@@ -277,7 +280,7 @@ def _rank_index(ws: Workspace, tables: list[_BibCandidates], typed: str, sentenc
         if ref.key in excluded or ref.key in seen or _same_paper_in_bib(tables, ref):
             continue
         seen.add(ref.key)
-        entry = _index_entry(ref)
+        entry = _index_entry(ref, revision)
         typed_score = _typed_score(entry, typed)
         if typed and typed_score == 0:
             continue
@@ -290,9 +293,6 @@ def _same_paper_in_bib(tables: list[_BibCandidates], ref: Reference) -> bool:
     doi = normalize_doi(ref.doi) if ref.doi else ""
     title = normalize_title(ref.title) if ref.title else ""
     return any((doi and doi in t.by_doi) or (title and title in t.by_title) for t in tables)
-
-
-_EMBEDDING_LOCK = threading.Lock()
 
 
 def _sentence_relevance(ws: Workspace, document: Document, pos: Pos) -> tuple[dict[str, float], list]:
@@ -308,7 +308,8 @@ def _sentence_relevance(ws: Workspace, document: Document, pos: Pos) -> tuple[di
     hits, query_vector = context_hits(ws, query)
     states = ws.bib_states_for(document.uri)
     vectors = [bib_vectors(ws, state) for state in states] if query_vector is not None else []
-    cache_key = (query, id(hits), tuple(id(s) for s in states), tuple(id(v) for v in vectors))
+    cache_key = (query, ws.papers.revision(), ws.papers.model_state(),
+                 tuple(s.version for s in states), tuple(v is not None for v in vectors))
     cached = _RELEVANCE.get(cache_key)
     if cached is None:
         cached = _RELEVANCE[cache_key] = _relevance(states, hits, query_vector, vectors)
@@ -343,26 +344,23 @@ def _relevance(states: list[BibState], hits: list, query_vector, vectors: list) 
 
 
 def bib_vectors(ws: Workspace, state: BibState, wait: bool = False):
-    """Embeddings of a .bib's entry titles (in `_BibCandidates` order), computed in a
-    background thread the first time they are asked for after the model loaded; None until
+    """Embeddings of a .bib's entry titles (in `_BibCandidates` order), computed on the
+    `embed` lane the first time they are asked for after the model loaded; None until
     then. Titles only: a tenth of the cost of title + abstract on a 5,000-entry file."""
     vectors = state.derived.get("vectors")
     if vectors is not None or ws.embedder is None or not state.ready:
         return vectors
-    with _EMBEDDING_LOCK:
-        worker = state.derived.get("vectors_worker")
-        if worker is None:
-            embedder, entries = ws.embedder, _BibCandidates.of(state).entries
+    job = state.derived.get("vectors_job")
+    if job is None:
+        embedder, entries = ws.embedder, _BibCandidates.of(state).entries
 
-            def embed() -> None:
-                titles = [plain(e.ref.title) or e.key for e in entries]
-                state.derived["vectors"] = embedder.encode(titles, batch_size=BACKGROUND_BATCH)
+        def embed() -> None:
+            titles = [plain(e.ref.title) or e.key for e in entries]
+            state.derived["vectors"] = embedder.encode(titles, batch_size=BACKGROUND_BATCH)
 
-            worker = state.derived["vectors_worker"] = threading.Thread(
-                target=embed, name="citewise-bib-vectors", daemon=True)
-            worker.start()
+        job = state.derived["vectors_job"] = ws.lanes.submit("embed", embed)
     if wait:
-        worker.join()
+        job.result()
     return state.derived.get("vectors")
 
 

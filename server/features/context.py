@@ -56,11 +56,11 @@ def _without_open_citation(sentence: str, cursor: int) -> str:
 
 def context_hits(ws: Workspace, query: str, k: int = MIN_HITS) -> tuple[list, object | None]:
     """Index hits for `query` (at least MIN_HITS of them) and its embedding once the model is
-    loaded, cached per query."""
+    loaded, cached per query, index and index revision, and model."""
     searcher = ws.searcher
     embedder = ws.embedder if ws.model_ready else None
     k = max(k, MIN_HITS)
-    key = (id(ws), id(searcher), id(embedder), query, k)
+    key = (str(ws.index_path), ws.papers.revision(), ws.papers.model_state(), query, k)
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)

@@ -35,10 +35,6 @@ class SuggestionItem:
     in_bib: bool
     reason: str = ""
 
-    def to_json(self) -> dict:
-        return {"key": self.key, "title": self.title, "authors": self.authors, "year": self.year,
-                "score": self.score, "inBib": self.in_bib, "reason": self.reason}
-
 
 @dataclass(frozen=True)
 class SuggestionSet:

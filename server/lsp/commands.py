@@ -17,8 +17,8 @@ from pygls.exceptions import JsonRpcInvalidParams
 from citewise.server.features import commands as features
 from citewise.server.features import reference_checks
 from citewise.server.lsp import convert
-from citewise.server.lsp.handlers import ADD_BIB_ENTRY
 from citewise.server.lsp import reference_checks as reference_checks_lsp
+from citewise.server.lsp.convert import ADD_BIB_ENTRY
 from citewise.server.lsp.progress import WorkDone
 from citewise.server.lsp.server import CitewiseServer, torch_imported
 
@@ -66,7 +66,7 @@ async def reindex(ls: CitewiseServer, *args) -> dict:
     """[] -> summary dict; progress "citewise: reindexing", cancellable."""
     progress = await WorkDone.begin(ls, "citewise: reindexing", cancellable=True)
     try:
-        summary = await ls.run_strict(features.reindex, progress.report, progress.is_cancelled, executor=ls.jobs)
+        summary = await ls.run_strict(features.reindex, progress.report, progress.is_cancelled, lane="jobs")
     finally:
         progress.end("cancelled" if progress.is_cancelled() else "done")
     return summary
@@ -76,7 +76,7 @@ async def sync_zotero(ls: CitewiseServer, *args) -> dict:
     """[] -> summary dict; progress "citewise: syncing Zotero"."""
     progress = await WorkDone.begin(ls, "citewise: syncing Zotero")
     try:
-        summary = await ls.run_strict(features.sync_zotero, progress.report, executor=ls.jobs)
+        summary = await ls.run_strict(features.sync_zotero, progress.report, lane="jobs")
     finally:
         progress.end("done")
     return summary
@@ -85,7 +85,7 @@ async def sync_zotero(ls: CitewiseServer, *args) -> dict:
 async def push_to_zotero(ls: CitewiseServer, *args) -> dict:
     """[key] -> {"zoteroKey": the item's key in the user's library}"""
     (key,) = _expect(args, "citewise.pushToZotero", "key", 1)
-    return {"zoteroKey": await ls.run_strict(features.push_to_zotero, key, executor=ls.jobs)}
+    return {"zoteroKey": await ls.run_strict(features.push_to_zotero, key, lane="jobs")}
 
 
 async def dismiss_suggestion(ls: CitewiseServer, *args) -> dict:
@@ -115,7 +115,9 @@ async def status(ls: CitewiseServer, *args) -> dict:
     }
     if project is None:
         return {"ready": False, "error": ls.project_error, **server_state}
-    return {"ready": True, **await ls.run(features.status, fallback={}), **server_state}
+    workspace_status = await ls.run(features.status)
+    features_state = convert.status_to_json(workspace_status) if workspace_status is not None else {}
+    return {"ready": True, **features_state, **server_state}
 
 
 async def apply_edits(ls: CitewiseServer, edits: dict, label: str) -> dict:

@@ -8,13 +8,21 @@ speaks URIs and lsprotocol types. Handlers call `from_proto` helpers on the way 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from lsprotocol import types
 from pygls.protocol import default_converter
 
 from citewise.server.drafts.uris import path_to_uri, uri_to_path
-from citewise.server.features.positions import Location, Pos, Range, TextEdit
+from citewise.server.features.actions import Action
+from citewise.server.features.completion import CompletionCandidate
+from citewise.server.features.diagnostics import Problem
+from citewise.server.features.hover import HoverInfo
+from citewise.server.features.navigation import Symbol
+from citewise.server.features.positions import Command, Location, Pos, Range, TextEdit
+from citewise.server.features.suggestions import SuggestionItem, SuggestionSet
+from citewise.server.features.workspace import WorkspaceStatus
 
 _SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
@@ -34,6 +42,8 @@ _SYMBOL_KIND = {"entry": types.SymbolKind.Field, "paper": types.SymbolKind.File}
 _DIAGNOSTIC_TAGS = {"unused-entry": [types.DiagnosticTag.Unnecessary]}
 
 _converter = default_converter()
+
+ADD_BIB_ENTRY = "citewise.addBibEntry"
 
 
 # --- protocol -> features -------------------------------------------------------------
@@ -56,15 +66,16 @@ def structure(value: Any, lsp_type: type) -> Any:
     return _converter.structure(value, lsp_type)
 
 
-def problem_fields_from_proto(diagnostic: types.Diagnostic) -> dict[str, Any]:
-    """The `Problem` fields a client hands back in a code-action context."""
-    return {
-        "range": range_from_proto(diagnostic.range),
-        "severity": _SEVERITY_NAME.get(diagnostic.severity, "info"),
-        "message": diagnostic.message,
-        "code": diagnostic.code if isinstance(diagnostic.code, str) else "",
-        "data": diagnostic.data if isinstance(diagnostic.data, dict) else {},
-    }
+def problem_from_proto(diagnostic: types.Diagnostic) -> Problem:
+    """A diagnostic the client hands back in a code-action context, as the features' `Problem`."""
+    severity = _SEVERITY_NAME.get(diagnostic.severity, "info") if diagnostic.severity else "info"
+    return Problem(
+        range=range_from_proto(diagnostic.range),
+        severity=severity,
+        message=diagnostic.message,
+        code=diagnostic.code if isinstance(diagnostic.code, str) else "",
+        data=diagnostic.data if isinstance(diagnostic.data, dict) else {},
+    )
 
 
 # --- features -> protocol -------------------------------------------------------------
@@ -130,33 +141,82 @@ def workspace_edit_to_proto(edits: dict[str, list[TextEdit]], context: EditConte
     return types.WorkspaceEdit(document_changes=changes)
 
 
-def command_to_proto(command) -> types.Command:
+def command_to_proto(command: Command) -> types.Command:
     return types.Command(title=command.title, command=command.name, arguments=list(command.arguments or []))
 
 
-def completion_item_to_proto(candidate, replace: Range | None) -> types.CompletionItem:
-    """One completion item: label = key. Accepting a paper from the index adds its .bib entry
-    through the server noticing the key in the draft (features/accept.py), not a command."""
-    text_edit = types.TextEdit(range=range_to_proto(replace), new_text=candidate.key) if replace else None
+def add_bib_entry_command(edit: types.WorkspaceEdit, follow_up: types.Command | None, title: str) -> types.Command:
+    """citewise.addBibEntry: the client runs it, the server sends `edit` as a workspace/applyEdit
+    of its own (which the editor setups save), then runs `follow_up`."""
+    arguments: list[Any] = [to_json(edit)]
+    if follow_up is not None:
+        arguments.append(to_json(follow_up))
+    return types.Command(title=title, command=ADD_BIB_ENTRY, arguments=arguments)
+
+
+@dataclass(frozen=True)
+class CompletionOptions:
+    """How this client gets completion items: which fields wait for completionItem/resolve."""
+
+    lazy_documentation: bool = False
+
+    @classmethod
+    def of(cls, capabilities: types.ClientCapabilities) -> CompletionOptions:
+        document = capabilities.text_document
+        item = document.completion.completion_item if document and document.completion else None
+        resolvable = item.resolve_support.properties if item and item.resolve_support else []
+        return cls(lazy_documentation="documentation" in resolvable)
+
+
+def completion_item_to_proto(candidate: CompletionCandidate, uri: str,
+                             options: CompletionOptions) -> types.CompletionItem:
+    """One completion item. label = key; textEdit writes `insert_text` over `replace_range`;
+    `additional_text_edits` (same document: a bibliography declaration) go along. Accepting a
+    paper from the index adds its .bib entry through the server noticing the key in the draft
+    (features/accept.py), not a command. Documentation waits for resolve when the client says
+    it resolves it; `data` names what resolve needs."""
+    replace = candidate.replace_range
+    new_text = candidate.insert_text or candidate.key
+    text_edit = types.TextEdit(range=range_to_proto(replace), new_text=new_text) if replace else None
+    documentation = None
+    if candidate.documentation_md and not options.lazy_documentation:
+        documentation = markdown(candidate.documentation_md)
     return types.CompletionItem(
         label=candidate.key,
         kind=types.CompletionItemKind.Reference,
-        detail=candidate.detail,
-        documentation=markdown(candidate.documentation_md) if candidate.documentation_md else None,
+        detail=candidate.detail or None,
+        documentation=documentation,
         filter_text=candidate.filter_text,
         sort_text=candidate.sort_text,
         text_edit=text_edit,
-        insert_text=None if text_edit else candidate.key,
+        insert_text=None if text_edit else new_text,
+        additional_text_edits=[text_edit_to_proto(e) for e in candidate.additional_text_edits] or None,
+        data={"uri": uri, "key": candidate.key} if options.lazy_documentation else None,
     )
 
 
-def hover_to_proto(info) -> types.Hover | None:
+def resolve_request_from_proto(item: types.CompletionItem) -> tuple[str, str] | None:
+    """(document uri, key) from an item's `data`, None for an item citewise did not send."""
+    data = item.data
+    if isinstance(data, dict) and isinstance(data.get("uri"), str) and isinstance(data.get("key"), str):
+        return data["uri"], data["key"]
+    return None
+
+
+def resolved_item_to_proto(item: types.CompletionItem, documentation_md: str | None) -> types.CompletionItem:
+    """`item` with its documentation filled in (unchanged when there is none)."""
+    if documentation_md:
+        item.documentation = markdown(documentation_md)
+    return item
+
+
+def hover_to_proto(info: HoverInfo | None) -> types.Hover | None:
     if info is None:
         return None
     return types.Hover(contents=markdown(info.markdown), range=range_to_proto(info.range) if info.range else None)
 
 
-def diagnostic_to_proto(problem) -> types.Diagnostic:
+def diagnostic_to_proto(problem: Problem) -> types.Diagnostic:
     return types.Diagnostic(
         range=range_to_proto(problem.range),
         severity=_SEVERITY.get(problem.severity, types.DiagnosticSeverity.Information),
@@ -168,16 +228,25 @@ def diagnostic_to_proto(problem) -> types.Diagnostic:
     )
 
 
-def code_action_to_proto(action, context: EditContext) -> types.CodeAction:
+def code_action_to_proto(action: Action, context: EditContext) -> types.CodeAction:
+    """An action that edits a draft and a .bib carries the draft's edit and runs citewise.addBibEntry
+    for the .bib's, as accepting a completion does: every entry citewise adds to a .bib arrives in a
+    workspace/applyEdit of its own, which the editor setups save."""
+    bib_edits = {path: edits for path, edits in action.edits.items() if path.lower().endswith(".bib")}
+    draft_edits = action.edits
+    command = command_to_proto(action.command) if action.command else None
+    if bib_edits and len(bib_edits) < len(action.edits):
+        draft_edits = {path: edits for path, edits in action.edits.items() if path not in bib_edits}
+        command = add_bib_entry_command(workspace_edit_to_proto(bib_edits, context), command, "Add to the .bib")
     return types.CodeAction(
         title=action.title,
         kind=_ACTION_KIND.get(action.kind, types.CodeActionKind.QuickFix),
-        edit=workspace_edit_to_proto(action.edits, context) if action.edits else None,
-        command=command_to_proto(action.command) if action.command else None,
+        edit=workspace_edit_to_proto(draft_edits, context) if draft_edits else None,
+        command=command,
     )
 
 
-def document_symbol_to_proto(symbol) -> types.DocumentSymbol:
+def document_symbol_to_proto(symbol: Symbol) -> types.DocumentSymbol:
     range_ = range_to_proto(symbol.location.range)
     return types.DocumentSymbol(
         name=symbol.name,
@@ -188,7 +257,7 @@ def document_symbol_to_proto(symbol) -> types.DocumentSymbol:
     )
 
 
-def workspace_symbol_to_proto(symbol, index_uri: str) -> types.WorkspaceSymbol:
+def workspace_symbol_to_proto(symbol: Symbol, index_uri: str) -> types.WorkspaceSymbol:
     """A paper as a symbol; one known only to the index points at the start of the index file.
 
     Every client accepts a full Location; a range-less one needs resolve support that
@@ -207,17 +276,34 @@ def workspace_symbol_to_proto(symbol, index_uri: str) -> types.WorkspaceSymbol:
     )
 
 
-def suggestions_to_json(suggestion_set) -> dict[str, Any]:
-    """The `citewise/suggestions` notification: {uri, range, items: [{key,title,authors,year,score,inBib}]}.
+def suggestion_item_to_json(item: SuggestionItem) -> dict[str, Any]:
+    return {"key": item.key, "title": item.title, "authors": item.authors, "year": item.year,
+            "score": item.score, "inBib": item.in_bib, "reason": item.reason}
 
-    `range` (the sentence) is null when the cursor is in no sentence, for example in an emptied document.
-    """
-    range_ = range_to_proto(suggestion_set.range) if suggestion_set.range is not None else None
+
+def suggestions_to_json(suggestion_set: SuggestionSet) -> dict[str, Any]:
+    """The `citewise/suggestions` notification: {uri, range, items: [{key,title,authors,year,score,inBib,reason}]};
+    `range` (the sentence) is null when the cursor is in no sentence."""
+    range_ = suggestion_set.range
     return {
         "uri": suggestion_set.uri,
-        "range": range_ and {
-            "start": {"line": range_.start.line, "character": range_.start.character},
-            "end": {"line": range_.end.line, "character": range_.end.character},
+        "range": None if range_ is None else {
+            "start": {"line": range_.start.line, "character": range_.start.col},
+            "end": {"line": range_.end.line, "character": range_.end.col},
         },
-        "items": [item.to_json() for item in suggestion_set.items],
+        "items": [suggestion_item_to_json(item) for item in suggestion_set.items],
+    }
+
+
+def status_to_json(status: WorkspaceStatus) -> dict[str, Any]:
+    """The features' part of the `citewise.status` command's answer."""
+    return {
+        "indexPath": status.index_path,
+        "indexOpen": status.index_open,
+        "indexCount": status.index_count,
+        "modelReady": status.model_ready,
+        "model": status.model,
+        "problem": status.problem,
+        "openDocuments": status.open_documents,
+        "bibFiles": [{"path": bib.path, "entries": bib.entries, "errors": bib.errors} for bib in status.bib_files],
     }

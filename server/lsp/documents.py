@@ -9,7 +9,6 @@ index adds its .bib entry at once (features/accept.py), whatever the client.
 
 from __future__ import annotations
 
-import os
 from functools import partial
 
 from lsprotocol import types
@@ -105,11 +104,6 @@ async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool
     """Diagnostics for `uri` (and, on open, for the .bib files its draft uses); then, with the
     `verify` setting on, a background check of entries not verified yet (see lsp/reference_checks)."""
     per_uri = await ls.run(_diagnose, uri, with_bib_files, fallback={})
-    if with_bib_files:
-        for target in per_uri:
-            if target != uri:
-                path = convert.path_from_uri(target)
-                ls.bib_mtimes.setdefault(path, mtime_ns(path))
     for target, problems in per_uri.items():
         diagnostics = [convert.diagnostic_to_proto(problem) for problem in problems]
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
@@ -117,14 +111,6 @@ async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool
         from citewise.server.lsp.reference_checks import schedule_verification
 
         schedule_verification(ls, uri)
-
-
-def mtime_ns(path: str) -> int:
-    """A file's modification time in nanoseconds; -1 when it is gone."""
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return -1
 
 
 def _diagnose(project, uri: str, with_bib_files: bool) -> dict:

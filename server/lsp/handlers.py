@@ -6,35 +6,30 @@ except rename, whose errors (a bad new key) are shown to the user as an LSP erro
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from lsprotocol import types
 
 from citewise.bib.index.location import display_location, is_database_url
-from citewise.server.features import actions, completion, diagnostics, hover, navigation, reference_checks
+from citewise.server.features import actions, completion, hover, navigation, reference_checks
 from citewise.server.lsp import convert
 from citewise.server.lsp.server import CitewiseServer
 
-ADD_BIB_ENTRY = "citewise.addBibEntry"
 TRIGGER_CHARACTERS = ["{", ",", "@"]
 
 
 async def complete(ls: CitewiseServer, params: types.CompletionParams) -> types.CompletionList:
     uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
-    candidates, replace = await ls.run(_completion_data, uri, pos, fallback=([], None))
-    items = [convert.completion_item_to_proto(c, replace) for c in candidates]
+    candidates = await ls.run(completion.complete, uri, pos, fallback=[])
+    options = convert.CompletionOptions.of(ls.client_capabilities)
+    items = [convert.completion_item_to_proto(c, uri, options) for c in candidates]
     return types.CompletionList(is_incomplete=True, items=items)
 
 
-def _completion_data(project, uri, pos):
-    return completion.complete(project, uri, pos), completion.replace_range(project, uri, pos)
-
-
-def _add_bib_entry(edit: types.WorkspaceEdit, follow_up: types.Command | None, title: str) -> types.Command:
-    arguments = [convert.to_json(edit)]
-    if follow_up is not None:
-        arguments.append(convert.to_json(follow_up))
-    return types.Command(title=title, command=ADD_BIB_ENTRY, arguments=arguments)
+async def resolve_completion(ls: CitewiseServer, item: types.CompletionItem) -> types.CompletionItem:
+    request = convert.resolve_request_from_proto(item)
+    if request is None:
+        return item
+    documentation = await ls.run(completion.documentation, *request)
+    return convert.resolved_item_to_proto(item, documentation)
 
 
 async def hover_key(ls: CitewiseServer, params: types.HoverParams) -> types.Hover | None:
@@ -87,37 +82,20 @@ def _index_uri(project) -> str:
 
 
 async def code_actions(ls: CitewiseServer, params: types.CodeActionParams) -> list[types.CodeAction]:
-    problems = [
-        diagnostics.Problem(**convert.problem_fields_from_proto(d))
-        for d in params.context.diagnostics
-        if d.source == "citewise"
-    ]
+    problems = [convert.problem_from_proto(d) for d in params.context.diagnostics if d.source == "citewise"]
     uri, range_ = params.text_document.uri, convert.range_from_proto(params.range)
     found = await ls.run(actions.code_actions, uri, range_, problems, fallback=[])
     found += await ls.run(reference_checks.code_actions, uri, range_, problems, fallback=[])
     context = convert.EditContext(ls.client_capabilities, ls.open_versions())
-    return [_code_action(action, context) for action in found]
-
-
-def _code_action(action: actions.Action, context: convert.EditContext) -> types.CodeAction:
-    """An action that edits a draft and a .bib carries the draft's edit and runs citewise.addBibEntry
-    for the .bib's, as accepting a completion does: every entry citewise adds to a .bib arrives in a
-    workspace/applyEdit of its own, which the editor setups save."""
-    bib_edits = {path: edits for path, edits in action.edits.items() if path.lower().endswith(".bib")}
-    if not bib_edits or len(bib_edits) == len(action.edits):
-        return convert.code_action_to_proto(action, context)
-    draft_edits = {path: edits for path, edits in action.edits.items() if path not in bib_edits}
-    proto = convert.code_action_to_proto(replace(action, edits=draft_edits, command=None), context)
-    follow_up = convert.command_to_proto(action.command) if action.command else None
-    proto.command = _add_bib_entry(convert.workspace_edit_to_proto(bib_edits, context), follow_up, "Add to the .bib")
-    return proto
+    return [convert.code_action_to_proto(action, context) for action in found]
 
 
 def register(server: CitewiseServer) -> None:
     server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS, resolve_provider=False),
+        types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS, resolve_provider=True),
     )(complete)
+    server.feature(types.COMPLETION_ITEM_RESOLVE)(resolve_completion)
     server.feature(types.TEXT_DOCUMENT_HOVER)(hover_key)
     server.feature(types.TEXT_DOCUMENT_DEFINITION)(definition)
     server.feature(types.TEXT_DOCUMENT_REFERENCES)(references)

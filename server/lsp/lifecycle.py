@@ -35,7 +35,7 @@ def initialize(ls: CitewiseServer, params: types.InitializeParams) -> None:
 async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> None:
     try:
         settings = await read_settings(ls, pushed=None)
-        ls.project = await ls.loop.run_in_executor(ls.worker, Workspace, ls.roots, settings)
+        ls.project = await ls.loop.run_in_executor(ls.lanes["features"], Workspace, ls.roots, settings, ls.lanes)
         ls.settings = settings
         ls.model_state = "loading"
     except Exception as error:
@@ -128,7 +128,7 @@ async def load_model(ls: CitewiseServer) -> None:
     """
     progress = await WorkDone.begin(ls, "citewise: loading the embedding model")
     try:
-        await asyncio.get_running_loop().run_in_executor(ls.model_loader, ls.project.load_model)
+        await asyncio.get_running_loop().run_in_executor(ls.lanes["model"], ls.project.load_model)
     except Exception as error:
         ls.model_state = "failed"
         ls.log(f"semantic ranking unavailable, using lexical + fuzzy: {error}", types.MessageType.Warning)

@@ -1,11 +1,8 @@
 """The citewise language server: a pygls 2 server that owns the protocol state and runs features.
 
-Threads. The asyncio loop only speaks the protocol. Every features call runs on one
-`worker` thread, in arrival order, so the features `Workspace` is never used by two
-threads at once and document updates apply before the requests that follow them. Slow
-work runs on threads of its own, so that none waits for another: `model_loader`
-(importing torch), `file_reader` (re-parsing a rewritten .bib while the old parse keeps
-answering) and `jobs` (reindexing, Zotero).
+Threads: the asyncio loop only speaks the protocol; `run` hands every features call to
+the `features` lane, and slow work goes to the background lanes. The model, and which
+thread owns which state, is stated once, in `citewise.server.features.background`.
 
 Failures. `run` turns an exception inside a feature into a window/logMessage and the
 handler's empty result; `run_strict` turns it into an LSP error response carrying the
@@ -17,11 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import sys
-import threading
 import traceback
-from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -38,6 +32,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from citewise.bib.errors import CitewiseError
+from citewise.server.features.background import Lanes
 from citewise.server.features.commands import Cancelled
 from citewise.server.lsp.debounce import Debouncer
 
@@ -107,41 +102,6 @@ class ClientFlags:
         )
 
 
-class SerialDaemonExecutor(Executor):
-    """Runs submitted calls one at a time, in order, on one daemon thread.
-
-    Unlike ThreadPoolExecutor its thread is not joined at exit, so a client that exits
-    or dies mid-way through a slow job (importing torch, reindexing) is not kept waiting.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._work, name=name, daemon=True).start()
-
-    def submit(self, function, /, *args, **kwargs) -> Future:
-        future: Future = Future()
-        self._jobs.put((future, function, args, kwargs))
-        return future
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        while cancel_futures:
-            try:
-                future, *_ = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            future.cancel()
-
-    def _work(self) -> None:
-        while True:
-            future, function, args, kwargs = self._jobs.get()
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(function(*args, **kwargs))
-            except BaseException as error:
-                future.set_exception(error)
-
-
 class CitewiseServer(LanguageServer):
     """Protocol state: the features workspace (once created), settings, threads and client flags."""
 
@@ -162,11 +122,7 @@ class CitewiseServer(LanguageServer):
         self.torch_imported_at_initialize: bool | None = None
         self.model_state = "not started"
         self.watching = "none"
-        self.bib_mtimes: dict[str, int] = {}
-        self.worker = SerialDaemonExecutor("citewise-features")
-        self.jobs = SerialDaemonExecutor("citewise-jobs")
-        self.file_reader = SerialDaemonExecutor("citewise-files")
-        self.model_loader = SerialDaemonExecutor("citewise-model")
+        self.lanes = Lanes()
         self.shown_messages: set[str] = set()
         self.debouncer = Debouncer()
         self.stopping = False
@@ -206,27 +162,27 @@ class CitewiseServer(LanguageServer):
                                    code=REQUEST_FAILED) from None
         return self.project
 
-    async def run(self, function: Callable, *args, fallback: Any = None, executor: Executor | None = None) -> Any:
-        """`function(project, *args)` on the worker; a failure is logged and `fallback` returned.
+    async def run(self, function: Callable, *args, fallback: Any = None, lane: str = "features") -> Any:
+        """`function(project, *args)` on `lane`; a failure is logged and `fallback` returned.
 
         Only a request before `initialize` is an error (ServerNotInitialized, as the LSP asks).
         """
         try:
-            return await self.run_strict(function, *args, executor=executor)
+            return await self.run_strict(function, *args, lane=lane)
         except JsonRpcServerNotInitialized:
             raise
         except JsonRpcException as error:
             self.log(error.message, types.MessageType.Warning)
             return fallback
 
-    async def run_strict(self, function: Callable, *args, executor: Executor | None = None) -> Any:
-        """`function(project, *args)` on the worker; a failure becomes an LSP error with its message."""
+    async def run_strict(self, function: Callable, *args, lane: str = "features") -> Any:
+        """`function(project, *args)` on `lane`; a failure becomes an LSP error with its message."""
         project = await self.ready()
         if project is None:
             raise JsonRpcException(f"citewise is not ready: {self.project_error}", code=REQUEST_FAILED)
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(executor or self.worker, partial(function, project, *args))
+            return await loop.run_in_executor(self.lanes[lane], partial(function, project, *args))
         except Cancelled as error:
             raise JsonRpcRequestCancelled(str(error)) from error
         except CitewiseError as error:
@@ -264,9 +220,7 @@ class CitewiseServer(LanguageServer):
     def shutdown_threads(self) -> None:
         self.stopping = True
         self.debouncer.cancel_all()
-        self.worker.shutdown(cancel_futures=True)
-        for executor in (self.jobs, self.file_reader, self.model_loader):
-            executor.shutdown(cancel_futures=True)
+        self.lanes.shutdown()
 
 
 def create_server() -> CitewiseServer:

@@ -1,8 +1,9 @@
 """.bib files changing on disk (Zotero's auto-export, git, another editor): reload and re-diagnose.
 
 Clients that can watch files get a dynamic registration for `**/*.bib` and send
-workspace/didChangeWatchedFiles; for the others a polling loop compares modification
-times. The baseline for a .bib is its mtime when its diagnostics were first published.
+workspace/didChangeWatchedFiles; for the others a polling loop asks the workspace which
+known .bib files changed on disk since they were read (`Bibliographies.changed_on_disk`).
+Either way the change goes through `Workspace.file_changed`, the one implementation.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 from lsprotocol import types
 
 from citewise.server.lsp import convert
-from citewise.server.lsp.documents import mtime_ns, publish_diagnostics
+from citewise.server.lsp.documents import publish_diagnostics
 from citewise.server.lsp.server import CitewiseServer
 
 WATCH_ID = "citewise-bib-watch"
@@ -46,25 +47,27 @@ async def did_change_watched_files(ls: CitewiseServer, params: types.DidChangeWa
 
 
 async def file_changed(ls: CitewiseServer, path: str) -> None:
-    """Re-parse a .bib on its own thread (the old parse keeps answering), then re-diagnose."""
-    ls.bib_mtimes[path] = mtime_ns(path)
-    await ls.run(_reload_bib, path, executor=ls.file_reader)
-    for stale in await ls.run(_paths_to_rediagnose, path, fallback=[]):
-        await publish_diagnostics(ls, convert.uri_from_path(stale))
+    """Re-read a .bib on the `files` lane (the old parse keeps answering), then re-diagnose."""
+    stale = await ls.run(_file_changed, path, fallback=[])
+    await ls.run(_wait_for_reloads, lane="files")
+    for target in stale:
+        await publish_diagnostics(ls, convert.uri_from_path(target))
 
 
-def _reload_bib(project, path: str) -> None:
-    project.reload_bib(path)
+def _file_changed(project, path: str) -> list[str]:
+    return project.file_changed(path)
 
 
-def _paths_to_rediagnose(project, path: str) -> list[str]:
-    return [path] + project.drafts_using(path)
+def _wait_for_reloads(project) -> None:
+    """Queued behind the reload on the `files` lane: returns once it is done."""
+
+
+def _changed_on_disk(project) -> list[str]:
+    return project.bibs.changed_on_disk()
 
 
 async def _poll_bib_files(ls: CitewiseServer) -> None:
     while not ls.stopping:
         await asyncio.sleep(POLL_INTERVAL_S)
-        for path, seen in list(ls.bib_mtimes.items()):
-            if mtime_ns(path) != seen:
-                await file_changed(ls, path)
-
+        for path in await ls.run(_changed_on_disk, fallback=[]):
+            await file_changed(ls, path)

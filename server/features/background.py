@@ -1,0 +1,124 @@
+"""How the language server uses threads: the one concurrency model, stated here.
+
+Three kinds of thread, each owning its own state:
+
+1. The protocol thread (the asyncio loop in `server/lsp/`) reads and writes JSON-RPC and
+   nothing else. It never touches the features `Workspace`. Work reaches the features
+   thread through `CitewiseServer.run`; results come back as awaited futures.
+2. The features thread (the `features` lane below) owns the `Workspace` and all it holds:
+   open documents, draft scans, .bib states, caches and the index's SQLite connection.
+   Requests and notifications run there one at a time, in arrival order, so a document
+   update is applied before the request that follows it.
+3. Background lanes run slow work that would otherwise stall the features thread:
+   `files` (reading and parsing .bib files), `model` (importing torch, loading the model),
+   `embed` (embedding .bib titles), `jobs` (reindex, Zotero sync and push). Each lane is
+   one daemon thread running its jobs in order. Background work never changes features
+   state in place: it builds a new value (a parsed `BibFile`, a vector matrix, a loaded
+   embedder) and publishes it with one reference assignment, which the features thread
+   picks up on its next use. The old value keeps answering until then.
+
+Inside one call, `bib/` may use a helper thread that it joins before returning (the
+searcher runs its SQLite signals beside the query embedding); that is not a lane.
+
+Long loops on background lanes hand the GIL back often (`sys.setswitchinterval` is set
+low by the server), so the protocol and features threads are never starved for long.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Executor, Future
+from typing import Any, Callable
+
+LANES = ("features", "files", "model", "embed", "jobs")
+
+
+class SerialDaemonExecutor(Executor):
+    """Runs submitted calls one at a time, in order, on one daemon thread.
+
+    Unlike ThreadPoolExecutor its thread is not joined at exit, so a client that exits
+    or dies mid-way through a slow job (importing torch, reindexing) is not kept waiting.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._pending = 0
+        self._count_lock = threading.Lock()
+        threading.Thread(target=self._work, name=name, daemon=True).start()
+
+    def submit(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        future: Future = Future()
+        with self._count_lock:
+            self._pending += 1
+            self._idle.clear()
+        self._jobs.put((future, function, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        while cancel_futures:
+            try:
+                future, *_ = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            future.cancel()
+            self._done()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every submitted job has finished (tests and benchmarks use this)."""
+        return self._idle.wait(timeout)
+
+    def _done(self) -> None:
+        with self._count_lock:
+            self._pending -= 1
+            if self._pending == 0:
+                self._idle.set()
+
+    def _work(self) -> None:
+        while True:
+            future, function, args, kwargs = self._jobs.get()
+            try:
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(function(*args, **kwargs))
+                except BaseException as error:
+                    future.set_exception(error)
+            finally:
+                self._done()
+
+
+class Lanes:
+    """The background lanes of one server (or one `Workspace` used without a server)."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[str, SerialDaemonExecutor] = {}
+        self._creating = threading.Lock()
+
+    def __getitem__(self, name: str) -> SerialDaemonExecutor:
+        """The lane `name`, its thread started on first use."""
+        lane = self._lanes.get(name)
+        if lane is None:
+            if name not in LANES:
+                raise KeyError(name)
+            with self._creating:
+                lane = self._lanes.get(name)
+                if lane is None:
+                    lane = self._lanes[name] = SerialDaemonExecutor(f"citewise-{name}")
+        return lane
+
+    def submit(self, lane: str, function: Callable[..., Any], *args: Any) -> Future:
+        return self[lane].submit(function, *args)
+
+    def wait_idle(self, *names: str, timeout: float = 30.0) -> None:
+        """Block until the named lanes (default: every background lane) have no work left."""
+        for name in names or tuple(n for n in LANES if n != "features"):
+            lane = self._lanes.get(name)
+            if lane is not None:
+                lane.wait_idle(timeout)
+
+    def shutdown(self) -> None:
+        for lane in list(self._lanes.values()):
+            lane.shutdown(cancel_futures=True)
