@@ -278,13 +278,13 @@ def semantic_readiness(ws, uri: str) -> dict[str, float]:
 def rss_probe(folder: Path, index_path: Path, with_model: bool) -> int:
     """Peak RSS (MB, VmHWM) of a fresh process that opens the workspace, searches and completes."""
     code = (
-        "import sys; sys.path.insert(0, %r); import bench_lsp as b; from pathlib import Path;"
-        "ws, uri, text = b.open_workspace(Path(%r), Path(%r));"
-        "ws.load_model() if %r else None;"
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_lsp as b; from pathlib import Path;"
+        f"ws, uri, text = b.open_workspace(Path({str(folder)!r}), Path({str(index_path)!r}));"
+        f"ws.load_model() if {with_model!r} else None;"
         "from citewise.server.features import completion; completion.warm_up(ws, uri, wait=True);"
         "b.completion_requests(ws, uri, text, 20); b.suggestion_requests(ws, uri, text, 5);"
         "print(b.peak_rss_mb())"
-    ) % (str(Path(__file__).parent), str(folder), str(index_path), with_model)
+    )
     output = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
     return int(output.stdout.strip().splitlines()[-1])
 

@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from timing import p95
+
 from citewise.bib.readers import read_path
 from citewise.bib.zotero.sqlite_reader import read_zotero_sqlite
-from timing import p95
 
 REPO = Path(__file__).resolve().parents[1]
 ZOTERO_SQLITE = REPO / "tests" / "fixtures" / "readers" / "zotero.sqlite"

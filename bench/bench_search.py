@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from bench_ingest import real_papers, synthetic_references
+
 from citewise.bib.index.embed import DEFAULT_MODEL, Embedder
 from citewise.bib.index.search import Searcher
 from citewise.bib.index.store import Index

@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from timing import p95  # noqa: E402
 from zotero_server import ZoteroLibrary, ZoteroTestServer, synthetic_item  # noqa: E402
 
 from citewise.bib.index.store import Index  # noqa: E402
 from citewise.bib.zotero.client import ZoteroConnection, ZoteroSettings  # noqa: E402
 from citewise.bib.zotero.sync import sync_library  # noqa: E402
-from timing import p95  # noqa: E402
 
 
 def report(name: str, seconds: list[float], requests: list[int]) -> None:

@@ -12,8 +12,9 @@ import contextlib
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 from lsprotocol import types
 from pygls.protocol import default_converter
@@ -216,7 +217,7 @@ def converter_telling_code_actions_from_commands():
     def command_or_code_action(value: dict, _) -> types.Command | types.CodeAction:
         return converter.structure(value, types.Command if isinstance(value.get("command"), str) else types.CodeAction)
 
-    converter.register_structure_hook(Union[types.Command, types.CodeAction], command_or_code_action)
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], command_or_code_action)  # noqa: UP007 (a runtime type)
     return converter
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from conftest import EXAMPLES
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.store import SCHEMA_VERSION, Index
 from citewise.bib.model import Author, Origin, Reference
 from citewise.bib.readers import read_path
 from citewise.bib.text import strip_markup
-
-from conftest import EXAMPLES
 
 
 def paper(key: str, title: str, **fields) -> Reference:

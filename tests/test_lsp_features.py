@@ -10,9 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lsprotocol import types
-from pygls.exceptions import JsonRpcException
-
 from lsp_support import (
     FIXTURES,
     SHARED,
@@ -27,6 +24,8 @@ from lsp_support import (
     uri_to_path,
     wait_until,
 )
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from citewise.bib.errors import SourceError
 from citewise.bib.readers import detect_format, read_path
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from citewise.bib.readers import read_path
 from citewise.bib.readers.zotero_json import reference_from_zotero_item
 

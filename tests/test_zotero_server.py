@@ -14,10 +14,10 @@ HEADERS = {"Zotero-API-Version": "3", "Zotero-API-Key": API_KEY}
 
 @pytest.fixture
 def api():
-    with ZoteroTestServer(seeded_library(), api_key=API_KEY) as server:
-        with httpx2.Client(base_url=f"{server.url}/users/1", headers=HEADERS) as client:
-            client.server = server
-            yield client
+    with (ZoteroTestServer(seeded_library(), api_key=API_KEY) as server,
+          httpx2.Client(base_url=f"{server.url}/users/1", headers=HEADERS) as client):
+        client.server = server
+        yield client
 
 
 def test_every_answer_carries_api_and_library_versions(api):

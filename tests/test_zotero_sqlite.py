@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from citewise.bib.errors import SourceError
 from citewise.bib.readers import read_path
 from citewise.bib.zotero.sqlite_reader import read_zotero_sqlite

@@ -7,7 +7,10 @@ import json
 import pytest
 from zotero_server import Fault, ZoteroLibrary, ZoteroTestServer, load_recorded_items, synthetic_item
 from zotero_support import (
-    WEB_LIBRARY_RESPONSES, index, index_view, library_view, server, settings_for,  # noqa: F401
+    WEB_LIBRARY_RESPONSES,  # noqa: F401
+    index_view,
+    library_view,
+    settings_for,
 )
 
 from citewise.bib.errors import CitewiseError

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from citewise.bib.bibtex.cache import FieldCache, shared_cache
-from citewise.bib.bibtex.names import parse_names
 from citewise.bib.bibtex.latex import latex_to_unicode
+from citewise.bib.bibtex.names import parse_names
 from citewise.bib.bibtex.parse import FieldParseError, parse_entry_fields, parse_preamble, parse_string_definition
 from citewise.bib.bibtex.rescan import Reuse, ScanState, rescan, shifted
 from citewise.bib.bibtex.scan import Block, LineIndex, Span, scan_blocks

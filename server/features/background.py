@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from typing import Any, Callable
+from typing import Any
 
 LANES = ("features", "files", "model", "embed", "jobs")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from citewise.bib.errors import CitewiseError
 from citewise.server.drafts.model import Citation, Draft
