@@ -107,11 +107,13 @@ class OpenDocuments:
 
     def __init__(self) -> None:
         self._open: dict[str, Document] = {}
+        self.texts_received = 0  # documents opened or updated: edits arrive coalesced
 
     def open(self, uri: str, text: str, version: int | None = None) -> Document:
         path = uri_to_path(uri)
         document = Document(uri, path, text, language_of(path), version)
         self._open[path] = document
+        self.texts_received += 1
         return document
 
     def close(self, uri: str) -> str:

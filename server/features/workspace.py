@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from citewise.server.drafts.model import Citation, Draft
 from citewise.server.features.background import Lanes
-from citewise.server.features.bibliographies import BibState, Bibliographies
+from citewise.server.features.bibliographies import Bibliographies, BibState
 from citewise.server.features.draft_catalog import DraftCatalog
 from citewise.bib.index.location import display_location
 from citewise.server.drafts.uris import path_to_uri, uri_to_path
@@ -51,6 +51,7 @@ class WorkspaceStatus:
     model: str
     problem: str | None
     open_documents: int
+    texts_received: int
     bib_files: list[BibStatus]
 
 
@@ -224,6 +225,7 @@ class Workspace:
             model=self.papers.model_state().name,
             problem=self.papers.problem,
             open_documents=len(self.documents),
+            texts_received=self.documents.texts_received,
             bib_files=[BibStatus(path, len(state.file.entries), len(state.file.errors))
                        for path, state in self.bibs.states()],
         )

@@ -9,6 +9,7 @@ index adds its .bib entry at once (features/accept.py), whatever the client.
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from lsprotocol import types
@@ -23,6 +24,8 @@ from citewise.server.lsp import convert
 from citewise.server.lsp.commands import apply_edits, push_to_zotero
 from citewise.server.lsp.server import CitewiseServer
 
+ACCEPT_CHECK_DELAY_S = 0.03
+
 
 async def did_open(ls: CitewiseServer, params: types.DidOpenTextDocumentParams) -> None:
     document = params.text_document
@@ -31,24 +34,25 @@ async def did_open(ls: CitewiseServer, params: types.DidOpenTextDocumentParams) 
 
 
 async def did_change(ls: CitewiseServer, params: types.DidChangeTextDocumentParams) -> None:
+    """The text reaches the features thread with the next features call (`CitewiseServer.run`):
+    a burst of edits costs one copy of the document, not one per edit."""
     uri, version = params.text_document.uri, params.text_document.version
-    text = ls.workspace.get_text_document(uri).source
-    accepted = await ls.run(_update, uri, text, version)
+    ls.changed_documents.add(uri)
+    _check_accepted_soon(ls, uri)
     delay = _debounce_seconds(ls)
     edited_bib = uri.lower().endswith(".bib")
     for target in list(ls.workspace.text_documents) if edited_bib else [uri]:
         ls.debouncer.schedule(f"diagnostics {target}", delay, partial(publish_diagnostics, ls, target))
     if ls.settings is not None and ls.settings.suggest_notifications:
-        cursor = _cursor_after(params.content_changes, text)
+        cursor = _cursor_after(params.content_changes)
         ls.debouncer.schedule(f"suggestions {uri}", delay, lambda: push_suggestions(ls, uri, version, cursor))
-    if accepted is not None:
-        await add_accepted_entries(ls, accepted)
 
 
 async def did_close(ls: CitewiseServer, params: types.DidCloseTextDocumentParams) -> None:
     uri = params.text_document.uri
     ls.debouncer.cancel(f"diagnostics {uri}")
     ls.debouncer.cancel(f"suggestions {uri}")
+    ls.changed_documents.discard(uri)
     await ls.run(_close, uri)
     if not uri.endswith(".bib"):
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
@@ -58,14 +62,25 @@ def _open(project, uri: str, text: str, version: int) -> None:
     project.open_document(uri, text, version)
 
 
-def _update(project, uri: str, text: str, version: int) -> accept.AcceptedPapers | None:
-    project.update_document(uri, text, version)
-    return accept.entries_to_add(project, uri)
-
-
 def _close(project, uri: str) -> None:
     accept.forget_offers(project, uri)
     project.close_document(uri)
+
+
+def _check_accepted_soon(ls: CitewiseServer, uri: str) -> None:
+    """After ACCEPT_CHECK_DELAY_S, see whether the edits so far cited a paper completion offered
+    (one check for a burst of edits; a check once started always finishes, so no entry is lost)."""
+    if uri in ls.accept_checks:
+        return
+    ls.accept_checks.add(uri)
+
+    async def check() -> None:
+        ls.accept_checks.discard(uri)
+        accepted = await ls.run(accept.entries_to_add, uri)
+        if accepted is not None:
+            await add_accepted_entries(ls, accepted)
+
+    asyncio.get_running_loop().call_later(ACCEPT_CHECK_DELAY_S, lambda: asyncio.ensure_future(check()))
 
 
 async def add_accepted_entries(ls: CitewiseServer, accepted: accept.AcceptedPapers) -> None:
@@ -84,11 +99,11 @@ def _debounce_seconds(ls: CitewiseServer) -> float:
     return (ls.settings.debounce_ms if ls.settings is not None else 300) / 1000
 
 
-def _cursor_after(changes, text: str) -> Pos:
+def _cursor_after(changes: list[types.TextDocumentContentChangeEvent]) -> Pos:
     """Where the cursor most likely is: the end of the last change's inserted text."""
     last = changes[-1] if changes else None
     if not isinstance(last, types.TextDocumentContentChangePartial):
-        lines = text.split("\n")
+        lines = last.text.split("\n") if last is not None else [""]
         return Pos(len(lines) - 1, utf16_len(lines[-1]))
     start = last.range.start
     inserted = last.text.split("\n")

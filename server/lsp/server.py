@@ -16,10 +16,11 @@ import asyncio
 import logging
 import sys
 import traceback
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Callable
+from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import (
@@ -35,6 +36,7 @@ from citewise.bib.errors import CitewiseError
 from citewise.server.features.background import Lanes
 from citewise.server.features.commands import Cancelled
 from citewise.server.lsp.debounce import Debouncer
+from citewise.server.lsp.text_sync import LineWorkspace
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +52,36 @@ def _version() -> str:
 
 
 class CitewiseProtocol(LanguageServerProtocol):
-    """pygls' protocol, with two changes.
+    """pygls' protocol, with four changes.
 
     It always negotiates UTF-16 positions, the LSP default, which is what the features
-    count in. And a request whose params do not match the method's type gets an
-    InvalidParams error response (pygls would drop it and leave the client waiting).
+    count in. Open documents are `LineDocument`s, whose edits cost what they touch. A
+    request whose params do not match the method's type gets an InvalidParams error
+    response (pygls would drop it and leave the client waiting). And `shutdown` cancels
+    the requests in flight over a copy of pygls' table: cancelling a future runs callbacks
+    that remove it, and iterating the table itself failed with "dictionary changed size".
     """
 
     @lsp_method(types.INITIALIZE)
-    def lsp_initialize(self, params: types.InitializeParams):
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
         if params.capabilities.general is not None:
             params.capabilities.general.position_encodings = None
-        return (yield from super().lsp_initialize(params))
+        result = yield from super().lsp_initialize(params)
+        plain = self._workspace
+        self._workspace = LineWorkspace(plain.root_uri, plain._sync_kind, list(plain.folders.values()),
+                                        plain.position_encoding)
+        return result  # type: ignore[no-any-return]
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
 
     def structure_message(self, data: dict[str, Any]):
         try:
@@ -123,6 +143,8 @@ class CitewiseServer(LanguageServer):
         self.model_state = "not started"
         self.watching = "none"
         self.lanes = Lanes()
+        self.changed_documents: set[str] = set()
+        self.accept_checks: set[str] = set()
         self.shown_messages: set[str] = set()
         self.debouncer = Debouncer()
         self.stopping = False
@@ -157,7 +179,7 @@ class CitewiseServer(LanguageServer):
             raise JsonRpcServerNotInitialized("citewise: send `initialize` first")
         try:
             await asyncio.wait_for(self.project_ready.wait(), READY_TIMEOUT_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise JsonRpcException("citewise is not ready: the client has not sent `initialized`",
                                    code=REQUEST_FAILED) from None
         return self.project
@@ -180,6 +202,7 @@ class CitewiseServer(LanguageServer):
         project = await self.ready()
         if project is None:
             raise JsonRpcException(f"citewise is not ready: {self.project_error}", code=REQUEST_FAILED)
+        self._send_changed_documents(project)
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self.lanes[lane], partial(function, project, *args))
@@ -191,6 +214,15 @@ class CitewiseServer(LanguageServer):
             name = getattr(function, "__name__", "feature")
             self.log(f"{name} failed:\n{traceback.format_exc()}", types.MessageType.Error)
             raise JsonRpcException(f"{name} failed: {error}", code=REQUEST_FAILED) from error
+
+    def _send_changed_documents(self, project: Any) -> None:
+        """Queue the latest text of every document edited since the last features call ahead
+        of that call, one update per document however many edits came in between."""
+        for uri in list(self.changed_documents):
+            document = self.workspace.text_documents.get(uri)
+            if document is not None:
+                self.lanes["features"].submit(project.update_document, uri, document.source, document.version)
+        self.changed_documents.clear()
 
     # --- talking to the client from any thread -----------------------------------------
 
