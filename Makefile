@@ -12,7 +12,7 @@ DEMO_INDEX := $(VENV)/demo-index.sqlite
 TREE := $(CURDIR)/build/tree
 export PYTHONPATH := $(TREE)
 
-.PHONY: demo test install tree system-deps bench e2e-vscode clean
+.PHONY: demo test lint install tree system-deps bench e2e-vscode clean
 
 # Dependencies, once per change of pyproject.toml. torch goes first: its CPU wheel
 # lies on local disk, while a bare requirement would pull a multi-GB CUDA build.
@@ -37,7 +37,12 @@ tree:
 system-deps:
 	@dpkg -s neovim emacs-nox elpa-eglot >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q neovim emacs-nox elpa-eglot; }
 
-test: install system-deps
+# ruff and mypy first (configured in pyproject.toml): seconds, before minutes of tests.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: install system-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider
 	bash editors/vscode/scripts/e2e.sh
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 from citewise.bib.text import ascii_fold
 
@@ -86,7 +87,7 @@ class Reference:
 
         For text fields the longer value wins (a full abstract beats a truncated one).
         """
-        updates = {}
+        updates: dict[str, Any] = {}
         for f in fields(self):
             if f.name in ("key", "origin", "zotero_key"):
                 continue
@@ -107,12 +108,12 @@ class Reference:
         return merged
 
 
-def reference_to_dict(ref: Reference) -> dict:
+def reference_to_dict(ref: Reference) -> dict[str, Any]:
     """A JSON-ready dict of every field; `reference_from_dict` reverses it."""
     return asdict(ref)
 
 
-def reference_from_dict(data: dict) -> Reference:
+def reference_from_dict(data: dict[str, Any]) -> Reference:
     values = dict(data)
     values["authors"] = [Author(**a) for a in values.get("authors", [])]
     values["editors"] = [Author(**a) for a in values.get("editors", [])]

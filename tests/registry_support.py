@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from registry_server import REGISTRIES, RegistryServer
 
 from citewise.bib.registries.cache import ResponseCache
 from citewise.bib.registries.http import RegistryHTTP, RegistrySettings
 from citewise.bib.registries.lookup import Registries
-from registry_server import REGISTRIES, RegistryServer
 
 
 @pytest.fixture(scope="module")

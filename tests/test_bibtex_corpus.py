@@ -11,8 +11,8 @@ import pytest
 from citewise.bib.bibtex.cache import FieldCache
 from citewise.bib.bibtex.edit import apply_edit, insert_entry_edit, rename_key_edit, replace_entry_edit
 from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file, scan_entries
-from citewise.bib.files import decode
 from citewise.bib.errors import CitewiseError
+from citewise.bib.files import decode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bibtex"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "bibtex"

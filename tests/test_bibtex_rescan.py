@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from citewise.bib.bibtex.reader import scan_entries
-from citewise.bib.files import decode
 from citewise.bib.bibtex.rescan import ScanState, rescan
 from citewise.bib.bibtex.scan import scan_blocks
+from citewise.bib.files import decode
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bibtex"
 

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from registry_support import registry, registry_env, registry_server  # noqa: F401 (fixtures)
 
 from citewise.server.cli import main
-from registry_support import registry, registry_env, registry_server  # noqa: F401 (fixtures)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verify"
 EXPECTED = {

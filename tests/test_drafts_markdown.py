@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from citewise.server.drafts.markdown import find_markdown_citations, front_matter, markdown_bibliographies, markdown_includes
+from citewise.server.drafts.markdown import (
+    find_markdown_citations,
+    front_matter,
+    markdown_bibliographies,
+    markdown_includes,
+)
 from citewise.server.drafts.yaml_metadata import parse_yaml, string_list
 
 

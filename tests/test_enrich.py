@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from registry_support import registry, registry_env, registry_server  # noqa: F401 (fixtures)
 
 from citewise.bib.index.store import Index
 from citewise.server.cli import main
-from registry_support import registry, registry_env, registry_server  # noqa: F401 (fixtures)
 
 DIGEST = Path(__file__).parent / "fixtures" / "verify" / "recorded-digest.txt"
 

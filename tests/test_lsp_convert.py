@@ -9,7 +9,7 @@ from citewise.server.features.completion import CompletionCandidate
 from citewise.server.features.diagnostics import Problem
 from citewise.server.features.hover import HoverInfo
 from citewise.server.features.navigation import Symbol
-from citewise.server.features.positions import Command, FileEdit, Location, Pos, Range, TextEdit
+from citewise.server.features.positions import Command, Location, Pos, Range, TextEdit
 from citewise.server.features.suggestions import SuggestionItem, SuggestionSet
 from citewise.server.features.workspace import BibStatus, WorkspaceStatus
 from citewise.server.lsp import convert
@@ -37,9 +37,8 @@ def _context(**kwargs) -> convert.EditContext:
 def _candidate(**overrides) -> CompletionCandidate:
     fields = dict(key="jones2019", detail="Jones 2019", documentation_md="**Title**", filter_text="jones title",
                   sort_text="100001", in_bib=False, insert_text="@jones2019", replace_range=R,
-                  additional_bib_edit=FileEdit("/tmp/refs.bib", Range(Pos(9, 0), Pos(9, 0)), "@article{jones2019,}\n"),
                   additional_text_edits=[TextEdit(Range(Pos(0, 0), Pos(0, 0)), "bibliography: references.bib\n")],
-                  command=Command("Add to Zotero", "citewise.pushToZotero", ["jones2019"]))
+                  score=0.5)
     fields.update(overrides)
     return CompletionCandidate(**fields)
 
@@ -58,7 +57,7 @@ def test_paths_and_uris_round_trip(tmp_path):
 
 
 def test_completion_item_carries_every_field():
-    item = convert.completion_item_to_proto(_candidate(), "file:///d.md", _context(), convert.CompletionOptions())
+    item = convert.completion_item_to_proto(_candidate(), "file:///d.md", convert.CompletionOptions())
     assert item.label == "jones2019"
     assert item.kind == types.CompletionItemKind.Reference
     assert item.detail == "Jones 2019"
@@ -68,31 +67,22 @@ def test_completion_item_carries_every_field():
     assert item.text_edit.range == PROTO_R
     assert item.insert_text is None
     assert [(e.new_text, e.range.start.line) for e in item.additional_text_edits] == [("bibliography: references.bib\n", 0)]
-    assert item.command.command == convert.ADD_BIB_ENTRY
-    edit, follow_up = item.command.arguments
-    assert edit["documentChanges"][-1]["edits"][0]["newText"] == "@article{jones2019,}\n"
-    assert follow_up["command"] == "citewise.pushToZotero" and follow_up["arguments"] == ["jones2019"]
+    assert item.command is None  # the .bib entry comes when the key lands in the draft (features/accept.py)
     assert item.data is None
 
 
 def test_completion_item_without_range_inserts_its_text():
     item = convert.completion_item_to_proto(_candidate(replace_range=None, additional_text_edits=[]),
-                                            "file:///d.md", _context(), convert.CompletionOptions())
+                                            "file:///d.md", convert.CompletionOptions())
     assert item.text_edit is None and item.insert_text == "@jones2019"
     assert item.additional_text_edits is None
-
-
-def test_a_bib_entry_already_in_the_bib_has_no_bib_command():
-    item = convert.completion_item_to_proto(_candidate(in_bib=True, command=None), "file:///d.tex", _context(),
-                                            convert.CompletionOptions())
-    assert item.command is None
 
 
 def test_documentation_waits_for_resolve_only_when_the_client_resolves_it():
     lazy = convert.CompletionOptions.of(_capabilities(resolve=["documentation", "detail"]))
     eager = convert.CompletionOptions.of(_capabilities(resolve=[]))
     assert lazy.lazy_documentation and not eager.lazy_documentation
-    item = convert.completion_item_to_proto(_candidate(), "file:///d.md", _context(), lazy)
+    item = convert.completion_item_to_proto(_candidate(), "file:///d.md", lazy)
     assert item.documentation is None and item.detail == "Jones 2019"
     assert convert.resolve_request_from_proto(item) == ("file:///d.md", "jones2019")
     resolved = convert.resolved_item_to_proto(item, "**Title**")

@@ -6,9 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from lsprotocol import types
-
 from lsp_support import execute, lsp_session, open_file, wait_until
+from lsprotocol import types
 from registry_support import registry, registry_server  # noqa: F401 (fixtures)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verify"

@@ -21,11 +21,11 @@ from pathlib import Path
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from registry_support import registry_server  # noqa: F401 (fixture)
 
 from citewise.bib.index.embed import embed_pending
 from citewise.bib.index.store import Index
 from citewise.bib.readers import read_path
-from registry_support import registry_server  # noqa: F401 (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 WORKSPACE = REPO / "tests" / "fixtures" / "lsp" / "latex"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from registry_server import Fault
+from registry_support import make_registries, registry, registry_server  # noqa: F401 (fixtures)
 
 from citewise.bib.model import Author, Reference
 from citewise.bib.registries.cache import TIME_LIMITS, ResponseCache
@@ -12,8 +14,6 @@ from citewise.bib.registries.http import RegistryUnavailable
 from citewise.bib.registries.identifiers import find_identifier, normalize_isbn, parse_identifier
 from citewise.bib.registries.matching import first_authors_agree, titles_agree
 from citewise.bib.registries.resolve import resolve_text
-from registry_server import Fault
-from registry_support import make_registries, registry, registry_server  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from citewise.bib.keys import fill_keys
 from citewise.bib.model import Reference
 
+
 def line_at(text: str, offset: int) -> int:
     """The 1-based line number of a character offset."""
     return text.count("\n", 0, offset) + 1

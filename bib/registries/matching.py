@@ -49,10 +49,7 @@ def _subtitle_split(first: str, second: str) -> bool:
     """One title is the other plus a subtitle after `:`, `.`, `?`, `!` or a dash."""
     shorter, longer = sorted((latex_to_unicode(first), latex_to_unicode(second)), key=lambda t: len(title_key(t)))
     head = title_key(shorter)
-    for match in re.finditer(r"[:.?!]|\s[-–—]\s", longer):
-        if title_key(longer[: match.start()]) == head:
-            return True
-    return False
+    return any(title_key(longer[:match.start()]) == head for match in re.finditer(r"[:.?!]|\s[-–—]\s", longer))
 
 
 def family_key(author: Author) -> str:

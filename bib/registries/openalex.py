@@ -33,7 +33,7 @@ def _parse(status: int, body: str) -> Work | None:
     ref = Reference(
         entry_type=entry_type,
         title=clean_text(data.get("title") or data.get("display_name") or ""),
-        authors=[author for item in data.get("authorships", []) for author in parse_names(((item.get("author") or {}).get("display_name") or ""))[:1]],
+        authors=[author for item in data.get("authorships", []) for author in parse_names((item.get("author") or {}).get("display_name") or "")[:1]],
         year=str(data.get("publication_year") or ""),
         journal=clean_text(venue) if entry_type == "article" else "",
         booktitle=clean_text(venue) if entry_type in ("inproceedings", "incollection") else "",

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+
 from citewise.bib.bibtex.edit import apply_edit, replace_entry_edit
-from citewise.bib.files import write_atomically
 from citewise.bib.bibtex.reader import BibEntry, parse_bib_text, read_bib_file
 from citewise.bib.bibtex.writer import FIELD_ORDER, format_entry
+from citewise.bib.files import write_atomically
 from citewise.bib.model import Reference
 
 

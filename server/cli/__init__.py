@@ -11,7 +11,16 @@ import argparse
 import sys
 
 from citewise.bib.errors import CitewiseError
-from citewise.server.cli import draft_cmd, index_cmd, mcp_cmd, resolve_cmd, search_cmd, serve_cmd, verify_cmd, zotero_cmd
+from citewise.server.cli import (
+    draft_cmd,
+    index_cmd,
+    mcp_cmd,
+    resolve_cmd,
+    search_cmd,
+    serve_cmd,
+    verify_cmd,
+    zotero_cmd,
+)
 
 SUBCOMMAND_MODULES = (index_cmd, search_cmd, draft_cmd, resolve_cmd, verify_cmd, zotero_cmd, serve_cmd, mcp_cmd)
 

@@ -11,14 +11,18 @@ Three kinds of thread, each owning its own state:
    update is applied before the request that follows it.
 3. Background lanes run slow work that would otherwise stall the features thread:
    `files` (reading and parsing .bib files), `model` (importing torch, loading the model),
-   `embed` (embedding .bib titles), `jobs` (reindex, Zotero sync and push). Each lane is
+   `embed` (embedding .bib titles), `jobs` (reindex, Zotero sync and push), `registries`
+   (asking Crossref, arXiv and the other registries about references). Each lane is
    one daemon thread running its jobs in order. Background work never changes features
    state in place: it builds a new value (a parsed `BibFile`, a vector matrix, a loaded
    embedder) and publishes it with one reference assignment, which the features thread
    picks up on its next use. The old value keeps answering until then.
 
-Inside one call, `bib/` may use a helper thread that it joins before returning (the
-searcher runs its SQLite signals beside the query embedding); that is not a lane.
+Inside one call, code may use helper threads that it joins before returning (the searcher
+runs its SQLite signals beside the query embedding; verify asks several registries at once);
+those are not lanes. The stdin pump of the transport (lsp/transport.py) belongs to the
+protocol thread: it only moves bytes into the loop. `citewise mcp` is another program with
+its own, simpler model (server/mcp/server.py).
 
 Long loops on background lanes hand the GIL back often (`sys.setswitchinterval` is set
 low by the server), so the protocol and features threads are never starved for long.
@@ -32,7 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
-LANES = ("features", "files", "model", "embed", "jobs")
+LANES = ("features", "files", "model", "embed", "jobs", "registries")
 
 
 class SerialDaemonExecutor(Executor):

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Reference
-from citewise.server.features.edits import citation_insertion, citation_text, cite_syntax, declaration_edit, target_bib_path
+from citewise.server.features.edits import (
+    citation_insertion,
+    citation_text,
+    cite_syntax,
+    declaration_edit,
+    target_bib_path,
+)
 from citewise.server.features.keys import near_keys
 from citewise.server.features.positions import Pos
 from citewise.server.features.suggestions import _BibLookup

@@ -41,7 +41,7 @@ _SYMBOL_KIND = {"entry": types.SymbolKind.Field, "paper": types.SymbolKind.File}
 
 _DIAGNOSTIC_TAGS = {"unused-entry": [types.DiagnosticTag.Unnecessary]}
 
-_converter = default_converter()
+_converter = default_converter()  # type: ignore[no-untyped-call]
 
 ADD_BIB_ENTRY = "citewise.addBibEntry"
 
@@ -247,6 +247,8 @@ def code_action_to_proto(action: Action, context: EditContext) -> types.CodeActi
 
 
 def document_symbol_to_proto(symbol: Symbol) -> types.DocumentSymbol:
+    """A .bib entry as an outline symbol (handlers pass only symbols with a location)."""
+    assert symbol.location is not None
     range_ = range_to_proto(symbol.location.range)
     return types.DocumentSymbol(
         name=symbol.name,

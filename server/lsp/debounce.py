@@ -13,7 +13,7 @@ class Debouncer:
     """
 
     def __init__(self) -> None:
-        self._tasks: dict[str, asyncio.Task] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def schedule(self, key: str, delay_s: float, job: Callable[[], Awaitable[None]]) -> None:
         self.cancel(key)

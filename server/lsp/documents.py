@@ -10,14 +10,14 @@ index adds its .bib entry at once (features/accept.py), whatever the client.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from functools import partial
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from citewise.server.features import accept
+from citewise.server.features import accept, reference_checks
 from citewise.server.features import diagnostics as diagnostics_feature
-from citewise.server.features import reference_checks
 from citewise.server.features import suggestions as suggestions_feature
 from citewise.server.features.positions import Pos, utf16_len
 from citewise.server.lsp import convert
@@ -28,16 +28,15 @@ ACCEPT_CHECK_DELAY_S = 0.03
 
 
 async def did_open(ls: CitewiseServer, params: types.DidOpenTextDocumentParams) -> None:
-    document = params.text_document
-    await ls.run(_open, document.uri, document.text, document.version)
-    await publish_diagnostics(ls, document.uri, with_bib_files=True)
+    """The features receive the text with the diagnostics call (see `did_change`)."""
+    await publish_diagnostics(ls, params.text_document.uri, with_bib_files=True)
 
 
 async def did_change(ls: CitewiseServer, params: types.DidChangeTextDocumentParams) -> None:
-    """The text reaches the features thread with the next features call (`CitewiseServer.run`):
-    a burst of edits costs one copy of the document, not one per edit."""
+    """The text reaches the features thread with the next features call (`CitewiseServer.run`
+    sends every open document whose version moved): a burst of edits costs one copy of the
+    document, not one per edit."""
     uri, version = params.text_document.uri, params.text_document.version
-    ls.changed_documents.add(uri)
     _check_accepted_soon(ls, uri)
     delay = _debounce_seconds(ls)
     edited_bib = uri.lower().endswith(".bib")
@@ -52,14 +51,10 @@ async def did_close(ls: CitewiseServer, params: types.DidCloseTextDocumentParams
     uri = params.text_document.uri
     ls.debouncer.cancel(f"diagnostics {uri}")
     ls.debouncer.cancel(f"suggestions {uri}")
-    ls.changed_documents.discard(uri)
+    ls.sent_versions.pop(uri, None)
     await ls.run(_close, uri)
     if not uri.endswith(".bib"):
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
-
-
-def _open(project, uri: str, text: str, version: int) -> None:
-    project.open_document(uri, text, version)
 
 
 def _close(project, uri: str) -> None:
@@ -99,7 +94,7 @@ def _debounce_seconds(ls: CitewiseServer) -> float:
     return (ls.settings.debounce_ms if ls.settings is not None else 300) / 1000
 
 
-def _cursor_after(changes: list[types.TextDocumentContentChangeEvent]) -> Pos:
+def _cursor_after(changes: Sequence[types.TextDocumentContentChangeEvent]) -> Pos:
     """Where the cursor most likely is: the end of the last change's inserted text."""
     last = changes[-1] if changes else None
     if not isinstance(last, types.TextDocumentContentChangePartial):

@@ -10,6 +10,7 @@ from lsprotocol import types
 
 from citewise.bib.index.location import display_location, is_database_url
 from citewise.server.features import actions, completion, hover, navigation, reference_checks
+from citewise.server.features.workspace import Workspace
 from citewise.server.lsp import convert
 from citewise.server.lsp.server import CitewiseServer
 
@@ -75,7 +76,7 @@ async def workspace_symbols(ls: CitewiseServer, params: types.WorkspaceSymbolPar
     return [convert.workspace_symbol_to_proto(symbol, index_uri) for symbol in symbols]
 
 
-def _index_uri(project) -> str:
+def _index_uri(project: Workspace) -> str:
     """Where index-only papers point: the index file, or the database (named without its password)."""
     location = project.index_path
     return display_location(location) if is_database_url(location) else convert.uri_from_path(str(location))

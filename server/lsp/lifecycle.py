@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from functools import partial
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -35,7 +36,8 @@ def initialize(ls: CitewiseServer, params: types.InitializeParams) -> None:
 async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> None:
     try:
         settings = await read_settings(ls, pushed=None)
-        ls.project = await ls.loop.run_in_executor(ls.lanes["features"], Workspace, ls.roots, settings, ls.lanes)
+        ls.project = await asyncio.get_running_loop().run_in_executor(
+            ls.lanes["features"], partial(Workspace, ls.roots, settings, ls.lanes))
         ls.settings = settings
         ls.model_state = "loading"
     except Exception as error:
@@ -46,7 +48,7 @@ async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> No
     if ls.project is not None:
         asyncio.ensure_future(load_model(ls))
         await start_watching(ls)
-        if ls.settings.zotero_sync_on_start:
+        if ls.settings is not None and ls.settings.zotero_sync_on_start:
             asyncio.ensure_future(_sync_zotero_on_start(ls))
 
 
@@ -128,6 +130,7 @@ async def load_model(ls: CitewiseServer) -> None:
     """
     progress = await WorkDone.begin(ls, "citewise: loading the embedding model")
     try:
+        assert ls.project is not None  # load_model starts once the workspace exists
         await asyncio.get_running_loop().run_in_executor(ls.lanes["model"], ls.project.load_model)
     except Exception as error:
         ls.model_state = "failed"

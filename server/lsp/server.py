@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from citewise.bib.errors import CitewiseError
 from citewise.server.features.background import Lanes
 from citewise.server.features.commands import Cancelled
+from citewise.server.features.settings import Settings
+from citewise.server.features.workspace import Workspace
 from citewise.server.lsp.debounce import Debouncer
 from citewise.server.lsp.text_sync import LineWorkspace
 
@@ -68,9 +71,10 @@ class CitewiseProtocol(LanguageServerProtocol):
             params.capabilities.general.position_encodings = None
         result = yield from super().lsp_initialize(params)
         plain = self._workspace
+        assert plain is not None  # pygls' lsp_initialize created it
         self._workspace = LineWorkspace(plain.root_uri, plain._sync_kind, list(plain.folders.values()),
                                         plain.position_encoding)
-        return result  # type: ignore[no-any-return]
+        return result
 
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
@@ -132,10 +136,10 @@ class CitewiseServer(LanguageServer):
             protocol_cls=CitewiseProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
-        self.project = None
+        self.project: Workspace | None = None
         self.project_error: str | None = None
         self.project_ready = asyncio.Event()
-        self.settings = None
+        self.settings: Settings | None = None
         self.init_options: Any = None
         self.roots: list[str] = []
         self.client_flags = ClientFlags()
@@ -143,7 +147,7 @@ class CitewiseServer(LanguageServer):
         self.model_state = "not started"
         self.watching = "none"
         self.lanes = Lanes()
-        self.changed_documents: set[str] = set()
+        self.sent_versions: dict[str, int | None] = {}  # the version of each open document the features hold
         self.accept_checks: set[str] = set()
         self.shown_messages: set[str] = set()
         self.debouncer = Debouncer()
@@ -216,13 +220,13 @@ class CitewiseServer(LanguageServer):
             raise JsonRpcException(f"{name} failed: {error}", code=REQUEST_FAILED) from error
 
     def _send_changed_documents(self, project: Any) -> None:
-        """Queue the latest text of every document edited since the last features call ahead
-        of that call, one update per document however many edits came in between."""
-        for uri in list(self.changed_documents):
-            document = self.workspace.text_documents.get(uri)
-            if document is not None:
+        """Queue the latest text of every open document whose version the features do not
+        hold yet ahead of the call about to be queued: one update per document, however many
+        edits came in between. (pygls applies each edit as it arrives; handlers run later.)"""
+        for uri, document in list(self.workspace.text_documents.items()):
+            if uri not in self.sent_versions or self.sent_versions[uri] != document.version:
+                self.sent_versions[uri] = document.version
                 self.lanes["features"].submit(project.update_document, uri, document.source, document.version)
-        self.changed_documents.clear()
 
     # --- talking to the client from any thread -----------------------------------------
 

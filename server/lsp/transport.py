@@ -67,6 +67,7 @@ class FrameReader:
         if self._length is None and not self._read_header():
             return None
         length, buffer = self._length, self._buffer
+        assert length is not None  # set by _read_header
         found = NEXT_FRAME.search(buffer, max(0, self._scanned - NEXT_FRAME_MAX), min(len(buffer), length + NEXT_FRAME_MAX))
         if found is not None and found.start() < length:
             end = found.start()
@@ -187,7 +188,7 @@ async def read_messages(protocol: JsonRPCProtocol, stdin: BinaryIO, stop: thread
             handle_body(protocol, frames, body, report)
 
 
-def _pump(stdin: BinaryIO, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue) -> None:
+def _pump(stdin: BinaryIO, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes]) -> None:
     """The stdin thread: pass each chunk read to the loop; b"" at end of file."""
     read = getattr(stdin, "read1", stdin.read)
     chunk = b""

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from hostile_support import assert_no_traceback, assert_one_line_error, citewise
 
 REFS = "@misc{known, title = {Known}}\n@misc{other, title = {Other}}\n"

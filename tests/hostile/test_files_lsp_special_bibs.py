@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-from lsprotocol import types
-
 from lsp_support import lsp_session, open_file, position_of, status
+from lsprotocol import types
 
 
 async def test_fifo_and_device_bibliographies_never_wedge_the_server(latex_workspace):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from stdio_client import StdioServer, frame
 
 from citewise.server.lsp.transport import MAX_CONTENT_LENGTH, MAX_HEADER_BYTES, FrameReader
-from stdio_client import StdioServer, frame
 
 STATUS = {"command": "citewise.status", "arguments": []}
 BODY = json.dumps({"jsonrpc": "2.0", "id": 900, "method": "workspace/executeCommand", "params": STATUS}).encode()
