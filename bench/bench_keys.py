@@ -16,9 +16,10 @@ import statistics
 import string
 import time
 
+from timing import p95
+
 from citewise.bib.keys import KeyFormula, fill_keys
 from citewise.bib.model import Author, Reference
-from timing import p95
 
 
 def papers(n: int) -> list[Reference]:

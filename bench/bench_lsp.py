@@ -154,8 +154,8 @@ def build_index(path: Path, refs: list) -> None:
 
 
 def open_workspace(folder: Path, index_path: Path | None):
-    from citewise.server.features.settings import Settings
     from citewise.server.drafts.uris import path_to_uri
+    from citewise.server.features.settings import Settings
     from citewise.server.features.workspace import Workspace
 
     ws = Workspace([str(folder)], Settings(index_path=str(index_path) if index_path else str(folder / "absent.sqlite")))

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from registry_server import FIXTURES, REGISTRIES, Records, RegistryServer  # noqa: E402
+from timing import p95  # noqa: E402
 
 from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file  # noqa: E402
 from citewise.bib.model import Author, Reference  # noqa: E402
@@ -43,7 +44,6 @@ from citewise.bib.registries.http import RegistryHTTP, RegistrySettings  # noqa:
 from citewise.bib.registries.identifiers import Identifier, normalize_isbn  # noqa: E402
 from citewise.bib.registries.lookup import Registries  # noqa: E402
 from citewise.bib.registries.verify import check_reference  # noqa: E402
-from timing import p95  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpus"
 CAUGHT = ("not-found", "mismatch")

@@ -8,9 +8,9 @@ from pathlib import Path
 from citewise.bib.index.embed import embed_pending
 from citewise.bib.index.store import Index
 from citewise.bib.readers import read_path
+from citewise.server.drafts.uris import path_to_uri
 from citewise.server.features.positions import LineIndex, TextEdit
 from citewise.server.features.settings import Settings
-from citewise.server.drafts.uris import path_to_uri
 from citewise.server.features.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,10 +7,10 @@ import os
 import pytest
 from features_support import build_index, make_workspace, open_file
 
+from citewise.server.drafts.uris import path_to_uri
 from citewise.server.features import actions, completion, hover, navigation, suggestions
 from citewise.server.features.diagnostics import diagnostics
 from citewise.server.features.positions import Pos, Range
-from citewise.server.drafts.uris import path_to_uri
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import time
 
 from features_support import make_workspace, open_file
 
+from citewise.server.drafts.uris import path_to_uri
 from citewise.server.features.positions import LineIndex, Pos, utf16_len
 from citewise.server.features.settings import Settings, parse_settings
-from citewise.server.drafts.uris import path_to_uri
 
 # --- positions ---------------------------------------------------------------------------
 

@@ -13,12 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLES
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.location import display_location, resolve_index_path
 from citewise.bib.index.store import Index
-
-from conftest import EXAMPLES
 
 CITEWISE = [sys.executable, "-m", "citewise"]
 
@@ -117,9 +116,8 @@ def test_database_locations_are_kept_and_shown_without_secrets(monkeypatch):
 
 async def test_language_server_completes_from_a_postgresql_index(postgres, latex_workspace):
     """The editor's `indexPath` (here `CITEWISE_INDEX`) may name a database; the password stays out of status."""
-    from lsprotocol import types
-
     from lsp_support import build_index, lsp_session, open_file, position_of, status
+    from lsprotocol import types
 
     url = postgres.new_database().replace("postgres:@", "postgres:s3cret-pw@", 1)
     build_index(url, EXAMPLES / "library.bib", EXAMPLES / "daily-papers-digest.txt", embed=False)

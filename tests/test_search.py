@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import EXAMPLES, INDEX_BACKENDS
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.embed import Embedder, embed_pending, reembed
@@ -10,8 +11,6 @@ from citewise.bib.index.search import Searcher
 from citewise.bib.index.store import Index
 from citewise.bib.model import Author, Origin, Reference
 from citewise.bib.readers import read_path
-
-from conftest import EXAMPLES, INDEX_BACKENDS
 
 EXTRA = [
     Reference(key="vaswani2017attention", title="Attention Is All You Need", authors=[Author("Vaswani", "Ashish")],

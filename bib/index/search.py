@@ -143,7 +143,8 @@ class Searcher:
             self._counts_revision = self.index.revision()
         if self._paper_counts[""] <= LEXICAL_POSTINGS_BUDGET:
             return terms
-        kept, postings = [], 0
+        kept: list[str] = []
+        postings = 0
         for term in sorted(terms, key=self._papers_with):
             postings += self._papers_with(term)
             if postings > LEXICAL_POSTINGS_BUDGET and (kept or self.embedder is not None):
@@ -157,6 +158,7 @@ class Searcher:
         return self._paper_counts[term]
 
     def _dense(self, text: str, depth: int, allowed: set[int] | None) -> _Ranked:
+        assert self.embedder is not None  # search() ranks densely only with an embedder
         rows = self.index.nearest(self.embedder.encode([text])[0], depth, allowed)
         return _Ranked([row[0] for row in rows], [row[1] for row in rows])
 

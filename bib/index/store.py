@@ -313,7 +313,7 @@ class Index(SqliteCandidateQueries):
         return found
 
     def ids_for_keys(self, keys: Iterable[str]) -> set[int]:
-        ids = set()
+        ids: set[int] = set()
         for chunk in _chunks(list(keys), 500):
             marks = ",".join("?" * len(chunk))
             query = f"SELECT id FROM refs WHERE key IN ({marks}) UNION SELECT ref_id FROM aliases WHERE key IN ({marks})"
@@ -348,7 +348,7 @@ class Index(SqliteCandidateQueries):
     def stats(self) -> dict:
         """Counts and settings for `citewise index stats`."""
         total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in self._counts())
-        sources = {}
+        sources: dict[str, int] = {}
         for (joined,) in self.db.execute("SELECT sources FROM refs"):
             for source in joined.split("\n"):
                 sources[source] = sources.get(source, 0) + 1
@@ -616,7 +616,7 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start:start + size]
 
 
-def _as_citewise_error(path: Path, error: sqlite3.DatabaseError) -> CitewiseError:
+def _as_citewise_error(path: Path | str, error: sqlite3.DatabaseError) -> CitewiseError:
     message = str(error)
     if "locked" in message or "busy" in message:
         return CitewiseError(f"{path}: index is locked by another process; try again when it has finished")

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from citewise.bib.index.location import display_location
 from citewise.server.drafts.model import Citation, Draft
+from citewise.server.drafts.uris import path_to_uri, uri_to_path
 from citewise.server.features.background import Lanes
 from citewise.server.features.bibliographies import Bibliographies, BibState
 from citewise.server.features.draft_catalog import DraftCatalog
-from citewise.bib.index.location import display_location
-from citewise.server.drafts.uris import path_to_uri, uri_to_path
 from citewise.server.features.open_documents import Document, OpenDocuments, read_text, scan_draft
 from citewise.server.features.papers import Papers
 from citewise.server.features.settings import Settings
