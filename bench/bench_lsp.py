@@ -107,6 +107,7 @@ def build_data(entries: int, papers: int) -> tuple[Path, Path]:
     folder = CACHE / f"ws2-{entries}-{papers}"
     index_path = CACHE / f"index2-{entries}-{papers}.sqlite"
     if (folder / "refs.bib").exists() and index_path.exists():
+        _markdown_draft(folder)
         return folder, index_path
     rng = random.Random(7)
     shared = min(1000, entries)
@@ -122,7 +123,19 @@ def build_data(entries: int, papers: int) -> tuple[Path, Path]:
             encoding="utf-8")
     if not index_path.exists():
         build_index(index_path, refs[entries - shared:])
+    _markdown_draft(folder)
     return folder, index_path
+
+
+def _markdown_draft(folder: Path) -> None:
+    """notes.md beside paper.tex: the same prose in Pandoc Markdown, citing with [@key]."""
+    if (folder / "notes.md").exists():
+        return
+    import re
+
+    latex = (folder / "paper.tex").read_text(encoding="utf-8")
+    body = re.sub(r"\\cite\{([^}]*)\}", r"[@\1]", latex.split("\\begin{document}\n")[1].split("\n\\bibliography")[0])
+    (folder / "notes.md").write_text(f"---\ntitle: Notes\nbibliography: refs.bib\n---\n\n{body}\n", encoding="utf-8")
 
 
 def build_index(path: Path, refs: list) -> None:

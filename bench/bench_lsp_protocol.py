@@ -11,6 +11,12 @@ JSON-RPC, pipes and one worker-thread hop, no feature work):
   completion    request -> reply inside \\cite{, before and after the model is ready
   suggestions   last keystroke (didChange) -> `citewise/suggestions` notification, minus the debounce
   peak RSS      the server process (VmHWM) once the model is loaded and requests were served
+  floor         a minimal pygls server answering 50 fixed items (floor_server.py), driven by the
+                same client in the same run: completion p50/p95 as citewise/floor ratios, and
+                reply sizes (bytes of the JSON result) beside each other
+  background    completion while the model loads and while .bib titles are embedded (max and
+                p95), and opening the draft -> first completion listing the .bib's papers
+Completion runs in a LaTeX draft (`\\cite{`) and a Markdown draft (`[@`) of the same workspace.
 
 Run: .venv/bin/python bench/bench_lsp_protocol.py [--entries 5000] [--papers 100000] [--repeat 100]
 """
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import sys
@@ -36,6 +43,9 @@ from bench_lsp import build_data  # noqa: E402
 from timing import peak_rss_mb  # noqa: E402
 
 SERVER = [sys.executable, "-m", "citewise", "serve"]
+FLOOR = [sys.executable, str(Path(__file__).resolve().parent / "floor_server.py")]
+SIZES: list[int] = []  # bytes of each completion result, in the order measured
+_converter = None
 DEBOUNCE_MS = 300
 SENTENCES = [
     "Graph neural networks learn representations of molecules for property prediction",
@@ -46,24 +56,38 @@ SENTENCES = [
 ]
 
 
-def summary(seconds: list[float]) -> str:
+def p95(seconds: list[float]) -> float:
     ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"median {statistics.median(ordered) * 1000:7.1f} ms   p95 {p95 * 1000:7.1f} ms   (n={len(ordered)})"
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
-async def start(folder: Path, index_path: Path, settle_s: float = 0.0):
+def summary(seconds: list[float]) -> str:
+    return (f"median {statistics.median(seconds) * 1000:7.1f} ms   p95 {p95(seconds) * 1000:7.1f} ms   "
+            f"max {max(seconds) * 1000:7.1f} ms   (n={len(seconds)})")
+
+
+def reply_bytes(result: object) -> int:
+    global _converter
+    if _converter is None:
+        from pygls.protocol import default_converter
+
+        _converter = default_converter()
+    return len(json.dumps(_converter.unstructure(result)).encode())
+
+
+async def start(folder: Path, index_path: Path, settle_s: float = 0.0, command: list[str] = SERVER):
     """A client with a running, initialized server; (client, spawn->reply, request->reply).
 
     With `settle_s` the initialize request waits that long after the spawn, so that the
     request -> reply time excludes the interpreter's start-up and imports.
     """
     client = make_test_lsp_client()
+    client.versions = {}
     client.suggestion_times = []
     client.feature("citewise/suggestions")(lambda params: client.suggestion_times.append(time.perf_counter()))
     client.feature(types.CLIENT_REGISTER_CAPABILITY)(lambda params: None)
     spawned = time.perf_counter()
-    await client.start_io(*SERVER)
+    await client.start_io(*command)
     await asyncio.sleep(settle_s)
     params = types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
@@ -91,22 +115,46 @@ async def status_round_trips(client, repeat: int) -> list[float]:
     return timings
 
 
-async def completion_round_trips(client, uri: str, text: str, repeat: int) -> list[float]:
-    """Completion after `\\cite{` + a typed prefix, at the end of the draft's first line of prose."""
-    line = text.split("\n").index("\\begin{document}") + 1
-    column = len(text.split("\n")[line])
+async def completion_round_trips(client, uri: str, text: str, repeat: int, markdown: bool = False) -> list[float]:
+    """Completion after `\\cite{` (or `[@`) + a typed prefix, at the end of the draft's first line of prose."""
+    lines = text.split("\n")
+    if markdown:  # the first line of prose, after the YAML header
+        line = next(n for n, content in enumerate(lines) if n > 0 and "[@" in content)
+    else:
+        line = lines.index("\\begin{document}") + 1
+    column = len(lines[line])
+    opener, closer = ("[@", "]") if markdown else ("\\cite{", "}")
     prefixes = ["", "gr", "trans", "neur", "lea", "vis", "20", "att"]
     timings = []
     for number in range(repeat):
         prefix = prefixes[number % len(prefixes)]
-        edit(client, uri, 10_000 + 2 * number, line, column, f" \\cite{{{prefix}}}")
-        position = types.Position(line=line, character=column + len(" \\cite{") + len(prefix))
+        typed = f" {opener}{prefix}{closer}"
+        edit(client, uri, client.versions.get(uri, 1) + 1, line, column, typed)
+        position = types.Position(line=line, character=column + len(opener) + 1 + len(prefix))
         started = time.perf_counter()
-        await client.text_document_completion_async(types.CompletionParams(
+        result = await client.text_document_completion_async(types.CompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri), position=position))
         timings.append(time.perf_counter() - started)
-        undo(client, uri, 10_001 + 2 * number, line, column, len(f" \\cite{{{prefix}}}"))
+        SIZES.append(reply_bytes(result))
+        undo(client, uri, client.versions[uri] + 1, line, column, len(typed))
     return timings
+
+
+async def first_useful_completion(client, uri: str, text: str) -> float:
+    """Seconds from didOpen to the first completion reply that lists the .bib's papers."""
+    line = text.split("\n").index("\\begin{document}") + 1
+    column = len(text.split("\n")[line])
+    opened = time.perf_counter()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="latex", version=1, text=text)))
+    client.versions[uri] = 1
+    edit(client, uri, 2, line, column, " \\cite{gr}")
+    position = types.Position(line=line, character=column + len(" \\cite{gr"))
+    while True:
+        result = await client.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=position))
+        if result is not None and result.items:
+            return time.perf_counter() - opened
 
 
 async def suggestion_latencies(client, uri: str, text: str, repeat: int) -> list[float]:
@@ -128,6 +176,7 @@ async def suggestion_latencies(client, uri: str, text: str, repeat: int) -> list
 
 
 def edit(client, uri: str, version: int, line: int, column: int, text: str) -> None:
+    client.versions[uri] = version
     position = types.Position(line=line, character=column)
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -135,6 +184,7 @@ def edit(client, uri: str, version: int, line: int, column: int, text: str) -> N
 
 
 def undo(client, uri: str, version: int, line: int, column: int, length: int) -> None:
+    client.versions[uri] = version
     start, end = types.Position(line=line, character=column), types.Position(line=line, character=column + length)
     client.text_document_did_change(types.DidChangeTextDocumentParams(
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
@@ -172,18 +222,50 @@ async def main() -> None:
 
     client, _, _ = await start(folder, index_path)
     uri = draft.as_uri()
-    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=uri, language_id="latex", version=1, text=text)))
+    print(f"didOpen -> first completion listing .bib papers  {await first_useful_completion(client, uri, text) * 1000:7.1f} ms")
     print(f"status, model loading         {summary(await status_round_trips(client, 20))}")
     print(f"completion, model loading     {summary(await completion_round_trips(client, uri, text, 20))}")
     print(f"semantic ranking ready after  {await model_ready(client):7.1f} s")
-    await completion_round_trips(client, uri, text, 10)
-    print(f"completion, model ready       {summary(await completion_round_trips(client, uri, text, args.repeat))}")
+    embedding = await completion_round_trips(client, uri, text, 20)
+    print(f"completion, .bib titles embedding (first 20 after the model)  {summary(embedding)}")
+    SIZES.clear()
+    latex = await completion_round_trips(client, uri, text, args.repeat)
+    latex_sizes = list(SIZES)
+    print(f"completion LaTeX, model ready    {summary(latex)}")
+    notes = folder / "notes.md"
+    notes_text = notes.read_text(encoding="utf-8")
+    notes_uri = notes.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=notes_uri, language_id="markdown", version=1, text=notes_text)))
+    client.versions[notes_uri] = 1
+    await completion_round_trips(client, notes_uri, notes_text, 10, markdown=True)
+    SIZES.clear()
+    markdown = await completion_round_trips(client, notes_uri, notes_text, args.repeat, markdown=True)
+    markdown_sizes = list(SIZES)
+    print(f"completion Markdown, model ready {summary(markdown)}")
     print(f"status round trip (baseline)  {summary(await status_round_trips(client, args.repeat))}")
     latencies = await suggestion_latencies(client, uri, text, max(10, args.repeat // 5))
     print(f"keystroke -> suggestions      {summary(latencies)}   (+ {DEBOUNCE_MS} ms debounce)")
-    print(f"server peak RSS               {peak_rss_mb(client._server.pid)} MB (model loaded)")
+    rss = peak_rss_mb(client._server.pid)
+    print(f"server peak RSS               {rss} MB (model loaded)")
     await stop(client)
+
+    floor_client, _, _ = await start(folder, index_path, command=FLOOR)
+    floor_client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="latex", version=1, text=text)))
+    floor_client.versions[uri] = 1
+    await completion_round_trips(floor_client, uri, text, 10)
+    SIZES.clear()
+    floor = await completion_round_trips(floor_client, uri, text, args.repeat)
+    floor_sizes = list(SIZES)
+    floor_rss = peak_rss_mb(floor_client._server.pid)
+    await stop(floor_client)
+    print(f"floor: pygls, 50 fixed items  {summary(floor)}")
+    for name, timings, sizes in (("LaTeX", latex, latex_sizes), ("Markdown", markdown, markdown_sizes)):
+        print(f"citewise/floor {name:8s}  p50 x{statistics.median(timings) / statistics.median(floor):5.1f}   "
+              f"p95 x{p95(timings) / p95(floor):5.1f}   reply {statistics.median(sizes) / 1000:5.1f} KB "
+              f"(max {max(sizes) / 1000:5.1f} KB) vs {statistics.median(floor_sizes) / 1000:4.1f} KB")
+    print(f"peak RSS citewise {rss} MB, floor {floor_rss} MB")
 
 
 if __name__ == "__main__":
