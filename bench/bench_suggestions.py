@@ -268,7 +268,8 @@ def baseline_keys(ws: Workspace, site: Site, lexical: Searcher, embedder: Embedd
     query = cursor_context(site.text, site.offset).query
     library = ranking._library(ws, document.uri)
     index = ws.index
-    keyed = lambda rows: [library.key_of(r, ref) for r, (ref, _) in ((r, index.get_by_ids([r])[r]) for r in rows)]
+    def keyed(rows):
+        return [library.key_of(r, ref) for r, (ref, _) in ((r, index.get_by_ids([r])[r]) for r in rows)]
     bm25 = [hit.row_id for hit in lexical.search(query, k=K)]
     row_ids, similarity = ws.searcher.similarities(embedder.encode([query]))
     dense = row_ids[np.argsort(-similarity[0])[:K]].tolist()
@@ -369,7 +370,7 @@ def main() -> None:
             ws = Workspace([str(draft_set.root)], Settings(index_path=str(Path(scratch) / "index.sqlite"),
                                                           suggestion_feedback=False))
             ws.load_model(embedder)
-            ws.searcher  # attaches the embedder
+            assert ws.searcher is not None  # attaches the embedder
             for path in draft_set.bibs:
                 ws.reload_bib(str(path))
             sites = sites_of(ws, draft_set)

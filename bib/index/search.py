@@ -169,6 +169,7 @@ class Searcher:
 
     def vectors_of(self, row_ids: list[int]) -> np.ndarray:
         """The stored vectors of the given rows (float32; a zero row for one without a vector)."""
+        assert self.embedder is not None, "vectors_of needs the model"
         return self.index.vectors_of(row_ids, self.embedder.dimension)
 
     def _fuzzy(self, text: str, depth: int, allowed: set[int] | None) -> _Ranked:

@@ -322,7 +322,7 @@ class Index(SqliteCandidateQueries):
 
     def row_ids_for(self, refs: list[Reference]) -> list[int | None]:
         """The row holding each reference: by DOI, else normalized title, else key (or alias)."""
-        by_key = {}
+        by_key: dict[str, int] = {}
         for chunk in _chunks([ref.key for ref in refs if ref.key], 500):
             marks = ",".join("?" * len(chunk))
             by_key.update(self.db.execute(

@@ -19,7 +19,6 @@ from citewise.server.cli.common import add_index_option, print_json
 from citewise.server.cli.index_cmd import add_model_option
 
 
-
 def register(subparsers) -> None:
     search = subparsers.add_parser("search", help="papers matching a text (`-` reads one query per stdin line)")
     search.add_argument("text", metavar="TEXT", help="query text (LaTeX/Markdown allowed) or `-` for batch mode")

@@ -14,7 +14,7 @@ from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Reference, reference_from_dict, reference_to_dict
 from citewise.server.drafts.uris import uri_to_path
 from citewise.server.features.completion import citation_context
-from citewise.server.features.edits import cite_edits, citation_insertion, target_bib_path
+from citewise.server.features.edits import citation_insertion, cite_edits, target_bib_path
 from citewise.server.features.feedback import feedback_for
 from citewise.server.features.keys import bib_reference
 from citewise.server.features.positions import Pos, Range, TextEdit

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 
 from citewise.bib.model import Reference, normalize_doi, normalize_title
 from citewise.bib.text import strip_markup
-from citewise.server.features.ranking import rank, reason
-from citewise.server.features.edits import cite_edits, citation_insertion
+from citewise.server.features.edits import citation_insertion, cite_edits
 from citewise.server.features.positions import Command, Pos, Range, TextEdit
+from citewise.server.features.ranking import rank, reason
 from citewise.server.features.render import authors_line, plain, short_cite
 from citewise.server.features.sentences import Sentence, sentence_at
 from citewise.server.features.surroundings import paragraphs
 from citewise.server.features.workspace import BibState, Document, Workspace
-
 
 
 @dataclass(frozen=True)

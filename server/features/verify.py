@@ -24,7 +24,6 @@ from citewise.bib.registries.lookup import Registries
 from citewise.bib.registries.verify import PROBLEMS, check_reference, find_duplicates
 
 
-
 @dataclass
 class Finding:
     file: str
