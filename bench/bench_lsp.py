@@ -187,7 +187,7 @@ def completion_requests(ws, uri: str, text: str, repeat: int, after_suggestions:
     debounced suggestions do while the sentence is written; otherwise only the first
     request of each sentence finds nothing cached."""
     from citewise.server.features import completion, suggestions
-    from citewise.server.features.positions import LineIndex
+    from citewise.server.features.positions import LspLineIndex
 
     timings = []
     version = 2
@@ -195,12 +195,12 @@ def completion_requests(ws, uri: str, text: str, repeat: int, after_suggestions:
         for sentence in SENTENCES:
             offset = text.index(sentence) + len(sentence)
             if after_suggestions:
-                suggestions.suggest(ws, uri, LineIndex(text).position_of(offset))
+                suggestions.suggest(ws, uri, LspLineIndex(text).position_of(offset))
             for prefix in PREFIXES:
                 typed = text[:offset] + f" \\cite{{{prefix}" + text[offset:]
                 ws.update_document(uri, typed, version)
                 version += 1
-                position = LineIndex(typed).position_of(offset + len(" \\cite{") + len(prefix))
+                position = LspLineIndex(typed).position_of(offset + len(" \\cite{") + len(prefix))
                 started = time.perf_counter()
                 completion.complete(ws, uri, position)
                 timings.append(time.perf_counter() - started)
@@ -211,7 +211,7 @@ def completion_requests(ws, uri: str, text: str, repeat: int, after_suggestions:
 def first_completions(ws, uri: str, text: str) -> list[float]:
     """The first completion in each sentence with nothing cached (no suggestions ran)."""
     from citewise.server.features import completion
-    from citewise.server.features.positions import LineIndex
+    from citewise.server.features.positions import LspLineIndex
 
     timings = []
     rng = random.Random(5)
@@ -219,7 +219,7 @@ def first_completions(ws, uri: str, text: str) -> list[float]:
         sentence = words(rng, 12).capitalize() + f" number {number}"
         typed = text.replace("\\bibliography", sentence + " \\cite{\n\\bibliography")
         ws.update_document(uri, typed, 9000 + number)
-        position = LineIndex(typed).position_of(typed.index(sentence) + len(sentence) + len(" \\cite{"))
+        position = LspLineIndex(typed).position_of(typed.index(sentence) + len(sentence) + len(" \\cite{"))
         started = time.perf_counter()
         completion.complete(ws, uri, position)
         timings.append(time.perf_counter() - started)
@@ -230,7 +230,7 @@ def first_completions(ws, uri: str, text: str) -> list[float]:
 def suggestion_requests(ws, uri: str, text: str, repeat: int) -> list[float]:
     """A new sentence each time (no cache hit): time suggest()."""
     from citewise.server.features import suggestions
-    from citewise.server.features.positions import LineIndex
+    from citewise.server.features.positions import LspLineIndex
 
     rng = random.Random(3)
     timings = []
@@ -238,7 +238,7 @@ def suggestion_requests(ws, uri: str, text: str, repeat: int) -> list[float]:
         sentence = words(rng, 14).capitalize() + f" in setting {number}."
         typed = text.replace("\\bibliography", sentence + "\n\\bibliography")
         ws.update_document(uri, typed, 1000 + number)
-        position = LineIndex(typed).position_of(typed.index(sentence) + 10)
+        position = LspLineIndex(typed).position_of(typed.index(sentence) + 10)
         started = time.perf_counter()
         suggestions.suggest(ws, uri, position)
         timings.append(time.perf_counter() - started)

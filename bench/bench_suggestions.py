@@ -53,7 +53,7 @@ from citewise.bib.index.search import Searcher  # noqa: E402
 from citewise.bib.index.store import Index  # noqa: E402
 from citewise.bib.readers import read_path  # noqa: E402
 from citewise.server.features import ranking  # noqa: E402
-from citewise.server.features.context import cursor_context  # noqa: E402
+from citewise.server.features.cursor_query import cursor_context  # noqa: E402
 from citewise.server.features.settings import Settings  # noqa: E402
 from citewise.server.features.suggestions import suggestions_at  # noqa: E402
 from citewise.server.features.workspace import Workspace, path_to_uri  # noqa: E402

@@ -9,7 +9,7 @@ from citewise.bib.index.embed import embed_pending
 from citewise.bib.index.store import Index
 from citewise.bib.readers import read_path
 from citewise.server.drafts.uris import path_to_uri
-from citewise.server.features.positions import LineIndex, TextEdit
+from citewise.server.features.positions import LspLineIndex, TextEdit
 from citewise.server.features.settings import Settings
 from citewise.server.features.workspace import Workspace
 
@@ -63,7 +63,7 @@ def open_file(ws: Workspace, path: Path, text: str | None = None, version: int =
 
 def apply(text: str, edits: list[TextEdit]) -> str:
     """Apply LSP-style edits (all relative to the original text), as an editor does."""
-    lines = LineIndex(text)
+    lines = LspLineIndex(text)
     spans = sorted(((lines.offset_of(e.range.start), lines.offset_of(e.range.end), e.new_text) for e in edits),
                    key=lambda span: span[0], reverse=True)
     for start, end, new_text in spans:
@@ -80,5 +80,5 @@ def apply_to_files(edits: dict[str, list[TextEdit]]) -> None:
 
 def position_of(text: str, needle: str, after: int = 0):
     """The LSP position `after` characters past the start of `needle` in `text`."""
-    lines = LineIndex(text)
+    lines = LspLineIndex(text)
     return lines.position_of(text.index(needle) + after)

@@ -9,7 +9,7 @@ import time
 from features_support import build_index, make_workspace, open_file, position_of
 
 from citewise.bib.index.store import Index
-from citewise.server.features import completion, context
+from citewise.server.features import completion, cursor_query
 
 DOI = "10.1234/genhpf.2024"
 
@@ -39,10 +39,10 @@ def test_context_hits_follow_the_index_revision(tmp_path):
     index_path = build_index(tmp_path / "index.sqlite")
     ws = make_workspace(tmp_path, index_path)
     query = "editing the factual knowledge stored in a large language model"
-    first, _ = context.context_hits(ws, query)
+    first, _ = cursor_query.context_hits(ws, query)
     with Index.open(index_path) as other:  # `citewise index` in another process
         other.delete(first[0].ref.key)
-    second, _ = context.context_hits(ws, query)
+    second, _ = cursor_query.context_hits(ws, query)
     assert first[0].ref.key not in [hit.ref.key for hit in second]
 
 

@@ -10,7 +10,7 @@ import time
 from features_support import make_workspace, open_file
 
 from citewise.server.drafts.uris import path_to_uri
-from citewise.server.features.positions import LineIndex, Pos, utf16_len
+from citewise.server.features.positions import LspLineIndex, Pos, utf16_len
 from citewise.server.features.settings import Settings, parse_settings
 
 # --- positions ---------------------------------------------------------------------------
@@ -18,7 +18,7 @@ from citewise.server.features.settings import Settings, parse_settings
 
 def test_utf16_columns_count_non_bmp_characters_twice():
     text = "a𝒜b😀c\nsecond"
-    lines = LineIndex(text)
+    lines = LspLineIndex(text)
     assert utf16_len("a𝒜b😀c") == 7
     assert lines.position_of(text.index("b")) == Pos(0, 3)
     assert lines.position_of(text.index("c")) == Pos(0, 6)
@@ -27,14 +27,14 @@ def test_utf16_columns_count_non_bmp_characters_twice():
 
 
 def test_a_column_inside_a_surrogate_pair_rounds_to_the_character_start():
-    lines = LineIndex("x😀y")
+    lines = LspLineIndex("x😀y")
     assert lines.offset_of(Pos(0, 2)) == 1
     assert lines.offset_of(Pos(0, 3)) == 2
 
 
 def test_positions_past_the_end_are_clamped():
     text = "short\nlast line"
-    lines = LineIndex(text)
+    lines = LspLineIndex(text)
     assert lines.offset_of(Pos(0, 99)) == len("short")
     assert lines.offset_of(Pos(40, 3)) == len(text)
     assert lines.clamp(Pos(-3, 5)) == Pos(0, 0)
@@ -42,7 +42,7 @@ def test_positions_past_the_end_are_clamped():
 
 
 def test_lsp_range_from_parser_columns():
-    lines = LineIndex("𝒜𝒜 \\cite{key}")
+    lines = LspLineIndex("𝒜𝒜 \\cite{key}")
     assert lines.lsp_range(0, 9, 0, 12).start == Pos(0, 11)
 
 
@@ -147,7 +147,7 @@ def test_sentences_ignore_abbreviations_decimals_and_initials():
 
 
 def test_the_completion_query_leaves_out_the_citation_being_typed():
-    from citewise.server.features.context import cursor_context
+    from citewise.server.features.cursor_query import cursor_context
 
     text = "Diffusion models generate images \\citep[see][]{hoDen, vas"
     assert cursor_context(text, len(text)).query == "Diffusion models generate images"

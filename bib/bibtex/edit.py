@@ -12,7 +12,7 @@ import collections
 from dataclasses import dataclass
 
 from citewise.bib.bibtex.reader import BibEntry, scan_entries
-from citewise.bib.bibtex.scan import LineIndex
+from citewise.bib.bibtex.scan import BibLineIndex
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _replace(bib_text: str, entry: BibEntry, entry_text: str) -> TextEdit:
 
 
 def _edit(text: str, start: int, end: int, new_text: str) -> TextEdit:
-    span = LineIndex(text).span(start, end)
+    span = BibLineIndex(text).span(start, end)
     return TextEdit(start, end, new_text, span.start_line, span.start_col, span.end_line, span.end_col)
 
 

@@ -23,7 +23,7 @@ from citewise.bib.bibtex.latex import latex_to_unicode
 from citewise.bib.bibtex.names import parse_names
 from citewise.bib.bibtex.parse import FieldParseError, parse_entry_fields, parse_preamble, parse_string_definition
 from citewise.bib.bibtex.rescan import Reuse, ScanState, rescan, shifted
-from citewise.bib.bibtex.scan import Block, LineIndex, Span, scan_blocks
+from citewise.bib.bibtex.scan import BibLineIndex, Block, Span, scan_blocks
 from citewise.bib.errors import SourceError, UndefinedString
 from citewise.bib.files import read_text
 from citewise.bib.model import Origin, Reference, normalize_arxiv, normalize_doi
@@ -93,7 +93,7 @@ def read_bib_file(path: str | Path, wait: bool = True, cache: FieldCache | None 
 
 def scan_entries(text: str, path: str = "") -> list[BibEntry]:
     """Entries with key, type, span and raw text but no fields: the cheap path (no bibtexparser)."""
-    return _entries_and_errors(text, path, scan_blocks(text), LineIndex(text))[0]
+    return _entries_and_errors(text, path, scan_blocks(text), BibLineIndex(text))[0]
 
 
 def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCache | None = None,
@@ -101,7 +101,7 @@ def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCac
     """Parse .bib text (see `read_bib_file`). With `wait=False` the fields are parsed by
     `run_later(parse)` (the language server's `files` lane), else on a thread of their own."""
     blocks, reuse = rescan(_recent_scans.get(path), text) if path else (scan_blocks(text), {})
-    entries, errors = _entries_and_errors(text, path, blocks, LineIndex(text), reuse)
+    entries, errors = _entries_and_errors(text, path, blocks, BibLineIndex(text), reuse)
     if path:
         _remember_scan(path, ScanState(text, blocks, {entry.span.start_offset: entry for entry in entries}))
     bib = BibFile(path, text, entries, errors=errors)
@@ -129,7 +129,7 @@ def _remember_scan(path: str, state: ScanState) -> None:
     _recent_scans[path] = state
 
 
-def _entries_and_errors(text: str, path: str, blocks: list[Block], lines: LineIndex, reuse: Reuse | None = None) -> tuple[list[BibEntry], list[SourceError]]:
+def _entries_and_errors(text: str, path: str, blocks: list[Block], lines: BibLineIndex, reuse: Reuse | None = None) -> tuple[list[BibEntry], list[SourceError]]:
     entries: list[BibEntry] = []
     errors: list[SourceError] = []
     first_line_of: dict[str, int] = {}
@@ -151,10 +151,10 @@ def _entries_and_errors(text: str, path: str, blocks: list[Block], lines: LineIn
     return entries, errors
 
 
-def _new_entry(text: str, path: str, block: Block, lines: LineIndex, errors: list[SourceError]) -> BibEntry | None:
+def _new_entry(text: str, path: str, block: Block, lines: BibLineIndex, errors: list[SourceError]) -> BibEntry | None:
     """The entry of a block (None for other blocks and keyless entries); its problem reported.
 
-    Offsets are turned into positions in increasing order, which keeps LineIndex cheap."""
+    Offsets are turned into positions in increasing order, which keeps BibLineIndex cheap."""
     start_line, start_col = lines.position(block.start)
     if block.problem:
         errors.append(SourceError(path, start_line + 1, block.problem))
@@ -226,7 +226,7 @@ class _FieldFiller:
         strings: dict[str, str] = {}
         preambles: list[str] = []
         errors: list[tuple[int, str]] = []
-        lines = LineIndex(self.bib.text)
+        lines = BibLineIndex(self.bib.text)
         for block in self.declarations:
             raw = self.bib.text[block.start : block.end]
             try:

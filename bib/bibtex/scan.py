@@ -82,7 +82,7 @@ class Block:
     problem: str = ""
 
 
-class LineIndex:
+class BibLineIndex:
     """Turns string offsets into (line, column), counting newlines only once per text."""
 
     def __init__(self, text: str):

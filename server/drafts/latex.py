@@ -16,7 +16,7 @@ from pathlib import PurePath
 
 from citewise.server.drafts.latex_mask import mask_comments_and_verbatim
 from citewise.server.drafts.model import Citation, KeyUse
-from citewise.server.drafts.textutil import LineIndex
+from citewise.server.drafts.textutil import DraftLineIndex
 
 _CITE_BASES = (
     "cite", "citep", "citet", "citealp", "citealt", "citeauthor", "citeyear", "citeyearpar",
@@ -292,7 +292,7 @@ class _Scanner:
         self.file = file
         self.macros = macros
         self.path_macros = path_macros
-        self.positions = LineIndex(masked)
+        self.positions = DraftLineIndex(masked)
         self.result = LatexScan()
         self.after_definer = False
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from citewise.server.drafts.model import Citation, KeyUse
-from citewise.server.drafts.textutil import LineIndex, blank_spans
+from citewise.server.drafts.textutil import DraftLineIndex, blank_spans
 from citewise.server.drafts.yaml_metadata import parse_yaml, string_list
 
 KEY_PATTERN = r"\w(?:\w|[:.#$%&\-+?<>~/](?=\w)|[:/](?=/))*"
@@ -73,7 +73,7 @@ def scan_markdown(text: str, file: str = "") -> MarkdownScan:
     """Citations, Quarto includes and front-matter bibliographies of one Markdown text."""
     metadata, body_start = front_matter(text)
     masked, myst_citations = _mask(text, file, body_start)
-    positions = LineIndex(masked)
+    positions = DraftLineIndex(masked)
     bracketed = _bracketed_citations(masked, file, positions)
     taken = [(citation_start, citation_end) for citation_start, citation_end, _ in bracketed]
     in_text = _in_text_citations(masked, file, positions, taken)
@@ -179,7 +179,7 @@ def _inline_code(text: str, file: str) -> tuple[list[tuple[int, int]], list[Cita
         next_same[index] = last_seen.get(length, -1)
         last_seen[length] = index
     breaks = [match.start() for match in _PARAGRAPH_BREAK.finditer(text)]
-    positions: LineIndex | None = None
+    positions: DraftLineIndex | None = None
     spans: list[tuple[int, int]] = []
     citations: list[Citation] = []
     index = 0
@@ -191,7 +191,7 @@ def _inline_code(text: str, file: str) -> tuple[list[tuple[int, int]], list[Cita
             continue
         role = _MYST_ROLE.search(text, max(0, open_start - 20), open_start)
         if role:
-            positions = positions or LineIndex(text)
+            positions = positions or DraftLineIndex(text)
             citation = _myst_citation(text, file, positions, role, open_end, runs[closer])
             if citation is not None:
                 citations.append(citation)
@@ -200,7 +200,7 @@ def _inline_code(text: str, file: str) -> tuple[list[tuple[int, int]], list[Cita
     return spans, citations
 
 
-def _myst_citation(text, file, positions: LineIndex, role: re.Match, content_start: int, closer: tuple[int, int]) -> Citation | None:
+def _myst_citation(text, file, positions: DraftLineIndex, role: re.Match, content_start: int, closer: tuple[int, int]) -> Citation | None:
     uses = []
     offset = content_start
     for piece in text[content_start : closer[0]].split(","):
@@ -227,12 +227,12 @@ def _key_use(match: re.Match, line: int, line_start: int) -> KeyUse | None:
     return KeyUse(key, line, col, col + len(key))
 
 
-def _key_use_anywhere(match: re.Match, positions: LineIndex) -> KeyUse | None:
+def _key_use_anywhere(match: re.Match, positions: DraftLineIndex) -> KeyUse | None:
     line, col = positions.at(match.start())
     return _key_use(match, line, match.start() - col)
 
 
-def _bracketed_citations(masked: str, file: str, positions: LineIndex) -> list[tuple[int, int, Citation]]:
+def _bracketed_citations(masked: str, file: str, positions: DraftLineIndex) -> list[tuple[int, int, Citation]]:
     found = []
     for bracket in _BRACKET.finditer(masked):
         content = bracket.group(1)
@@ -257,7 +257,7 @@ def _bracketed_citations(masked: str, file: str, positions: LineIndex) -> list[t
     return found
 
 
-def _in_text_citations(masked: str, file: str, positions: LineIndex, taken: list[tuple[int, int]]) -> list[tuple[int, Citation]]:
+def _in_text_citations(masked: str, file: str, positions: DraftLineIndex, taken: list[tuple[int, int]]) -> list[tuple[int, Citation]]:
     taken_starts = [start for start, _ in taken]
     found = []
     for match in _CITE_KEY.finditer(masked):

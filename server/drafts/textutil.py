@@ -9,8 +9,9 @@ _NOT_LINE_BREAK = re.compile(r"[^\n]")
 _LINE_BREAK = re.compile("\n")
 
 
-class LineIndex:
-    """Offset -> (line, column), both 0-based, for one text."""
+class DraftLineIndex:
+    """Offset -> (line, code-point column), both 0-based, for the draft parser (the language
+    server turns these into UTF-16 positions with `LspLineIndex`)."""
 
     def __init__(self, text: str):
         self.line_starts = [0] + [match.end() for match in _LINE_BREAK.finditer(text)]

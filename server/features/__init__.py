@@ -29,7 +29,7 @@ Signatures (stable; the protocol engineer codes against these):
                      .bibs (bibliographies.py), .papers (papers.py: index, searcher, model)
     positions.py   Pos, Range, TextEdit(range, new_text), FileEdit(path, range, new_text),
                    Location(path, range), Command(title, name, arguments),
-                   LineIndex(text) (offset <-> Pos, UTF-16 aware)
+                   LspLineIndex(text) (offset <-> Pos, UTF-16 aware)
     completion.py  complete(ws, uri, pos) -> list[CompletionCandidate]
                      CompletionCandidate(key, detail, documentation_md, filter_text, sort_text,
                                          in_bib,
@@ -71,8 +71,8 @@ Signatures (stable; the protocol engineer codes against these):
                    push_to_zotero(ws, key) -> str   (command name "citewise.pushToZotero", args [key])
                    status(ws) -> dict
 
-Internal modules: edits.py (citation text, .bib insertion plan, target .bib), context.py (the
-query around the cursor and its cached hits), sentences.py, keys.py (key under the cursor),
+Internal modules: edits.py (citation text, .bib insertion plan, target .bib), cursor_query.py (the
+query around the cursor and its cached hits), sentences.py, key_lookup.py (key under the cursor),
 render.py (Markdown cards).
 
 Threads: see background.py, the one statement of the concurrency model. Every feature runs

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from citewise.server.features.diagnostics import CLAIM, UNDEFINED, Problem
 from citewise.server.features.edits import cite_edits, target_bib_path
-from citewise.server.features.keys import draft_bib_keys, near_keys
+from citewise.server.features.key_lookup import draft_bib_keys, near_keys
 from citewise.server.features.positions import Command, Range, TextEdit
 from citewise.server.features.suggestions import cite_action_parts, suggestions_at
 from citewise.server.features.workspace import Document, Workspace

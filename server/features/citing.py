@@ -22,7 +22,7 @@ from citewise.server.features.edits import (
     declaration_edit,
     target_bib_path,
 )
-from citewise.server.features.keys import near_keys
+from citewise.server.features.key_lookup import near_keys
 from citewise.server.features.positions import Pos
 from citewise.server.features.suggestions import _BibLookup
 from citewise.server.features.workspace import Document, Workspace

@@ -16,7 +16,7 @@ from citewise.server.drafts.uris import uri_to_path
 from citewise.server.features.completion import citation_context
 from citewise.server.features.edits import citation_insertion, cite_edits, target_bib_path
 from citewise.server.features.feedback import feedback_for
-from citewise.server.features.keys import bib_reference
+from citewise.server.features.key_lookup import bib_reference
 from citewise.server.features.positions import Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain
 from citewise.server.features.workspace import Workspace, WorkspaceStatus

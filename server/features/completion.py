@@ -29,7 +29,7 @@ from citewise.bib.model import Reference, normalize_doi, normalize_title
 from citewise.server.drafts.model import CitationContext
 from citewise.server.drafts.project import citation_at
 from citewise.server.features.accept import remember_offers
-from citewise.server.features.context import context_hits, cursor_context
+from citewise.server.features.cursor_query import context_hits, cursor_context
 from citewise.server.features.edits import declaration_edit, target_bib_path
 from citewise.server.features.positions import Pos, Range, TextEdit
 from citewise.server.features.render import detail_line, plain, reference_markdown

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from citewise.server.features.positions import LineIndex, Pos, Range
+from citewise.server.features.positions import LspLineIndex, Pos, Range
 from citewise.server.features.suggestions import uncited_claims
 from citewise.server.features.workspace import BibState, Document, Workspace
 
@@ -82,30 +82,30 @@ def bib_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
     return problems
 
 
-def _lines(state: BibState) -> LineIndex:
+def _lines(state: BibState) -> LspLineIndex:
     lines = state.derived.get("lines")
     if lines is None:
-        lines = state.derived["lines"] = LineIndex(state.file.text)
+        lines = state.derived["lines"] = LspLineIndex(state.file.text)
     return lines
 
 
-def _syntax_problem(lines: LineIndex, error) -> Problem:
+def _syntax_problem(lines: LspLineIndex, error) -> Problem:
     line = max(0, (getattr(error, "line", None) or 1) - 1)
     message = getattr(error, "message", str(error))
     return Problem(Range(lines.clamp(Pos(line, 0)), lines.clamp(Pos(line, 10_000))), "error", message, BIB_SYNTAX)
 
 
-def _key_range(lines: LineIndex, entry) -> Range:
+def _key_range(lines: LspLineIndex, entry) -> Range:
     span = entry.key_span
     return lines.lsp_range(span.start_line, span.start_col, span.end_line, span.end_col)
 
 
-def _unused_problem(lines: LineIndex, entry) -> Problem:
+def _unused_problem(lines: LspLineIndex, entry) -> Problem:
     return Problem(_key_range(lines, entry), "hint", f"{entry.key!r} is not cited by any draft in the workspace",
                    UNUSED, {"key": entry.key})
 
 
-def _duplicates(ws: Workspace, state: BibState, lines: LineIndex) -> list[Problem]:
+def _duplicates(ws: Workspace, state: BibState, lines: LspLineIndex) -> list[Problem]:
     problems = []
     first_line: dict[str, int] = {}
     for entry in state.file.entries:
@@ -136,7 +136,7 @@ def _sibling_bibs(ws: Workspace, bib_path: str) -> list[BibState]:
     return [s for s in (ws.bib_state(p) for p in paths) if s is not None]
 
 
-def _unused(ws: Workspace, state: BibState, lines: LineIndex) -> list[Problem]:
+def _unused(ws: Workspace, state: BibState, lines: LspLineIndex) -> list[Problem]:
     drafts = ws.drafts_using(state.file.path)
     if not drafts:
         return []

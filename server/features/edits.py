@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from citewise.bib.bibtex.writer import format_entry
 from citewise.bib.model import Reference
-from citewise.server.features.positions import FileEdit, LineIndex, Range, TextEdit
+from citewise.server.features.positions import FileEdit, LspLineIndex, Range, TextEdit
 from citewise.server.features.workspace import BibState, Document, Workspace
 
 DEFAULT_BIB_NAME = "references.bib"
@@ -40,14 +40,14 @@ def target_bib_path(ws: Workspace, uri: str) -> str:
     return os.path.join(draft_dir, DEFAULT_BIB_NAME)
 
 
-def bib_lines(ws: Workspace, path: str) -> tuple[str, LineIndex] | None:
+def bib_lines(ws: Workspace, path: str) -> tuple[str, LspLineIndex] | None:
     """The text of the .bib at `path` as the workspace sees it, with its line index."""
     state = ws.bib_state(path)
     if state is None:
         return None
     lines = state.derived.get("lines")
     if lines is None:
-        lines = state.derived["lines"] = LineIndex(state.file.text)
+        lines = state.derived["lines"] = LspLineIndex(state.file.text)
     return state.file.text, lines
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from citewise.server.features.keys import bib_reference, defining_states, draft_bib_keys, key_at, near_keys
+from citewise.server.features.key_lookup import bib_reference, defining_states, draft_bib_keys, key_at, near_keys
 from citewise.server.features.positions import Pos, Range
 from citewise.server.features.render import reference_markdown
 from citewise.server.features.workspace import Workspace

@@ -7,8 +7,8 @@ import re
 from dataclasses import dataclass
 
 from citewise.bib.errors import CitewiseError
-from citewise.server.features.keys import defining_states, key_at
-from citewise.server.features.positions import LineIndex, Location, Pos, Range, TextEdit
+from citewise.server.features.key_lookup import defining_states, key_at
+from citewise.server.features.positions import Location, LspLineIndex, Pos, Range, TextEdit
 from citewise.server.features.render import detail_line, plain
 from citewise.server.features.workspace import BibState, Workspace, read_text
 
@@ -28,7 +28,7 @@ class Symbol:
 def _span_range(state: BibState, span) -> Range:
     lines = state.derived.get("lines")
     if lines is None:
-        lines = state.derived["lines"] = LineIndex(state.file.text)
+        lines = state.derived["lines"] = LspLineIndex(state.file.text)
     return lines.lsp_range(span.start_line, span.start_col, span.end_line, span.end_col)
 
 
@@ -63,7 +63,7 @@ def _uses(ws: Workspace, key: str) -> list[tuple[str, Range]]:
         if not uses:
             continue
         document = ws.document(path)
-        lines = document.lines if document else LineIndex(read_text(path) or "")
+        lines = document.lines if document else LspLineIndex(read_text(path) or "")
         found += [(path, lines.lsp_range(u.line, u.col, u.line, u.end_col)) for u in uses]
     return found
 

@@ -20,7 +20,7 @@ from citewise.server.drafts.markdown import find_markdown_citations, markdown_bi
 from citewise.server.drafts.model import Citation
 from citewise.server.drafts.project import language_of
 from citewise.server.drafts.uris import path_to_uri, uri_to_path
-from citewise.server.features.positions import LineIndex
+from citewise.server.features.positions import LspLineIndex
 
 Stamp = tuple  # ("open", generation) or ("disk", mtime_ns, size)
 
@@ -85,8 +85,8 @@ class Document:
     generation: int = field(default_factory=lambda: next(_generations))
 
     @cached_property
-    def lines(self) -> LineIndex:
-        return LineIndex(self.text)
+    def lines(self) -> LspLineIndex:
+        return LspLineIndex(self.text)
 
     @cached_property
     def scan(self) -> DraftScan:

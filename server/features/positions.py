@@ -2,7 +2,7 @@
 
 LSP counts columns in UTF-16 code units; Python indexes strings by code point. A
 character outside the Basic Multilingual Plane (an emoji, a math letter such as 𝒜)
-is one Python character but two UTF-16 units. `LineIndex` converts both ways and
+is one Python character but two UTF-16 units. `LspLineIndex` converts both ways and
 clamps positions past the end of a line or file instead of failing.
 """
 
@@ -85,8 +85,11 @@ def utf16_to_index(line_text: str, col16: int) -> int:
     return len(line_text)
 
 
-class LineIndex:
-    """Line starts of one text, for offset <-> position conversion."""
+class LspLineIndex:
+    """Line starts of one text, for offset <-> LSP position (UTF-16 columns) conversion, both ways.
+
+    Not `DraftLineIndex` (drafts/textutil.py: the parser's offset -> code-point column) nor
+    `BibLineIndex` (bib/bibtex/scan.py: offsets met in increasing order while scanning)."""
 
     def __init__(self, text: str):
         self.text = text

@@ -24,7 +24,7 @@ import numpy as np
 
 from citewise.bib.model import Reference
 from citewise.server.drafts.model import Citation
-from citewise.server.features.context import context_hits, cursor_context
+from citewise.server.features.cursor_query import context_hits, cursor_context
 from citewise.server.features.feedback import feedback_for
 from citewise.server.features.sentences import Sentence
 from citewise.server.features.surroundings import Surroundings, surroundings

@@ -26,7 +26,7 @@ from citewise.bib.registries.resolve import Resolution, resolve_text
 from citewise.server.features.actions import Action
 from citewise.server.features.diagnostics import Problem
 from citewise.server.features.edits import cite_edits
-from citewise.server.features.positions import Command, LineIndex, Pos, Range, TextEdit
+from citewise.server.features.positions import Command, LspLineIndex, Pos, Range, TextEdit
 from citewise.server.features.verify import Finding, check_all
 from citewise.server.features.workspace import BibState, Document, Workspace
 
@@ -122,7 +122,7 @@ def verify_problems(ws: Workspace, uri: str) -> list[Problem]:
             if finding is not None and finding.status not in SILENT:
                 flagged[(state.file.path, entry.key.lower())] = finding
     if document.path.lower().endswith(".bib"):
-        lines = LineIndex(document.text)
+        lines = LspLineIndex(document.text)
         state = ws.bib_state(document.path)
         return [_problem(lines.lsp_range(e.key_span.start_line, e.key_span.start_col, e.key_span.end_line, e.key_span.end_col),
                          flagged[(state.file.path, e.key.lower())], state.file.path)
@@ -161,7 +161,7 @@ def quick_fixes(ws: Workspace, problems: list[Problem]) -> list[Action]:
         state = ws.bib_state(problem.data.get("bib", "")) if fix else None
         if not fix or state is None:
             continue
-        lines = LineIndex(state.file.text)
+        lines = LspLineIndex(state.file.text)
         if "entry" in fix:
             entry = state.entry(fix["key"])
             if entry is not None:
@@ -173,7 +173,7 @@ def quick_fixes(ws: Workspace, problems: list[Problem]) -> list[Action]:
     return [action for action in actions if action is not None]
 
 
-def _merge(ws: Workspace, state: BibState, lines: LineIndex, fix: dict) -> Action | None:
+def _merge(ws: Workspace, state: BibState, lines: LspLineIndex, fix: dict) -> Action | None:
     """Cite `keep` wherever `remove` is cited in the drafts using this .bib, and delete `remove`."""
     entry = state.entry(fix["remove"])
     if entry is None:

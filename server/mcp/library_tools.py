@@ -71,7 +71,7 @@ def get_reference(session: Session, key: str | None, doi: str | None, arxiv: str
 
 
 def _from_index(session: Session, key: str | None, doi: str | None, arxiv: str | None) -> Reference:
-    from citewise.server.features.keys import near_keys
+    from citewise.server.features.key_lookup import near_keys
 
     index = session.index()
     if key:
@@ -89,7 +89,7 @@ def _from_index(session: Session, key: str | None, doi: str | None, arxiv: str |
 
 
 def _from_draft_bib(session: Session, draft_path: str, key: str) -> dict | None:
-    from citewise.server.features.keys import bib_reference, defining_states
+    from citewise.server.features.key_lookup import bib_reference, defining_states
 
     document = session.draft(draft_path)
     states = defining_states(session.ws, document.uri, key)
