@@ -28,7 +28,7 @@ from citewise.server.features.diagnostics import Problem
 from citewise.server.features.edits import cite_edits
 from citewise.server.features.positions import Command, LspLineIndex, Pos, Range, TextEdit
 from citewise.server.features.verify import Finding, check_all
-from citewise.server.features.workspace import BibState, Document, Workspace
+from citewise.server.features.workspace import BibState, Document, Workspace, read_text
 
 CODE_PREFIX = "verify-"
 SILENT = ("verified", "unverifiable")
@@ -77,8 +77,8 @@ def _entries(ws: Workspace, document: Document) -> list[tuple[BibState, object]]
     return list(chosen.values())
 
 
-def entries_to_check(ws: Workspace, uri: str) -> list[Reference]:
-    """The entries `uri` cites (or holds) that have no finding for their current text."""
+def entries_to_check(ws: Workspace, uri: str) -> list[tuple[Reference, str]]:
+    """(reference, entry text) for the entries `uri` cites (or holds) with no finding for their current text."""
     document = ws.document(uri)
     if document is None or not ws.settings.verify:
         return []
@@ -89,22 +89,20 @@ def entries_to_check(ws: Workspace, uri: str) -> list[Reference]:
         with checks.lock:
             known = (state.file.path, entry.key, entry.raw) in checks.findings
         if not known:
-            todo.append(entry_to_reference(entry, state.file.path))
+            todo.append((entry_to_reference(entry, state.file.path), entry.raw))
     return todo
 
 
-def check_entries(ws: Workspace, refs: list[Reference]) -> int:
-    """Ask the registries about `refs` and keep the findings; how many were checked."""
-    if not refs:
+def check_entries(ws: Workspace, pending: list[tuple[Reference, str]]) -> int:
+    """Ask the registries about the pending entries and keep the findings; how many were checked.
+    Runs on its own thread: it touches only the findings store, never the workspace's files."""
+    if not pending:
         return 0
     checks = _checks(ws)
-    findings = check_all(refs, checks.client())
+    findings = check_all([ref for ref, _ in pending], checks.client())
     with checks.lock:
-        for ref, finding in zip(refs, findings):
-            state = ws.bib_state(ref.origin.source)
-            entry = state.entry(ref.key) if state is not None else None
-            if entry is not None:
-                checks.findings[(state.file.path, entry.key, entry.raw)] = finding
+        for (ref, raw), finding in zip(pending, findings):
+            checks.findings[(ref.origin.source, ref.key, raw)] = finding
     return len(findings)
 
 
@@ -186,7 +184,7 @@ def _merge(ws: Workspace, state: BibState, lines: LspLineIndex, fix: dict) -> Ac
             uses = [use for use in citation.keys if use.key.lower() == fix["remove"].lower()]
             if not uses:
                 continue
-            document = ws.document(citation.file) or _on_disk(ws, citation.file)
+            document = ws.document(citation.file) or _on_disk(citation.file)
             if document is None:
                 continue
             for use in uses:
@@ -195,9 +193,7 @@ def _merge(ws: Workspace, state: BibState, lines: LspLineIndex, fix: dict) -> Ac
     return Action(f"{fix['title']} (cite {fix['keep']} instead of {fix['remove']})", "quickfix", edits)
 
 
-def _on_disk(ws: Workspace, path: str) -> Document | None:
-    from citewise.server.features.workspace import read_text
-
+def _on_disk(path: str) -> Document | None:
     text = read_text(path)
     return Document(uri=path, path=path, text=text, language=None) if text is not None else None
 

@@ -17,7 +17,6 @@ from pygls.exceptions import JsonRpcInvalidParams
 from citewise.server.features import commands as features
 from citewise.server.features import reference_checks
 from citewise.server.lsp import convert
-from citewise.server.lsp import reference_checks as reference_checks_lsp
 from citewise.server.lsp.convert import ADD_BIB_ENTRY
 from citewise.server.lsp.progress import WorkDone
 from citewise.server.lsp.server import CitewiseServer, torch_imported
@@ -44,6 +43,18 @@ async def add_bib_entry(ls: CitewiseServer, *args) -> dict:
             raise JsonRpcInvalidParams(f"{ADD_BIB_ENTRY}: unknown follow-up command {follow_up.command!r}")
         await COMMANDS[follow_up.command](ls, *(follow_up.arguments or []))
     return {"applied": result.applied}
+
+
+async def add_from_identifier(ls: CitewiseServer, *args) -> dict:
+    """[uri, line, identifier] -> {"applied": bool}: the entry added to the .bib (an applyEdit of its own), the identifier cited."""
+    uri, line, value = _expect(args, reference_checks.ADD_FROM_IDENTIFIER, "uri, line, identifier", 3)
+    resolution = await ls.run_strict(reference_checks.resolve_identifier, value, lane="registries")
+    edits = await ls.run_strict(reference_checks.identifier_edits, uri, line, value, resolution.reference)
+    bib_edits = {path: file_edits for path, file_edits in edits.items() if path.lower().endswith(".bib")}
+    if bib_edits and not (await apply_edits(ls, bib_edits, f"Add {resolution.reference.key} to the .bib"))["applied"]:
+        return {"applied": False}
+    draft_edits = {path: file_edits for path, file_edits in edits.items() if path not in bib_edits}
+    return await apply_edits(ls, draft_edits, f"Cite {resolution.reference.key}")
 
 
 async def generate_bib(ls: CitewiseServer, *args) -> dict:
@@ -173,7 +184,7 @@ COMMANDS = {
     "citewise.dismissSuggestion": dismiss_suggestion,
     "citewise.acceptSuggestion": accept_suggestion,
     ADD_BIB_ENTRY: add_bib_entry,
-    reference_checks.ADD_FROM_IDENTIFIER: reference_checks_lsp.add_from_identifier,
+    reference_checks.ADD_FROM_IDENTIFIER: add_from_identifier,
 }
 
 

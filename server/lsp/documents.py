@@ -21,6 +21,7 @@ from citewise.server.features import diagnostics as diagnostics_feature
 from citewise.server.features import suggestions as suggestions_feature
 from citewise.server.features.positions import Pos, utf16_len
 from citewise.server.lsp import convert
+from citewise.server.lsp.reference_checks import schedule_verification
 from citewise.server.lsp.commands import apply_edits, push_to_zotero
 from citewise.server.lsp.server import CitewiseServer
 
@@ -118,9 +119,7 @@ async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool
         diagnostics = [convert.diagnostic_to_proto(problem) for problem in problems]
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
     if verify:
-        from citewise.server.lsp.reference_checks import schedule_verification
-
-        schedule_verification(ls, uri)
+        schedule_verification(ls, uri, partial(publish_diagnostics, ls, uri, with_bib_files=True, verify=False))
 
 
 def _diagnose(project, uri: str, with_bib_files: bool) -> dict:
