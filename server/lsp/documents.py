@@ -21,8 +21,8 @@ from citewise.server.features import diagnostics as diagnostics_feature
 from citewise.server.features import suggestions as suggestions_feature
 from citewise.server.features.positions import Pos, utf16_len
 from citewise.server.lsp import convert
-from citewise.server.lsp.reference_checks import schedule_verification
 from citewise.server.lsp.commands import apply_edits, push_to_zotero
+from citewise.server.lsp.reference_checks import schedule_verification
 from citewise.server.lsp.server import CitewiseServer
 
 ACCEPT_CHECK_DELAY_S = 0.03
