@@ -12,7 +12,7 @@ DEMO_INDEX := $(VENV)/demo-index.sqlite
 TREE := $(CURDIR)/build/tree
 export PYTHONPATH := $(TREE)
 
-.PHONY: demo test lint install tree system-deps bench e2e-vscode clean
+.PHONY: demo test lint fuzz install tree system-deps bench e2e-vscode clean
 
 # Dependencies, once per change of pyproject.toml. torch goes first: its CPU wheel
 # lies on local disk, while a bare requirement would pull a multi-GB CUDA build.
@@ -43,8 +43,14 @@ lint: install
 	$(VENV)/bin/mypy
 
 test: install system-deps lint
-	$(PY) -m pytest -q -p no:cacheprovider
+	CITEWISE_FUZZ=bounded $(PY) -m pytest -q -p no:cacheprovider
 	bash editors/vscode/scripts/e2e.sh
+
+# The hostile suite's fuzzers and kill -9 loops at length: 40x the examples, 25 kills per command,
+# random seeds (`make test` runs them bounded and derandomized). About half an hour.
+fuzz: install
+	CITEWISE_FUZZ=long $(PY) -m pytest -q -p no:cacheprovider tests/hostile/test_fuzz_drafts.py \
+		tests/hostile/test_fuzz_bib.py tests/hostile/test_lsp_fuzz_sequences.py tests/hostile/test_kill_loops.py
 
 # The VS Code extension in a real VS Code (code-server + Chromium); also the last step of `make test`.
 e2e-vscode: install
