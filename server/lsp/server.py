@@ -158,18 +158,39 @@ class CitewiseServer(LanguageServer):
         """pygls' stdio server, reading frames with `transport.read_messages` (see there why)."""
         from pygls.io_ import StdoutWriter
 
-        from citewise.server.lsp.transport import read_messages
+        from citewise.server.lsp.transport import read_stdin
 
         self._stop_event = threading.Event()
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         try:
-            asyncio.run(read_messages(self.protocol, stdin or sys.stdin.buffer, self._stop_event))
+            asyncio.run(read_stdin(self.protocol, stdin or sys.stdin.buffer, self._stop_event))
         except BrokenPipeError:
             logger.error("the connection to the client is lost; shutting down")
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
             self.shutdown()
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """pygls' TCP server (one client), reading frames with `transport.read_messages`."""
+        from citewise.server.lsp.transport import READ_CHUNK, read_messages
+
+        self._stop_event = stop = threading.Event()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)
+            await read_messages(self.protocol, partial(reader.read, READ_CHUNK), stop)
+            self.shutdown()
+
+        async def serve() -> None:
+            self._server = await asyncio.start_server(connection, host, port)
+            async with self._server:
+                await self._server.serve_forever()
+
+        try:
+            asyncio.run(serve())
+        except asyncio.CancelledError:
+            pass
 
     # --- running features --------------------------------------------------------------
 

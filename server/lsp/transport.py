@@ -30,7 +30,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import BinaryIO
 
 from lsprotocol import types
@@ -166,11 +166,8 @@ def handle_body(protocol: JsonRPCProtocol, frames: FrameReader, body: bytes, rep
         report(f"cannot handle a message: {_one_line(error)}")
 
 
-async def read_messages(protocol: JsonRPCProtocol, stdin: BinaryIO, stop: threading.Event) -> None:
-    """Read `stdin` until end of file or `stop`, handing each message to `protocol`."""
-    loop = asyncio.get_running_loop()
-    chunks: asyncio.Queue[bytes] = asyncio.Queue()
-    threading.Thread(target=_pump, args=(stdin, loop, chunks), name="citewise-stdin", daemon=True).start()
+async def read_messages(protocol: JsonRPCProtocol, receive: Callable[[], Awaitable[bytes]], stop: threading.Event) -> None:
+    """Read chunks from `receive()` until it gives b"" (end of input) or `stop`, handing each message to `protocol`."""
 
     def report(problem: str) -> None:
         logger.warning("%s", problem)
@@ -180,12 +177,20 @@ async def read_messages(protocol: JsonRPCProtocol, stdin: BinaryIO, stop: thread
     logging.getLogger("pygls.protocol.json_rpc").addFilter(_without_deserializing_tracebacks)
     frames = FrameReader(report)
     while not stop.is_set():
-        chunk = await chunks.get()
+        chunk = await receive()
         if not chunk:
             break
         frames.feed(chunk)
         while not stop.is_set() and (body := frames.next_body()) is not None:
             handle_body(protocol, frames, body, report)
+
+
+async def read_stdin(protocol: JsonRPCProtocol, stdin: BinaryIO, stop: threading.Event) -> None:
+    """`read_messages` from stdin: a daemon thread reads (blocking), the loop awaits its chunks."""
+    loop = asyncio.get_running_loop()
+    chunks: asyncio.Queue[bytes] = asyncio.Queue()
+    threading.Thread(target=_pump, args=(stdin, loop, chunks), name="citewise-stdin", daemon=True).start()
+    await read_messages(protocol, chunks.get, stop)
 
 
 def _pump(stdin: BinaryIO, loop: asyncio.AbstractEventLoop, chunks: asyncio.Queue[bytes]) -> None:

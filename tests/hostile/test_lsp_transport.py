@@ -129,3 +129,44 @@ def test_every_good_frame_after_a_broken_one_is_read(chunk):
         bodies, problems = read_all(data, chunk)
         assert bodies[0] == good[0] and bodies[-2:] == good[1:], (name, bodies)
         assert problems or name in FRAMED_WELL, name
+
+
+def test_over_tcp_a_broken_frame_is_skipped_and_the_next_request_answered(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "citewise", "serve", "--tcp", f"127.0.0.1:{port}"],
+                              stderr=subprocess.PIPE, env=dict(__import__("os").environ, CITEWISE_INDEX=str(tmp_path / "i.sqlite")))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=60)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server never listened"
+                time.sleep(0.1)
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                      "params": {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}}}
+        with connection, connection.makefile("rwb") as stream:
+            stream.write(PROBES["length 10^20"] + PROBES["length not a number"] + frame(initialize))
+            stream.flush()
+            replies = []
+            while not any(reply.get("id") == 1 for reply in replies):
+                length = None
+                while (line := stream.readline()) not in (b"\r\n", b""):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                assert length is not None, "the server closed the connection"
+                replies.append(json.loads(stream.read(length)))
+        assert next(reply for reply in replies if reply.get("id") == 1)["result"]["serverInfo"]["name"] == "citewise"
+        assert [reply["params"]["message"] for reply in replies if reply.get("method") == "window/logMessage"][:1]
+    finally:
+        server.kill()
+        server.wait(timeout=20)
+    assert b"Traceback" not in server.stderr.read()
