@@ -78,7 +78,7 @@ def test_rescanning_an_edited_bib_finds_what_a_fresh_scan_finds(before, data):
 @given(text=mutated(READER_INPUTS), reader=st.sampled_from(TEXT_READERS))
 def test_every_reader_on_mutated_exports(text, reader):
     try:
-        references, errors = reader.read("fuzz.input", text)
+        references, errors = reader.read("fuzz.input", text, {})
     except CitewiseError as error:
         assert "\n" not in str(error).strip()
         return
