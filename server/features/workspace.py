@@ -21,7 +21,7 @@ from citewise.server.drafts.model import Citation, Draft
 from citewise.server.drafts.uris import path_to_uri, uri_to_path
 from citewise.server.features.background import Lanes
 from citewise.server.features.bibliographies import Bibliographies, BibState
-from citewise.server.features.draft_catalog import DraftCatalog
+from citewise.server.features.draft_catalog import DraftCatalog, DraftFile
 from citewise.server.features.open_documents import Document, OpenDocuments, read_text, scan_draft
 from citewise.server.features.papers import Papers
 from citewise.server.features.settings import Settings
@@ -130,6 +130,9 @@ class Workspace:
 
     def draft_files(self) -> list[str]:
         return self.drafts.files()
+
+    def draft_file(self, path: str) -> DraftFile | None:
+        return self.drafts.draft_file(path)
 
     def project_draft(self, path: str) -> Draft:
         return self.drafts.project(path)
