@@ -203,6 +203,7 @@ async def main() -> None:
     parser.add_argument("--entries", type=int, default=5000)
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--startups", type=int, default=5, help="server starts timed for initialize")
     args = parser.parse_args()
     folder, index_path = build_data(args.entries, args.papers)
     draft = folder / "paper.tex"
@@ -210,7 +211,7 @@ async def main() -> None:
     print(f"workspace: {args.entries:,}-entry .bib, index of {args.papers:,} references; {os.cpu_count()} CPUs")
 
     spawn_times, reply_times = [], []
-    for _ in range(5):
+    for _ in range(args.startups):
         client, spawn, _ = await start(folder, index_path)
         spawn_times.append(spawn)
         await stop(client)
