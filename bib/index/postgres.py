@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.location import display_location
 from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF
-from citewise.bib.index.store import Index
+from citewise.bib.index.store import TITLE_TAIL_CHARS, Index
 from citewise.bib.model import Reference
 
 WRITER_LOCK = 0x63697465  # "cite": one writer at a time
@@ -73,7 +73,12 @@ def _schema_1(db: _Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS: list[Callable[[_Connection], None]] = [_schema_1]
+def _schema_2(db: _Connection) -> None:
+    """Near-duplicate lookup by exact keys (first author, year, end of title), as in SQLite."""
+    db.execute(f"CREATE INDEX refs_author_year_tail ON refs (first_author, year, {PostgresIndex.TITLE_TAIL_SQL})")
+
+
+MIGRATIONS: list[Callable[[_Connection], None]] = [_schema_1, _schema_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -102,6 +107,7 @@ class PostgresIndex(Index):
     """An index in a PostgreSQL database (with the pgvector and pg_trgm extensions)."""
 
     schema_version = SCHEMA_VERSION
+    TITLE_TAIL_SQL = f"right(title_norm, {TITLE_TAIL_CHARS})"
 
     @classmethod
     def connect(cls, url: str, create: bool = True) -> PostgresIndex:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -39,6 +40,7 @@ TITLE_MATCH_THRESHOLD = 95
 MIN_TITLE_LENGTH_FOR_FUZZY = 20
 LOCK_TIMEOUT_SECONDS = 30.0  # as PostgresIndex's lock_timeout: a writer waits for the one before
 VECTOR_CHUNK_ROWS = 4096
+TITLE_TAIL_CHARS = 12
 
 
 def _schema_1(db: sqlite3.Connection) -> None:
@@ -97,7 +99,12 @@ def _schema_3(db: sqlite3.Connection) -> None:
                    (title, _title_head(title), _first_author(ref), row_id))
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3]
+def _schema_4(db: sqlite3.Connection) -> None:
+    """Near-duplicate lookup by exact keys (first author, year, end of title), so ingest stays linear."""
+    db.execute(f"CREATE INDEX refs_author_year_tail ON refs(first_author, year, {Index.TITLE_TAIL_SQL})")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -165,6 +172,8 @@ class Index(SqliteCandidateQueries):
     """
 
     schema_version = SCHEMA_VERSION
+    TITLE_TAIL_SQL = f"substr(title_norm, -{TITLE_TAIL_CHARS})"
+    """The last `TITLE_TAIL_CHARS` characters of the normalised title, in this database's SQL."""
 
     def __init__(self, db: sqlite3.Connection, path: Path | str):
         self.db = db
@@ -175,31 +184,51 @@ class Index(SqliteCandidateQueries):
         self._family_cache = None
 
     @classmethod
-    def open(cls, path: str | Path, create: bool = True) -> Index:
+    def open(cls, path: str | Path, create: bool = True, read_only: bool = False) -> Index:
+        """Open (or create) an index. `read_only` opens an SQLite file with `mode=ro`, so an index
+        in a read-only folder or file can be read; commands that only read use it."""
         if is_database_url(path):
             from citewise.bib.index.postgres import PostgresIndex
 
-            return PostgresIndex.connect(str(path), create)
+            return PostgresIndex.connect(str(path), create and not read_only)
         path = Path(path)
-        if not path.exists() and not create:
+        if not path.exists() and (read_only or not create):
             raise CitewiseError(f"{path}: no index here; build one with `citewise index add`")
-        if create:
+        if create and not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            db = sqlite3.connect(path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
-            index = cls(db, path)
-            index._prepare()
+            index = cls(cls._connect_read_only(path) if read_only else cls._connect(path), path)
+            index._prepare(read_only)
         except sqlite3.DatabaseError as error:
             raise _as_citewise_error(path, error) from None
         return index
 
-    def _prepare(self) -> None:
+    @staticmethod
+    def _connect(target: str | Path, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(target, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False, uri=uri)
+
+    @classmethod
+    def _connect_read_only(cls, path: Path) -> sqlite3.Connection:
+        """`mode=ro`; in a folder where SQLite cannot create the WAL's shared-memory file, `immutable=1`
+        (nothing can write there either)."""
+        location = "file:" + quote(str(path.absolute()))
+        db = cls._connect(f"{location}?mode=ro", uri=True)
+        try:
+            db.execute("PRAGMA user_version").fetchone()
+        except sqlite3.OperationalError:
+            db.close()
+            db = cls._connect(f"{location}?mode=ro&immutable=1", uri=True)
+        return db
+
+    def _prepare(self, read_only: bool = False) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise CitewiseError(
                 f"{self.path}: index written by a newer citewise (schema {version}, this one reads up to "
                 f"{SCHEMA_VERSION}); upgrade citewise or use another --index"
             )
+        if read_only:
+            return
         if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -216,6 +245,15 @@ class Index(SqliteCandidateQueries):
 
     def __enter__(self) -> Index:
         return self
+
+    @contextmanager
+    def explained(self) -> Iterator[Index]:
+        """Inside the block, an SQLite failure becomes one line: locked, read-only, or damaged
+        (after `PRAGMA quick_check`) with the way out."""
+        try:
+            yield self
+        except sqlite3.DatabaseError as error:
+            raise _as_citewise_error(self.path, error, self.db) from None
 
     def __exit__(self, *exc_info) -> None:
         self.close()
@@ -410,12 +448,18 @@ class Index(SqliteCandidateQueries):
         return None
 
     def _same_title(self, ref: Reference, title: str, doi: str, arxiv: str) -> int | None:
+        """A stored paper with this title, or a near-identical one by the same first author in the same year.
+
+        Candidates come from exact-key lookups only, so each costs the same however large the
+        index grows: the same first three title words, or the same author, year and last
+        `TITLE_TAIL_CHARS` characters (a title 95 % alike keeps one end or the other)."""
         author, year = _first_author(ref), ref.year.strip()
-        rows = self.db.execute(
-            "SELECT id, title_norm, first_author, year, doi, arxiv FROM refs"
-            " WHERE title_head = ? OR (first_author = ? AND year = ? AND first_author != '')",
-            (_title_head(title), author, year),
-        )
+        columns = "SELECT id, title_norm, first_author, year, doi, arxiv FROM refs"
+        rows = self.db.execute(f"{columns} WHERE title_head = ? AND (title_norm = ? OR (first_author = ? AND year = ?))",
+                               (_title_head(title), title, author, year)).fetchall()
+        if author and year:
+            rows += self.db.execute(f"{columns} WHERE first_author = ? AND year = ? AND {self.TITLE_TAIL_SQL} = ?",
+                                    (author, year, title[-TITLE_TAIL_CHARS:])).fetchall()
         for row_id, other_title, other_author, other_year, other_doi, other_arxiv in rows:
             if doi and other_doi and doi != other_doi or arxiv and other_arxiv and arxiv != other_arxiv:
                 continue
@@ -616,10 +660,28 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start:start + size]
 
 
-def _as_citewise_error(path: Path | str, error: sqlite3.DatabaseError) -> CitewiseError:
+def _as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: sqlite3.Connection | None = None) -> CitewiseError:
+    """One line for an SQLite failure: locked, not a database, damaged (checked with `PRAGMA quick_check`)."""
     message = str(error)
     if "locked" in message or "busy" in message:
         return CitewiseError(f"{path}: index is locked by another process; try again when it has finished")
-    if "not a database" in message or "malformed" in message:
+    if "not a database" in message:
         return CitewiseError(f"{path}: not a citewise index (not an SQLite database)")
+    if "readonly" in message or "read-only" in message:
+        return CitewiseError(f"{path}: index is read-only here; reading commands work, adding needs a writable file and folder")
+    problem = message if "malformed" in message else _quick_check(db)
+    if problem:
+        return CitewiseError(f"{path}: the index is damaged ({' '.join(problem.split())}); `citewise index rebuild` "
+                             f"re-reads the files it was built from into a new index")
     return CitewiseError(f"{path}: {message}")
+
+
+def _quick_check(db: sqlite3.Connection | None) -> str:
+    """SQLite's first complaint about the file, or "" when it finds none (or cannot be asked)."""
+    if db is None:
+        return ""
+    try:
+        first = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        return str(error)
+    return "" if first == "ok" else first

@@ -77,7 +77,11 @@ def run_bib(args: argparse.Namespace) -> int:
         _check_output(args.output, drafts, args.extra_bibs, args.force)
     index = _open_index(args.index, required=args.all)
     try:
-        result = generate_bib(drafts, args.extra_bibs, index, include_index=args.all)
+        if index is None:
+            result = generate_bib(drafts, args.extra_bibs, None, include_index=args.all)
+        else:
+            with index.explained():
+                result = generate_bib(drafts, args.extra_bibs, index, include_index=args.all)
     finally:
         if index is not None:
             index.close()
@@ -148,7 +152,7 @@ def _open_index(explicit: str | None, required: bool):
         if explicit or required:
             raise CitewiseError(f"{path}: no index here; build one with `citewise index add`")
         return None
-    return Index.open(path, create=False)
+    return Index.open(path, read_only=True)
 
 
 def _shown(path: str) -> str:

@@ -1,4 +1,4 @@
-"""`citewise index add|stats|reembed|enrich`: build and inspect the paper index.
+"""`citewise index add|stats|reembed|enrich|rebuild`: build and inspect the paper index.
 
 Each file read goes into the index in its own transaction, so a failure part-way
 leaves what was already there untouched. The embedding model is loaded only when
@@ -44,6 +44,12 @@ def register(subparsers) -> None:
     add_model_option(reembed)
     reembed.set_defaults(handler=run_reembed)
 
+    rebuild = actions.add_parser("rebuild", help="a new index from the sources `index stats` lists (after damage)")
+    add_index_option(rebuild)
+    add_model_option(rebuild)
+    rebuild.add_argument("--no-embed", action="store_true", help="store references without embedding them")
+    rebuild.set_defaults(handler=run_rebuild)
+
     enrich = actions.add_parser("enrich", help="fill missing authors, year, venue, DOI and arXiv id from the registries")
     add_index_option(enrich)
     enrich.add_argument("--limit", type=int, metavar="N", help="look up at most N papers")
@@ -74,7 +80,7 @@ def run_add(args: argparse.Namespace) -> int:
             raise CitewiseError(f"{', '.join(args.paths)}: no references found")
     summary = IngestSummary()
     warnings = 0
-    with Index.open(resolve_index_path(args.index)) as index:
+    with Index.open(resolve_index_path(args.index)) as index, index.explained():
         progress = Progress("reading", sum(len(result.references) for result in results))
         for result in results:
             summary.errors.extend(result.errors)
@@ -101,7 +107,7 @@ def run_stats(args: argparse.Namespace) -> int:
     from citewise.bib.index.location import resolve_index_path
     from citewise.bib.index.store import Index
 
-    with Index.open(resolve_index_path(args.index), create=False) as index:
+    with Index.open(resolve_index_path(args.index), read_only=True) as index, index.explained():
         stats = index.stats()
     if args.json:
         print_json(stats)
@@ -122,13 +128,40 @@ def run_reembed(args: argparse.Namespace) -> int:
     from citewise.bib.index.location import resolve_index_path
     from citewise.bib.index.store import Index
 
-    with Index.open(resolve_index_path(args.index), create=False) as index:
+    with Index.open(resolve_index_path(args.index), create=False) as index, index.explained():
         embedder = Embedder.load(args.model or index.get_meta("model"))
         progress = Progress("embedding", index.count())
         count = reembed(index, embedder, on_progress=lambda done, total: progress.update(done))
         progress.finish()
     print(f"embedded {count} references with {embedder.name}")
     return 0
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from citewise.bib.index.location import is_database_url, resolve_index_path
+    from citewise.bib.index.rebuild import rebuild_index
+    from citewise.bib.index.store import Index
+
+    location = resolve_index_path(args.index)
+    if is_database_url(location):
+        from citewise.bib.errors import CitewiseError
+
+        raise CitewiseError("index rebuild works on an index file; a PostgreSQL index is repaired by its database")
+    result = rebuild_index(Path(location))
+    for error in result.summary.errors:
+        print(error, file=sys.stderr)
+    for source in result.missing:
+        print(f"citewise: {source}: not found, not re-read (sync or add it again)", file=sys.stderr)
+    summary = result.summary
+    embedded = 0
+    if not args.no_embed:
+        with Index.open(location) as index, index.explained():
+            embedded = _embed(index, args.model or result.model)
+    print(f"rebuilt {location} from {len(result.sources)} sources: added {summary.added}, updated {summary.updated}, "
+          f"skipped {summary.skipped}, failed {summary.failed}; embedded {embedded}; the old file is kept as {result.kept_as}")
+    return 1 if result.missing or summary.failed else 0
 
 
 def run_enrich(args: argparse.Namespace) -> int:

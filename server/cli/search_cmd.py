@@ -18,6 +18,8 @@ from pathlib import Path
 from citewise.server.cli.common import add_index_option, print_json
 from citewise.server.cli.index_cmd import add_model_option
 
+MAX_RESULTS = 1000
+"""The most results a query returns; a larger -k is capped to it."""
 
 def register(subparsers) -> None:
     search = subparsers.add_parser("search", help="papers matching a text (`-` reads one query per stdin line)")
@@ -35,22 +37,39 @@ def register(subparsers) -> None:
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-k", type=int, default=10, metavar="N", help="results per query (default 10)")
+    parser.add_argument("-k", type=int, default=10, metavar="N", help=f"results per query (default 10, at most {MAX_RESULTS})")
     parser.add_argument("--json", action="store_true", help="print JSON")
     add_index_option(parser)
     add_model_option(parser)
 
 
+def result_count(k: int) -> int:
+    """-k checked: at least 1, at most MAX_RESULTS."""
+    from citewise.bib.errors import CitewiseError
+
+    if k < 1:
+        raise CitewiseError(f"-k {k}: ask for at least 1 result")
+    return min(k, MAX_RESULTS)
+
+
+def query_text(text: str) -> str:
+    """A query as the user meant it: bytes that are not UTF-8 (argv keeps them as surrogates) become U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def run_search(args: argparse.Namespace) -> int:
+    import io
+
     filters = {"year_from": args.year_from, "year_to": args.year_to, "source": args.source}
+    args.k = result_count(args.k)
     with open_searcher(args) as searcher:
         if args.text == "-":
-            for line in sys.stdin:
+            for line in io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace"):
                 hits = searcher.search(line, k=args.k, **filters) if line.strip() else []
                 print_json([hit_to_json(hit) for hit in hits])
                 sys.stdout.flush()
             return 0
-        hits = searcher.search(args.text, k=args.k, **filters)
+        hits = searcher.search(query_text(args.text), k=args.k, **filters)
     if args.json:
         print_json([hit_to_json(hit) for hit in hits])
     else:
@@ -69,12 +88,13 @@ def run_suggest(args: argparse.Namespace) -> int:
     from citewise.server.features.suggestions import draft_suggestions
     from citewise.server.features.workspace import Workspace
 
+    args.k = result_count(args.k)
     path = Path(args.draft).resolve()
     if language_of(str(path)) is None:
         raise CitewiseError(f"{args.draft}: unknown draft format (expected .tex, .md, .qmd or .Rmd)")
     read_source(path)  # one clear line for a missing, unreadable or special file
     index_path = resolve_index_path(args.index)
-    with Index.open(index_path, create=False) as index:  # a clear error when there is none
+    with Index.open(index_path, read_only=True) as index, index.explained():  # a clear error when there is none
         stored_model = index.get_meta("model")
     ws = Workspace([str(path.parent)], Settings(index_path=str(index_path), model=args.model or stored_model,
                                                 suggestion_feedback=False))
@@ -117,7 +137,7 @@ def open_searcher(args: argparse.Namespace) -> Iterator:
     from citewise.bib.index.search import Searcher
     from citewise.bib.index.store import Index
 
-    with Index.open(resolve_index_path(args.index), create=False) as index:
+    with Index.open(resolve_index_path(args.index), read_only=True) as index, index.explained():
         stored_model = index.get_meta("model")
         if not stored_model:
             yield Searcher(index)

@@ -1,0 +1,92 @@
+"""`citewise index rebuild`: a new index from the sources an old (perhaps damaged) one was read from.
+
+The sources are the files `citewise index stats` lists. They are read from the old file
+row by row, so damaged pages cost only the rows on them. The new index is built beside
+the old one and renamed into place; the old file is kept as `<name>.damaged` (or
+`<name>.old` when it was sound), so nothing is lost. Sources that are not files on this
+machine (a Zotero library synced over the network) are listed for the user to sync again.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from citewise.bib.errors import CitewiseError
+from citewise.bib.index.store import Index, IngestSummary, _quick_check
+from citewise.bib.readers import read_path
+
+
+@dataclass
+class RebuildResult:
+    """What a rebuild read, added and could not re-read, and where the old file went."""
+
+    sources: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    summary: IngestSummary = field(default_factory=IngestSummary)
+    kept_as: str = ""
+    model: str | None = None
+
+
+def recorded_sources(path: Path) -> tuple[list[str], str | None, bool]:
+    """(sources, model name, damaged) of an index file, reading what can still be read."""
+    db = sqlite3.connect(f"file:{path.absolute()}?mode=ro", uri=True)
+    try:
+        damaged = bool(_quick_check(db))
+        sources: dict[str, None] = {}
+        try:
+            last = db.execute("SELECT max(id) FROM refs").fetchone()[0] or 0
+        except sqlite3.DatabaseError:
+            last, damaged = 0, True
+        for row_id in range(1, last + 1):
+            try:
+                row = db.execute("SELECT sources FROM refs WHERE id = ?", (row_id,)).fetchone()
+            except sqlite3.DatabaseError:
+                damaged = True
+                continue
+            for source in (row[0].split("\n") if row else []):
+                if source:
+                    sources.setdefault(source, None)
+        try:
+            found = db.execute("SELECT value FROM meta WHERE name = 'model'").fetchone()
+        except sqlite3.DatabaseError:
+            found, damaged = None, True
+        return list(sources), found[0] if found else None, damaged
+    except sqlite3.DatabaseError as error:
+        raise CitewiseError(f"{path}: cannot read even the list of sources ({error}); add your files again "
+                            f"into a new index with `citewise index add`") from None
+    finally:
+        db.close()
+
+
+def rebuild_index(path: Path) -> RebuildResult:
+    """Read every recorded source into a new index at `path`; keep the old file beside it."""
+    if not path.is_file():
+        raise CitewiseError(f"{path}: no index here; build one with `citewise index add`")
+    sources, model, damaged = recorded_sources(path)
+    result = RebuildResult(model=model)
+    fresh = path.with_name(path.name + ".rebuilding")
+    for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+        leftover.unlink(missing_ok=True)
+    with Index.open(fresh) as index:
+        for source in sources:
+            if not os.path.isfile(source):
+                result.missing.append(source)
+                continue
+            read = read_path(source)
+            result.sources.append(source)
+            result.summary.errors.extend(read.errors)
+            result.summary.absorb(index.add_references(read.references))
+    kept = path.with_name(path.name + (".damaged" if damaged else ".old"))
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{path}{suffix}")
+        if old.exists():
+            os.replace(old, f"{kept}{suffix}")
+    os.replace(fresh, path)
+    result.kept_as = str(kept)
+    return result
+
+
+__all__ = ["RebuildResult", "rebuild_index", "recorded_sources"]

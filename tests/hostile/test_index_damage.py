@@ -1,0 +1,64 @@
+"""A damaged but valid SQLite index (pages overwritten after the header): one line naming the way out, and `index rebuild`."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hostile_support import assert_one_line_error, citewise
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture
+def damaged(tmp_path) -> Path:
+    shutil.copy(EXAMPLES / "library.bib", tmp_path / "library.bib")
+    shutil.copy(EXAMPLES / "daily-papers-digest.txt", tmp_path / "digest.txt")
+    index = tmp_path / "index.sqlite"
+    result = citewise("index", "add", tmp_path / "library.bib", tmp_path / "digest.txt", "--index", index, "--no-embed")
+    assert result.returncode == 0, result.stderr
+    page = 4096
+    size = index.stat().st_size
+    assert index.read_bytes().startswith(b"SQLite format 3\x00") and size > 20 * page
+    rng = random.Random(5)
+    with index.open("r+b") as handle:
+        for number in range(2, size // page, 2):
+            handle.seek(number * page + 100)
+            handle.write(bytes(rng.randrange(256) for _ in range(page - 200)))
+    return index
+
+
+@pytest.mark.parametrize("argv", [["index", "stats"], ["search", "diffusion"], ["index", "add", "{bib}", "--no-embed"],
+                                  ["bib", "{draft}"]])
+def test_damage_is_one_line_naming_rebuild(damaged, argv):
+    (damaged.parent / "draft.tex").write_text("\\cite{nothere2020}\n", encoding="utf-8")
+    names = {"bib": damaged.parent / "library.bib", "draft": damaged.parent / "draft.tex"}
+    result = citewise(*(str(arg).format(**names) for arg in argv), "--index", damaged)
+    assert_one_line_error(result, str(damaged), "the index is damaged", "citewise index rebuild")
+
+
+def test_rebuild_rereads_the_sources_and_keeps_the_damaged_file(damaged):
+    result = citewise("index", "rebuild", "--index", damaged, "--no-embed")
+    assert result.returncode == 0, result.stderr
+    assert "from 2 sources: added 76," in result.stdout and "index.sqlite.damaged" in result.stdout
+    assert (damaged.parent / "index.sqlite.damaged").is_file()
+    stats = citewise("index", "stats", "--index", damaged)
+    assert stats.returncode == 0 and "references  76 " in stats.stdout
+    found = citewise("search", "diffusion", "-k", "3", "--index", damaged, "--json")
+    assert found.returncode == 0 and found.stdout.count('"key"') == 3
+
+
+def test_rebuild_names_sources_that_are_gone(damaged):
+    os.unlink(damaged.parent / "library.bib")
+    result = citewise("index", "rebuild", "--index", damaged, "--no-embed")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "library.bib: not found, not re-read" in result.stderr and "from 1 sources: added 75," in result.stdout
+
+
+def test_a_garbage_file_is_not_an_index(tmp_path):
+    (tmp_path / "index.sqlite").write_bytes(os.urandom(8192))
+    assert_one_line_error(citewise("index", "stats", "--index", tmp_path / "index.sqlite"), "not a citewise index")
