@@ -137,7 +137,7 @@ def test_old_index_gets_its_matching_columns_folded_again(tmp_path):
         index.db.execute("PRAGMA user_version=2")
     with Index.open(path) as index:
         assert index.db.execute("SELECT first_author FROM refs").fetchone()[0] == "odegard"
-        assert index.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert index.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_reference_without_key_or_title_fails_alone(index):

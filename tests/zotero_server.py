@@ -11,7 +11,8 @@ It keeps one library in memory and answers the way api.zotero.org does:
 
 Faults are queued on the server (`server.faults.append(Fault(...))`): an error status with
 `Retry-After`, a `Backoff` header on a good answer, a connection dropped halfway through the body,
-a library change that lands just before a write, a connection dropped after a write is applied, an answer that comes too late.
+a library change that lands just before a write, a connection dropped after a write is applied, an answer that comes too late,
+a raw body of the fault's choosing (garbage, the wrong JSON shape), an answer without `Content-Type`.
 Every request is recorded in `server.requests`.
 """
 
@@ -52,6 +53,9 @@ class Fault:
     drop_after_write: bool = False
     delay: float = 0.0
     times: int = 1
+    body: str | None = None
+    """A raw answer body (status `status` or 200) instead of the library's answer."""
+    no_content_type: bool = False
 
 
 @dataclass
@@ -291,7 +295,9 @@ def _handler_for(server: ZoteroTestServer):
                 time.sleep(fault.delay)
             if fault and fault.race:
                 _touch_library(server.library)
-            if fault and fault.status:
+            if fault and fault.body is not None:
+                reply = _Reply(fault.status or 200, fault.body.encode(), {"Content-Type": "application/json"})
+            elif fault and fault.status:
                 reply = _text_reply("Injected failure", fault.status)
                 if fault.retry_after:
                     reply.headers["Retry-After"] = fault.retry_after
@@ -302,6 +308,8 @@ def _handler_for(server: ZoteroTestServer):
                 reply.headers["Zotero-Server-ID"] = server.server_id
             if fault and fault.backoff:
                 reply.headers["Backoff"] = fault.backoff
+            if fault and fault.no_content_type:
+                reply.headers.pop("Content-Type", None)
             record.status = reply.status
             self._send(reply, drop=bool(fault and (fault.drop or fault.drop_after_write)))
 

@@ -69,4 +69,4 @@ def with_earlier_strings(bib: BibFile, earlier: Mapping[str, str]) -> BibFile:
 def _reread(entry: BibEntry, macros: dict[str, str], path: str, errors: list[SourceError]) -> BibEntry:
     value = parse_fields(entry, macros)
     errors.extend(UndefinedString(path, entry.line, entry.key, name) for name in value["undefined"])
-    return BibEntry(entry.key, entry.entry_type, dict(value["fields"]), entry.span, entry.key_span, entry.raw)
+    return BibEntry(entry.key, entry.entry_type, dict(value["fields"]), entry.span, entry.key_span, entry.raw, entry.problem)

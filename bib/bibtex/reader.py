@@ -42,6 +42,8 @@ class BibEntry:
     span: Span
     key_span: Span
     raw: str
+    problem: str = ""
+    """Why the entry is broken (its braces unbalanced...): the editor still shows it, the index skips it."""
 
     @property
     def line(self) -> int:
@@ -165,13 +167,13 @@ def _new_entry(text: str, path: str, block: Block, lines: BibLineIndex, errors: 
     end_line, end_col = lines.position(block.end)
     span = Span(start_line, start_col, end_line, end_col, block.start, block.end)
     key_span = Span(*key_start, *key_end, block.key_start, block.key_end)
-    return BibEntry(block.key, block.entry_type, {}, span, key_span, text[block.start : block.end])
+    return BibEntry(block.key, block.entry_type, {}, span, key_span, text[block.start : block.end], block.problem)
 
 
 def _moved(entry: BibEntry, lines: int, offset: int) -> BibEntry:
     if not lines and not offset:
         return entry
-    return BibEntry(entry.key, entry.entry_type, entry.fields, shifted(entry.span, lines, offset), shifted(entry.key_span, lines, offset), entry.raw)
+    return BibEntry(entry.key, entry.entry_type, entry.fields, shifted(entry.span, lines, offset), shifted(entry.key_span, lines, offset), entry.raw, entry.problem)
 
 
 class _FieldFiller:

@@ -75,7 +75,7 @@ def _schema_1(db: _Connection) -> None:
 
 def _schema_2(db: _Connection) -> None:
     """Near-duplicate lookup by exact keys (first author, year, end of title), as in SQLite."""
-    db.execute(f"CREATE INDEX refs_author_year_tail ON refs (first_author, year, {PostgresIndex.TITLE_TAIL_SQL})")
+    db.execute(f"CREATE INDEX IF NOT EXISTS refs_author_year_tail ON refs (first_author, year, {PostgresIndex.TITLE_TAIL_SQL})")
 
 
 MIGRATIONS: list[Callable[[_Connection], None]] = [_schema_1, _schema_2]

@@ -101,7 +101,7 @@ def _schema_3(db: sqlite3.Connection) -> None:
 
 def _schema_4(db: sqlite3.Connection) -> None:
     """Near-duplicate lookup by exact keys (first author, year, end of title), so ingest stays linear."""
-    db.execute(f"CREATE INDEX refs_author_year_tail ON refs(first_author, year, {Index.TITLE_TAIL_SQL})")
+    db.execute(f"CREATE INDEX IF NOT EXISTS refs_author_year_tail ON refs(first_author, year, {Index.TITLE_TAIL_SQL})")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]

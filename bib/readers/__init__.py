@@ -115,6 +115,8 @@ def _read_file(file: Path, result: ReadResult, strings: dict[str, str]) -> None:
         references, errors = reader_format.read(name, text, strings)
     except CitewiseError as error:
         references, errors = [], [_as_source_error(name, error)]
+    except RecursionError:
+        references, errors = [], [SourceError(name, None, "nested too deeply to read")]
     result.files.append(name)
     result.references.extend(references)
     result.errors.extend(errors)

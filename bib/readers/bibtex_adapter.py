@@ -3,7 +3,7 @@ which keeps entries, @strings and errors of a .bib file) to the registry's inter
 turns a file into `Reference`s for the index.
 
 Keys are kept exactly as the file has them; the BibTeX reader's own errors (a broken entry
-costs only that entry) pass through.
+costs only that entry, which is skipped as BibTeX skips it) pass through.
 """
 
 from __future__ import annotations
@@ -26,4 +26,5 @@ def read_bibtex(path: str, text: str, strings: dict[str, str]) -> tuple[list[Ref
 
     bib_file = with_earlier_strings(read_bib_file(path), strings)
     strings.update(bib_file.strings)
-    return [entry_to_reference(entry, path) for entry in bib_file.entries], list(bib_file.errors)
+    usable = [entry for entry in bib_file.entries if not entry.problem]  # as BibTeX, which skips a broken entry
+    return [entry_to_reference(entry, path) for entry in usable], list(bib_file.errors)

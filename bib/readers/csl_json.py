@@ -40,6 +40,8 @@ def read_csl_json(path: str, text: str) -> tuple[list[Reference], list[SourceErr
             items = [(line_at(text, start), json.loads(text))]
         else:
             items = list(json_array_items(text, start))
+    except RecursionError:
+        return [], [SourceError(path, line_at(text, start), "JSON nested too deeply to read")]
     except json.JSONDecodeError as error:
         return [], [SourceError(path, error.lineno, f"malformed JSON: {error.msg}")]
     references: list[Reference] = []
@@ -87,11 +89,16 @@ def reference_from_csl_item(item: dict) -> Reference:
 
 
 def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    return str(value).strip()
+    """A field's text: a string or number, or the items of a (nested) list joined; objects have none."""
+    parts: list[str] = []
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(reversed(item))
+        elif item is not None and not isinstance(item, dict):
+            parts.append(str(item).strip())
+    return ", ".join(parts)
 
 
 def _names(value) -> list[Author]:

@@ -42,7 +42,10 @@ def json_array_items(text: str, start: int) -> Iterator[tuple[int, object]]:
     while True:
         line += text.count("\n", counted_to, pos)
         counted_to = pos
-        value, end = _decoder.raw_decode(text, pos)
+        try:
+            value, end = _decoder.raw_decode(text, pos)
+        except RecursionError:
+            raise json.JSONDecodeError("nested too deeply to read", text, pos) from None
         yield line, value
         pos = _skip_space(text, end)
         separator = text[pos : pos + 1]

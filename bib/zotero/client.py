@@ -5,7 +5,10 @@ local API (`local=True`, http://localhost:23119/api, read-only here), or any oth
 (`--endpoint` / `CITEWISE_ZOTERO_ENDPOINT`: a self-hosted data server, or the tests' server).
 
 `ZoteroConnection.call` runs one pyzotero call with bounded exponential backoff for 5xx answers,
-timeouts and dropped connections; pyzotero itself waits out `Backoff` and 429 `Retry-After`.
+timeouts and dropped connections; pyzotero itself waits out `Backoff` and 429 `Retry-After`, here
+at most `MAX_SERVER_WAIT_SECONDS` (each wait announced on stderr); a server asking for longer
+ends the call with one line. An answer that is not the JSON Zotero sends ends it with one line too.
+A key is needed for the Web API and is checked (letters and digits) before any request.
 The API key comes from the caller (the editor), `ZOTERO_API_KEY`, or the OS keyring when the
 optional `keyring` package is installed. It never appears in a message: every error text that
 leaves this module passes through `_scrub`.
@@ -17,6 +20,7 @@ import functools
 import os
 import re
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +36,9 @@ from citewise.bib.errors import CitewiseError
 T = TypeVar("T")
 
 LOCAL_ENDPOINT = "http://127.0.0.1:23119/api"
+MAX_SERVER_WAIT_SECONDS = 300
+"""The longest `Retry-After`/`Backoff` citewise waits out; a server asking for more gets a clear refusal."""
+_API_KEY = re.compile(r"[A-Za-z0-9]+")
 KEYRING_SERVICE = "citewise-zotero"
 _LIBRARY = re.compile(r"^(users|groups)/(\d+)$")
 
@@ -116,6 +123,7 @@ class ZoteroConnection:
         self.settings = settings
         self.requests = 0
         library_type, library_id = parse_library(settings.library)
+        _check_api_key(settings)
         http = httpx2.Client(
             follow_redirects=True,
             timeout=settings.timeout,
@@ -174,6 +182,9 @@ class ZoteroConnection:
                 time.sleep(self._delay(attempt, error))
             except pyzotero.PyZoteroError as error:
                 raise CitewiseError(self._failure_message(error, attempt)) from None
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise CitewiseError(_scrub(f"Zotero at {self.where} sent an answer that is not the JSON "
+                                           f"the Zotero API sends; nothing changed", self.settings)) from None
 
     def _is_transient(self, error: Exception) -> bool:
         if isinstance(error, httpx2.TransportError):
@@ -188,7 +199,12 @@ class ZoteroConnection:
         if isinstance(error, pyzotero.HTTPError) and response is not None:
             asked = response.headers.get("Retry-After") or response.headers.get("Backoff")
             if asked and asked.isdigit():
+                if float(asked) > MAX_SERVER_WAIT_SECONDS:
+                    raise ServerWaitTooLong(f"Zotero at {self.where} asks to wait {asked} s before trying again, "
+                                            f"more than the {MAX_SERVER_WAIT_SECONDS} s citewise waits; try again later")
                 delay = max(delay, float(asked))
+        if delay >= 5:
+            sys.stderr.write(f"citewise: Zotero at {self.where} failed; trying again in {delay:.0f} s\n")
         return delay
 
     def _refusal_message(self) -> str:
@@ -209,12 +225,29 @@ class ZoteroConnection:
         return _scrub(f"Zotero at {self.where} failed after {attempts} attempt(s): {reason}", self.settings)
 
 
-class _CitewiseZotero(Zotero):
-    """pyzotero's client with one addition: creating items with a write token the caller keeps.
+class ServerWaitTooLong(CitewiseError):
+    """The server asked citewise to wait longer than `MAX_SERVER_WAIT_SECONDS`."""
 
-    pyzotero draws a fresh token per `create_items` call, so a retried request could create the
-    items twice; the same token on every attempt makes the server refuse the repeat instead.
+
+class _CitewiseZotero(Zotero):
+    """pyzotero's client with two additions: creating items with a write token the caller keeps
+    (pyzotero draws a fresh token per `create_items` call, so a retried request could create the
+    items twice; the same token on every attempt makes the server refuse the repeat instead),
+    and server-requested waits that are capped and announced.
     """
+
+    def _set_backoff(self, duration) -> None:
+        try:
+            seconds = float(duration)
+        except (TypeError, ValueError):
+            return  # an unreadable Backoff/Retry-After is ignored, as if absent
+        if seconds > MAX_SERVER_WAIT_SECONDS:
+            raise ServerWaitTooLong(f"Zotero at {self.endpoint} asks to wait {seconds:.0f} s before the next request, "
+                                    f"more than the {MAX_SERVER_WAIT_SECONDS} s citewise waits; try again later")
+        if seconds > 0:
+            sys.stderr.write(f"citewise: Zotero asks to wait {seconds:.0f} s before the next request; waiting\n")
+            sys.stderr.flush()
+        super()._set_backoff(seconds)
 
     def create_items_with_token(self, payload: list[dict], write_token: str, last_modified: int | None):
         headers = {"Zotero-Write-Token": write_token}
@@ -234,6 +267,19 @@ class _CitewiseZotero(Zotero):
 def _tls_context() -> ssl.SSLContext:
     """One certificate store per process: loading it costs more than a whole incremental sync."""
     return ssl.create_default_context()
+
+
+def _check_api_key(settings: ZoteroSettings) -> None:
+    """Before any request: the Web API needs a key, and a key is letters and digits (never shown)."""
+    if settings.local:
+        return
+    if not settings.api_key:
+        raise CitewiseError(f"Zotero needs an API key for {settings.library}: set ZOTERO_API_KEY (create one at "
+                            f"https://www.zotero.org/settings/keys) or store it in the keyring "
+                            f"(service {KEYRING_SERVICE}, user api-key)")
+    if not _API_KEY.fullmatch(settings.api_key):
+        raise CitewiseError("the Zotero API key holds characters no API key has (keys are letters and digits: "
+                            "a space, a line break or an accent slipped in?); check ZOTERO_API_KEY or the keyring")
 
 
 def _scrub(text: str, settings: ZoteroSettings) -> str:

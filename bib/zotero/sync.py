@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from citewise.bib.errors import CitewiseError
 from citewise.bib.keys import make_key
 from citewise.bib.model import Origin, Reference, reference_to_dict
 from citewise.bib.readers.zotero_json import reference_without_generated_key
@@ -84,7 +85,8 @@ def _pull(index, connection: ZoteroConnection, label: str, full: bool,
           on_progress: ProgressCallback) -> SyncSummary:
     state = _LibraryState(index, label)
     since = 0 if full else state.version()
-    listed = connection.call(lambda z: z.top(since=since, format="versions", includeTrashed=1, limit=None))
+    listed = _checked(connection.call(lambda z: z.top(since=since, format="versions", includeTrashed=1, limit=None)),
+                      _is_version_map, connection, "item versions")
     target_version = connection.last_version
     if not full and (target_version < since or state.other_database(connection.zot.server_id)):
         return _pull(index, connection, label, True, on_progress)
@@ -95,20 +97,44 @@ def _pull(index, connection: ZoteroConnection, label: str, full: bool,
     on_progress(0, len(pending))
     for start in range(0, len(pending), FETCH_BATCH):
         batch = pending[start:start + FETCH_BATCH]
-        objects = connection.call(
+        objects = _checked(connection.call(
             lambda z: z.items(itemKey=",".join(batch), includeTrashed=1, limit=len(batch))
-        )
+        ), _is_item_list, connection, "items")
         with index.transaction():
             present_before = summary.added - summary.deleted
             for obj in objects:
                 state.apply_item(obj["data"], summary)
             state.add_to_count(summary.added - summary.deleted - present_before)
         on_progress(start + len(batch), len(pending))
-    gone = set(connection.call(lambda z: z.deleted(since=since))["items"]) if since and not full else set()
+    gone = set()
+    if since and not full:
+        deleted = _checked(connection.call(lambda z: z.deleted(since=since)), _is_deleted, connection, "deleted items")
+        gone = set(deleted["items"])
     with index.transaction():
         _remove_gone(state, gone, target_version, summary)
         state.finish(target_version, connection.zot.server_id)
     return summary
+
+
+def _checked(value, shape_ok, connection: ZoteroConnection, what: str):
+    """`value` when it has the shape the Zotero API gives it; else one line, and the sync stops."""
+    if not shape_ok(value):
+        raise CitewiseError(f"Zotero at {connection.where} sent {what} in a shape the Zotero API never sends; "
+                            f"sync stopped, the index keeps what was synced before")
+    return value
+
+
+def _is_version_map(value) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and type(v) is int for k, v in value.items())
+
+
+def _is_item_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(obj, dict) and isinstance(obj.get("data"), dict)
+                                           and isinstance(obj["data"].get("key"), str) for obj in value)
+
+
+def _is_deleted(value) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("items"), list) and all(isinstance(k, str) for k in value["items"])
 
 
 def _remove_gone(state: _LibraryState, gone: set[str], version: int, summary: SyncSummary) -> None:
