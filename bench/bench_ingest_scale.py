@@ -7,7 +7,8 @@ year) groups, the worst case for near-duplicate lookup. citewise reads the file 
 it (`read_path` + `Index.add_references`, the `citewise index add --no-embed` path);
 the baseline in the same run parses the same lines with `json.loads` and inserts
 them into a plain SQLite table with an FTS5 index, the least any ingest does. Linear
-ingest keeps refs/s flat as the size grows.
+ingest keeps refs/s flat as the size grows. Times are the process's CPU time (SQLite runs
+in the same thread), so other work on a shared machine does not blur the comparison.
 
     .venv/bin/python bench/bench_ingest_scale.py [--sizes 10000 20000 50000] [--repeat 3]
 """
@@ -50,15 +51,15 @@ def write_jsonl(path: Path, count: int, seed: int = 3) -> None:
 
 
 def citewise_seconds(source: Path, folder: Path) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     refs = read_path(source).references
     with Index.open(folder / "index.sqlite") as index:
         index.add_references(refs)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def baseline_seconds(source: Path, folder: Path) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     db = sqlite3.connect(folder / "plain.sqlite")
     db.execute("CREATE TABLE papers (id INTEGER PRIMARY KEY, arxiv TEXT UNIQUE, title TEXT, data TEXT)")
     db.execute("CREATE VIRTUAL TABLE papers_fts USING fts5(title, abstract)")
@@ -68,7 +69,7 @@ def baseline_seconds(source: Path, folder: Path) -> float:
             row = db.execute("INSERT INTO papers(arxiv, title, data) VALUES (?, ?, ?)", (record["id"], record["title"], line)).lastrowid
             db.execute("INSERT INTO papers_fts(rowid, title, abstract) VALUES (?, ?, ?)", (row, record["title"], record["abstract"]))
     db.close()
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def main() -> None:

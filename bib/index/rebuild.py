@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from citewise.bib.errors import CitewiseError
-from citewise.bib.index.store import Index, IngestSummary, _quick_check
+from citewise.bib.index.store import Index, IngestSummary, quick_check
 from citewise.bib.readers import read_path
 
 
@@ -34,7 +34,7 @@ def recorded_sources(path: Path) -> tuple[list[str], str | None, bool]:
     """(sources, model name, damaged) of an index file, reading what can still be read."""
     db = sqlite3.connect(f"file:{path.absolute()}?mode=ro", uri=True)
     try:
-        damaged = bool(_quick_check(db))
+        damaged = bool(quick_check(db))
         sources: dict[str, None] = {}
         try:
             last = db.execute("SELECT max(id) FROM refs").fetchone()[0] or 0
@@ -87,6 +87,3 @@ def rebuild_index(path: Path) -> RebuildResult:
     os.replace(fresh, path)
     result.kept_as = str(kept)
     return result
-
-
-__all__ = ["RebuildResult", "rebuild_index", "recorded_sources"]

@@ -669,14 +669,14 @@ def _as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: sqlit
         return CitewiseError(f"{path}: not a citewise index (not an SQLite database)")
     if "readonly" in message or "read-only" in message:
         return CitewiseError(f"{path}: index is read-only here; reading commands work, adding needs a writable file and folder")
-    problem = message if "malformed" in message else _quick_check(db)
+    problem = message if "malformed" in message else quick_check(db)
     if problem:
         return CitewiseError(f"{path}: the index is damaged ({' '.join(problem.split())}); `citewise index rebuild` "
                              f"re-reads the files it was built from into a new index")
     return CitewiseError(f"{path}: {message}")
 
 
-def _quick_check(db: sqlite3.Connection | None) -> str:
+def quick_check(db: sqlite3.Connection | None) -> str:
     """SQLite's first complaint about the file, or "" when it finds none (or cannot be asked)."""
     if db is None:
         return ""

@@ -8,7 +8,7 @@ local API (`local=True`, http://localhost:23119/api, read-only here), or any oth
 timeouts and dropped connections; pyzotero itself waits out `Backoff` and 429 `Retry-After`, here
 at most `MAX_SERVER_WAIT_SECONDS` (each wait announced on stderr); a server asking for longer
 ends the call with one line. An answer that is not the JSON Zotero sends ends it with one line too.
-A key is needed for the Web API and is checked (letters and digits) before any request.
+zotero.org's Web API needs a key; it is checked (letters and digits) before any request.
 The API key comes from the caller (the editor), `ZOTERO_API_KEY`, or the OS keyring when the
 optional `keyring` package is installed. It never appears in a message: every error text that
 leaves this module passes through `_scrub`.
@@ -270,14 +270,15 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _check_api_key(settings: ZoteroSettings) -> None:
-    """Before any request: the Web API needs a key, and a key is letters and digits (never shown)."""
+    """Before any request: zotero.org's Web API needs a key (a self-hosted `endpoint` may not), and a
+    key is letters and digits (never shown)."""
     if settings.local:
         return
-    if not settings.api_key:
+    if not settings.api_key and not settings.endpoint:
         raise CitewiseError(f"Zotero needs an API key for {settings.library}: set ZOTERO_API_KEY (create one at "
                             f"https://www.zotero.org/settings/keys) or store it in the keyring "
                             f"(service {KEYRING_SERVICE}, user api-key)")
-    if not _API_KEY.fullmatch(settings.api_key):
+    if settings.api_key and not _API_KEY.fullmatch(settings.api_key):
         raise CitewiseError("the Zotero API key holds characters no API key has (keys are letters and digits: "
                             "a space, a line break or an accent slipped in?); check ZOTERO_API_KEY or the keyring")
 

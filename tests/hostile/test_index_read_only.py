@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile_support import assert_one_line_error, citewise
+from hostile_support import citewise
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
