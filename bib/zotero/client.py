@@ -8,7 +8,7 @@ local API (`local=True`, http://localhost:23119/api, read-only here), or any oth
 timeouts and dropped connections; pyzotero itself waits out `Backoff` and 429 `Retry-After`, here
 at most `MAX_SERVER_WAIT_SECONDS` (each wait announced on stderr); a server asking for longer
 ends the call with one line. An answer that is not the JSON Zotero sends ends it with one line too.
-zotero.org's Web API needs a key; it is checked (letters and digits) before any request.
+zotero.org's Web API needs a key; it is checked (visible ASCII only) before any request.
 The API key comes from the caller (the editor), `ZOTERO_API_KEY`, or the OS keyring when the
 optional `keyring` package is installed. It never appears in a message: every error text that
 leaves this module passes through `_scrub`.
@@ -38,7 +38,7 @@ T = TypeVar("T")
 LOCAL_ENDPOINT = "http://127.0.0.1:23119/api"
 MAX_SERVER_WAIT_SECONDS = 300
 """The longest `Retry-After`/`Backoff` citewise waits out; a server asking for more gets a clear refusal."""
-_API_KEY = re.compile(r"[A-Za-z0-9]+")
+_API_KEY = re.compile(r"[!-~]+")  # visible ASCII: what an HTTP header can carry
 KEYRING_SERVICE = "citewise-zotero"
 _LIBRARY = re.compile(r"^(users|groups)/(\d+)$")
 
@@ -271,7 +271,7 @@ def _tls_context() -> ssl.SSLContext:
 
 def _check_api_key(settings: ZoteroSettings) -> None:
     """Before any request: zotero.org's Web API needs a key (a self-hosted `endpoint` may not), and a
-    key is letters and digits (never shown)."""
+    key is visible ASCII (never shown)."""
     if settings.local:
         return
     if not settings.api_key and not settings.endpoint:
