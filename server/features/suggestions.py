@@ -75,6 +75,8 @@ def suggestions_at(ws: Workspace, document: Document, pos: Pos, count: int | Non
         key = bib_key or candidate.ref.key
         if key in ranking.nearby_keys or any(_same_paper(candidate.ref, ref) for ref in nearby_refs):
             continue
+        if candidate.features.get("feedback", 0.0) <= -1.0:  # dismissed by the author: never again here
+            continue
         ref = bib.by_key[bib_key] if bib_key else candidate.ref
         item = SuggestionItem(key, plain(ref.title), authors_line(ref, limit=3), ref.year,
                               round(candidate.score, 4), bib_key is not None, reason(candidate, weights))
