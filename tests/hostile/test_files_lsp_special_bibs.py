@@ -20,12 +20,12 @@ async def test_fifo_and_device_bibliographies_never_wedge_the_server(latex_works
         uri = open_file(client, draft, text)
         params = types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri),
                                         position=position_of(text, "\\cite{zheng}", len("\\cite{zheng")))
-        result = await asyncio.wait_for(client.text_document_completion_async(params), 30)
+        result = await asyncio.wait_for(client.text_document_completion_async(params), 120)
         assert "zhengDPMSolverv3ImprovedDiffusion2023" in {item.label for item in result.items}
-        state = await asyncio.wait_for(status(client), 30)
+        state = await asyncio.wait_for(status(client), 120)
         assert state["ready"] is True
         fifo_uri = (latex_workspace / "pipe.bib").as_uri()
         symbols = await asyncio.wait_for(client.text_document_document_symbol_async(
-            types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=fifo_uri))), 30)
+            types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=fifo_uri))), 120)
         assert not symbols
     assert (latex_workspace / "pipe.bib").is_fifo()
