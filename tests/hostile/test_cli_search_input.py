@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from hostile_support import assert_no_traceback, assert_one_line_error, citewise
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -42,7 +41,7 @@ def test_invalid_utf8_in_argv_is_replaced(embedded_index):
 
 
 def test_invalid_utf8_on_stdin_is_replaced(embedded_index):
-    queries = b"attention \xff transformers\n\xc3\x28 \xa0\xa1\n\n" + "score-based diffusion\n".encode()
+    queries = b"attention \xff transformers\n\xc3\x28 \xa0\xa1\n\n" + b"score-based diffusion\n"
     result = citewise("search", "-", "-k", "1", "--index", embedded_index, stdin=queries)
     assert_no_traceback(result)
     assert result.returncode == 0, result.stderr

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from hostile_support import assert_no_traceback, citewise
 
 

@@ -18,7 +18,7 @@ def test_concurrent_adds_both_land(tmp_path):
                               "--no-embed"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             for source in ("library.bib", "daily-papers-digest.txt")]
     outputs = [run.communicate(timeout=300) for run in runs]
-    for run, (out, err) in zip(runs, outputs):
+    for run, (_out, err) in zip(runs, outputs):
         assert run.returncode == 0 and "Traceback" not in err, err
     stats = subprocess.run([sys.executable, "-m", "citewise", "index", "stats", "--index", str(index), "--json"],
                            capture_output=True, text=True, env=env, timeout=120)

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from hostile_support import assert_one_line_error, citewise
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from hostile_support import citewise
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

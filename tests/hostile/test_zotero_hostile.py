@@ -11,10 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hostile_support import assert_one_line_error  # noqa: E402
 from zotero_server import Fault, ZoteroTestServer  # noqa: E402
 from zotero_support import API_KEY, seeded_library  # noqa: E402
-
-from hostile_support import assert_one_line_error  # noqa: E402
 
 
 @pytest.fixture
