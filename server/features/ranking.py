@@ -32,10 +32,10 @@ from citewise.server.features.workspace import Document, Workspace
 
 FEATURES = ("hybrid", "sentence", "paragraph", "section", "document", "cited_similarity", "cocited",
             "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
-WEIGHTS: dict[str, float] = {  # fitted by bench/bench_suggestions.py on the dev sets' fit split (291 sites)
-    "hybrid": 2.0, "sentence": 3.0, "paragraph": 0.5, "section": 0.5, "document": 0.05,
-    "cited_similarity": 0.1, "cocited": 0.2, "in_bib": 3.0, "in_zotero": 0.05,
-    "cited_paragraph": -0.75, "cited_elsewhere": 0.0, "feedback": 0.5,
+WEIGHTS: dict[str, float] = {  # fitted by bench/bench_suggestions.py on the scipy-articles fit split
+    "hybrid": 3.0, "sentence": 0.3, "paragraph": 0.75, "section": 2.0, "document": 0.0,
+    "cited_similarity": 0.0, "cocited": 0.0, "in_bib": 1.0, "in_zotero": 0.05,
+    "cited_paragraph": -2.0, "cited_elsewhere": 0.0, "feedback": 0.5,
 }
 CONTEXT_SIGNALS = ("sentence", "paragraph", "section", "document")  # dense similarities to the query texts
 POOL = 50
