@@ -7,9 +7,11 @@ import json
 import pytest
 from zotero_server import Fault, ZoteroLibrary, ZoteroTestServer, load_recorded_items, synthetic_item
 from zotero_support import (
-    WEB_LIBRARY_RESPONSES,  # noqa: F401
+    WEB_LIBRARY_RESPONSES,
+    index,  # noqa: F401  (a fixture)
     index_view,
     library_view,
+    server,  # noqa: F401  (a fixture)
     settings_for,
 )
 
