@@ -161,7 +161,9 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
     insert_prefix = "@" if context.insert_style == "at-key" else ""
     candidates = []
     for rank, (score, entry) in enumerate(ranked_bib):
-        candidates.append(_candidate(entry, as_typed, score, f"0{rank:05d}", True, insert_prefix, key_range))
+        # A .bib entry holding what was typed comes first; one matched only fuzzily after the index's papers.
+        group = "0" if typed in entry.haystack else "2"
+        candidates.append(_candidate(entry, as_typed, score, f"{group}{rank:05d}", True, insert_prefix, key_range))
     if ranked_index:
         bib_path = target_bib_path(ws, uri)
         declaration = declaration_edit(ws, document, bib_path)

@@ -234,7 +234,7 @@ test("citewise in VS Code: complete, cite a paper from the index, .bib on disk",
   await t.test("clicking a suggestion cites it in the draft and adds it to the .bib", async () => {
     const keysBefore = bibKeys(readFileSync(BIB, "utf8"));
     const panel = page.locator(".pane", { has: page.locator(".pane-header", { hasText: "Suggested citations" }) });
-    await panel.locator(".monaco-list-row").first().click();
+    await panel.locator(".monaco-list-row", { hasText: "from index" }).first().click();
     await waitFor("a new entry in the .bib, saved without a Save", () => bibKeys(readFileSync(BIB, "utf8")).length > keysBefore.length);
     const added = bibKeys(readFileSync(BIB, "utf8")).filter((key) => !keysBefore.includes(key));
     assert.equal(added.length, 1);
