@@ -160,15 +160,17 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
 
     insert_prefix = "@" if context.insert_style == "at-key" else ""
     candidates = []
+    # Papers holding what was typed come first (.bib, then index); those matched only fuzzily or by
+    # the sentence follow (.bib, then index).
     for rank, (score, entry) in enumerate(ranked_bib):
-        # A .bib entry holding what was typed comes first; one matched only fuzzily after the index's papers.
         group = "0" if typed in entry.haystack else "2"
         candidates.append(_candidate(entry, as_typed, score, f"{group}{rank:05d}", True, insert_prefix, key_range))
     if ranked_index:
         bib_path = target_bib_path(ws, uri)
         declaration = declaration_edit(ws, document, bib_path)
         for rank, (score, entry) in enumerate(ranked_index):
-            candidate = _candidate(entry, as_typed, score, f"1{rank:05d}", False, insert_prefix, key_range)
+            group = "1" if typed in entry.haystack else "3"
+            candidate = _candidate(entry, as_typed, score, f"{group}{rank:05d}", False, insert_prefix, key_range)
             candidate.additional_text_edits = [declaration] if declaration else []
             candidates.append(candidate)
     remember_offers(ws, uri, [entry.ref for _, entry in ranked_index])
