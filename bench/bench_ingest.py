@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 
 from citewise.bib.index.embed import Embedder, bundled_model_dir, embed_pending
-from citewise.bib.index.store import Index, embedding_text
+from citewise.bib.index.embedding_rows import embedding_text
+from citewise.bib.index.store import Index
 from citewise.bib.model import Author, Origin, Reference
 from citewise.bib.readers import read_path
 

@@ -10,7 +10,8 @@ import pytest
 from conftest import EXAMPLES
 
 from citewise.bib.errors import CitewiseError
-from citewise.bib.index.store import SCHEMA_VERSION, Index
+from citewise.bib.index.sqlite_schema import SCHEMA_VERSION
+from citewise.bib.index.store import Index
 from citewise.bib.model import Author, Origin, Reference
 from citewise.bib.readers import read_path
 from citewise.bib.text import strip_markup
@@ -241,7 +242,7 @@ def test_index_location_precedence(monkeypatch, tmp_path):
 def test_embeddings_load_back_in_row_order_across_chunks(index):
     import numpy as np
 
-    from citewise.bib.index.store import VECTOR_CHUNK_ROWS
+    from citewise.bib.index.embedding_rows import VECTOR_CHUNK_ROWS
 
     count = VECTOR_CHUNK_ROWS * 2 + 5
     index.add_references([paper(f"p{number}", f"Paper number {number} about topic {number}") for number in range(count)])

@@ -22,8 +22,9 @@ from rapidfuzz import fuzz, process
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.location import display_location
+from citewise.bib.index.paper_rows import TITLE_TAIL_CHARS
 from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF
-from citewise.bib.index.store import TITLE_TAIL_CHARS, Index
+from citewise.bib.index.store import Index
 from citewise.bib.model import Reference
 
 WRITER_LOCK = 0x63697465  # "cite": one writer at a time

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from citewise.bib.errors import CitewiseError
-from citewise.bib.index.store import Index, IngestSummary, quick_check
+from citewise.bib.index.connection import quick_check
+from citewise.bib.index.paper_rows import IngestSummary
+from citewise.bib.index.store import Index
 from citewise.bib.readers import read_path
 
 

@@ -11,26 +11,34 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from rapidfuzz import fuzz, process
+
+from citewise.bib.index.embedding_rows import EmbeddingRows
+
+if TYPE_CHECKING:
+    import torch
 
 BM25_COLUMN_WEIGHTS = "3.0, 2.0, 1.0, 2.0, 2.0"  # title, authors, abstract, keywords, key
 FAMILY_MATCH_CUTOFF = 80
 ID_CHUNK = 500
 
 
-class SqliteCandidateQueries:
-    """Mixed into the SQLite `Index`, which provides `db`, `revision()`, `load_embeddings()` and the caches.
+class SqliteCandidateQueries(EmbeddingRows):
+    """The search side of the SQLite `Index`.
 
-    The caches (`_vector_cache`, `_family_cache`) are keyed by the index revision and guarded
-    by `_cache_lock`, since searches may run on several threads.
+    The caches (`_vector_cache`, `_family_cache`) are keyed by the index revision (and the
+    vectors' dimension) and guarded by `_cache_lock`, since searches may run on several threads.
     """
 
-    db: sqlite3.Connection
-    _cache_lock: threading.Lock
-    _vector_cache: tuple | None
-    _family_cache: tuple | None
+    def __init__(self, db: sqlite3.Connection, path: Path | str):
+        super().__init__(db, path)
+        self._cache_lock = threading.Lock()
+        self._vector_cache: tuple[tuple[int, int], np.ndarray, torch.Tensor] | None = None
+        self._family_cache: tuple[int, list[str]] | None = None
 
     def lexical_candidates(self, terms: list[str], limit: int) -> list[tuple[int, float]]:
         """Papers holding any of `terms`, by BM25 (title and authors weigh more than the abstract)."""
@@ -160,16 +168,16 @@ class SqliteCandidateQueries:
         import torch
 
         with self._cache_lock:
-            revision = self.revision()  # type: ignore[attr-defined]
+            revision = self.revision()
             cached = self._vector_cache
             if cached is None or cached[0] != (revision, dimension):
-                row_ids, matrix = self.load_embeddings(dimension)  # type: ignore[attr-defined]
+                row_ids, matrix = self.load_embeddings(dimension)
                 cached = self._vector_cache = ((revision, dimension), row_ids, torch.from_numpy(matrix))
             return cached[1], cached[2]
 
     def _families(self) -> list[str]:
         with self._cache_lock:
-            revision = self.revision()  # type: ignore[attr-defined]
+            revision = self.revision()
             cached = self._family_cache
             if cached is None or cached[0] != revision:
                 rows = self.db.execute("SELECT DISTINCT first_author FROM refs WHERE first_author != ''")

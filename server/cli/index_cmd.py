@@ -68,7 +68,8 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
 def run_add(args: argparse.Namespace) -> int:
     from citewise.bib.errors import CitewiseError
     from citewise.bib.index.location import resolve_index_path
-    from citewise.bib.index.store import Index, IngestSummary
+    from citewise.bib.index.paper_rows import IngestSummary
+    from citewise.bib.index.store import Index
     from citewise.bib.readers import read_paths
 
     results = read_paths(args.paths)

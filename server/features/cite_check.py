@@ -106,7 +106,7 @@ class Scores:
 
 def score_sites(sites: list[Site], cited: dict[str, Reference], candidates: list[Reference], embedder) -> Scores:
     """Embed the sites' contexts and the candidates (the cited papers among them) once."""
-    from citewise.bib.index.store import embedding_text
+    from citewise.bib.index.embedding_rows import embedding_text
 
     sites = [site for site in sites if site.key in cited and cited[site.key].title]
     pool = {ref.key: ref for ref in candidates if ref.title}

@@ -1,0 +1,134 @@
+"""The database under an index: one connection, transactions, the meta table and the revision counter.
+
+`IndexConnection` is the base of `Index` (store.py) and of the parts mixed into it
+(paper_rows.py, embedding_rows.py, sqlite_queries.py): they all write through `transaction()`
+and bump `revision()` when what searches see changes. SQLite failures become one line naming
+the file and the way out (`as_citewise_error`); `PostgresIndex` replaces `_begin`/`_commit`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+from citewise.bib.errors import CitewiseError
+
+
+class IndexConnection:
+    """An open connection to an index's database; `with index:` closes it."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path | str):
+        self.db = db
+        self.path = path
+        self._depth = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def explained(self) -> Iterator[Self]:
+        """Inside the block, an SQLite failure becomes one line: locked, read-only, or damaged
+        (after `PRAGMA quick_check`) with the way out."""
+        try:
+            yield self
+        except sqlite3.DatabaseError as error:
+            raise as_citewise_error(self.path, error, self.db) from None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; nested uses join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self._begin()
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self._commit()
+        finally:
+            self._depth = 0
+
+    def _begin(self) -> None:
+        """Start a write transaction; one writer at a time (others wait for the connection's timeout)."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            raise as_citewise_error(self.path, error) from None
+
+    def _commit(self) -> None:
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            self.db.execute("ROLLBACK")
+            raise as_citewise_error(self.path, error) from None
+
+    def get_meta(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, name: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+
+    def _bump_revision(self) -> None:
+        self.db.execute(
+            "INSERT INTO meta(name, value) VALUES ('revision', '1') ON CONFLICT(name)"
+            " DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)"
+        )
+
+    def revision(self) -> int:
+        """A counter that changes whenever references or embeddings change."""
+        return int(self.get_meta("revision") or 0)
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    """`items` in slices of `size`: SQL `IN (...)` lists stay under the database's limit on parameters."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: sqlite3.Connection | None = None) -> CitewiseError:
+    """One line for an SQLite failure: locked, not a database, damaged (checked with `PRAGMA quick_check`)."""
+    message = str(error)
+    if "locked" in message or "busy" in message:
+        return CitewiseError(f"{path}: index is locked by another process; try again when it has finished")
+    if "not a database" in message:
+        return CitewiseError(f"{path}: not a citewise index (not an SQLite database)")
+    if "readonly" in message or "read-only" in message:
+        return CitewiseError(f"{path}: index is read-only here; reading commands work, adding needs a writable file and folder")
+    problem = message if "malformed" in message else quick_check(db)
+    if problem:
+        return CitewiseError(f"{path}: the index is damaged ({' '.join(problem.split())}); `citewise index rebuild` "
+                             f"re-reads the files it was built from into a new index")
+    return CitewiseError(f"{path}: {message}")
+
+
+def quick_check(db: sqlite3.Connection | None) -> str:
+    """SQLite's first complaint about the file, or "" when it finds none (or cannot be asked)."""
+    if db is None:
+        return ""
+    try:
+        first = db.execute("PRAGMA quick_check(1)").fetchone()[0]
+    except sqlite3.DatabaseError as error:
+        return str(error)
+    return "" if first == "ok" else str(first)

@@ -1,0 +1,80 @@
+"""The SQLite index's schema: the tables, and the migrations that bring an older file up to date.
+
+The schema version lives in `PRAGMA user_version`; `Index.open` (store.py) runs the
+`MIGRATIONS` from the file's version on, in one transaction, and refuses a file written by a
+newer citewise. A change to the schema is a new function appended to `MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+
+from citewise.bib.index.paper_rows import PaperRows, first_author, title_head
+from citewise.bib.model import normalize_title, reference_from_dict
+
+
+def _schema_1(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE refs (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            doi TEXT NOT NULL,
+            arxiv TEXT NOT NULL,
+            title_norm TEXT NOT NULL,
+            title_head TEXT NOT NULL,
+            first_author TEXT NOT NULL,
+            year TEXT NOT NULL,
+            sources TEXT NOT NULL,
+            data TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            embedding BLOB,
+            embedded_hash TEXT
+        );
+        CREATE INDEX refs_key_nocase ON refs(key COLLATE NOCASE);
+        CREATE INDEX refs_doi ON refs(doi);
+        CREATE INDEX refs_arxiv ON refs(arxiv);
+        CREATE INDEX refs_title_head ON refs(title_head);
+        CREATE INDEX refs_author_year ON refs(first_author, year);
+        CREATE VIRTUAL TABLE refs_fts USING fts5(
+            title, authors, abstract, keywords, key,
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        """
+    )
+
+
+def _run_statements(db: sqlite3.Connection, script: str) -> None:
+    """Run `;`-separated statements inside the caller's transaction (executescript would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _schema_2(db: sqlite3.Connection) -> None:
+    """Other keys of a merged paper (a .bib key for a paper first read from a digest), still found by them."""
+    db.execute("CREATE TABLE aliases (key TEXT PRIMARY KEY, ref_id INTEGER NOT NULL)")
+    db.execute("CREATE INDEX aliases_ref ON aliases(ref_id)")
+
+
+def _schema_3(db: sqlite3.Connection) -> None:
+    """Matching columns recomputed with the one ASCII fold (Ødegård matched as odegard, not degard)."""
+    rows = db.execute("SELECT id, data FROM refs").fetchall()
+    for row_id, data in rows:
+        ref = reference_from_dict(json.loads(data))
+        title = normalize_title(ref.title)
+        db.execute("UPDATE refs SET title_norm = ?, title_head = ?, first_author = ? WHERE id = ?",
+                   (title, title_head(title), first_author(ref), row_id))
+
+
+def _schema_4(db: sqlite3.Connection) -> None:
+    """Near-duplicate lookup by exact keys (first author, year, end of title), so ingest stays linear."""
+    db.execute(f"CREATE INDEX IF NOT EXISTS refs_author_year_tail ON refs(first_author, year, {PaperRows.TITLE_TAIL_SQL})")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
+SCHEMA_VERSION = len(MIGRATIONS)
