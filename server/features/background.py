@@ -11,7 +11,7 @@ Three kinds of thread, each owning its own state:
    update is applied before the request that follows it.
 3. Background lanes run slow work that would otherwise stall the features thread:
    `files` (reading and parsing .bib files), `model` (importing torch, loading the model),
-   `embed` (embedding .bib titles), `jobs` (reindex, Zotero sync and push), `registries`
+   `embed` (embedding .bib titles), `tables` (completion's candidate table of the index), `jobs` (reindex, Zotero sync and push), `registries`
    (asking Crossref, arXiv and the other registries about references). Each lane is
    one daemon thread running its jobs in order. Background work never changes features
    state in place: it builds a new value (a parsed `BibFile`, a vector matrix, a loaded
@@ -24,19 +24,23 @@ those are not lanes. The stdin pump of the transport (lsp/transport.py) belongs 
 protocol thread: it only moves bytes into the loop. `citewise mcp` is another program with
 its own, simpler model (server/mcp/server.py).
 
-Long loops on background lanes hand the GIL back often (`sys.setswitchinterval` is set
-low by the server), so the protocol and features threads are never starved for long.
+The GIL is handed over every SWITCH_INTERVAL_S (Python's default is 5 ms), set here when
+the lanes are created: a protocol or features thread waiting behind a background lane's
+Python loop (parsing a .bib, building a candidate table, a Zotero sync) gets it back within
+about that long, where it would wait up to 5 ms at each of a request's thread hops.
 """
 
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from typing import Any
 
-LANES = ("features", "files", "model", "embed", "jobs", "registries")
+SWITCH_INTERVAL_S = 0.0005
+LANES = ("features", "files", "model", "embed", "tables", "jobs", "registries")
 
 
 class SerialDaemonExecutor(Executor):
@@ -99,6 +103,7 @@ class Lanes:
     """The background lanes of one server (or one `Workspace` used without a server)."""
 
     def __init__(self) -> None:
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._lanes: dict[str, SerialDaemonExecutor] = {}
         self._creating = threading.Lock()
 

@@ -160,6 +160,7 @@ def reindex(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[], boo
             state = ws.bib_state(path)
             if state is None:
                 continue
+            state.file.wait_for_fields()
             summary = index.add_references(list(state.references.values()))
             totals["files"] += 1
             for name in ("added", "updated", "skipped"):
@@ -213,6 +214,7 @@ def push_to_zotero(ws: Workspace, key: str) -> str:
         state = ws.bib_state(path)
         entry = state.entry(key) if state else None
         if entry is not None:
+            state.file.wait_for_fields()
             ref = state.references.get(entry.key)
             break
     if ref is None and index_exists(ws.index_path):
