@@ -81,6 +81,23 @@ def test_an_accepted_paper_rises(semantic_ws, tmp_path):
     assert "you cited it from a suggestion before" in after.items[keys.index(last)].reason
 
 
+def test_papers_passed_over_for_an_accepted_one_sink_and_are_remembered(semantic_ws, tmp_path):
+    _, before = _suggested(semantic_ws, tmp_path)
+    keys = [item.key for item in before.items]
+    commands.suggestion_feedback(semantic_ws, "accepted", keys[2])
+    stored = [json.loads(path.read_text()) for path in (Path(semantic_ws.index_path).parent / "feedback").glob("*.json")]
+    ignored = next(data["ignored"] for data in stored if keys[2] in data["accepted"])
+    assert ignored == {keys[0]: 1, keys[1]: 1}, "only the papers shown above the accepted one were passed over"
+    _, after = _suggested(semantic_ws, tmp_path)
+    scores = {item.key: item.score for item in after.items}
+    assert scores[keys[2]] > before.items[2].score
+    for passed_over in keys[:2]:
+        assert scores.get(passed_over, -1.0) < before.items[keys.index(passed_over)].score
+    commands.suggestion_feedback(semantic_ws, "accepted", keys[0])  # cited after all: no longer ignored
+    stored = [json.loads(path.read_text()) for path in (Path(semantic_ws.index_path).parent / "feedback").glob("*.json")]
+    assert keys[0] not in next(data["ignored"] for data in stored if keys[0] in data["accepted"])
+
+
 def test_suggestion_count_goes_up_to_twenty(semantic_ws, tmp_path):
     settings, warnings = parse_settings({"suggestionCount": 20}, semantic_ws.settings)
     assert warnings == [] and settings.suggestion_count == 20

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from citewise.bib.model import Reference, normalize_doi, normalize_title
 from citewise.bib.text import strip_markup
 from citewise.server.features.edits import citation_insertion, cite_edits
+from citewise.server.features.feedback import feedback_for
 from citewise.server.features.positions import Command, Pos, Range, TextEdit
 from citewise.server.features.ranking import rank, reason
 from citewise.server.features.render import authors_line, plain, short_cite
@@ -83,6 +84,9 @@ def suggestions_at(ws: Workspace, document: Document, pos: Pos, count: int | Non
         suggestions.append(Suggestion(item, ref))
         if len(suggestions) == count:
             break
+    store = feedback_for(ws)
+    if store is not None:
+        store.shown([s.item.key for s in suggestions])
     return ranking.sentence, suggestions
 
 
