@@ -153,3 +153,15 @@ def test_the_completion_query_leaves_out_the_citation_being_typed():
     assert cursor_context(text, len(text)).query == "Diffusion models generate images"
     pandoc = "Models generate [@ho; @va] images."
     assert cursor_context(pandoc, pandoc.index("va]") + 2).query == "Models generate images"
+
+
+def test_the_query_takes_the_neighbouring_sentence_from_the_same_paragraph_only():
+    from citewise.server.features.cursor_query import cursor_context
+
+    text = ("ODE solvers sample fast.\n\nExperts route inputs. They stay fair.\n\n"
+            "\\section{Results}\nWe win.\n\nAlone here.\n\nNext paragraph.")
+    assert cursor_context(text, text.index("fair") + 5).query == "Experts route inputs They stay fair"
+    assert cursor_context(text, text.index("Experts") + 3).query == "Experts route inputs They stay fair"
+    assert cursor_context(text, text.index("We win") + 3).query == "Results We win"  # the heading line leads it
+    alone = cursor_context(text, text.index("Alone") + 3)
+    assert alone.query == "Alone here" and alone.neighbour is None

@@ -1,7 +1,7 @@
 """The text around the cursor as a search query, and its index hits, shared by completion and suggestions.
 
 The query is the words of the sentence at the cursor and the one before it (the one after
-it at the start of a paragraph), without the citation being typed or any markup. It does not
+it at the start of a paragraph; never one from another paragraph), without the citation being typed or any markup. It does not
 change while the user types a key, and it is the same one the debounced suggestions
 searched for while the sentence was written: the first completion in a sentence then
 finds its hits in the cache instead of searching 100,000 papers again.
@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from citewise.bib.text import strip_markup
-from citewise.server.features.sentences import Sentence, sentences_near
+from citewise.server.features.sentences import Sentence, same_paragraph, sentences_near
 from citewise.server.features.workspace import Workspace
 
 MIN_HITS = 30
@@ -36,6 +36,8 @@ def cursor_context(text: str, offset: int) -> CursorContext:
     if sentence is None:
         return CursorContext(None, None, "")
     own = _without_open_citation(sentence.text, offset - sentence.start)
+    before = before if before is not None and same_paragraph(text, before, sentence) else None
+    after = after if after is not None and same_paragraph(text, sentence, after) else None
     if before is not None:
         parts = [before.text, own]
     else:

@@ -80,5 +80,10 @@ def sentences_near(text: str, offset: int, window: int = WINDOW) -> tuple[Senten
     return make(index - 1), make(index), make(index + 1)
 
 
+def same_paragraph(text: str, first: Sentence, second: Sentence) -> bool:
+    """Whether no blank line, heading or environment line separates `first` from the later `second`."""
+    return _BREAK.search(text, first.start, second.start) is None
+
+
 def sentence_at(text: str, offset: int, window: int = WINDOW) -> Sentence | None:
     return sentences_near(text, offset, window)[1]
