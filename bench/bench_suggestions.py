@@ -31,13 +31,13 @@ token limit and text), so a second run costs minutes, not an hour.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import hashlib
 import json
 import os
 import sqlite3
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +46,7 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from suggestion_drafts import REPO, SET_NAMES, SHARED, DraftSet, draft_sets  # noqa: E402
 from timing import p95  # noqa: E402
 
 from citewise.bib.index.embed import Embedder, embed_pending  # noqa: E402
@@ -58,12 +59,8 @@ from citewise.server.features.settings import Settings  # noqa: E402
 from citewise.server.features.suggestions import suggestions_at  # noqa: E402
 from citewise.server.features.workspace import Workspace, path_to_uri  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "corpus"
-HELDOUT = REPO / "bench" / "data" / "heldout"
 CACHE = REPO / "bench" / "results" / "embedding-cache.sqlite"
 K = 10
-DEV_SETS = ("scipy", "economists", "unarxive")
 
 
 # --- embeddings cached on disk ------------------------------------------------------------
@@ -94,88 +91,6 @@ class CachedModel:
             self.db.commit()
             found.update((ids[n], np.asarray(v, dtype=np.float32)) for n, v in zip(missing, vectors))
         return np.vstack([found[i] for i in ids]) if ids else np.zeros((0, 384), dtype=np.float32)
-
-
-# --- draft sets ------------------------------------------------------------------------------
-
-@dataclasses.dataclass
-class DraftSet:
-    name: str
-    root: Path  # workspace root
-    files: list[Path]  # draft files whose citations are left out one at a time
-    bibs: list[Path]
-    heldout: bool = False
-
-
-def draft_sets(scratch: Path, wanted: set[str]) -> list[DraftSet]:
-    sets = []
-    scipy = SHARED / "drafts" / "scipy-articles" / "scipy-1.0"
-    if "scipy" in wanted and scipy.is_dir():
-        from citewise.server.drafts.project import load_draft
-
-        files = [Path(f) for f in load_draft(scipy / "paper.tex").files]
-        sets.append(DraftSet("scipy-articles", scipy, files, [scipy / "references.bib"]))
-    economists = SHARED / "drafts" / "coding-for-economists"
-    if "economists" in wanted and economists.is_dir():
-        sets.append(DraftSet("coding-for-economists", economists, sorted(economists.glob("*.qmd")),
-                             [economists / "references.bib"]))
-    archive = SHARED / "citation-recommendation" / "unarxive-sample" / "unarXive_data_sample.tar.gz"
-    if "unarxive" in wanted and archive.is_file():
-        root = scratch / "unarxive"
-        files = unarxive_drafts(archive, root)
-        sets.append(DraftSet("unarxive-sample", root, files, sorted(root.glob("*/paper.bib"))))
-    if "heldout" in wanted and HELDOUT.is_dir():
-        files = sorted(HELDOUT.glob("*/paper.md"))
-        sets.append(DraftSet("held-out JOSS papers", HELDOUT, files, sorted(HELDOUT.glob("*/paper.bib")), heldout=True))
-    return sets
-
-
-def unarxive_drafts(archive: Path, root: Path) -> list[Path]:
-    """Each unarXive paper as a Markdown draft: title and abstract in YAML, a heading per section,
-    a paragraph per body paragraph, `[@bN]` at every citation span; its references as a .bib
-    (raw reference strings as titles: unarXive carries no abstracts)."""
-    files = []
-    with tarfile.open(archive) as tar:
-        for member in tar.getmembers():
-            if not member.name.endswith(".jsonl"):
-                continue
-            for line in tar.extractfile(member).read().decode().splitlines():
-                paper = json.loads(line)
-                folder = root / paper["paper_id"].replace("/", "_")
-                folder.mkdir(parents=True, exist_ok=True)
-                keys = {ref_id: f"b{n}" for n, ref_id in enumerate(paper["bib_entries"])}
-                bib = []
-                for ref_id, entry in paper["bib_entries"].items():
-                    title = " ".join(entry["bib_entry_raw"].replace("{", "").replace("}", "").split())
-                    bib.append(f"@misc{{{keys[ref_id]},\n  title = {{{title}}}\n}}\n")
-                (folder / "paper.bib").write_text("\n".join(bib), encoding="utf-8")
-                meta = paper["metadata"]
-                abstract = " ".join(meta.get("abstract", "").split()).replace('"', "'")
-                title = " ".join(meta["title"].split()).replace('"', "'")
-                parts = [f'---\ntitle: "{title}"\nabstract: "{abstract}"\nbibliography: paper.bib\n---\n']
-                section = None
-                for block in paper["body_text"]:
-                    if block.get("section") and block["section"] != section:
-                        section = block["section"]
-                        parts.append(f"\n# {section}\n")
-                    parts.append("\n" + _with_citations(block, keys) + "\n")
-                path = folder / "paper.md"
-                path.write_text("".join(parts), encoding="utf-8")
-                files.append(path)
-    return files
-
-
-def _with_citations(block: dict, keys: dict[str, str]) -> str:
-    text, out, at = block["text"], [], 0
-    for span in sorted(block.get("cite_spans", []), key=lambda s: s["start"]):
-        key = keys.get(span.get("ref_id"))
-        out.append(text[at:span["start"]])
-        if key:
-            out.append(f"[@{key}]")
-        at = span["end"]
-    out.append(text[at:])
-    joined = "".join(out)
-    return " ".join(joined.replace("{{formula:", " ").split())
 
 
 BLOCK_LINES = 20  # the split's unit: 20 lines of one draft file, so neighbouring sites fall together
@@ -320,7 +235,8 @@ def fit(cases: list[Case], start: dict[str, float], frozen: set[str] = frozenset
     weights = {name: (0.0 if name in frozen else value) for name, value in start.items()}
 
     def objective(w):
-        values = np.array([case.scores(vector(w)) for case in cases])
+        as_vector = vector(w)
+        values = np.array([case.scores(as_vector) for case in cases])
         return values[:, 0].mean() + 0.01 * values[:, 1].mean()
 
     best = objective(weights)
@@ -350,7 +266,9 @@ ABLATIONS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="scipy,economists,unarxive,heldout")
+    parser.add_argument("--sets", default=",".join(SET_NAMES))
+    parser.add_argument("--speed-repeat", type=int, default=60,
+                        help="requests per speed figure on the 5,000-entry .bib + 100k index workspace (0: skip)")
     parser.add_argument("--max-sites", type=int, default=400,
                         help="at most N sites per draft set, evenly spread (default 400; 0: all)")
     args = parser.parse_args()
@@ -393,6 +311,12 @@ def main() -> None:
         print("fitted weights:", json.dumps({k: round(v, 3) for k, v in weights.items()}))
         report(all_sites, workspaces, cached, weights, embedder)
         ablation(all_sites, cached, fit_cases, weights)
+    if args.speed_repeat:
+        from suggestion_speed import measure
+
+        print("\nSpeed in `citewise serve` (5,000-entry .bib, 101,000-reference index, model loaded)")
+        for line in asyncio.run(measure(args.speed_repeat)):
+            print(line)
 
 
 def report(all_sites, workspaces, cached, weights, embedder) -> None:
@@ -412,24 +336,33 @@ def report(all_sites, workspaces, cached, weights, embedder) -> None:
                 keys, took = citewise_keys(ws, site, w)
                 seconds.append(took)
                 rows.setdefault(label, []).append(metrics(keys, site.relevant))
+        recall = {}
         for label, values in rows.items():
             r, m, n = np.mean(values, axis=0)
+            recall[label] = r
             print(f"{name:<24} {len(chosen):>5}  {label:<34} {r:6.3f} {m:6.3f} {n:6.3f}")
+        over = {label: recall[label] - recall["dense MiniLM alone"] for label in recall if label.startswith("citewise")}
+        print(f"{'':<31} Recall@10 over dense: shipped {over['citewise (shipped weights)']:+.3f}, fitted "
+              f"{over['citewise (weights fitted this run)']:+.3f} (goal +0.10: "
+              f"{'holds' if over['citewise (shipped weights)'] >= 0.10 else 'MISSED'} with the shipped weights)")
     print(f"suggestions_at latency over all report sites (ms): median {np.median(seconds) * 1e3:.1f}, "
           f"p95 {p95(seconds) * 1e3:.1f} (embeddings from the disk cache; the LSP benchmark measures cold queries)")
 
 
 def ablation(all_sites, cached, fit_cases, weights) -> None:
-    print("\nAblation: each signal left out and the rest refitted on the fit split; Recall@10 on the report split")
+    print("\nAblation: each signal left out and the rest refitted on the fit split; Recall@10 on the report split"
+          " (in brackets: the signal's gain, all signals minus this row)")
     names = list(all_sites)
     print(f"{'configuration':<40} " + " ".join(f"{n[:18]:>18}" for n in names))
+    full: list[float] = []
 
     def row(label, w):
         values = []
         for name in names:
             cases = [case for case, site in zip(cached[name], all_sites[name]) if site.split == "report"]
             values.append(np.mean([case.scores(vector(w))[0] for case in cases]))
-        print(f"{label:<40} " + " ".join(f"{v:18.3f}" for v in values))
+        full.extend([] if full else values)
+        print(f"{label:<40} " + " ".join(f"{v:9.3f} ({a - v:+.3f})" for v, a in zip(values, full)))
 
     row("all signals", weights)
     sentence_only = {name: (weights[name] if name in ("hybrid", "sentence") else 0.0) for name in weights}
