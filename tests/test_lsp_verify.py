@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
 import pytest
 from lsp_support import execute, lsp_session, open_file, wait_until
 from lsprotocol import types
+from registry_server import Fault
 from registry_support import registry, registry_server  # noqa: F401 (fixtures)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "verify"
@@ -90,7 +92,64 @@ async def test_verify_is_off_by_default_and_sends_nothing(client_name, workspace
         await wait_until(lambda: uri in client.diagnostics)
         await execute(client, "citewise.status")
         assert _verify_codes(client, uri) == {}
+        result = await _complete(client, uri, DOI_END)
+        assert not any("(DOI " in item.label for item in result.items)
     assert registry.count() == 0
+
+
+DOI_END = types.Position(line=4, character=DRAFT.splitlines()[4].index("4408927") + len("4408927"))
+DOI_KEY = "sinopSeededImageSegmentation2007"
+
+
+async def _complete(client, uri: str, position: types.Position) -> types.CompletionList:
+    return await client.text_document_completion_async(types.CompletionParams(text_document=_doc(uri), position=position))
+
+
+async def _offered(client, uri: str, position: types.Position, label: str) -> list[types.CompletionItem]:
+    """The items labelled with `label`, asking again (as clients do while a list is incomplete)
+    until the identifier has resolved."""
+    for _ in range(200):
+        found = [item for item in (await _complete(client, uri, position)).items if label in item.label]
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    return []
+
+
+async def test_completion_offers_a_typed_dois_entry_and_accepting_it_adds_the_entry(client_name, workspace, registry):
+    async with lsp_session(client_name, workspace, options={"verify": True}) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        [item] = await _offered(client, uri, DOI_END, "(DOI ")
+        assert item.sort_text == min(i.sort_text for i in (await _complete(client, uri, DOI_END)).items)
+        assert item.label == f"{DOI_KEY} (DOI 10.1109/iccv.2007.4408927)"
+        assert "Sinop" in item.detail and "2007" in item.detail
+        assert item.filter_text.startswith("10.1109/iccv.2007.4408927")
+        assert item.text_edit.new_text == DOI_KEY and item.command is None
+        resolved = item if item.documentation else await client.completion_item_resolve_async(item)
+        assert "Seeded Image Segmentation" in resolved.documentation.value
+        assert "@inproceedings{" + DOI_KEY not in (workspace / "refs.bib").read_text(encoding="utf-8")
+
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(range=item.text_edit.range, text=item.text_edit.new_text)]))
+        bib = await wait_until(lambda: (text := (workspace / "refs.bib").read_text(encoding="utf-8")) and DOI_KEY in text and text)
+        assert bib.count("@inproceedings{" + DOI_KEY + ",") == 1 and "doi = {10.1109/iccv.2007.4408927}" in bib.lower()
+
+
+async def test_completion_of_an_arxiv_id_and_a_registry_failure_fail_soft(client_name, workspace, registry):
+    async with lsp_session(client_name, workspace, options={"verify": True}) as client:
+        text = DRAFT.replace("\\end{document}", "Bosonic codes \\cite{arXiv:1707.08567v1\n\\end{document}")
+        uri = open_file(client, workspace / "paper.tex", text)
+        end = types.Position(line=6, character=len("Bosonic codes \\cite{arXiv:1707.08567v1"))
+        [arxiv_item] = await _offered(client, uri, end, "(arXiv 1707.08567)")
+        assert arxiv_item.sort_text == "!" and arxiv_item.text_edit.new_text in arxiv_item.label
+
+        registry.faults.append(Fault(match="/crossref/works/10.1109", status=503, times=20))
+        result = await _complete(client, uri, DOI_END)
+        assert not any("(DOI " in item.label for item in result.items)
+        registry.faults.clear()
+        offered = await _offered(client, uri, DOI_END, "(DOI ")
+        assert [item.label for item in offered] == [f"{DOI_KEY} (DOI 10.1109/iccv.2007.4408927)"]
 
 
 async def test_reopening_a_draft_asks_the_registries_nothing(client_name, workspace, registry):

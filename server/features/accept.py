@@ -9,6 +9,9 @@ it was offered (the closing brace may still be missing), and no .bib of the draf
 entry; the protocol layer sends it as a workspace/applyEdit. Whatever the client, the
 .bib ends up the same.
 
+Papers other than the index's (an identifier's entry from the registries,
+features/identifier_completion.py) join an offer with `add_offers`.
+
 Offers are kept per workspace and per draft, replaced by the next completion request for
 that draft and dropped once one of them is taken. Like every features call, these run on
 the server's one features thread.
@@ -51,6 +54,17 @@ def remember_offers(ws: Workspace, uri: str, refs: list[Reference]) -> None:
         offers.pop(uri, None)
         return
     offers[uri] = _Offer({ref.key: ref for ref in refs}, {ref.key: document.text.count(ref.key) for ref in refs})
+
+
+def add_offers(ws: Workspace, uri: str, refs: list[Reference]) -> None:
+    """Add papers to the offers of the completion request for `uri` being answered."""
+    document = ws.document(uri)
+    if not refs or document is None:
+        return
+    offer = _OFFERS.setdefault(ws, {}).setdefault(uri, _Offer({}, {}))
+    for ref in refs:
+        offer.refs[ref.key] = ref
+        offer.occurrences[ref.key] = document.text.count(ref.key)
 
 
 def forget_offers(ws: Workspace, uri: str) -> None:

@@ -11,8 +11,10 @@ Three kinds of thread, each owning its own state:
    update is applied before the request that follows it.
 3. Background lanes run slow work that would otherwise stall the features thread:
    `files` (reading and parsing .bib files), `model` (importing torch, loading the model),
-   `embed` (embedding .bib titles), `tables` (completion's candidate table of the index), `jobs` (reindex, Zotero sync and push), `registries`
-   (asking Crossref, arXiv and the other registries about references). Each lane is
+   `embed` (embedding .bib titles), `tables` (completion's candidate table of the index), `jobs`
+   (reindex, Zotero sync and push), `registries` (asking Crossref, arXiv and the other registries
+   about a draft's references), `lookups` (registry lookups a person is waiting for: an identifier
+   typed in a citation, "Add from DOI", so they never queue behind a whole draft's checks). Each lane is
    one daemon thread running its jobs in order. Background work never changes features
    state in place: it builds a new value (a parsed `BibFile`, a vector matrix, a loaded
    embedder) and publishes it with one reference assignment, which the features thread
@@ -40,7 +42,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 SWITCH_INTERVAL_S = 0.0005
-LANES = ("features", "files", "model", "embed", "tables", "jobs", "registries")
+LANES = ("features", "files", "model", "embed", "tables", "jobs", "registries", "lookups")
 
 
 class SerialDaemonExecutor(Executor):

@@ -208,9 +208,25 @@ def identifier_actions(document: Document, range: Range) -> list[Action]:
     return [Action(f"Add from {label} {ident.value}", "quickfix", {}, command)]
 
 
+def registries(ws: Workspace) -> Registries:
+    """The workspace's registries client (opened on first use), shared by every registry feature."""
+    return _checks(ws).client()
+
+
 def resolve_identifier(ws: Workspace, value: str) -> Resolution:
     """Ask the registries about `value` (run off the features thread: it waits on the network)."""
-    return resolve_text(value, _checks(ws).client())
+    return resolve_text(value, registries(ws))
+
+
+def key_for(ws: Workspace, uri: str, ref: Reference) -> tuple[str, bool]:
+    """The key to cite `ref` by from `uri`, and whether a .bib of the draft holds it already
+    (the same DOI or arXiv id): that entry's key, else a new key from the key formula."""
+    states = ws.bib_states_for(uri)
+    existing = next((r.key for state in states for r in state.references.values()
+                     if ref.doi and r.doi == ref.doi or ref.arxiv and r.arxiv == ref.arxiv), "")
+    if existing:
+        return existing, True
+    return make_key(ref, {entry.key for state in states for entry in state.file.entries}), False
 
 
 def identifier_edits(ws: Workspace, uri: str, line: int, value: str, ref: Reference) -> dict[str, list[TextEdit]]:
@@ -219,10 +235,7 @@ def identifier_edits(ws: Workspace, uri: str, line: int, value: str, ref: Refere
     document = ws.document(uri)
     if document is None:
         return {}
-    states = ws.bib_states_for(uri)
-    existing = next((r.key for state in states for r in state.references.values()
-                     if ref.doi and r.doi == ref.doi or ref.arxiv and r.arxiv == ref.arxiv), "")
-    ref.key = existing or make_key(ref, {entry.key for state in states for entry in state.file.entries})
+    ref.key, existing = key_for(ws, uri, ref)
     edits = {} if existing else cite_edits(ws, uri, ref)
     found = _identifier_span(document.lines.line_text(line), value)
     if found is not None:

@@ -48,7 +48,7 @@ async def add_bib_entry(ls: CitewiseServer, *args) -> dict:
 async def add_from_identifier(ls: CitewiseServer, *args) -> dict:
     """[uri, line, identifier] -> {"applied": bool}: the entry added to the .bib (an applyEdit of its own), the identifier cited."""
     uri, line, value = _expect(args, reference_checks.ADD_FROM_IDENTIFIER, "uri, line, identifier", 3)
-    resolution = await ls.run_strict(reference_checks.resolve_identifier, value, lane="registries")
+    resolution = await ls.run_strict(reference_checks.resolve_identifier, value, lane="lookups")
     edits = await ls.run_strict(reference_checks.identifier_edits, uri, line, value, resolution.reference)
     bib_edits = {path: file_edits for path, file_edits in edits.items() if path.lower().endswith(".bib")}
     if bib_edits and not (await apply_edits(ls, bib_edits, f"Add {resolution.reference.key} to the .bib"))["applied"]:

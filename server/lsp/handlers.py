@@ -9,9 +9,10 @@ from __future__ import annotations
 from lsprotocol import types
 
 from citewise.bib.index.location import display_location, is_database_url
-from citewise.server.features import actions, completion, hover, navigation, reference_checks
+from citewise.server.features import actions, hover, identifier_completion, navigation, reference_checks
 from citewise.server.features.workspace import Workspace
 from citewise.server.lsp import convert
+from citewise.server.lsp.reference_checks import resolve_typed_identifier
 from citewise.server.lsp.server import CitewiseServer
 
 TRIGGER_CHARACTERS = ["{", ",", "@"]
@@ -19,7 +20,8 @@ TRIGGER_CHARACTERS = ["{", ",", "@"]
 
 async def complete(ls: CitewiseServer, params: types.CompletionParams) -> types.CompletionList:
     uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
-    candidates = await ls.run(completion.complete, uri, pos, fallback=[])
+    await resolve_typed_identifier(ls, uri, pos)
+    candidates = await ls.run(identifier_completion.complete, uri, pos, fallback=[])
     options = convert.CompletionOptions.of(ls.client_capabilities)
     items = [convert.completion_item_to_proto(c, uri, options) for c in candidates]
     return types.CompletionList(is_incomplete=True, items=items)
@@ -29,7 +31,7 @@ async def resolve_completion(ls: CitewiseServer, item: types.CompletionItem) -> 
     request = convert.resolve_request_from_proto(item)
     if request is None:
         return item
-    documentation = await ls.run(completion.documentation, *request)
+    documentation = await ls.run(identifier_completion.documentation, *request)
     return convert.resolved_item_to_proto(item, documentation)
 
 

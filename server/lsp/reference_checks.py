@@ -4,7 +4,8 @@ After each diagnostics publication for a document (with `verify` on), the cited 
 checked are sent to the registries on the `registries` lane (never the features thread, so
 completion does not wait on the network; see features/background.py); when answers arrive the
 document's diagnostics are published again, now with the findings. `citewise.addFromIdentifier`
-(lsp/commands.py) resolves the identifier the user chose on the same lane.
+(lsp/commands.py) resolves the identifier the user chose on the `lookups` lane, and so does
+completion for a DOI or arXiv id typed as a citation key (`resolve_typed_identifier`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from citewise.server.features import reference_checks
+from citewise.bib.registries.identifiers import Identifier
+from citewise.server.features import identifier_completion, reference_checks
+from citewise.server.features.positions import Pos
 from citewise.server.lsp.server import CitewiseServer
 
+RESOLVE_WAIT_S = 3.0
+"""How long one completion request waits for the registries to resolve a newly typed identifier.
+The lookup goes on after that, and a later request (the list is always incomplete) shows it."""
+
 _RUNNING: set[asyncio.Task] = set()
+_RESOLVING: dict[Identifier, asyncio.Task] = {}
 
 
 def schedule_verification(ls: CitewiseServer, uri: str, republish: Callable[[], Awaitable[None]]) -> None:
@@ -34,3 +42,16 @@ async def _verify(ls: CitewiseServer, uri: str, republish: Callable[[], Awaitabl
     checked = await ls.run(reference_checks.check_entries, pending, fallback=0, lane="registries")
     if checked:
         await republish()
+
+
+async def resolve_typed_identifier(ls: CitewiseServer, uri: str, pos: Pos) -> None:
+    """With `verify` on: before completing a DOI or arXiv id typed as a citation key, ask the
+    registries about it on the `lookups` lane, waiting at most RESOLVE_WAIT_S (once per identifier)."""
+    if ls.settings is None or not ls.settings.verify:
+        return
+    ident = await ls.run(identifier_completion.typed_identifier, uri, pos)
+    if ident is None or ident in _RESOLVING:
+        return
+    task = _RESOLVING[ident] = asyncio.ensure_future(ls.run(identifier_completion.resolve, ident, lane="lookups"))
+    task.add_done_callback(lambda _: _RESOLVING.pop(ident, None))
+    await asyncio.wait({task}, timeout=RESOLVE_WAIT_S)
