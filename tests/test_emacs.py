@@ -2,7 +2,8 @@
 
 tests/test_emacs_driver.el loads editors/emacs/citewise.el as its README says, opens a LaTeX draft,
 types `\\cite{` and an author or a title word, presses TAB (completion-at-point), reads
-*Completions*, goes there with `C-x o` and accepts a paper with RET; it hovers a key, waits for
+*Completions*, goes there with `C-x o` and accepts a paper with RET; it types a DOI as a key and
+presses TAB (the registries, on 127.0.0.1, resolve it); it hovers a key, waits for
 `citewise/suggestions`, cites the first suggestion with `citewise-cite` and saves with `C-x s`.
 These tests read what it recorded and the files on disk.
 """
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from registry_server import RegistryServer
 
 from citewise.bib.index.store import Index
 from citewise.bib.readers import read_path
@@ -30,6 +32,7 @@ TITLE_WORD, TITLE_KEY = "unlearning", "CorrectiveMachineUnlearning"  # only in t
 AUTHOR, AUTHOR_KEY = "shazeer", "vaswaniAttentionAllYou2017"  # the second author of the paper
 BIB_KEY = "hoDenoisingDiffusionProbabilistic2020"
 SENTENCE = "slowly injecting noise"
+DOI, DOI_KEY = "10.1109/iccv.2007.4408927", "sinopSeededImageSegmentation2007"  # a recorded Crossref work
 EMACS = shutil.which("emacs")
 EGLOT = Path("/usr/share/emacs/site-lisp/elpa")
 
@@ -48,8 +51,13 @@ def session(tmp_path_factory) -> dict:
         for source in SOURCES:
             index.add_references(read_path(source).references)
     result = root / "result.json"
+    registries = RegistryServer().start()
     env = {
         **os.environ,
+        **registries.environment(),
+        "CITEWISE_CACHE_DIR": str(root / "cache"),
+        "CITEWISE_DOI": DOI,
+        "CITEWISE_DOI_KEY": DOI_KEY,
         "HOME": str(root),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
@@ -64,10 +72,13 @@ def session(tmp_path_factory) -> dict:
         "CITEWISE_HOVER_KEY": BIB_KEY,
         "CITEWISE_RESULT": str(result),
     }
-    run = subprocess.run(
-        [EMACS, "--batch", "-Q", "-l", str(DRIVER)],
-        env=env, capture_output=True, text=True, timeout=240, cwd=project, stdin=subprocess.DEVNULL,
-    )
+    try:
+        run = subprocess.run(
+            [EMACS, "--batch", "-Q", "-l", str(DRIVER)],
+            env=env, capture_output=True, text=True, timeout=240, cwd=project, stdin=subprocess.DEVNULL,
+        )
+    finally:
+        registries.stop()
     assert result.exists(), f"Emacs wrote no result (exit {run.returncode}):\n{run.stdout}\n{run.stderr}"
     results = json.loads(result.read_text())
     assert "error" not in results, f"{results['error']}\n{json.dumps(results, indent=1)}\n{run.stderr[-3000:]}"
@@ -99,6 +110,15 @@ def test_accepting_the_paper_in_completions_cites_it_and_saves_its_bib_entry(ses
     bib = (project / "refs.bib").read_text()
     assert len(re.findall(r"@\w+\{" + TITLE_KEY + ",", bib)) == 1
     assert f"@inproceedings{{{BIB_KEY}," in bib
+
+
+def test_a_doi_typed_as_the_key_completes_to_its_entry_which_reaches_the_bib(session):
+    results, project = session["results"], session["project"]
+    assert results["doi-menu"] is None, "TAB should complete the only item holding the DOI in place"
+    assert results["doi-line"] == f"Segmentation \\cite{{{DOI_KEY}}}."
+    bib = (project / "refs.bib").read_text()
+    assert len(re.findall(r"@inproceedings\{" + DOI_KEY + ",", bib)) == 1
+    assert "Seeded Image Segmentation" in bib
 
 
 def test_choosing_nothing_in_cite_suggestion_changes_nothing(session):

@@ -6,7 +6,8 @@
 ;; Environment: CITEWISE_EMACS_DIR (editors/emacs), CITEWISE_PYTHON, CITEWISE_INDEX, CITEWISE_DRAFT,
 ;; CITEWISE_TITLE_WORD + CITEWISE_TITLE_KEY (a title word of a paper only in the index and its key),
 ;; CITEWISE_AUTHOR (a co-author's family name), CITEWISE_SENTENCE (text on the line to cite),
-;; CITEWISE_HOVER_KEY, CITEWISE_RESULT (JSON written here).
+;; CITEWISE_HOVER_KEY, CITEWISE_DOI + CITEWISE_DOI_KEY (a DOI the registries resolve and its entry's
+;; key), CITEWISE_RESULT (JSON written here).
 
 (add-to-list 'package-directory-list "/usr/share/emacs/site-lisp/elpa")
 (package-initialize)
@@ -16,7 +17,7 @@
 (add-to-list 'load-path (getenv "CITEWISE_EMACS_DIR"))
 (require 'citewise)
 (setq citewise-python (getenv "CITEWISE_PYTHON")
-      citewise-settings (list :indexPath (getenv "CITEWISE_INDEX") :debounceMs 100)
+      citewise-settings (list :indexPath (getenv "CITEWISE_INDEX") :debounceMs 100 :verify t)
       eglot-confirm-server-initiated-edits nil)
 (add-hook 'latex-mode-hook (lambda () (setq-local tab-always-indent 'complete)))
 
@@ -65,6 +66,23 @@ The papers *Completions* lists, or nil when TAB completed the only one in place.
     (when (get-buffer-window "*Completions*")
       (citewise-test-menu))))
 
+(defun citewise-test-complete-identifier (text)
+  "On a new line after \\begin{document}, type TEXT (ending in a DOI typed as the key) and press
+TAB until the line completes or *Completions* shows: the registries may answer after the first TAB."
+  (goto-char (point-min))
+  (search-forward "\\begin{document}")
+  (citewise-test-keys "C-e RET")
+  (citewise-test-type text)
+  (let ((before (buffer-substring-no-properties (line-beginning-position) (point)))
+        (deadline (+ (float-time) 60)))
+    (while (and (equal before (buffer-substring-no-properties (line-beginning-position) (point)))
+                (not (get-buffer-window "*Completions*"))
+                (< (float-time) deadline))
+      (citewise-test-keys "TAB")
+      (accept-process-output nil 0.2))
+    (when (get-buffer-window "*Completions*")
+      (citewise-test-menu))))
+
 (defun citewise-test-run ()
   (find-file (getenv "CITEWISE_DRAFT"))
   (citewise-test-record 'mode (symbol-name major-mode))
@@ -100,6 +118,22 @@ The papers *Completions* lists, or nil when TAB completed the only one in place.
                               (insert-file-contents bib)
                               (search-forward (concat "{" key ",") nil t))))
       (citewise-test-record 'draft-unsaved-after-completion (buffer-modified-p)))
+
+    ;; A DOI typed as the key: once the registries resolved it, TAB completes its entry's key in place
+    ;; (over the DOI's last word, as eglot does); the server adds the entry to the .bib and removes
+    ;; the rest of the DOI.
+    (let ((key (getenv "CITEWISE_DOI_KEY"))
+          (bib (expand-file-name "refs.bib" (file-name-directory (getenv "CITEWISE_DRAFT")))))
+      (citewise-test-record 'doi-menu (citewise-test-complete-identifier (concat "Segmentation \\cite{" (getenv "CITEWISE_DOI"))))
+      (citewise-test-type "}.")
+      (citewise-test-wait "the DOI's entry in the .bib on disk"
+                          (lambda ()
+                            (with-temp-buffer
+                              (insert-file-contents bib)
+                              (search-forward (concat "{" key ",") nil t))))
+      (citewise-test-wait "the rest of the DOI gone from the line"
+                          (lambda () (not (string-match-p "10\\.1109" (buffer-substring-no-properties (line-beginning-position) (line-end-position))))))
+      (citewise-test-record 'doi-line (buffer-substring-no-properties (line-beginning-position) (line-end-position))))
 
     (goto-char (point-min))
     (search-forward (getenv "CITEWISE_HOVER_KEY"))

@@ -10,7 +10,9 @@ entry; the protocol layer sends it as a workspace/applyEdit. Whatever the client
 .bib ends up the same.
 
 Papers other than the index's (an identifier's entry from the registries,
-features/identifier_completion.py) join an offer with `add_offers`.
+features/identifier_completion.py) join an offer with `add_offers`. A client that replaces only
+the word before the cursor (eglot's TAB, Neovim's omnifunc) leaves the rest of a DOI typed as the
+key in front of it (`10.1109/iccv.2007.sinop…`): the same edit removes that leftover.
 
 Offers are kept per workspace and per draft, replaced by the next completion request for
 that draft and dropped once one of them is taken. Like every features call, these run on
@@ -20,12 +22,12 @@ the server's one features thread.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from citewise.bib.model import Reference
 from citewise.server.drafts.project import citation_at
 from citewise.server.features.edits import bib_entry_edit, target_bib_path
-from citewise.server.features.positions import TextEdit
+from citewise.server.features.positions import Range, TextEdit
 from citewise.server.features.workspace import Document, Workspace
 
 
@@ -33,6 +35,9 @@ from citewise.server.features.workspace import Document, Workspace
 class _Offer:
     refs: dict[str, Reference]
     occurrences: dict[str, int]  # how often each key was in the draft's text when offered
+    leftovers: dict[str, str] = field(default_factory=dict)
+    """key -> what a client that replaces only the word before the cursor leaves in front of the
+    key (`10.1109/iccv.2007.` of a DOI typed as the key, whose last word is `4408927`)."""
 
 
 @dataclass
@@ -56,8 +61,9 @@ def remember_offers(ws: Workspace, uri: str, refs: list[Reference]) -> None:
     offers[uri] = _Offer({ref.key: ref for ref in refs}, {ref.key: document.text.count(ref.key) for ref in refs})
 
 
-def add_offers(ws: Workspace, uri: str, refs: list[Reference]) -> None:
-    """Add papers to the offers of the completion request for `uri` being answered."""
+def add_offers(ws: Workspace, uri: str, refs: list[Reference], leftover: str = "") -> None:
+    """Add papers to the offers of the completion request for `uri` being answered; `leftover`:
+    the typed text in front of the word before the cursor, which accepting them replaces too."""
     document = ws.document(uri)
     if not refs or document is None:
         return
@@ -65,6 +71,8 @@ def add_offers(ws: Workspace, uri: str, refs: list[Reference]) -> None:
     for ref in refs:
         offer.refs[ref.key] = ref
         offer.occurrences[ref.key] = document.text.count(ref.key)
+        if leftover:
+            offer.leftovers[ref.key] = leftover
 
 
 def forget_offers(ws: Workspace, uri: str) -> None:
@@ -78,30 +86,36 @@ def entries_to_add(ws: Workspace, uri: str) -> AcceptedPapers | None:
     if offer is None or document is None:
         return None
     grown = [key for key, count in offer.occurrences.items() if document.text.count(key) > count]
-    accepted = [key for key in grown if _typed_in_a_citation(ws, document, key) and not _in_a_bib(ws, uri, key)]
+    cited = {key: _typed_in_a_citation(ws, document, key, offer.leftovers.get(key, "")) for key in grown}
+    accepted = [key for key, where in cited.items() if where is not None and not _in_a_bib(ws, uri, key)]
     if not accepted:
         return None
     forget_offers(ws, uri)
     bib_path = target_bib_path(ws, uri)
-    edits: list[TextEdit] = []
+    edits: dict[str, list[TextEdit]] = {}
     for key in accepted:
         edit = bib_entry_edit(ws, bib_path, offer.refs[key])
         if edit is not None:
-            edits.append(TextEdit(edit.range, edit.new_text))
-    return AcceptedPapers(accepted, {bib_path: edits} if edits else {})
+            edits.setdefault(bib_path, []).append(TextEdit(edit.range, edit.new_text))
+        if cited[key].start != cited[key].end:
+            edits.setdefault(document.path, []).append(TextEdit(cited[key], ""))
+    return AcceptedPapers(accepted, edits)
 
 
-def _typed_in_a_citation(ws: Workspace, document: Document, key: str) -> bool:
-    """Whether `key` stands as a key in a citation of the draft, finished (`\\cite{key}`) or
-    still being typed (`\\cite{key` at the end of a line), as completion inserts it."""
+def _typed_in_a_citation(ws: Workspace, document: Document, key: str, leftover: str) -> Range | None:
+    """Where `leftover` stands in front of `key` as a key in a citation of the draft (an empty range
+    before `key` when the key stands alone), finished (`\\cite{key}`) or still being typed
+    (`\\cite{key` at the end of a line), as completion inserts it; None when it does not."""
     start = document.text.find(key)
     while start != -1:
-        line, col = document.lines.char_col(document.lines.position_of(start + len(key)))
+        end = document.lines.position_of(start + len(key))
+        line, col = document.lines.char_col(end)
         context = citation_at(document.text, document.language, line, col, ws.extra_cite_macros())
-        if context is not None and context.prefix.strip().lstrip("@") == key:
-            return True
+        typed = context.prefix.strip().lstrip("@") if context is not None else None
+        if typed == key or (leftover and typed == leftover + key):
+            return Range(document.lines.position_of(start - len(typed) + len(key)), document.lines.position_of(start))
         start = document.text.find(key, start + 1)
-    return False
+    return None
 
 
 def _in_a_bib(ws: Workspace, uri: str, key: str) -> bool:

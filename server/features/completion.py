@@ -65,7 +65,6 @@ class CompletionCandidate:
     replace_range: Range | None = None
     additional_text_edits: list[TextEdit] = field(default_factory=list)
     score: float = 0.0
-    label: str = ""  # shown in the menu; the key when empty
 
 
 _INDEX_ENTRIES: OrderedDict[tuple, Entry] = OrderedDict()

@@ -17,6 +17,7 @@ does (features/accept.py), so it works in clients that ignore an item's `command
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import weakref
 from dataclasses import dataclass
@@ -37,8 +38,8 @@ KINDS = ("doi", "arxiv")
 
 @dataclass(frozen=True)
 class IdentifierOffer:
-    """The resolved entry of a typed identifier: `ref` carries the key to cite; `in_bib` when a .bib
-    of the draft holds the work already (under that key)."""
+    """The resolved entry of a typed identifier: `ref` carries the key to cite; `label` names the
+    identifier; `in_bib` when a .bib of the draft holds the work already (under that key)."""
 
     ref: Reference
     label: str
@@ -96,8 +97,8 @@ def resolve(ws: Workspace, ident: Identifier) -> bool:
 
 
 def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
-    """Citation-key completion, led by the entry of the identifier typed as the key once it resolved.
-    Its label names the identifier too, so clients that filter on the label keep it."""
+    """Citation-key completion, led by the entry of the identifier typed as the key once it resolved
+    (labelled by its key, like every item; its detail names the identifier)."""
     candidates = completion.complete(ws, uri, pos)
     document = ws.document(uri)
     context = citation_context(document, pos, ws.extra_cite_macros()) if document is not None else None
@@ -117,12 +118,28 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
     for offer in offers:
         ref = offer.ref
         ours.append(CompletionCandidate(
-            key=ref.key, label=offer.label, detail=detail_line(ref), documentation_md=reference_markdown(ref),
-            filter_text=f"{context.prefix.strip()} {ref.key}", sort_text="!", in_bib=offer.in_bib,
+            key=ref.key, detail=f"{offer.label}: {detail_line(ref)}", documentation_md=reference_markdown(ref),
+            filter_text=_filter_text(context.prefix.strip(), ref.key), sort_text="!", in_bib=offer.in_bib,
             insert_text=insert_prefix + ref.key, replace_range=key_range,
             additional_text_edits=[declaration] if declaration and not offer.in_bib else []))
-    add_offers(ws, uri, [offer.ref for offer in offers if not offer.in_bib])
+    typed = context.prefix.strip()
+    add_offers(ws, uri, [offer.ref for offer in offers if not offer.in_bib], typed[:len(typed) - len(_last_word(typed))])
     return ours + [c for c in candidates if c.key not in {o.ref.key for o in offers}]
+
+
+def _filter_text(typed: str, key: str) -> str:
+    """What clients match the typed text against: it must start with what they take as typed. VS Code
+    takes the text from the start of the edit range (the whole identifier), eglot and Neovim's
+    omnifunc the word before the cursor (`4408927` of `10.1109/iccv.2007.4408927`)."""
+    word = _last_word(typed)
+    return " ".join(dict.fromkeys(part for part in (word, typed, key) if part))
+
+
+def _last_word(typed: str) -> str:
+    return _LAST_WORD.search(typed).group(0)
+
+
+_LAST_WORD = re.compile(r"\w*$")
 
 
 def documentation(ws: Workspace, uri: str, key: str) -> str | None:
@@ -142,7 +159,7 @@ def identifier_offers(ws: Workspace, document: Document, typed: str) -> list[Ide
     if found is None:
         return []
     key, in_bib = reference_checks.key_for(ws, document.uri, found)
-    return [IdentifierOffer(dataclasses.replace(found, key=key), f"{key} ({ident.label()})", in_bib)]
+    return [IdentifierOffer(dataclasses.replace(found, key=key), ident.label(), in_bib)]
 
 
 def _identifier(typed: str) -> Identifier | None:

@@ -170,7 +170,7 @@ class CompletionOptions:
 
 def completion_item_to_proto(candidate: CompletionCandidate, uri: str,
                              options: CompletionOptions) -> types.CompletionItem:
-    """One completion item. label = `label` or the key; textEdit writes `insert_text` over `replace_range`;
+    """One completion item. label = key; textEdit writes `insert_text` over `replace_range`;
     `additional_text_edits` (same document: a bibliography declaration) go along. Accepting a
     paper from the index adds its .bib entry through the server noticing the key in the draft
     (features/accept.py), not a command. Documentation waits for resolve when the client says
@@ -182,7 +182,7 @@ def completion_item_to_proto(candidate: CompletionCandidate, uri: str,
     if candidate.documentation_md and not options.lazy_documentation:
         documentation = markdown(candidate.documentation_md)
     return types.CompletionItem(
-        label=candidate.label or candidate.key,
+        label=candidate.key,
         kind=types.CompletionItemKind.Reference,
         detail=candidate.detail or None,
         documentation=documentation,
