@@ -52,7 +52,7 @@ def pooling_mode(folder: Path) -> str | None:
 class BertEncoder:
     """Texts -> tokens -> BERT -> pooled, unit-length vectors. Safe to call from several threads."""
 
-    def __init__(self, folder: Path, pooling: str):
+    def __init__(self, folder: Path, pooling: str, device: str = "cpu"):
         import torch
         from safetensors import SafetensorError
         from safetensors.torch import load_file
@@ -70,7 +70,8 @@ class BertEncoder:
             weights = load_file(folder / "model.safetensors")
         except SafetensorError as error:
             raise ValueError(f"{folder / 'model.safetensors'}: {error}") from None
-        self._weights = {name.removeprefix("bert."): tensor for name, tensor in weights.items()}
+        self.device = device
+        self._weights = {name.removeprefix("bert."): tensor.to(device) for name, tensor in weights.items()}
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
         self._tokenizing = threading.Lock()
@@ -90,9 +91,9 @@ class BertEncoder:
         with self._tokenizing:  # the truncation length is a setting of the shared tokenizer
             self._tokenizer.enable_truncation(max_length=max_tokens)
             encodings = self._tokenizer.encode_batch(texts)
-        ids = torch.tensor([encoding.ids for encoding in encodings])
-        types = torch.tensor([encoding.type_ids for encoding in encodings])
-        mask = torch.tensor([encoding.attention_mask for encoding in encodings])
+        ids = torch.tensor([encoding.ids for encoding in encodings], device=self.device)
+        types = torch.tensor([encoding.type_ids for encoding in encodings], device=self.device)
+        mask = torch.tensor([encoding.attention_mask for encoding in encodings], device=self.device)
         with torch.inference_mode():
             hidden = self._forward(ids, types, mask.bool())
             if self._pooling == "cls":
@@ -101,12 +102,12 @@ class BertEncoder:
                 weights = mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             pooled = torch.nn.functional.normalize(pooled.float(), p=2, dim=1)
-        return pooled.numpy()
+        return pooled.cpu().numpy()
 
     def _forward(self, ids, types, mask):
         """The BERT encoder's last hidden states, as in the original architecture (inference only)."""
         functional, weight = self._torch.nn.functional, self._weights
-        positions = self._torch.arange(ids.shape[1]).unsqueeze(0)
+        positions = self._torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
         hidden = (
             functional.embedding(ids, weight["embeddings.word_embeddings.weight"])
             + functional.embedding(positions, weight["embeddings.position_embeddings.weight"])

@@ -90,6 +90,10 @@ class IndexConnection:
                 (name, value),
             )
 
+    def delete_meta(self, name: str) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM meta WHERE name = ?", (name,))
+
     def _bump_revision(self) -> None:
         self.db.execute(
             "INSERT INTO meta(name, value) VALUES ('revision', '1') ON CONFLICT(name)"

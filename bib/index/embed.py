@@ -66,12 +66,13 @@ class Embedder:
 
     @classmethod
     def load(cls, model: str | None = None, document_max_tokens: int | None = DOCUMENT_MAX_TOKENS,
-             threads: int | None = None) -> Embedder:
+             threads: int | None = None, device: str | None = None) -> Embedder:
         """Load `model` (a name or a path); the default comes from the bundled package when present.
 
         `document_max_tokens=None` embeds documents with the model's full input length.
         `threads` (default: every core) is torch's thread count for this process; only the
-        first load of a process sets it.
+        first load of a process sets it. `device` is a torch device (`cuda`, `cuda:1`, `mps`);
+        the default is the CPU.
         """
         name = model or DEFAULT_MODEL
         location = bundled_model_dir() if name == DEFAULT_MODEL else None
@@ -79,8 +80,9 @@ class Embedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             _set_torch_threads_once(threads or os.cpu_count() or 1)
+            where = _usable_device(device or "cpu")
             pooling = pooling_mode(Path(location))
-            loaded = BertEncoder(Path(location), pooling) if pooling else SentenceTransformersModel.load(location)
+            loaded = BertEncoder(Path(location), pooling, where) if pooling else SentenceTransformersModel.load(location, where)
         except ImportError as error:
             raise CitewiseError(f"cannot embed: {error.name} is not installed") from None
         except (OSError, ValueError, KeyError) as error:
@@ -109,7 +111,8 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         import torch
 
-        precision = torch.autocast("cpu", dtype=torch.bfloat16) if _native_bfloat16() else contextlib.nullcontext()
+        on_cpu = self.model.device == "cpu"
+        precision = torch.autocast("cpu", dtype=torch.bfloat16) if on_cpu and _native_bfloat16() else contextlib.nullcontext()
         with precision:
             return np.asarray(self.model.encode(list(texts), batch_size, max_tokens), dtype=np.float32)
 
@@ -122,14 +125,15 @@ class SentenceTransformersModel:
         self._encoding = threading.Lock()
         self.dimension = model.get_embedding_dimension()
         self.max_seq_length = model.max_seq_length
+        self.device = str(model.device)
 
     @classmethod
-    def load(cls, location: str) -> SentenceTransformersModel:
+    def load(cls, location: str, device: str = "cpu") -> SentenceTransformersModel:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()
-        return cls(SentenceTransformer(location, device="cpu"))
+        return cls(SentenceTransformer(location, device=device))
 
     def encode(self, texts: list[str], batch_size: int, max_tokens: int) -> np.ndarray:
         with self._encoding:  # the token limit is a setting of the shared model
@@ -181,6 +185,24 @@ def _set_torch_threads_once(threads: int) -> None:
 
         torch.set_num_threads(threads)
         _threads_set = True
+
+
+def _usable_device(device: str) -> str:
+    """`device` when torch can run on it here; a CitewiseError naming it otherwise."""
+    import torch
+
+    try:
+        where = torch.device(device)
+    except RuntimeError:
+        raise CitewiseError(f"--device {device}: not a torch device name (cpu, cuda, cuda:1, mps…)") from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available() and (where.index or 0) < torch.cuda.device_count(),
+        "mps": torch.backends.mps.is_available(),
+    }.get(where.type, False)
+    if not available:
+        raise CitewiseError(f"--device {device}: torch sees no such device on this machine; use --device cpu")
+    return str(where)
 
 
 @functools.cache

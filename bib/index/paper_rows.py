@@ -21,7 +21,7 @@ from rapidfuzz import fuzz
 from citewise.bib.errors import CitewiseError, SourceError
 from citewise.bib.index.connection import IndexConnection
 from citewise.bib.index.embedding_rows import embedding_text
-from citewise.bib.keys import FreeKeys
+from citewise.bib.keys import FreeKeys, make_key
 from citewise.bib.model import (
     Origin,
     Reference,
@@ -200,14 +200,15 @@ class PaperRows(IndexConnection):
         return new_key
 
     def _merge_or_insert(self, ref: Reference, free_keys: FreeKeys) -> str:
-        """'added', 'updated' or 'skipped'; a new paper whose key is taken gets the next free suffix."""
+        """'added', 'updated' or 'skipped'; a new paper whose key is taken gets the next free suffix,
+        one without a key the key formula's (streamed readers leave keys to the index)."""
         if not ref.key and not ref.title:
             raise SourceError(ref.origin.source if ref.origin else "", ref.origin.line if ref.origin else None,
                               "reference has neither a key nor a title")
         source = ref.origin.source if ref.origin else ""
         row_id = self._find_duplicate_id(ref)
         if row_id is None:
-            self._write_row(None, ref, free_keys.free(ref.key or "ref"), source)
+            self._write_row(None, ref, free_keys.free(ref.key or make_key(ref)), source)
             self._bump_revision()
             return "added"
         data, sources = self.db.execute("SELECT data, sources FROM refs WHERE id = ?", (row_id,)).fetchone()

@@ -2,39 +2,60 @@
 
 Each line holds `id`, `title`, `abstract`, `authors_parsed` ([[last, first, suffix], …]),
 `doi`, `categories`, `update_date` and `journal-ref`. A broken line costs only that line.
+
+The snapshot is a 4.5 GB file, so the reader streams: it reads one line at a time from
+the open file and yields each paper with the byte offset and line number just after it,
+where a later read can resume (`stream_arxiv_jsonl`). JSON Lines text is UTF-8 by the
+format's definition; a line that is not valid UTF-8 is reported as malformed.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from citewise.bib.errors import SourceError
 from citewise.bib.model import Author, Origin, Reference, normalize_arxiv, normalize_doi
 from citewise.bib.readers.source import squash_space, year_in
 
+UTF8_BOM = b"\xef\xbb\xbf"
 _NEW_STYLE_ID = re.compile(r"^(\d{2})(\d{2})\.\d{4,5}")
 _OLD_STYLE_ID = re.compile(r"/(\d{2})(\d{2})\d{3}")
 
 
-def read_arxiv_jsonl(path: str, text: str) -> tuple[list[Reference], list[SourceError]]:
-    references: list[Reference] = []
-    errors: list[SourceError] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
+def stream_arxiv_jsonl(
+    path: str, stream: BinaryIO, offset: int = 0, line: int = 0
+) -> Iterator[tuple[Reference | SourceError, int, int]]:
+    """(paper or problem, byte offset after its line, its line number) for each non-blank line,
+    starting at byte `offset`, which is just after line number `line`."""
+    stream.seek(offset)
+    number = line
+    for raw in stream:
+        number += 1
+        offset += len(raw)
+        if offset == len(raw) and raw.startswith(UTF8_BOM):
+            raw = raw[len(UTF8_BOM):]
+        if not raw.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            errors.append(SourceError(path, number, f"malformed JSON: {error.msg}"))
-            continue
-        if not isinstance(record, dict) or not record.get("title"):
-            errors.append(SourceError(path, number, "not an arXiv record (no title)"))
-            continue
-        ref = reference_from_arxiv_record(record)
-        ref.origin = Origin(path, number)
-        references.append(ref)
-    return references, errors
+        yield _paper_or_problem(path, raw, number), offset, number
+
+
+def _paper_or_problem(path: str, raw: bytes, number: int) -> Reference | SourceError:
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return SourceError(path, number, "malformed JSON: not UTF-8 text")
+    except json.JSONDecodeError as error:
+        return SourceError(path, number, f"malformed JSON: {error.msg}")
+    except RecursionError:
+        return SourceError(path, number, "malformed JSON: nested too deeply to read")
+    if not isinstance(record, dict) or not record.get("title"):
+        return SourceError(path, number, "not an arXiv record (no title)")
+    ref = reference_from_arxiv_record(record)
+    ref.origin = Origin(path, number)
+    return ref
 
 
 def reference_from_arxiv_record(record: dict) -> Reference:

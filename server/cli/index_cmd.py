@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections import defaultdict
 
 from citewise.server.cli.common import add_index_option, print_json
 from citewise.server.cli.resolve_cmd import add_network_options
@@ -29,7 +28,14 @@ def register(subparsers) -> None:
                      help=f"files (format told by content: {describe_formats()}) or folders")
     add_index_option(add)
     add_model_option(add)
-    add.add_argument("--no-embed", action="store_true", help="store references without embedding them")
+    add.add_argument("--embed", choices=["now", "later"], default="now",
+                     help="now (default): embed the papers after reading them; later: store them searchable by "
+                          "their words at once and embed them with `citewise index reembed --pending`")
+    # The earlier spelling of `--embed later`, kept for scripts; it prints no reminder.
+    add.add_argument("--no-embed", dest="embed", action="store_const", const="skip", help=argparse.SUPPRESS)
+    add.add_argument("--batch-size", type=int, default=1000, metavar="N",
+                     help="papers committed together (default 1000); an interrupted add continues after the last batch")
+    add_device_option(add)
     add.add_argument("--enrich", action="store_true", help="look up the papers read without authors, year or venue (sends their titles to the registries)")
     add_network_options(add)
     add.set_defaults(handler=run_add)
@@ -39,9 +45,14 @@ def register(subparsers) -> None:
     stats.add_argument("--json", action="store_true", help="print one JSON object")
     stats.set_defaults(handler=run_stats)
 
-    reembed = actions.add_parser("reembed", help="embed every reference again (after changing the model)")
+    reembed = actions.add_parser("reembed", help="embed every reference again (after changing the model), "
+                                                 "or with --pending those waiting")
     add_index_option(reembed)
     add_model_option(reembed)
+    add_device_option(reembed)
+    reembed.add_argument("--pending", action="store_true",
+                         help="embed only the papers waiting (added with --embed later, or an interrupted run); "
+                              "can be stopped and run again")
     reembed.set_defaults(handler=run_reembed)
 
     rebuild = actions.add_parser("rebuild", help="a new index from the sources `index stats` lists (after damage)")
@@ -57,6 +68,11 @@ def register(subparsers) -> None:
     enrich.set_defaults(handler=run_enrich)
 
 
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", metavar="DEVICE",
+                        help="where torch embeds: cpu (default), cuda, cuda:1, mps… when torch sees that device")
+
+
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -66,40 +82,46 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from citewise.bib.errors import CitewiseError
-    from citewise.bib.index.location import resolve_index_path
-    from citewise.bib.index.paper_rows import IngestSummary
-    from citewise.bib.index.store import Index
-    from citewise.bib.readers import read_paths
+    from pathlib import Path
 
-    results = read_paths(args.paths)
-    if not any(result.references for result in results):
-        errors = [error for result in results for error in result.errors if not error.warning]
+    from citewise.bib.errors import CitewiseError, SourceError
+    from citewise.bib.index.ingest import forget_checkpoints, ingest_files
+    from citewise.bib.index.location import resolve_index_path
+    from citewise.bib.index.store import Index
+    from citewise.bib.readers import files_in, read_file_items
+
+    missing: list[SourceError] = []
+    strings: dict[str, str] = {}
+    reads = [read_file_items(file, strings) for path in args.paths for file in files_in(Path(path), missing)]
+    if not any(read.format for read in reads):
+        errors = missing + [item.found for read in reads for item in read.items()
+                            if isinstance(item.found, SourceError) and not item.found.warning]
         if len(errors) == 1:
             raise errors[0]
         if not errors:
             raise CitewiseError(f"{', '.join(args.paths)}: no references found")
-    summary = IngestSummary()
-    warnings = 0
     with Index.open(resolve_index_path(args.index)) as index, index.explained():
-        progress = Progress("reading", sum(len(result.references) for result in results))
-        for result in results:
-            summary.errors.extend(result.errors)
-            summary.failed += sum(not error.warning for error in result.errors)
-            warnings += sum(error.warning for error in result.errors)
-            for refs in _by_file(result.references).values():
-                base = progress.done
-                summary.absorb(index.add_references(refs, on_progress=lambda n: progress.update(base + n)))
+        progress = Progress("reading")
+        run = ingest_files(index, reads, max(1, args.batch_size),
+                           on_progress=lambda p: progress.update(p.papers, p.bytes_done / max(p.bytes_total, 1),
+                                                                 p.seconds_left))
         progress.finish()
+        summary = run.summary
+        summary.failed += len(missing)
+        summary.errors[:0] = missing
         if args.enrich:
-            sources = {ref.origin.source for result in results for ref in result.references if ref.origin}
-            _enrich(index, args, sources=sources)
-        embedded = 0 if args.no_embed else _embed(index, args.model)
+            _enrich(index, args, sources={read.path for read in reads if read.format})
+        embedded = _embed(index, args.model, args.device) if args.embed == "now" else 0
+        forget_checkpoints(index, reads)
+        waiting = index.stats()["needs_embedding"] if args.embed == "later" else 0
+    for source, items in run.resumed:
+        print(f"citewise: {source}: continued after the {items} items an interrupted run had stored", file=sys.stderr)
     for error in summary.errors:
         print(error, file=sys.stderr)
     print(
         f"added {summary.added}, updated {summary.updated}, skipped {summary.skipped}, "
-        f"failed {summary.failed}" + (f", warnings {warnings}" if warnings else "") + f"; embedded {embedded}"
+        f"failed {summary.failed}" + (f", warnings {run.warnings}" if run.warnings else "") + f"; embedded {embedded}"
+        + (f"; {waiting} wait for `citewise index reembed --pending`" if waiting else "")
     )
     return 1 if summary.failed else 0
 
@@ -130,7 +152,11 @@ def run_reembed(args: argparse.Namespace) -> int:
     from citewise.bib.index.store import Index
 
     with Index.open(resolve_index_path(args.index), create=False) as index, index.explained():
-        embedder = Embedder.load(args.model or index.get_meta("model"))
+        if args.pending:
+            count = _embed(index, args.model, args.device)
+            print(f"embedded {count} references" + (f" with {index.get_meta('model')}" if count else ""))
+            return 0
+        embedder = Embedder.load(args.model or index.get_meta("model"), device=args.device)
         progress = Progress("embedding", index.count())
         count = reembed(index, embedder, on_progress=lambda done, total: progress.update(done))
         progress.finish()
@@ -196,50 +222,60 @@ def _enrich(index, args: argparse.Namespace, limit: int | None = None, sources: 
           f"no confident match {summary.not_found}, registries unavailable {summary.unverifiable}")
 
 
-def _embed(index, model: str | None) -> int:
+def _embed(index, model: str | None, device: str | None = None) -> int:
     from citewise.bib.index.embed import Embedder, embed_pending
 
     pending = index.stats()["needs_embedding"]
     if not pending:
         return 0
-    embedder = Embedder.load(model or index.get_meta("model"))
+    embedder = Embedder.load(model or index.get_meta("model"), device=device)
     progress = Progress("embedding", pending)
     count = embed_pending(index, embedder, on_progress=lambda done, total: progress.update(done))
     progress.finish()
     return count
 
 
-def _by_file(refs: list) -> dict[str, list]:
-    groups = defaultdict(list)
-    for ref in refs:
-        groups[ref.origin.source if ref.origin else ""].append(ref)
-    return groups
-
-
 class Progress:
-    """A one-line progress bar on stderr, shown for long runs on a terminal only."""
+    """A one-line progress bar on stderr, shown on a terminal only: papers, papers per second,
+    time left. `total` is the number of items when known (embedding); an ingest tells the
+    fraction of its files' bytes read instead."""
 
-    WIDTH = 30
-
-    def __init__(self, label: str, total: int):
+    def __init__(self, label: str, total: int | None = None):
         self.label = label
         self.total = total
         self.done = 0
-        self.shown = sys.stderr.isatty() and total >= PROGRESS_MIN_ITEMS
+        self.shown = sys.stderr.isatty() and (total is None or total >= PROGRESS_MIN_ITEMS)
         self.started = time.monotonic()
         self.last_drawn = 0.0
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, fraction: float | None = None, seconds_left: float | None = None) -> None:
         self.done = done
         now = time.monotonic()
-        if self.shown and (now - self.last_drawn > 0.1 or done >= self.total):
+        if fraction is None and self.total:
+            fraction = done / self.total
+        if seconds_left is None and fraction:
+            elapsed = now - self.started
+            seconds_left = elapsed * (1 - fraction) / fraction
+        if self.shown and (now - self.last_drawn > 0.1 or (fraction or 0) >= 1):
             self.last_drawn = now
-            filled = self.WIDTH * done // max(self.total, 1)
-            rate = done / max(now - self.started, 1e-9)
-            bar = "#" * filled + "." * (self.WIDTH - filled)
-            sys.stderr.write(f"\r{self.label:<10} [{bar}] {done}/{self.total} ({rate:.0f}/s)")
+            sys.stderr.write("\r" + progress_line(self.label, done, fraction or 0.0, now - self.started, seconds_left))
             sys.stderr.flush()
 
     def finish(self) -> None:
         if self.shown and self.done:
             sys.stderr.write("\n")
+
+
+def progress_line(label: str, done: int, fraction: float, seconds: float, seconds_left: float | None,
+                  width: int = 30) -> str:
+    """`reading    [#########.....] 12,000 papers, 950/s, 1:02:03 left`."""
+    filled = int(width * min(max(fraction, 0.0), 1.0))
+    rate = done / seconds if seconds > 0 else 0.0
+    left = "" if seconds_left is None else f", {_clock(seconds_left)} left"
+    return f"{label:<10} [{'#' * filled}{'.' * (width - filled)}] {done:,} papers, {rate:,.0f}/s{left}"
+
+
+def _clock(seconds: float) -> str:
+    minutes, second = divmod(int(round(seconds)), 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{hours}:{minute:02d}:{second:02d}" if hours else f"{minute}:{second:02d}"
