@@ -12,15 +12,34 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from citewise.bib.errors import CitewiseError
+
+
+class Rows(Protocol):
+    """What a query returns: sqlite3's cursor, or psycopg's (postgres.py)."""
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchmany(self, size: int) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Database(Protocol):
+    """The connection an index talks through: `sqlite3.Connection`, or postgres.py's `_Connection`.
+
+    The SQL the two share is written with `?` marks."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Rows: ...
+    def executemany(self, sql: str, parameters: Any, /) -> object: ...
+    def close(self) -> None: ...
 
 
 class IndexConnection:
     """An open connection to an index's database; `with index:` closes it."""
 
-    def __init__(self, db: sqlite3.Connection, path: Path | str):
+    def __init__(self, db: Database, path: Path | str):
         self.db = db
         self.path = path
         self._depth = 0
@@ -111,7 +130,7 @@ def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: sqlite3.Connection | None = None) -> CitewiseError:
+def as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: Database | None = None) -> CitewiseError:
     """One line for an SQLite failure: locked, not a database, damaged (checked with `PRAGMA quick_check`)."""
     message = str(error)
     if "locked" in message or "busy" in message:
@@ -127,7 +146,7 @@ def as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: sqlite
     return CitewiseError(f"{path}: {message}")
 
 
-def quick_check(db: sqlite3.Connection | None) -> str:
+def quick_check(db: Database | None) -> str:
     """SQLite's first complaint about the file, or "" when it finds none (or cannot be asked)."""
     if db is None:
         return ""

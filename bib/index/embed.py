@@ -132,14 +132,15 @@ class SentenceTransformersModel:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
         return cls(SentenceTransformer(location, device=device))
 
     def encode(self, texts: list[str], batch_size: int, max_tokens: int) -> np.ndarray:
         with self._encoding:  # the token limit is a setting of the shared model
             self._model.max_seq_length = max_tokens
-            return self._model.encode(
+            vectors: np.ndarray = self._model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+            return vectors
 
 
 def embed_pending(
@@ -209,7 +210,7 @@ def _usable_device(device: str) -> str:
 def _native_bfloat16() -> bool:
     import torch
 
-    return torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
 def _first_line(error: Exception) -> str:

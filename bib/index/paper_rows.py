@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from citewise.bib.errors import CitewiseError, SourceError
-from citewise.bib.index.connection import IndexConnection
+from citewise.bib.index.connection import Database, IndexConnection
 from citewise.bib.index.embedding_rows import embedding_text
 from citewise.bib.keys import FreeKeys, make_key
 from citewise.bib.model import (
@@ -79,7 +78,7 @@ def _content(ref: Reference) -> dict[str, Any]:
 class _KeysInIndex:
     """The citation keys and aliases an index holds, as a container for `FreeKeys`."""
 
-    def __init__(self, db: sqlite3.Connection):
+    def __init__(self, db: Database):
         self.db = db
 
     def __contains__(self, key: object) -> bool:
@@ -98,18 +97,18 @@ class PaperRows(IndexConnection):
         row_id = self._find_duplicate_id(ref)
         if row_id is None:
             return None
-        return self.db.execute("SELECT key FROM refs WHERE id = ?", (row_id,)).fetchone()[0]
+        return str(self.db.execute("SELECT key FROM refs WHERE id = ?", (row_id,)).fetchone()[0])
 
     def _find_duplicate_id(self, ref: Reference) -> int | None:
         doi, arxiv = normalize_doi(ref.doi), normalize_arxiv(ref.arxiv)
         if doi:
             row = self.db.execute("SELECT id FROM refs WHERE doi = ?", (doi,)).fetchone()
             if row:
-                return row[0]
+                return int(row[0])
         if arxiv:
             row = self.db.execute("SELECT id FROM refs WHERE arxiv = ?", (arxiv,)).fetchone()
             if row:
-                return row[0]
+                return int(row[0])
         title = normalize_title(ref.title)
         if title:
             match = self._same_title(ref, title, doi, arxiv)
@@ -118,7 +117,7 @@ class PaperRows(IndexConnection):
         elif ref.key:
             row = self.db.execute("SELECT id FROM refs WHERE key = ? AND title_norm = ''", (ref.key,)).fetchone()
             if row:
-                return row[0]
+                return int(row[0])
         return None
 
     def _same_title(self, ref: Reference, title: str, doi: str, arxiv: str) -> int | None:
@@ -140,11 +139,11 @@ class PaperRows(IndexConnection):
             if author and other_author and author != other_author or year and other_year and year != other_year:
                 continue
             if title == other_title:
-                return row_id
+                return int(row_id)
             complete = author and other_author and year and other_year
             long_enough = min(len(title), len(other_title)) >= MIN_TITLE_LENGTH_FOR_FUZZY
             if complete and long_enough and fuzz.ratio(title, other_title) >= TITLE_MATCH_THRESHOLD:
-                return row_id
+                return int(row_id)
         return None
 
     def add_references(
@@ -171,7 +170,7 @@ class PaperRows(IndexConnection):
         with self.transaction():
             self._merge_or_insert(ref, FreeKeys(_KeysInIndex(self.db)))
             row_id = self._find_duplicate_id(ref)
-            return self.db.execute("SELECT key FROM refs WHERE id = ?", (row_id,)).fetchone()[0]
+            return str(self.db.execute("SELECT key FROM refs WHERE id = ?", (row_id,)).fetchone()[0])
 
     def delete(self, key: str) -> None:
         with self.transaction():

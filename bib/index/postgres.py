@@ -21,6 +21,7 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from citewise.bib.errors import CitewiseError
+from citewise.bib.index.connection import Database
 from citewise.bib.index.location import display_location
 from citewise.bib.index.paper_rows import TITLE_TAIL_CHARS
 from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF
@@ -37,7 +38,7 @@ HNSW_EF_SEARCH = 200
 RANK_WEIGHTS = "{0.33, 0.67, 0.67, 1.0}"
 
 
-def _schema_1(db: _Connection) -> None:
+def _schema_1(db: Database) -> None:
     for statement in (
         "CREATE EXTENSION IF NOT EXISTS vector",
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
@@ -74,12 +75,12 @@ def _schema_1(db: _Connection) -> None:
         db.execute(statement)
 
 
-def _schema_2(db: _Connection) -> None:
+def _schema_2(db: Database) -> None:
     """Near-duplicate lookup by exact keys (first author, year, end of title), as in SQLite."""
     db.execute(f"CREATE INDEX IF NOT EXISTS refs_author_year_tail ON refs (first_author, year, {PostgresIndex.TITLE_TAIL_SQL})")
 
 
-MIGRATIONS: list[Callable[[_Connection], None]] = [_schema_1, _schema_2]
+MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -189,12 +190,12 @@ class PostgresIndex(Index):
     def _forget_text(self, row_id: int) -> None:
         """Nothing to do: the words live in the row itself."""
 
-    def _counts(self) -> tuple:
-        return self.db.execute(
+    def _counts(self) -> tuple[int | None, ...]:
+        return tuple(self.db.execute(
             "SELECT count(*), count(embedding), count(*) FILTER (WHERE embedding IS NOT NULL AND embedded_hash = text_hash),"
             " count(*) FILTER (WHERE doi <> ''), count(*) FILTER (WHERE arxiv <> ''),"
             " count(*) FILTER (WHERE coalesce(data::jsonb->>'abstract', '') <> '') FROM refs"
-        ).fetchone()
+        ).fetchone())
 
     def _size_bytes(self) -> int:
         row = self.db.execute(
@@ -249,7 +250,7 @@ class PostgresIndex(Index):
         return [(row_id, float(score)) for row_id, score in rows]
 
     def papers_with(self, term: str) -> int:
-        return self.db.execute("SELECT count(*) FROM refs WHERE words @@ to_tsquery('english', ?)", (term,)).fetchone()[0]
+        return int(self.db.execute("SELECT count(*) FROM refs WHERE words @@ to_tsquery('english', ?)", (term,)).fetchone()[0])
 
     def key_prefix_ids(self, typed: str, limit: int) -> set[int]:
         pattern = typed.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -268,7 +269,7 @@ class PostgresIndex(Index):
 
         pg_trgm's index finds the candidate names; rapidfuzz then applies the same cut-off as on SQLite.
         """
-        similar = set()
+        similar: set[str] = set()
         for word in (word for word in names if len(word) >= 4):
             rows = self.db.execute(
                 "SELECT DISTINCT first_author, similarity(first_author, ?) AS s FROM refs WHERE first_author % ?"
@@ -288,7 +289,7 @@ class PostgresIndex(Index):
         return {row_id: (key, year, authors, title) for row_id, key, year, authors, title in rows}
 
     def filtered_ids(self, year_from: int | None, year_to: int | None, source: str | None) -> set[int]:
-        clauses, values = ["TRUE"], []
+        clauses, values = ["TRUE"], list[int | str]()
         if year_from is not None or year_to is not None:
             clauses.append("year ~ '^[0-9]{4}'")
         if year_from is not None:

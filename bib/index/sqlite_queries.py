@@ -8,7 +8,6 @@ Every method returns row ids (and a score where it ranks: higher is better).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from citewise.bib.index.connection import Database
 from citewise.bib.index.embedding_rows import EmbeddingRows
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class SqliteCandidateQueries(EmbeddingRows):
     vectors' dimension) and guarded by `_cache_lock`, since searches may run on several threads.
     """
 
-    def __init__(self, db: sqlite3.Connection, path: Path | str):
+    def __init__(self, db: Database, path: Path | str):
         super().__init__(db, path)
         self._cache_lock = threading.Lock()
         self._vector_cache: tuple[tuple[int, int], np.ndarray, torch.Tensor] | None = None
@@ -52,7 +52,7 @@ class SqliteCandidateQueries(EmbeddingRows):
 
     def papers_with(self, term: str) -> int:
         """How many papers hold `term`: the searcher keeps the rarest terms of long queries."""
-        return self.db.execute("SELECT count(*) FROM refs_fts WHERE refs_fts MATCH ?", (f'"{term}"',)).fetchone()[0]
+        return int(self.db.execute("SELECT count(*) FROM refs_fts WHERE refs_fts MATCH ?", (f'"{term}"',)).fetchone()[0])
 
     def key_prefix_ids(self, typed: str, limit: int) -> set[int]:
         pattern = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -78,7 +78,7 @@ class SqliteCandidateQueries(EmbeddingRows):
     def similar_author_ids(self, names: list[str], limit: int) -> set[int]:
         """First authors whose family name is close to a typed word (typos included), by rapidfuzz."""
         families = self._families()
-        similar = set()
+        similar: set[str] = set()
         for word in names:
             if len(word) >= 4:
                 matches = process.extract(word, families, scorer=fuzz.ratio, limit=5, score_cutoff=FAMILY_MATCH_CUTOFF)
@@ -107,7 +107,7 @@ class SqliteCandidateQueries(EmbeddingRows):
 
     def filtered_ids(self, year_from: int | None, year_to: int | None, source: str | None) -> set[int]:
         """Papers within the years and from the source given (each limit optional)."""
-        clauses, values = ["1"], []
+        clauses, values = ["1"], list[int | str]()
         if year_from is not None:
             clauses.append("CAST(substr(year, 1, 4) AS INTEGER) >= ?")
             values.append(year_from)
@@ -164,7 +164,7 @@ class SqliteCandidateQueries(EmbeddingRows):
         found[present] = matrix[torch.from_numpy(positions[present])].float().numpy()
         return found
 
-    def _vectors(self, dimension: int):
+    def _vectors(self, dimension: int) -> tuple[np.ndarray, torch.Tensor]:
         import torch
 
         with self._cache_lock:

@@ -8,14 +8,14 @@ newer citewise. A change to the schema is a new function appended to `MIGRATIONS
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 
+from citewise.bib.index.connection import Database
 from citewise.bib.index.paper_rows import PaperRows, first_author, title_head
 from citewise.bib.model import normalize_title, reference_from_dict
 
 
-def _schema_1(db: sqlite3.Connection) -> None:
+def _schema_1(db: Database) -> None:
     _run_statements(
         db,
         """
@@ -48,20 +48,20 @@ def _schema_1(db: sqlite3.Connection) -> None:
     )
 
 
-def _run_statements(db: sqlite3.Connection, script: str) -> None:
+def _run_statements(db: Database, script: str) -> None:
     """Run `;`-separated statements inside the caller's transaction (executescript would commit)."""
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
 
 
-def _schema_2(db: sqlite3.Connection) -> None:
+def _schema_2(db: Database) -> None:
     """Other keys of a merged paper (a .bib key for a paper first read from a digest), still found by them."""
     db.execute("CREATE TABLE aliases (key TEXT PRIMARY KEY, ref_id INTEGER NOT NULL)")
     db.execute("CREATE INDEX aliases_ref ON aliases(ref_id)")
 
 
-def _schema_3(db: sqlite3.Connection) -> None:
+def _schema_3(db: Database) -> None:
     """Matching columns recomputed with the one ASCII fold (Ødegård matched as odegard, not degard)."""
     rows = db.execute("SELECT id, data FROM refs").fetchall()
     for row_id, data in rows:
@@ -71,10 +71,10 @@ def _schema_3(db: sqlite3.Connection) -> None:
                    (title, title_head(title), first_author(ref), row_id))
 
 
-def _schema_4(db: sqlite3.Connection) -> None:
+def _schema_4(db: Database) -> None:
     """Near-duplicate lookup by exact keys (first author, year, end of title), so ingest stays linear."""
     db.execute(f"CREATE INDEX IF NOT EXISTS refs_author_year_tail ON refs(first_author, year, {PaperRows.TITLE_TAIL_SQL})")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
+MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,6 +20,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from citewise.bib.errors import CitewiseError
@@ -100,7 +101,7 @@ class Index(SqliteCandidateQueries, PaperRows):
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM refs").fetchone()[0]
+        return int(self.db.execute("SELECT count(*) FROM refs").fetchone()[0])
 
     def all_keys(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT key FROM refs ORDER BY key")]
@@ -165,7 +166,7 @@ class Index(SqliteCandidateQueries, PaperRows):
         for (data,) in self.db.execute("SELECT data FROM refs ORDER BY key"):
             yield reference_from_dict(json.loads(data))
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counts and settings for `citewise index stats`."""
         total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in self._counts())
         sources: dict[str, int] = {}
@@ -188,12 +189,12 @@ class Index(SqliteCandidateQueries, PaperRows):
             "size_bytes": self._size_bytes(),
         }
 
-    def _counts(self) -> tuple:
+    def _counts(self) -> tuple[int | None, ...]:
         """(papers, embedded, embedded and current, with DOI, with arXiv id, with abstract)."""
-        return self.db.execute(
+        return tuple(self.db.execute(
             "SELECT count(*), count(embedding), sum(embedding IS NOT NULL AND embedded_hash = text_hash),"
             " sum(doi != ''), sum(arxiv != ''), sum(json_extract(data, '$.abstract') != '') FROM refs"
-        ).fetchone()
+        ).fetchone())
 
     def _size_bytes(self) -> int:
         path = Path(self.path)

@@ -43,7 +43,7 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
-def parse_settings(raw: dict | None, base: Settings | None = None) -> tuple[Settings, list[str]]:
+def parse_settings(raw: object, base: Settings | None = None) -> tuple[Settings, list[str]]:
     """Settings from a client's JSON, on top of `base`; plus one warning per rejected value."""
     base = base or Settings()
     if not isinstance(raw, dict):

@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from citewise.server.features import commands as features
 from citewise.server.features import reference_checks
+from citewise.server.features.positions import TextEdit
 from citewise.server.lsp import convert
 from citewise.server.lsp.convert import ADD_BIB_ENTRY
 from citewise.server.lsp.progress import WorkDone
 from citewise.server.lsp.server import CitewiseServer, torch_imported
 
+T = TypeVar("T")
+JsonObject = dict[str, Any]
+"""A command's reply: a JSON object (the key names are the protocol's, in camelCase)."""
 
-async def insert_citation(ls: CitewiseServer, *args) -> dict:
+
+async def insert_citation(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[uri, {line, character}, key or reference dict] -> {"applied": bool}"""
     uri, position, key_or_ref = _expect(args, "citewise.insertCitation", "uri, position, key", 3)
     pos = convert.pos_from_proto(_structure(position, types.Position, "position"))
@@ -30,7 +37,7 @@ async def insert_citation(ls: CitewiseServer, *args) -> dict:
     return await apply_edits(ls, edits, f"Cite {key_or_ref if isinstance(key_or_ref, str) else 'paper'}")
 
 
-async def add_bib_entry(ls: CitewiseServer, *args) -> dict:
+async def add_bib_entry(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[WorkspaceEdit, follow-up Command?] -> {"applied": bool}: run by completion items on accept."""
     if not 1 <= len(args) <= 2:
         raise JsonRpcInvalidParams(f"{ADD_BIB_ENTRY} expects [edit, command?], got {len(args)} arguments")
@@ -45,7 +52,7 @@ async def add_bib_entry(ls: CitewiseServer, *args) -> dict:
     return {"applied": result.applied}
 
 
-async def add_from_identifier(ls: CitewiseServer, *args) -> dict:
+async def add_from_identifier(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[uri, line, identifier] -> {"applied": bool}: the entry added to the .bib (an applyEdit of its own), the identifier cited."""
     uri, line, value = _expect(args, reference_checks.ADD_FROM_IDENTIFIER, "uri, line, identifier", 3)
     resolution = await ls.run_strict(reference_checks.resolve_identifier, value, lane="lookups")
@@ -57,13 +64,13 @@ async def add_from_identifier(ls: CitewiseServer, *args) -> dict:
     return await apply_edits(ls, draft_edits, f"Cite {resolution.reference.key}")
 
 
-async def generate_bib(ls: CitewiseServer, *args) -> dict:
+async def generate_bib(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[uri] -> {"path": the .bib written}"""
     (uri,) = _expect(args, "citewise.generateBib", "uri", 1)
     return {"path": await ls.run_strict(features.generate_bib, uri)}
 
 
-async def search_papers(ls: CitewiseServer, *args) -> list[dict]:
+async def search_papers(ls: CitewiseServer, *args: Any) -> list[JsonObject]:
     """[query, k?] -> [{key, title, authors, year, score, ...}]"""
     if not 1 <= len(args) <= 2 or not isinstance(args[0], str):
         raise JsonRpcInvalidParams("citewise.searchPapers expects [query, k?]")
@@ -73,7 +80,7 @@ async def search_papers(ls: CitewiseServer, *args) -> list[dict]:
     return await ls.run_strict(features.search_papers, args[0], k)
 
 
-async def reindex(ls: CitewiseServer, *args) -> dict:
+async def reindex(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[] -> summary dict; progress "citewise: reindexing", cancellable."""
     progress = await WorkDone.begin(ls, "citewise: reindexing", cancellable=True)
     try:
@@ -83,7 +90,7 @@ async def reindex(ls: CitewiseServer, *args) -> dict:
     return summary
 
 
-async def sync_zotero(ls: CitewiseServer, *args) -> dict:
+async def sync_zotero(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[] -> summary dict; progress "citewise: syncing Zotero"."""
     progress = await WorkDone.begin(ls, "citewise: syncing Zotero")
     try:
@@ -93,25 +100,25 @@ async def sync_zotero(ls: CitewiseServer, *args) -> dict:
     return summary
 
 
-async def push_to_zotero(ls: CitewiseServer, *args) -> dict:
+async def push_to_zotero(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[key] -> {"zoteroKey": the item's key in the user's library}"""
     (key,) = _expect(args, "citewise.pushToZotero", "key", 1)
     return {"zoteroKey": await ls.run_strict(features.push_to_zotero, key, lane="jobs")}
 
 
-async def dismiss_suggestion(ls: CitewiseServer, *args) -> dict:
+async def dismiss_suggestion(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[key] -> {"recorded": bool}: the author does not want this paper suggested again here."""
     (key,) = _expect(args, "citewise.dismissSuggestion", "key", 1)
     return await ls.run_strict(features.suggestion_feedback, "dismissed", key)
 
 
-async def accept_suggestion(ls: CitewiseServer, *args) -> dict:
+async def accept_suggestion(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[key] -> {"recorded": bool}: run by `Cite:` code actions once their edit is applied."""
     (key,) = _expect(args, "citewise.acceptSuggestion", "key", 1)
     return await ls.run_strict(features.suggestion_feedback, "accepted", key)
 
 
-async def status(ls: CitewiseServer, *args) -> dict:
+async def status(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[] -> the features' status (index, model, Zotero) plus the server's own state."""
     project = await ls.ready()
     server_state = {
@@ -131,7 +138,7 @@ async def status(ls: CitewiseServer, *args) -> dict:
     return {"ready": True, **features_state, **server_state}
 
 
-async def apply_edits(ls: CitewiseServer, edits: dict, label: str) -> dict:
+async def apply_edits(ls: CitewiseServer, edits: dict[str, list[TextEdit]], label: str) -> JsonObject:
     """Send `{path: [TextEdit]}` to the client as one workspace/applyEdit.
 
     A client without workspace/applyEdit gets the WorkspaceEdit in the reply to apply itself.
@@ -160,20 +167,21 @@ def _create_missing_files(ls: CitewiseServer, edit: types.WorkspaceEdit) -> None
                 ls.log(f"created {path}")
 
 
-def _expect(args: tuple, command: str, names: str, count: int) -> tuple:
+def _expect(args: tuple[Any, ...], command: str, names: str, count: int) -> tuple[Any, ...]:
     if len(args) != count:
         raise JsonRpcInvalidParams(f"{command} expects [{names}], got {len(args)} arguments")
     return args
 
 
-def _structure(value, lsp_type: type, name: str):
+def _structure(value: object, lsp_type: type[T], name: str) -> T:
     try:
-        return convert.structure(value, lsp_type)
+        structured: T = convert.structure(value, lsp_type)
+        return structured
     except Exception as error:
         raise JsonRpcInvalidParams(f"argument {name} is not a valid {lsp_type.__name__}: {error}") from error
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[..., Awaitable[Any]]] = {
     "citewise.insertCitation": insert_citation,
     "citewise.generateBib": generate_bib,
     "citewise.searchPapers": search_papers,

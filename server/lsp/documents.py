@@ -19,7 +19,9 @@ from pygls.exceptions import JsonRpcException
 from citewise.server.features import accept, reference_checks
 from citewise.server.features import diagnostics as diagnostics_feature
 from citewise.server.features import suggestions as suggestions_feature
+from citewise.server.features.diagnostics import Problem
 from citewise.server.features.positions import Pos, utf16_len
+from citewise.server.features.workspace import Workspace
 from citewise.server.lsp import convert
 from citewise.server.lsp.commands import apply_edits, push_to_zotero
 from citewise.server.lsp.reference_checks import schedule_verification
@@ -58,7 +60,7 @@ async def did_close(ls: CitewiseServer, params: types.DidCloseTextDocumentParams
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
-def _close(project, uri: str) -> None:
+def _close(project: Workspace, uri: str) -> None:
     accept.forget_offers(project, uri)
     project.close_document(uri)
 
@@ -114,7 +116,7 @@ def _cursor_after(changes: Sequence[types.TextDocumentContentChangeEvent]) -> Po
 async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool = False, verify: bool = True) -> None:
     """Diagnostics for `uri` (and, on open, for the .bib files its draft uses); then, with the
     `verify` setting on, a background check of entries not verified yet (see lsp/reference_checks)."""
-    per_uri = await ls.run(_diagnose, uri, with_bib_files, fallback={})
+    per_uri = await ls.run(_diagnose, uri, with_bib_files) or {}
     for target, problems in per_uri.items():
         diagnostics = [convert.diagnostic_to_proto(problem) for problem in problems]
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
@@ -122,7 +124,7 @@ async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool
         schedule_verification(ls, uri, partial(publish_diagnostics, ls, uri, with_bib_files=True, verify=False))
 
 
-def _diagnose(project, uri: str, with_bib_files: bool) -> dict:
+def _diagnose(project: Workspace, uri: str, with_bib_files: bool) -> dict[str, list[Problem]]:
     per_uri = {uri: diagnostics_feature.diagnostics(project, uri) + reference_checks.verify_problems(project, uri)}
     if with_bib_files:
         for bib in project.bib_files_for(uri):

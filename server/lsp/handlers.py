@@ -21,7 +21,7 @@ TRIGGER_CHARACTERS = ["{", ",", "@"]
 async def complete(ls: CitewiseServer, params: types.CompletionParams) -> types.CompletionList:
     uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
     await resolve_typed_identifier(ls, uri, pos)
-    candidates = await ls.run(identifier_completion.complete, uri, pos, fallback=[])
+    candidates = await ls.run(identifier_completion.complete, uri, pos) or []
     options = convert.CompletionOptions.of(ls.client_capabilities)
     items = [convert.completion_item_to_proto(c, uri, options) for c in candidates]
     return types.CompletionList(is_incomplete=True, items=items)
@@ -42,14 +42,14 @@ async def hover_key(ls: CitewiseServer, params: types.HoverParams) -> types.Hove
 
 async def definition(ls: CitewiseServer, params: types.DefinitionParams) -> list[types.Location]:
     locations = await ls.run(
-        navigation.definition, params.text_document.uri, convert.pos_from_proto(params.position), fallback=[]
-    )
+        navigation.definition, params.text_document.uri, convert.pos_from_proto(params.position)
+    ) or []
     return [convert.location_to_proto(location) for location in locations]
 
 
 async def references(ls: CitewiseServer, params: types.ReferenceParams) -> list[types.Location]:
     uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
-    locations = await ls.run(navigation.references, uri, pos, params.context.include_declaration, fallback=[])
+    locations = await ls.run(navigation.references, uri, pos, params.context.include_declaration) or []
     return [convert.location_to_proto(location) for location in locations]
 
 
@@ -68,13 +68,13 @@ async def rename(ls: CitewiseServer, params: types.RenameParams) -> types.Worksp
 
 
 async def document_symbols(ls: CitewiseServer, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
-    symbols = await ls.run(navigation.bib_symbols, params.text_document.uri, fallback=[])
+    symbols = await ls.run(navigation.bib_symbols, params.text_document.uri) or []
     return [convert.document_symbol_to_proto(symbol) for symbol in symbols if symbol.location is not None]
 
 
 async def workspace_symbols(ls: CitewiseServer, params: types.WorkspaceSymbolParams) -> list[types.WorkspaceSymbol]:
-    symbols = await ls.run(navigation.workspace_symbols, params.query, fallback=[])
-    index_uri = await ls.run(_index_uri, fallback="")
+    symbols = await ls.run(navigation.workspace_symbols, params.query) or []
+    index_uri = await ls.run(_index_uri) or ""
     return [convert.workspace_symbol_to_proto(symbol, index_uri) for symbol in symbols]
 
 
@@ -87,8 +87,8 @@ def _index_uri(project: Workspace) -> str:
 async def code_actions(ls: CitewiseServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     problems = [convert.problem_from_proto(d) for d in params.context.diagnostics if d.source == "citewise"]
     uri, range_ = params.text_document.uri, convert.range_from_proto(params.range)
-    found = await ls.run(actions.code_actions, uri, range_, problems, fallback=[])
-    found += await ls.run(reference_checks.code_actions, uri, range_, problems, fallback=[])
+    found = await ls.run(actions.code_actions, uri, range_, problems) or []
+    found += await ls.run(reference_checks.code_actions, uri, range_, problems) or []
     context = convert.EditContext(ls.client_capabilities, ls.open_versions())
     return [convert.code_action_to_proto(action, context) for action in found]
 

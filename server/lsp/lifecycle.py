@@ -15,7 +15,7 @@ from functools import partial
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from citewise.server.features.settings import parse_settings
+from citewise.server.features.settings import Settings, parse_settings
 from citewise.server.features.workspace import Workspace
 from citewise.server.lsp import convert
 from citewise.server.lsp.progress import WorkDone
@@ -74,7 +74,7 @@ def _root_paths(params: types.InitializeParams) -> list[str]:
 # --- settings -------------------------------------------------------------------------
 
 
-async def read_settings(ls: CitewiseServer, pushed):
+async def read_settings(ls: CitewiseServer, pushed: object) -> Settings:
     """initializationOptions, then the "citewise" section the client pushed or we pull on top.
 
     Each warning about a bad value is shown once; the value falls back to its default.
@@ -91,7 +91,7 @@ async def read_settings(ls: CitewiseServer, pushed):
     return settings
 
 
-async def _pull_section(ls: CitewiseServer):
+async def _pull_section(ls: CitewiseServer) -> object:
     if not ls.client_flags.configuration:
         return None
     try:
@@ -115,7 +115,7 @@ async def did_change_configuration(ls: CitewiseServer, params: types.DidChangeCo
     await ls.run(_update_settings, settings)
 
 
-def _update_settings(project, settings) -> None:
+def _update_settings(project: Workspace, settings: Settings) -> None:
     project.update_settings(settings)
 
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
+
+if TYPE_CHECKING:
+    from citewise.server.lsp.server import CitewiseServer
 
 REPORT_INTERVAL_S = 0.2
 
@@ -18,7 +22,7 @@ REPORT_INTERVAL_S = 0.2
 class WorkDone:
     """One progress bar. `report`, `end` and `is_cancelled` are safe to call from any thread."""
 
-    def __init__(self, server, token: types.ProgressToken | None):
+    def __init__(self, server: CitewiseServer, token: types.ProgressToken | None):
         self._server = server
         self.token = token
         self._last_report = 0.0
@@ -26,7 +30,7 @@ class WorkDone:
 
     @classmethod
     async def begin(
-        cls, server, title: str, *, cancellable: bool = False, token: types.ProgressToken | None = None
+        cls, server: CitewiseServer, title: str, *, cancellable: bool = False, token: types.ProgressToken | None = None
     ) -> WorkDone:
         """Start a progress bar: the client's own token, else one created with window/workDoneProgress/create."""
         if token is None and server.client_flags.work_done_progress:

@@ -22,8 +22,8 @@ RESOLVE_WAIT_S = 3.0
 """How long one completion request waits for the registries to resolve a newly typed identifier.
 The lookup goes on after that, and a later request (the list is always incomplete) shows it."""
 
-_RUNNING: set[asyncio.Task] = set()
-_RESOLVING: dict[Identifier, asyncio.Task] = {}
+_RUNNING: set[asyncio.Task[None]] = set()
+_RESOLVING: dict[Identifier, asyncio.Task[object]] = {}
 
 
 def schedule_verification(ls: CitewiseServer, uri: str, republish: Callable[[], Awaitable[None]]) -> None:
@@ -36,10 +36,10 @@ def schedule_verification(ls: CitewiseServer, uri: str, republish: Callable[[], 
 
 
 async def _verify(ls: CitewiseServer, uri: str, republish: Callable[[], Awaitable[None]]) -> None:
-    pending = await ls.run(reference_checks.entries_to_check, uri, fallback=[])
+    pending = await ls.run(reference_checks.entries_to_check, uri) or []
     if not pending:
         return
-    checked = await ls.run(reference_checks.check_entries, pending, fallback=0, lane="registries")
+    checked = await ls.run(reference_checks.check_entries, pending, lane="registries")
     if checked:
         await republish()
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, BinaryIO, TypeVar, TypeVarTuple
 
 from lsprotocol import types
 from pygls.exceptions import (
@@ -42,6 +42,9 @@ from citewise.server.lsp.debounce import Debouncer
 from citewise.server.lsp.text_sync import LineWorkspace
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 REQUEST_FAILED = -32803
 READY_TIMEOUT_S = 30.0
@@ -87,7 +90,7 @@ class CitewiseProtocol(LanguageServerProtocol):
         self._shutdown = True
         return None
 
-    def structure_message(self, data: dict[str, Any]):
+    def structure_message(self, data: dict[str, Any]) -> Any:
         try:
             return super().structure_message(data)
         except JsonRpcException as error:
@@ -97,7 +100,7 @@ class CitewiseProtocol(LanguageServerProtocol):
             self._send_response(data["id"], error=JsonRpcInvalidParams(detail[:500]).to_response_error())
             return _ANSWERED
 
-    def handle_message(self, message) -> None:
+    def handle_message(self, message: Any) -> None:
         if message is not _ANSWERED:
             super().handle_message(message)
 
@@ -154,7 +157,7 @@ class CitewiseServer(LanguageServer):
         self.stopping = False
         self.loop: asyncio.AbstractEventLoop | None = None
 
-    def start_io(self, stdin=None, stdout=None) -> None:
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         """pygls' stdio server, reading frames with `transport.read_messages` (see there why)."""
         from pygls.io_ import StdoutWriter
 
@@ -169,7 +172,7 @@ class CitewiseServer(LanguageServer):
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
-            self.shutdown()
+            self.shutdown()  # type: ignore[no-untyped-call]  # pygls' Server.shutdown has no annotations
 
     def start_tcp(self, host: str, port: int) -> None:
         """pygls' TCP server (one client), reading frames with `transport.read_messages`."""
@@ -180,7 +183,7 @@ class CitewiseServer(LanguageServer):
         async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.protocol.set_writer(writer)
             await read_messages(self.protocol, partial(reader.read, READ_CHUNK), stop)
-            self.shutdown()
+            self.shutdown()  # type: ignore[no-untyped-call]  # pygls' Server.shutdown has no annotations
 
         async def serve() -> None:
             self._server = await asyncio.start_server(connection, host, port)
@@ -194,7 +197,7 @@ class CitewiseServer(LanguageServer):
 
     # --- running features --------------------------------------------------------------
 
-    async def ready(self):
+    async def ready(self) -> Workspace | None:
         """The features workspace, once `initialized` has created it; None if that failed.
 
         Requests before `initialize` get ServerNotInitialized; if `initialized` never
@@ -209,8 +212,9 @@ class CitewiseServer(LanguageServer):
                                    code=REQUEST_FAILED) from None
         return self.project
 
-    async def run(self, function: Callable, *args, fallback: Any = None, lane: str = "features") -> Any:
-        """`function(project, *args)` on `lane`; a failure is logged and `fallback` returned.
+    async def run(self, function: Callable[[Workspace, *Ts], T], *args: *Ts,
+                  lane: str = "features") -> T | None:
+        """`function(project, *args)` on `lane`; a failure is logged and None returned (callers write `or []`).
 
         Only a request before `initialize` is an error (ServerNotInitialized, as the LSP asks).
         """
@@ -220,9 +224,10 @@ class CitewiseServer(LanguageServer):
             raise
         except JsonRpcException as error:
             self.log(error.message, types.MessageType.Warning)
-            return fallback
+            return None
 
-    async def run_strict(self, function: Callable, *args, lane: str = "features") -> Any:
+    async def run_strict(self, function: Callable[[Workspace, *Ts], T], *args: *Ts,
+                         lane: str = "features") -> T:
         """`function(project, *args)` on `lane`; a failure becomes an LSP error with its message."""
         project = await self.ready()
         if project is None:
@@ -240,7 +245,7 @@ class CitewiseServer(LanguageServer):
             self.log(f"{name} failed:\n{traceback.format_exc()}", types.MessageType.Error)
             raise JsonRpcException(f"{name} failed: {error}", code=REQUEST_FAILED) from error
 
-    def _send_changed_documents(self, project: Any) -> None:
+    def _send_changed_documents(self, project: Workspace) -> None:
         """Queue the latest text of every open document whose version the features do not
         hold yet ahead of the call about to be queued: one update per document, however many
         edits came in between. (pygls applies each edit as it arrives; handlers run later.)"""
@@ -251,7 +256,7 @@ class CitewiseServer(LanguageServer):
 
     # --- talking to the client from any thread -----------------------------------------
 
-    def call_in_loop(self, function: Callable, *args) -> None:
+    def call_in_loop(self, function: Callable[[*Ts], object], *args: *Ts) -> None:
         """Run `function(*args)` on the event loop: the only thread that may write to the client."""
         if self.loop is None or self.loop.is_closed():
             return
@@ -268,7 +273,7 @@ class CitewiseServer(LanguageServer):
         self.shown_messages.add(message)
         self.call_in_loop(self.window_show_message, types.ShowMessageParams(type=kind, message=message))
 
-    def notify_suggestions(self, payload: dict) -> None:
+    def notify_suggestions(self, payload: dict[str, Any]) -> None:
         self.call_in_loop(self.protocol.notify, "citewise/suggestions", payload)
 
     def open_versions(self) -> dict[str, int | None]:

@@ -12,6 +12,7 @@ import asyncio
 
 from lsprotocol import types
 
+from citewise.server.features.workspace import Workspace
 from citewise.server.lsp import convert
 from citewise.server.lsp.documents import publish_diagnostics
 from citewise.server.lsp.server import CitewiseServer
@@ -48,26 +49,26 @@ async def did_change_watched_files(ls: CitewiseServer, params: types.DidChangeWa
 
 async def file_changed(ls: CitewiseServer, path: str) -> None:
     """Re-read a .bib on the `files` lane (the old parse keeps answering), then re-diagnose."""
-    stale = await ls.run(_file_changed, path, fallback=[])
+    stale = await ls.run(_file_changed, path) or []
     await ls.run(_wait_for_reloads, lane="files")
     for target in stale:
         await publish_diagnostics(ls, convert.uri_from_path(target))
 
 
-def _file_changed(project, path: str) -> list[str]:
+def _file_changed(project: Workspace, path: str) -> list[str]:
     return project.file_changed(path)
 
 
-def _wait_for_reloads(project) -> None:
+def _wait_for_reloads(project: Workspace) -> None:
     """Queued behind the reload on the `files` lane: returns once it is done."""
 
 
-def _changed_on_disk(project) -> list[str]:
+def _changed_on_disk(project: Workspace) -> list[str]:
     return project.bibs.changed_on_disk()
 
 
 async def _poll_bib_files(ls: CitewiseServer) -> None:
     while not ls.stopping:
         await asyncio.sleep(POLL_INTERVAL_S)
-        for path in await ls.run(_changed_on_disk, fallback=[]):
+        for path in await ls.run(_changed_on_disk) or []:
             await file_changed(ls, path)
