@@ -13,6 +13,7 @@ import pytest
 from citewise.bib.index.store import Index
 from citewise.bib.model import Reference
 from citewise.server.cli import main
+from citewise.server.drafts.suffixes import DRAFT_FORMATS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "drafts"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -107,7 +108,7 @@ def test_bib_takes_index_only_references_and_exports_all(capsys, project, tmp_pa
         (["bib", "{draft}", "--from", "nope.bib"], "citewise: nope.bib: no such .bib file"),
         (["bib", "{draft}", "-o", "{bib}"], "is a bibliography being read"),
         (["cites", "{junk}"], "binary data, not a LaTeX or Markdown draft"),
-        (["cites", "{bib}"], "not a LaTeX (.tex) or Markdown (.md, .qmd, .Rmd) draft"),
+        (["cites", "{bib}"], f"not a {DRAFT_FORMATS} draft"),
         (["cites", "{missing}"], "missing.tex: no such file"),
         (["bib", "{draft}", "-o", "{nodir}"], "cannot write: no such folder"),
     ],

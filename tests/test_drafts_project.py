@@ -8,6 +8,7 @@ import pytest
 
 from citewise.bib.errors import CitewiseError
 from citewise.server.drafts.project import find_project_root, find_root_document, language_of, load_draft
+from citewise.server.drafts.suffixes import DRAFT_FORMATS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "drafts"
 
@@ -134,7 +135,7 @@ def test_include_and_bibliography_names_no_file_system_accepts(project):
     [
         ("junk.tex", b"\x00\x01\x02binary\xff" * 100, "binary data, not a LaTeX or Markdown draft"),
         ("missing.tex", None, "no such file"),
-        ("notes.txt", b"plain", "not a LaTeX (.tex) or Markdown (.md, .qmd, .Rmd) draft"),
+        ("notes.txt", b"plain", f"not a {DRAFT_FORMATS} draft"),
     ],
 )
 def test_bad_root_files_raise_one_clear_error(project, name, content, message):

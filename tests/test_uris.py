@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from citewise.server.drafts.project import DRAFT_SUFFIXES, language_of
+from citewise.server.drafts.project import language_of
+from citewise.server.drafts.suffixes import DRAFT_SUFFIXES
 from citewise.server.drafts.uris import path_to_uri, uri_to_path
 from citewise.server.lsp import convert
 

@@ -84,6 +84,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     from citewise.bib.index.location import resolve_index_path
     from citewise.bib.index.store import Index
     from citewise.server.drafts.project import language_of, read_source
+    from citewise.server.drafts.suffixes import DRAFT_FORMATS
     from citewise.server.features.settings import Settings
     from citewise.server.features.suggestions import draft_suggestions
     from citewise.server.features.workspace import Workspace
@@ -91,7 +92,7 @@ def run_suggest(args: argparse.Namespace) -> int:
     args.k = result_count(args.k)
     path = Path(args.draft).resolve()
     if language_of(str(path)) is None:
-        raise CitewiseError(f"{args.draft}: unknown draft format (expected .tex, .md, .qmd or .Rmd)")
+        raise CitewiseError(f"{args.draft}: unknown draft format (expected {DRAFT_FORMATS})")
     read_source(path)  # one clear line for a missing, unreadable or special file
     index_path = resolve_index_path(args.index)
     with Index.open(index_path, read_only=True) as index, index.explained():  # a clear error when there is none

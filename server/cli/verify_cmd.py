@@ -14,11 +14,12 @@ import sys
 
 from citewise.server.cli.common import add_index_option, print_json
 from citewise.server.cli.resolve_cmd import add_network_options
+from citewise.server.drafts.suffixes import DRAFT_FORMATS
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("verify", help="check that every reference exists, matches, is current and complete")
-    parser.add_argument("paths", nargs="+", metavar="FILE", help="drafts (.tex, .md, .qmd) or .bib files")
+    parser.add_argument("paths", nargs="+", metavar="FILE", help=f"drafts ({DRAFT_FORMATS}) or .bib files")
     parser.add_argument("--json", action="store_true", help="print the findings as one JSON array")
     parser.add_argument("--fit", action="store_true", help="also check that each cited paper fits its sentence (loads the embedding model)")
     add_network_options(parser)

@@ -28,15 +28,12 @@ from citewise.server.drafts.context import citation_at
 from citewise.server.drafts.latex import Include, LatexScan, scan_latex
 from citewise.server.drafts.markdown import front_matter, scan_markdown
 from citewise.server.drafts.model import Draft
+from citewise.server.drafts.suffixes import DRAFT_FORMATS, LATEX_SUFFIXES, MARKDOWN_SUFFIXES
 from citewise.server.drafts.uris import uri_to_path
 from citewise.server.drafts.yaml_metadata import parse_yaml, string_list
 
 __all__ = ["citation_at", "find_project_root", "find_root_document", "language_of", "load_draft", "read_source"]
 
-LATEX_SUFFIXES = frozenset({".tex", ".ltx", ".latex"})
-MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".qmd", ".rmd", ".rmarkdown", ".myst"})
-DRAFT_SUFFIXES = tuple(sorted(LATEX_SUFFIXES | MARKDOWN_SUFFIXES))
-"""Every draft file suffix (lower case), for `str.endswith`."""
 PROJECT_MARKERS = (".git", "_quarto.yml", "_bookdown.yml", "myst.yml", "_config.yml", ".latexmkrc", "latexmkrc", ".texlabroot")
 MAX_INCLUDE_DEPTH = 64
 MAX_PROBLEMS_PER_FILE = 20
@@ -103,7 +100,7 @@ def load_draft(path: str | Path, project_root: str | Path | None = None, open_te
     root = _real(path)
     language = language_of(root)
     if language is None:
-        raise CitewiseError(f"{path}: not a LaTeX (.tex) or Markdown (.md, .qmd, .Rmd) draft")
+        raise CitewiseError(f"{path}: not a {DRAFT_FORMATS} draft")
     loader = _Loader(root, _real(project_root) if project_root else find_project_root(root), open_texts or {})
     root_text = loader.text_of(root)
     if language == "latex":

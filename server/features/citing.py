@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Reference
+from citewise.server.features.draft_bib_lookup import DraftBibLookup
 from citewise.server.features.edits import (
     citation_insertion,
     citation_text,
@@ -24,7 +25,6 @@ from citewise.server.features.edits import (
 )
 from citewise.server.features.key_lookup import near_keys
 from citewise.server.features.positions import Pos
-from citewise.server.features.suggestions import _BibLookup
 from citewise.server.features.workspace import Document, Workspace
 
 
@@ -53,7 +53,7 @@ def plan_citation(ws: Workspace, document: Document, keys: list[str], pos: Pos |
     bib_path = target_bib_path(ws, document.uri)
     bib_before, bib_text = _read_bib(bib_path)
     in_bib = _keys_in_bibs(ws, document, bib_path, bib_text)
-    bib = _BibLookup(ws, document.uri)
+    bib = DraftBibLookup(ws, document.uri)
     present, missing, unknown = [], [], []
     cited = []
     for key in keys:

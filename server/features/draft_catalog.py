@@ -16,7 +16,8 @@ from pathlib import Path
 
 from citewise.bib.errors import CitewiseError
 from citewise.server.drafts.model import Citation, Draft
-from citewise.server.drafts.project import DRAFT_SUFFIXES, find_root_document, load_draft
+from citewise.server.drafts.project import find_root_document, load_draft
+from citewise.server.drafts.suffixes import DRAFT_SUFFIXES
 from citewise.server.features.open_documents import Document, OpenDocuments, Stamp, scan_draft
 
 SKIPPED_DIRECTORIES = {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", "_build", "build"}

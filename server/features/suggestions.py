@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from citewise.bib.model import Reference, normalize_doi, normalize_title
 from citewise.bib.text import strip_markup
+from citewise.server.features.draft_bib_lookup import DraftBibLookup
 from citewise.server.features.edits import citation_insertion, cite_edits
 from citewise.server.features.feedback import feedback_for
 from citewise.server.features.positions import Command, Pos, Range, TextEdit
@@ -22,7 +23,7 @@ from citewise.server.features.ranking import rank, reason
 from citewise.server.features.render import authors_line, plain, short_cite
 from citewise.server.features.sentences import Sentence, sentence_at
 from citewise.server.features.surroundings import paragraphs
-from citewise.server.features.workspace import BibState, Document, Workspace
+from citewise.server.features.workspace import Document, Workspace
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def suggestions_at(ws: Workspace, document: Document, pos: Pos, count: int | Non
     ranking = rank(ws, document, document.lines.offset_of(pos), weights)
     if ranking.sentence is None or count <= 0:
         return ranking.sentence, []
-    bib = _BibLookup(ws, document.uri)
+    bib = DraftBibLookup(ws, document.uri)
     nearby_refs = [bib.by_key[key] for key in ranking.nearby_keys if key in bib.by_key]
     suggestions = []
     for candidate in ranking.candidates:
@@ -115,7 +116,7 @@ def draft_suggestions(ws: Workspace, path: str, count: int) -> list[ParagraphSug
         document = ws.document(file)
         if document is None or document.language is None:
             continue
-        bib = _BibLookup(ws, document.uri)
+        bib = DraftBibLookup(ws, document.uri)
         cited_refs = [bib.by_key[key] for key in cited if key in bib.by_key]
         for start, end in paragraphs(document.text, document.language):
             words = " ".join(strip_markup(document.text[start:end]).split())
@@ -133,34 +134,6 @@ def _same_paper(a: Reference, b: Reference) -> bool:
     if a.doi and b.doi:
         return normalize_doi(a.doi) == normalize_doi(b.doi)
     return bool(a.title) and normalize_title(a.title) == normalize_title(b.title)
-
-
-class _BibLookup:
-    """The draft's .bib entries by key, DOI and normalized title."""
-
-    def __init__(self, ws: Workspace, uri: str):
-        self.by_key: dict[str, Reference] = {}
-        self.by_doi: dict[str, str] = {}
-        self.by_title: dict[str, str] = {}
-        for state in ws.bib_states_for(uri):
-            for mapping, part in zip((self.by_key, self.by_doi, self.by_title), state.derive("lookup", _lookup_of)):
-                for name, value in part.items():
-                    mapping.setdefault(name, value)
-
-    def key_of(self, ref: Reference) -> str | None:
-        if ref.key in self.by_key:
-            return ref.key
-        if ref.doi and normalize_doi(ref.doi) in self.by_doi:
-            return self.by_doi[normalize_doi(ref.doi)]
-        if ref.title:
-            return self.by_title.get(normalize_title(ref.title))
-        return None
-
-
-def _lookup_of(state: BibState) -> tuple[dict, dict, dict]:
-    refs = state.references
-    return (refs, {normalize_doi(r.doi): k for k, r in refs.items() if r.doi},
-            {normalize_title(r.title): k for k, r in refs.items() if r.title})
 
 
 def cite_action_parts(ws: Workspace, document: Document, sentence: Sentence,

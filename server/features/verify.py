@@ -22,6 +22,7 @@ from citewise.bib.model import Reference
 from citewise.bib.registries import MAX_WORKERS
 from citewise.bib.registries.lookup import Registries
 from citewise.bib.registries.verify import PROBLEMS, check_reference, find_duplicates
+from citewise.server.drafts.suffixes import DRAFT_FORMATS
 
 
 @dataclass
@@ -90,7 +91,7 @@ def collect_references(paths: Iterable[str | Path], errors: list[str]) -> list[R
                     if ref is not None:
                         chosen.setdefault((ref.origin.source, ref.key), ref)
             else:
-                errors.append(f"{path}: not a draft (.tex, .md, .qmd, .Rmd) or a .bib file")
+                errors.append(f"{path}: not a {DRAFT_FORMATS} draft or a .bib file")
         except CitewiseError as error:
             errors.append(str(error))
     return list(chosen.values())

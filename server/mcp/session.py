@@ -63,10 +63,11 @@ class Session:
     def draft(self, given: str) -> Document:
         """The LaTeX or Markdown draft at `given` (inside the roots, as are its includes and .bib files)."""
         from citewise.server.drafts.project import language_of
+        from citewise.server.drafts.suffixes import DRAFT_FORMATS
 
         path = self.roots.existing_file(given)
         if language_of(path) is None:
-            raise CitewiseError(f"{given}: not a LaTeX or Markdown draft (.tex, .md, .qmd, .Rmd)")
+            raise CitewiseError(f"{given}: not a {DRAFT_FORMATS} draft")
         document = self.ws.document(str(path))
         if document is None:
             raise CitewiseError(f"{given}: cannot read")

@@ -39,7 +39,7 @@ def test_special_files_declared_as_bibliographies_never_hang_bib(project):
 
 @pytest.mark.parametrize("name, message, included", [
     ("pipe.tex", "not a regular file (a FIFO)", "not a regular file (a FIFO)"),
-    ("zero.tex", "zero.tex: not a LaTeX (.tex) or Markdown", "outside the project directory"),
+    ("zero.tex", "zero.tex: not a LaTeX (.tex, .ltx, .latex) or Markdown", "outside the project directory"),
     ("loop.tex", "symlink loop", "symlink loop"),
     ("folder.tex", "not a regular file (a directory)", "not a regular file (a directory)"),
 ])
