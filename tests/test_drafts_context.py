@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from citewise.server.drafts.context import citation_at
-from citewise.server.drafts.latex import CiteMacro
+from citewise.server.drafts.latex_macros import CiteMacro
 from citewise.server.drafts.model import TextRange
 
 

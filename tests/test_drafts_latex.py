@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from citewise.server.drafts.latex import (
-    CITE_COMMANDS,
-    CiteMacro,
-    find_cite_macros,
-    find_latex_citations,
-    latex_bibliographies,
-    latex_includes,
-    scan_latex,
-)
+from citewise.server.drafts.latex import find_latex_citations, latex_bibliographies, latex_includes, scan_latex
+from citewise.server.drafts.latex_macros import CITE_COMMANDS, CiteMacro, find_cite_macros
 from citewise.server.drafts.latex_mask import mask_comments_and_verbatim
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from citewise.server.drafts.latex import CITE_COMMANDS, MULTICITE_COMMANDS, CiteMacro
+from citewise.server.drafts.latex_macros import CITE_COMMANDS, MULTICITE_COMMANDS, CiteMacro
 from citewise.server.drafts.latex_mask import mask_comments_and_verbatim
 from citewise.server.drafts.markdown import CROSS_REFERENCE, LIST_ITEM, front_matter
 from citewise.server.drafts.model import CitationContext, TextRange

@@ -14,66 +14,40 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
+from citewise.server.drafts.latex_macros import (
+    CITE_COMMANDS,
+    COMMAND,
+    DEFINERS,
+    GAP,
+    GROUP,
+    MULTICITE_COMMANDS,
+    OPTIONAL_ARGUMENT,
+    SPACE,
+    CiteMacro,
+    as_macros,
+    macros_in,
+    nth_argument,
+    skip_optional_arguments,
+)
 from citewise.server.drafts.latex_mask import mask_comments_and_verbatim
 from citewise.server.drafts.model import Citation, KeyUse
 from citewise.server.drafts.textutil import DraftLineIndex
-
-_CITE_BASES = (
-    "cite", "citep", "citet", "citealp", "citealt", "citeauthor", "citeyear", "citeyearpar",
-    "citetitle", "citeurl", "citedate", "citen", "citenum", "citeA", "citeNP", "parencite",
-    "textcite", "autocite", "footcite", "footcitetext", "fullcite", "footfullcite", "smartcite",
-    "supercite", "nocite",
-)
-CITE_COMMANDS = frozenset(_CITE_BASES) | {name[0].upper() + name[1:] for name in _CITE_BASES}
-_MULTICITE_BASES = ("cites", "parencites", "textcites", "autocites", "footcites", "smartcites", "supercites")
-MULTICITE_COMMANDS = frozenset(_MULTICITE_BASES) | {name.capitalize() for name in _MULTICITE_BASES}
 
 INCLUDE_COMMANDS = frozenset(
     {"input", "include", "subfile", "import", "subimport", "inputfrom", "subinputfrom",
      "includefrom", "subincludefrom"}
 )
 BIBLIOGRAPHY_COMMANDS = frozenset({"bibliography", "nobibliography", "addbibresource", "addglobalbib", "addsectionbib"})
-_DEFINE_COMMANDS = frozenset({"newcommand", "renewcommand", "providecommand", "DeclareRobustCommand", "newrobustcmd"})
-_DOCUMENT_COMMANDS = frozenset(
-    {"NewDocumentCommand", "RenewDocumentCommand", "ProvideDocumentCommand", "DeclareDocumentCommand"}
-)
-_DEFINERS = _DEFINE_COMMANDS | _DOCUMENT_COMMANDS | {"def"}
-
-_COMMAND = re.compile(r"\\([A-Za-z@]+)(\*?)")
-_GAP = r"[ \t]*(?:\r?\n[ \t]*)?"
-_BRACED = r"\{(?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*+\})*+\}"  # up to three levels: `{\emph{the \textbf{notes}}}`
-_OPTIONAL_ARGUMENT = r"\[(?:[^\[\]{}]|" + _BRACED + r")*+\]"
-_SPACE = re.compile(_GAP)
-_OPTIONAL = re.compile(_OPTIONAL_ARGUMENT)
 _PARENS = re.compile(r"\((?:[^()\[\]{}]|\{[^{}]*\})*+\)")
-_CITE_ARGUMENTS = re.compile(f"{_GAP}(?:{_OPTIONAL_ARGUMENT}{_GAP}){{0,2}}" + r"\{([^{}\\]*)\}")
+_CITE_ARGUMENTS = re.compile(f"{GAP}(?:{OPTIONAL_ARGUMENT}{GAP}){{0,2}}" + r"\{([^{}\\]*)\}")
 _KEY = re.compile(r"[^\s,{}](?:[^,{}\n]*[^\s,{}])?")  # never across a line: a KeyUse lies on one line
 _KEY_GROUP = re.compile(r"\{([^{}\\]*)\}")
-_GROUP = re.compile(r"\{((?:[^{}]|\{(?:[^{}]|\{[^{}]*\})*+\})*+)\}")
 _BARE_INPUT = re.compile(r"[ \t]+([^\s{}\\%]+)")
-_MACRO_NAME = re.compile(r"\s*(?:\{\s*\\([A-Za-z@]+)\s*\}|\\([A-Za-z@]+))")
-_PARAM_COUNT = re.compile(r"\s*\[\s*(\d)\s*\]")
-# The argument specs `\newcommand` could also express: an optional argument first, then mandatory ones.
-_ARGUMENT_SPEC = re.compile(r"\s*(o|O\{[^{}]*\})?\s*((?:m\s*)*)")
-_DEF = re.compile(r"\s*\\([A-Za-z@]+)((?:#\d)*)\s*")
 # `\newcommand\bibpath{refs/main}`, `\def\bibdir{../bib}`: a command standing for plain text.
 _TEXT_MACRO = re.compile(
     r"\\(?:(?:re)?newcommand\*?|providecommand\*?|def)\s*(?:\{\s*\\([A-Za-z@]+)\s*\}|\\([A-Za-z@]+))\s*\{([^{}]*)\}")
 _PATH_MACRO = re.compile(r"\\([A-Za-z@]+)(?:\{\})?")
 _REMOTE = re.compile(r"location\s*=\s*remote")
-_KEY_PARAM = re.compile(r"\s*#(\d)\s*")
-@dataclass(frozen=True)
-class CiteMacro:
-    r"""A user command that wraps a cite command, e.g. `\newcommand{\inlinecite}[1]{\citen{#1}}`.
-
-    `params` counts its arguments, `optional_first` says the first is `[..]`,
-    `key_arg` is the (1-based) argument holding the keys.
-    """
-
-    name: str
-    params: int = 1
-    optional_first: bool = False
-    key_arg: int = 1
 
 
 @dataclass(frozen=True)
@@ -121,119 +95,6 @@ def latex_includes(text: str) -> list[str]:
     return [include.path for include in scan_latex(text).includes]
 
 
-def find_cite_macros(text: str, known: Iterable[CiteMacro] = ()) -> list[CiteMacro]:
-    r"""Commands defined with `\newcommand`, `\NewDocumentCommand`, `\def`… around a cite command."""
-    return _macros_in(mask_comments_and_verbatim(text), known)
-
-
-def _macros_in(masked: str, known: Iterable[CiteMacro]) -> list[CiteMacro]:
-    macros: dict[str, CiteMacro] = {macro.name: macro for macro in known}
-    found: list[CiteMacro] = []
-    for match in _COMMAND.finditer(masked):
-        definition = _read_definition(masked, match)
-        if definition is None:
-            continue
-        name, params, optional_first, body = definition
-        key_arg = _wrapped_key_argument(body, macros)
-        if key_arg is not None and 1 <= key_arg <= params:
-            macro = CiteMacro(name, params, optional_first, key_arg)
-            macros[name] = macro
-            found.append(macro)
-    return found
-
-
-def _read_definition(text: str, match: re.Match) -> tuple[str, int, bool, str] | None:
-    command = match.group(1)
-    pos = match.end()
-    if command == "def":
-        header = _DEF.match(text, pos)
-        if header is None:
-            return None
-        body = _GROUP.match(text, header.end())
-        params = len(header.group(2)) // 2
-        return (header.group(1), params, False, body.group(1)) if body else None
-    if command in _DOCUMENT_COMMANDS:
-        return _read_document_command(text, pos)
-    if command not in _DEFINE_COMMANDS:
-        return None
-    name = _MACRO_NAME.match(text, pos)
-    if name is None:
-        return None
-    pos = name.end()
-    params = 0
-    count = _PARAM_COUNT.match(text, pos)
-    if count:
-        params = int(count.group(1))
-        pos = count.end()
-    pos = _SPACE.match(text, pos).end()
-    default = _OPTIONAL.match(text, pos)
-    if default:
-        pos = _SPACE.match(text, default.end()).end()
-    body = _GROUP.match(text, pos)
-    if body is None:
-        return None
-    return name.group(1) or name.group(2), params, default is not None, body.group(1)
-
-
-def _read_document_command(text: str, pos: int) -> tuple[str, int, bool, str] | None:
-    r"""`\NewDocumentCommand{\name}{o m}{body}` and its siblings, for the argument specs of `_ARGUMENT_SPEC`."""
-    name = _MACRO_NAME.match(text, pos)
-    spec = _GROUP.match(text, _SPACE.match(text, name.end()).end()) if name else None
-    shape = _ARGUMENT_SPEC.fullmatch(spec.group(1)) if spec else None
-    body = _GROUP.match(text, _SPACE.match(text, spec.end()).end()) if shape else None
-    if body is None:
-        return None
-    optional = shape.group(1) is not None
-    return name.group(1) or name.group(2), int(optional) + shape.group(2).count("m"), optional, body.group(1)
-
-
-def _wrapped_key_argument(body: str, macros: dict[str, CiteMacro]) -> int | None:
-    """The parameter number (#n) a definition body passes as the keys of a cite command."""
-    for match in _COMMAND.finditer(body):
-        name = match.group(1)
-        if name in CITE_COMMANDS or name in MULTICITE_COMMANDS:
-            pos = _skip_optional_arguments(body, match.end(), limit=2)
-            group = _GROUP.match(body, pos)
-        elif name in macros:
-            group = _nth_argument(body, match.end(), macros[name])
-        else:
-            continue
-        if group is not None:
-            param = _KEY_PARAM.fullmatch(group.group(1))
-            if param:
-                return int(param.group(1))
-    return None
-
-
-def _skip_optional_arguments(text: str, pos: int, limit: int, pattern: re.Pattern = _OPTIONAL) -> int:
-    pos = _SPACE.match(text, pos).end()
-    for _ in range(limit):
-        optional = pattern.match(text, pos)
-        if optional is None:
-            break
-        pos = _SPACE.match(text, optional.end()).end()
-    return pos
-
-
-def _nth_argument(text: str, pos: int, macro: CiteMacro) -> re.Match | None:
-    """The braced argument of a user macro that holds the keys, or None when it is not there."""
-    pos = _SPACE.match(text, pos).end()
-    first_mandatory = 1
-    if macro.optional_first:
-        first_mandatory = 2
-        optional = _OPTIONAL.match(text, pos)
-        if optional:
-            pos = _SPACE.match(text, optional.end()).end()
-    for number in range(first_mandatory, macro.params + 1):
-        group = _GROUP.match(text, pos)
-        if group is None:
-            return None
-        if number == macro.key_arg:
-            return group
-        pos = _SPACE.match(text, group.end()).end()
-    return None
-
-
 def scan_latex(text: str, file: str = "", extra_cite_macros: Iterable[str | CiteMacro] = (),
                text_macros: Mapping[str, str] = (), jobname: str | None = None) -> LatexScan:
     r"""Citations, includes, bibliography declarations and problems in one LaTeX text.
@@ -245,15 +106,15 @@ def scan_latex(text: str, file: str = "", extra_cite_macros: Iterable[str | Cite
     resolved, and a remote resource, is a problem, not a file.
     """
     masked = mask_comments_and_verbatim(text)
-    macros = {macro.name: macro for macro in _as_macros(extra_cite_macros)}
-    defined_here = _macros_in(masked, macros.values())
+    macros = {macro.name: macro for macro in as_macros(extra_cite_macros)}
+    defined_here = macros_in(masked, macros.values())
     macros.update((macro.name, macro) for macro in defined_here)
     own_text_macros = {(m.group(1) or m.group(2)): m.group(3).strip() for m in _TEXT_MACRO.finditer(masked)}
     path_macros = {**dict(text_macros), **own_text_macros}
     if jobname or file:
         path_macros.setdefault("jobname", jobname or PurePath(file).stem)
     scanner = _Scanner(masked, file, macros, path_macros)
-    for match in _COMMAND.finditer(masked):
+    for match in COMMAND.finditer(masked):
         scanner.handle(match)
     scanner.result.macros = defined_here
     scanner.result.text_macros = own_text_macros
@@ -280,10 +141,6 @@ def _expand_path_macros(value: str, macros: Mapping[str, str]) -> str | None:
     return None
 
 
-def _as_macros(items: Iterable[str | CiteMacro]) -> list[CiteMacro]:
-    return [CiteMacro(item.lstrip("\\")) if isinstance(item, str) else item for item in items]
-
-
 class _Scanner:
     """Turns command matches in masked text into citations, includes and declarations."""
 
@@ -298,7 +155,7 @@ class _Scanner:
 
     def handle(self, match: re.Match) -> None:
         name = match.group(1)
-        naming_a_definition, self.after_definer = self.after_definer, name in _DEFINERS
+        naming_a_definition, self.after_definer = self.after_definer, name in DEFINERS
         if naming_a_definition:  # `\newcommand{\mycite}…` or `\NewDocumentCommand\mycite{o m}…`: not a use
             return
         if name in CITE_COMMANDS:
@@ -319,9 +176,9 @@ class _Scanner:
             return
         groups: list[re.Match] = []
         if multicite:
-            pos = _skip_optional_arguments(self.text, pos, limit=2, pattern=_PARENS)
+            pos = skip_optional_arguments(self.text, pos, limit=2, pattern=_PARENS)
         while True:
-            pos = _skip_optional_arguments(self.text, pos, limit=2)
+            pos = skip_optional_arguments(self.text, pos, limit=2)
             if pos >= len(self.text) or self.text[pos] != "{":
                 break
             group = _KEY_GROUP.match(self.text, pos)
@@ -336,9 +193,9 @@ class _Scanner:
             self._add_citation(match, "\\" + match.group(1) + match.group(2), groups, groups[-1].end())
 
     def _macro_cite(self, match: re.Match, macro: CiteMacro) -> None:
-        group = _nth_argument(self.text, match.end(), macro)
+        group = nth_argument(self.text, match.end(), macro)
         if group is not None and "\\" not in group.group(1) and "{" not in group.group(1):
-            end = _SPACE.match(self.text, group.end()).start()
+            end = SPACE.match(self.text, group.end()).start()
             self._add_citation(match, "\\" + macro.name, [group], end)
 
     def _add_citation(self, match: re.Match, command: str, groups: list[re.Match], end: int) -> None:
@@ -366,14 +223,14 @@ class _Scanner:
 
     def _include(self, match: re.Match) -> None:
         name = match.group(1)
-        pos = _SPACE.match(self.text, match.end()).end()
-        first = _GROUP.match(self.text, pos)
+        pos = SPACE.match(self.text, match.end()).end()
+        first = GROUP.match(self.text, pos)
         if name in ("input", "include", "subfile"):
             bare = None if first else _BARE_INPUT.match(self.text, match.end())
             path = first.group(1) if first else bare.group(1) if bare else None
             relative_to_file = False
         else:
-            second = _GROUP.match(self.text, _SPACE.match(self.text, first.end()).end()) if first else None
+            second = GROUP.match(self.text, SPACE.match(self.text, first.end()).end()) if first else None
             folder = first.group(1).strip().rstrip("/") if first else ""
             path = (f"{folder}/" if folder else "") + second.group(1).strip() if second else None
             relative_to_file = name.startswith("sub")
@@ -384,8 +241,8 @@ class _Scanner:
 
     def _bibliography(self, match: re.Match) -> None:
         command = match.group(1)
-        pos = _skip_optional_arguments(self.text, match.end(), limit=1)
-        group = _GROUP.match(self.text, pos)
+        pos = skip_optional_arguments(self.text, match.end(), limit=1)
+        group = GROUP.match(self.text, pos)
         if group is None:
             return
         written = " ".join(group.group(1).split())
