@@ -24,7 +24,9 @@ Inside one call, code may use helper threads that it joins before returning (the
 runs its SQLite signals beside the query embedding; verify asks several registries at once);
 those are not lanes. The stdin pump of the transport (lsp/transport.py) belongs to the
 protocol thread: it only moves bytes into the loop. `citewise mcp` is another program with
-its own, simpler model (server/mcp/server.py).
+its own, simpler model (server/mcp/server.py). The library's `read_bib_file(wait=False)`
+(bib/bibtex/reader.py) parses fields on a daemon thread of its own only when no executor is
+given; the server always gives it the `files` lane.
 
 The GIL is handed over every SWITCH_INTERVAL_S (Python's default is 5 ms), set here when
 the lanes are created: a protocol or features thread waiting behind a background lane's
