@@ -14,9 +14,15 @@ JSON-RPC, pipes and one worker-thread hop, no feature work):
   floor         a minimal pygls server answering 50 fixed items (floor_server.py), driven by the
                 same client in the same run: completion p50/p95 as citewise/floor ratios, and
                 reply sizes (bytes of the JSON result) beside each other
-  background    completion while the model loads and while .bib titles are embedded (max and
-                p95), and opening the draft -> first completion listing the .bib's papers
+  background    completion (max and p95) while each kind of background work runs, apart: the
+                model loading; .bib titles being embedded; the first reading of a 5 MB .bib
+                (a fresh field cache; opening it -> first completion listing its papers too);
+                a Zotero sync of 2,000 items from the Zotero test server (tests/zotero_server.py);
+                `citewise index add` of 1,000 papers by another process, and the 5 s after it
+                (the completion table of the index is rebuilt); and opening the draft -> first
+                completion listing the .bib's papers
 Completion runs in a LaTeX draft (`\\cite{`) and a Markdown draft (`[@`) of the same workspace.
+The server works on a copy of the cached index (the Zotero sync and `index add` write to it).
 
 Run: .venv/bin/python bench/bench_lsp_protocol.py [--entries 5000] [--papers 100000] [--repeat 100]
 """
@@ -27,8 +33,12 @@ import argparse
 import asyncio
 import json
 import os
+import re
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -39,14 +49,17 @@ from lsprotocol import types  # noqa: E402
 from pytest_lsp import client_capabilities, make_test_lsp_client  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_lsp import build_data  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench_lsp import build_data, synthetic_reference  # noqa: E402
 from timing import peak_rss_mb  # noqa: E402
+from zotero_server import ZoteroLibrary, ZoteroTestServer, synthetic_item  # noqa: E402
 
 SERVER = [sys.executable, "-m", "citewise", "serve"]
 FLOOR = [sys.executable, str(Path(__file__).resolve().parent / "floor_server.py")]
 SIZES: list[int] = []  # bytes of each completion result, in the order measured
 _converter = None
 DEBOUNCE_MS = 300
+ZOTERO_ITEMS = 2000
 SENTENCES = [
     "Graph neural networks learn representations of molecules for property prediction",
     "Retrieval augmented language models answer questions with cited passages",
@@ -115,7 +128,8 @@ async def status_round_trips(client, repeat: int) -> list[float]:
     return timings
 
 
-async def completion_round_trips(client, uri: str, text: str, repeat: int, markdown: bool = False) -> list[float]:
+async def completion_round_trips(client, uri: str, text: str, repeat: int, markdown: bool = False,
+                                 first: int = 0) -> list[float]:
     """Completion after `\\cite{` (or `[@`) + a typed prefix, at the end of the draft's first line of prose."""
     lines = text.split("\n")
     if markdown:  # the first line of prose, after the YAML header
@@ -126,7 +140,7 @@ async def completion_round_trips(client, uri: str, text: str, repeat: int, markd
     opener, closer = ("[@", "]") if markdown else ("\\cite{", "}")
     prefixes = ["", "gr", "trans", "neur", "lea", "vis", "20", "att"]
     timings = []
-    for number in range(repeat):
+    for number in range(first, first + repeat):
         prefix = prefixes[number % len(prefixes)]
         typed = f" {opener}{prefix}{closer}"
         edit(client, uri, client.versions.get(uri, 1) + 1, line, column, typed)
@@ -138,6 +152,97 @@ async def completion_round_trips(client, uri: str, text: str, repeat: int, markd
         SIZES.append(reply_bytes(result))
         undo(client, uri, client.versions[uri] + 1, line, column, len(typed))
     return timings
+
+
+async def completions_while(client, uri: str, text: str, busy, at_least: int = 5, limit_s: float = 300) -> list[float]:
+    """Completion round trips one after another while `busy()` is true (at least `at_least`)."""
+    timings: list[float] = []
+    started = time.perf_counter()
+    while (busy() or len(timings) < at_least) and time.perf_counter() - started < limit_s:
+        timings += await completion_round_trips(client, uri, text, 1, first=len(timings))
+        await asyncio.sleep(0.02)  # a fast typist: 50 keystrokes a second
+    return timings
+
+
+def five_mb_workspace(folder: Path) -> Path:
+    """A folder beside the workspace whose .bib is the workspace's entries again and again
+    (keys made distinct) up to 5 MB, and the same draft."""
+    large = folder.parent / f"{folder.name}-5mb"
+    if not (large / "refs.bib").exists():
+        large.mkdir(exist_ok=True)
+        text = (folder / "refs.bib").read_text(encoding="utf-8")
+        copies = [text]
+        while sum(map(len, copies)) < 5_000_000:
+            copies.append(re.sub(r"^(@\w+\{[^,]+),", rf"\1x{len(copies)},", text, flags=re.MULTILINE))
+        (large / "refs.bib").write_text("\n".join(copies), encoding="utf-8")
+        shutil.copy(folder / "paper.tex", large / "paper.tex")
+    return large
+
+
+async def first_reading_of_a_large_bib(folder: Path, index_path: Path) -> None:
+    """Open a draft over a 5 MB .bib nobody read before: first useful completion, then
+    completions for 10 s while its fields are parsed and its tables built."""
+    large = five_mb_workspace(folder)
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["CITEWISE_CACHE_DIR"] = cache
+        try:
+            client, _, _ = await start(large, index_path)
+            draft = large / "paper.tex"
+            text = draft.read_text(encoding="utf-8")
+            size = (large / "refs.bib").stat().st_size / 1e6
+            print(f"didOpen -> first completion listing .bib papers, {size:.1f} MB .bib read for the first time"
+                  f"  {await first_useful_completion(client, draft.as_uri(), text) * 1000:7.1f} ms")
+            until = time.perf_counter() + 10
+            timings = await completions_while(client, draft.as_uri(), text, lambda: time.perf_counter() < until)
+            print(f"completion, first reading of a {size:.1f} MB .bib (10 s)  {summary(timings)}")
+            await stop(client)
+        finally:
+            del os.environ["CITEWISE_CACHE_DIR"]
+
+
+def zotero_server(items: int = ZOTERO_ITEMS) -> ZoteroTestServer:
+    """The Zotero test server with `items` synthetic items; the server spawned after this call
+    syncs from it (the environment names the library and the endpoint)."""
+    library = ZoteroLibrary()
+    library.add_items([synthetic_item(n) for n in range(items)])
+    server = ZoteroTestServer(library)
+    server.__enter__()
+    os.environ.update(CITEWISE_ZOTERO_LIBRARY="users/1", CITEWISE_ZOTERO_ENDPOINT=server.url,
+                      ZOTERO_API_KEY="bench-not-a-secret")
+    return server
+
+
+async def during_zotero_sync(client, uri: str, text: str) -> None:
+    sync = asyncio.ensure_future(client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="citewise.syncZotero")))
+    started = time.perf_counter()
+    timings = await completions_while(client, uri, text, lambda: not sync.done())
+    took = time.perf_counter() - started
+    result = await sync
+    print(f"completion, Zotero sync of {ZOTERO_ITEMS:,} items ({took:.1f} s: {result})  {summary(timings)}")
+
+
+async def during_index_add(client, uri: str, text: str, index_path: Path, papers: int = 1000) -> None:
+    """Another process adds `papers` new papers (and embeds them) to the index the server reads."""
+    import random
+
+    from citewise.bib.bibtex.writer import format_entry
+
+    rng = random.Random(99)
+    with tempfile.TemporaryDirectory() as workdir:
+        source = Path(workdir) / "new.bib"
+        source.write_text("\n".join(format_entry(synthetic_reference(10_000_000 + n, rng)) for n in range(papers)),
+                          encoding="utf-8")
+        process = subprocess.Popen([sys.executable, "-m", "citewise", "index", "add", str(source), "--index",
+                                    str(index_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        started = time.perf_counter()
+        timings = await completions_while(client, uri, text, lambda: process.poll() is None)
+        took = time.perf_counter() - started
+        after_until = time.perf_counter() + 5
+        after = await completions_while(client, uri, text, lambda: time.perf_counter() < after_until)
+        problem = process.stderr.read().decode()[-300:] if process.wait() else ""
+    print(f"completion, `index add` of {papers:,} papers by another process ({took:.1f} s{problem})  {summary(timings)}")
+    print(f"completion, the 5 s after it (index table rebuilt)  {summary(after)}")
 
 
 async def first_useful_completion(client, uri: str, text: str) -> float:
@@ -205,10 +310,15 @@ async def main() -> None:
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--startups", type=int, default=5, help="server starts timed for initialize")
     args = parser.parse_args()
-    folder, index_path = build_data(args.entries, args.papers)
+    folder, cached_index = build_data(args.entries, args.papers)
+    workdir = tempfile.TemporaryDirectory()
+    index_path = Path(workdir.name) / cached_index.name
+    shutil.copy(cached_index, index_path)
+    zotero = zotero_server()
     draft = folder / "paper.tex"
     text = draft.read_text(encoding="utf-8")
-    print(f"workspace: {args.entries:,}-entry .bib, index of {args.papers:,} references; {os.cpu_count()} CPUs")
+    print(f"workspace: {args.entries:,}-entry .bib, index of {args.papers:,} references; {os.cpu_count()} CPUs; "
+          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     spawn_times, reply_times = [], []
     for _ in range(args.startups):
@@ -247,9 +357,12 @@ async def main() -> None:
     print(f"status round trip (baseline)  {summary(await status_round_trips(client, args.repeat))}")
     latencies = await suggestion_latencies(client, uri, text, max(10, args.repeat // 5))
     print(f"keystroke -> suggestions      {summary(latencies)}   (+ {DEBOUNCE_MS} ms debounce)")
+    await during_zotero_sync(client, uri, text)
+    await during_index_add(client, uri, text, index_path)
     rss = peak_rss_mb(client._server.pid)
     print(f"server peak RSS               {rss} MB (model loaded)")
     await stop(client)
+    await first_reading_of_a_large_bib(folder, index_path)
 
     floor_client, _, _ = await start(folder, index_path, command=FLOOR)
     floor_client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
@@ -266,7 +379,10 @@ async def main() -> None:
         print(f"citewise/floor {name:8s}  p50 x{statistics.median(timings) / statistics.median(floor):5.1f}   "
               f"p95 x{p95(timings) / p95(floor):5.1f}   reply {statistics.median(sizes) / 1000:5.1f} KB "
               f"(max {max(sizes) / 1000:5.1f} KB) vs {statistics.median(floor_sizes) / 1000:4.1f} KB")
-    print(f"peak RSS citewise {rss} MB, floor {floor_rss} MB")
+    print(f"peak RSS citewise {rss} MB, floor {floor_rss} MB; load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    workdir.cleanup()
+    zotero.__exit__(None, None, None)
 
 
 if __name__ == "__main__":
