@@ -19,6 +19,7 @@ matched, `attention` for `atten`), so that clients filtering by prefix keep
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,18 +68,17 @@ class CompletionCandidate:
     score: float = 0.0
 
 
-_INDEX_ENTRIES: OrderedDict[tuple, Entry] = OrderedDict()
+_INDEX_ENTRIES: OrderedDict[str, tuple[int, Entry]] = OrderedDict()  # key -> (index revision last read, entry)
 _INDEX_ENTRIES_SIZE = 2_000
 
 
 def _index_entry(ref: Reference, revision: int) -> Entry:
-    """The prepared entry of an index paper, reused while the index keeps its revision."""
-    identity = (revision, ref.key)
-    entry = _INDEX_ENTRIES.get(identity)
-    if entry is None:
-        entry = _INDEX_ENTRIES[identity] = Entry.of(ref)
-        if len(_INDEX_ENTRIES) > _INDEX_ENTRIES_SIZE:
-            _INDEX_ENTRIES.popitem(last=False)
+    """The prepared entry of an index paper, reused while the paper stays the same."""
+    held = _INDEX_ENTRIES.get(ref.key)
+    entry = held[1] if held is not None and held[1].ref == ref else Entry.of(ref)
+    _INDEX_ENTRIES[ref.key] = (revision, entry)
+    if len(_INDEX_ENTRIES) > _INDEX_ENTRIES_SIZE:
+        _INDEX_ENTRIES.popitem(last=False)
     return entry
 
 
@@ -209,12 +209,12 @@ def _rank_index(ws: Workspace, tables: list[BibTable], typed: str, sentence_hits
                 excluded: set[str]) -> list[tuple[float, Entry]]:
     if ws.searcher is None:
         return []
-    revision = ws.papers.revision()
 
     def skipped(key: str) -> bool:
         return key in excluded or any(key in table.positions for table in tables)
 
-    entries = [_index_entry(hit.ref, revision) for hit in sentence_hits]
+    revision = ws.papers.revision()
+    entries = _current_entries(ws, [hit.ref for hit in sentence_hits], revision)
     if len(typed) >= MIN_INDEX_FUZZY_CHARS:
         entries = _typed_index_entries(ws, typed, skipped, revision) + entries
     top_context = max((h.score for h in sentence_hits), default=0.0) or 1.0
@@ -222,7 +222,7 @@ def _rank_index(ws: Workspace, tables: list[BibTable], typed: str, sentence_hits
     scored = []
     seen: set[str] = set()
     for entry in entries:
-        if skipped(entry.key) or entry.key in seen or any(table.same_paper(entry.ref) for table in tables):
+        if skipped(entry.key) or entry.key in seen or any(table.same_paper(entry) for table in tables):
             continue
         seen.add(entry.key)
         score = typed_score(entry.words[0], entry.haystack, typed)
@@ -233,23 +233,39 @@ def _rank_index(ws: Workspace, tables: list[BibTable], typed: str, sentence_hits
     return scored[:MAX_INDEX_CANDIDATES]
 
 
-def _typed_index_entries(ws: Workspace, typed: str, skipped, revision: int) -> list[Entry]:
-    """Index papers matching the typed text: from the index table, else (while the first
-    table is being built) from the index's fuzzy queries."""
+def _current_entries(ws: Workspace, refs: list[Reference], revision: int) -> list[Entry]:
+    """The entries of `refs` as the index holds them now: the sentence's hits may come from an
+    earlier revision (`context_hits(latest=False)`); those not read since are read again."""
+    stale = [ref.key for ref in refs if _INDEX_ENTRIES.get(ref.key, (None,))[0] != revision]
+    index = ws.index
+    fresh = index.get_many(stale) if stale and index is not None else {}
+    entries = []
+    for ref in refs:
+        if ref.key in fresh:
+            entries.append(_index_entry(fresh[ref.key], revision))
+        elif ref.key not in stale:
+            entries.append(_INDEX_ENTRIES[ref.key][1])
+    return entries
+
+
+def _typed_index_entries(ws: Workspace, typed: str, skipped: Callable[[str], bool], revision: int) -> list[Entry]:
+    """Index papers matching the typed text: from the index table (the papers it names are
+    read once per index revision), else (while the first table is being built) from the
+    index's fuzzy queries."""
     table = INDEX_TABLES.current(ws)
     searcher, index = ws.searcher, ws.index
     if table is None or index is None:
         assert searcher is not None  # _rank_index checked
         return [_index_entry(hit.ref, revision) for hit in searcher.fuzzy_candidates(typed, k=MAX_INDEX_CANDIDATES)]
     found = table.candidates(typed, MAX_INDEX_CANDIDATES, skipped)
-    missing = [row_id for row_id, key in found if (revision, key) not in _INDEX_ENTRIES]
-    fetched = index.get_by_ids(missing) if missing else {}
+    missing = [row_id for row_id, key in found if _INDEX_ENTRIES.get(key, (None,))[0] != revision]
+    fetched = {ref.key: ref for ref, _ in index.get_by_ids(missing).values()} if missing else {}
     entries = []
-    for row_id, key in found:
-        if row_id in fetched:
-            entries.append(_index_entry(fetched[row_id][0], revision))
-        elif (revision, key) in _INDEX_ENTRIES:
-            entries.append(_INDEX_ENTRIES[(revision, key)])
+    for _, key in found:
+        if key in fetched:
+            entries.append(_index_entry(fetched[key], revision))
+        elif _INDEX_ENTRIES.get(key, (None,))[0] == revision:
+            entries.append(_INDEX_ENTRIES[key][1])
     return entries
 
 
@@ -265,7 +281,7 @@ def _sentence_relevance(ws: Workspace, document: Document, pos: Pos, states: lis
     query = cursor_context(document.text, document.lines.offset_of(pos)).query
     if len(query) < 12:
         return [None] * len(tables), []
-    hits, query_vector = context_hits(ws, query)
+    hits, query_vector = context_hits(ws, query, latest=False)
     vectors = [bib_vectors(ws, state) for state in states] if query_vector is not None else [None] * len(states)
     cache_key = (query, ws.papers.revision(), ws.papers.model_state(),
                  tuple(id(t) for t in tables), tuple(v is not None for v in vectors))
@@ -286,7 +302,7 @@ def _relevance(table: BibTable, hits: list, query_vector, vectors) -> np.ndarray
     scores = np.zeros(len(table.entries))
     top = max((h.score for h in hits), default=0.0) or 1.0
     for hit in hits:
-        key = table.same_paper(hit.ref) or hit.ref.key
+        key = table.same_paper(Entry.of(hit.ref)) or hit.ref.key
         position = table.positions.get(key)
         if position is not None:
             scores[position] = max(scores[position], hit.score / top)

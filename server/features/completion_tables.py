@@ -63,6 +63,12 @@ class Entry:
     def markdown(self) -> str:
         return reference_markdown(self.ref)
 
+    @cached_property
+    def identity(self) -> tuple[str, str]:
+        """Normalized DOI and title: what tells the same paper in the index and a .bib."""
+        ref = self.ref
+        return (normalize_doi(ref.doi) if ref.doi else "", normalize_title(ref.title) if ref.title else "")
+
 
 def typed_score(key_lower: str, haystack: str, typed: str) -> float:
     """How well `typed` (lowercase) matches a paper, 0..1: key prefix, word prefix, substring, typo."""
@@ -158,8 +164,8 @@ class BibTable:
             haystacks,
             [e.words[0] for e in entries],
             {e.key: position for position, e in enumerate(entries)},
-            {} if early else {normalize_doi(e.ref.doi): e.key for e in entries if e.ref.doi},
-            {} if early else {normalize_title(e.ref.title): e.key for e in entries if e.ref.title},
+            {} if early else {e.identity[0]: e.key for e in entries if e.identity[0]},
+            {} if early else {e.identity[1]: e.key for e in entries if e.identity[1]},
             _Words() if early else _Words.of(haystacks),
         )
 
@@ -191,10 +197,9 @@ class BibTable:
             scores += best.values()
         return positions, scores
 
-    def same_paper(self, ref: Reference) -> str | None:
-        """The key of this .bib's entry for the same paper as `ref` (by DOI, else title), if any."""
-        doi = normalize_doi(ref.doi) if ref.doi else ""
-        title = normalize_title(ref.title) if ref.title else ""
+    def same_paper(self, entry: Entry) -> str | None:
+        """The key of this .bib's entry for the same paper as the index's `entry` (by DOI, else title)."""
+        doi, title = entry.identity
         return (doi and self.by_doi.get(doi)) or (title and self.by_title.get(title)) or None
 
 

@@ -56,20 +56,23 @@ def _without_open_citation(sentence: str, cursor: int) -> str:
     return sentence[:opened.start()] + " " + (rest[closing + 1:] if closing >= 0 else "")
 
 
-def context_hits(ws: Workspace, query: str, k: int = MIN_HITS) -> tuple[list, object | None]:
+def context_hits(ws: Workspace, query: str, k: int = MIN_HITS, latest: bool = True) -> tuple[list, object | None]:
     """Index hits for `query` (at least MIN_HITS of them) and its embedding once the model is
-    loaded, cached per query, index and index revision, and model."""
+    loaded, cached per query, index and index revision, and model. With `latest=False` the
+    hits of an earlier revision serve (completion, while another process or a Zotero sync
+    writes the index: each of its commits would otherwise cost a new search per keystroke)."""
     searcher = ws.searcher
     embedder = ws.embedder if ws.model_ready else None
     k = max(k, MIN_HITS)
-    key = (str(ws.index_path), ws.papers.revision(), ws.papers.model_state(), query, k)
+    key = (str(ws.index_path), ws.papers.model_state(), query, k)
+    revision = ws.papers.revision()
     cached = _CACHE.get(key)
-    if cached is not None:
+    if cached is not None and (cached[0] == revision or not latest):
         _CACHE.move_to_end(key)
-        return cached
+        return cached[1], cached[2]
     hits = searcher.search(query, k=k) if searcher is not None else []
     vector = embedder.encode([query])[0] if embedder is not None else None
-    _CACHE[key] = (hits, vector)
+    _CACHE[key] = (revision, hits, vector)
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
     return hits, vector
