@@ -49,7 +49,7 @@ MAX_INDEX_CANDIDATES = 10
 TYPED_WEIGHT = 0.7
 CONTEXT_WEIGHT = 0.3
 BACKGROUND_BATCH = 8  # small batches keep the model's working memory low (~190 MB less than 64)
-FIELDS_WAIT_S = 0.3
+FIELDS_WAIT_S = 5.0  # bounded for a machine under load; a small file takes milliseconds
 MIN_INDEX_FUZZY_CHARS = 3  # one or two letters match too much of a large index to rank in time
 INDEX_TABLES = IndexTables()
 
