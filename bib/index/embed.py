@@ -164,6 +164,7 @@ def embed_pending(
         done += len(chunk)
         if on_progress:
             on_progress(done, len(pending))
+    index.sync_ann()
     return done
 
 

@@ -99,9 +99,9 @@ def ingest_files(
     at_start: int | None = None
     for read in reads:
         if read.format is None:  # unreadable or unrecognised: its one problem, nothing to resume
-            problems = [item.found for item in read.items() if isinstance(item.found, SourceError)]
-            _count_into(run, IngestSummary(failed=len(problems), errors=problems), 0)
-            run.summary.errors.extend(problems)
+            unread = [item.found for item in read.items() if isinstance(item.found, SourceError)]
+            _count_into(run, IngestSummary(failed=len(unread), errors=unread), 0)
+            run.summary.errors.extend(unread)
             behind += read.size
             continue
         checkpoint = _load_checkpoint(index, read)

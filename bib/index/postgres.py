@@ -133,6 +133,9 @@ class PostgresIndex(Index):
             raise CitewiseError(f"{where}: {_first_line(error, url)}") from None
         return index
 
+    def sync_ann(self) -> None:
+        """Nothing to do: pgvector's HNSW index changes with the rows, in the same transaction."""
+
     def _migrate(self, create: bool) -> None:
         self.db.execute("BEGIN")
         try:

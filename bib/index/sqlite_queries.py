@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from citewise.bib.index.ann import AnnReader, stored_vectors, sync
 from citewise.bib.index.connection import Database
 from citewise.bib.index.embedding_rows import EmbeddingRows
 
@@ -39,6 +40,12 @@ class SqliteCandidateQueries(EmbeddingRows):
         self._cache_lock = threading.Lock()
         self._vector_cache: tuple[tuple[int, int], np.ndarray, torch.Tensor] | None = None
         self._family_cache: tuple[int, list[str]] | None = None
+        self._ann = AnnReader(path)
+
+    def sync_ann(self) -> None:
+        """Bring the HNSW file beside the index up to date with its vectors (ann.py). Writers call
+        it on opening the index, which repairs a crash between the two, and after embedding."""
+        sync(self.db, self.path, int(self.get_meta("dimension") or 0) or None)
 
     def lexical_candidates(self, terms: list[str], limit: int) -> list[tuple[int, float]]:
         """Papers holding any of `terms`, by BM25 (title and authors weigh more than the abstract)."""
@@ -124,9 +131,13 @@ class SqliteCandidateQueries(EmbeddingRows):
 
         The vectors are loaded once per index revision. Half precision halves both the memory
         and the time of this memory-bound product; torch is already loaded with the model, and
-        unlike numpy it has a fast kernel for it.
+        unlike numpy it has a fast kernel for it. A large index has an HNSW file beside it
+        (ann.py), memory-mapped and searched instead, unless the search is limited to some rows.
         """
         import torch
+
+        if allowed is None and self._ann.available():
+            return self._ann.nearest(self.db, query, limit)
 
         row_ids, matrix = self._vectors(len(query))
         if not len(row_ids):
@@ -153,6 +164,14 @@ class SqliteCandidateQueries(EmbeddingRows):
     def vectors_of(self, ids: list[int], dimension: int) -> np.ndarray:
         """The stored vectors of the given rows as float32 (zeros for a row without one)."""
         import torch
+
+        if self._ann.available():  # a large index: read these rows, not every vector
+            found = np.zeros((len(ids), dimension), dtype=np.float32)
+            vectors = dict(stored_vectors(self.db, ids, dimension))
+            for position, row_id in enumerate(ids):
+                if row_id in vectors:
+                    found[position] = vectors[row_id]
+            return found
 
         row_ids, matrix = self._vectors(dimension)
         found = np.zeros((len(ids), dimension), dtype=np.float32)

@@ -76,5 +76,14 @@ def _schema_4(db: Database) -> None:
     db.execute(f"CREATE INDEX IF NOT EXISTS refs_author_year_tail ON refs(first_author, year, {PaperRows.TITLE_TAIL_SQL})")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
+def _schema_5(db: Database) -> None:
+    """Rows whose vector changed since the HNSW file beside the index was written (ann.py), listed by triggers."""
+    db.execute("CREATE TABLE ann_changes (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
+    db.execute("CREATE TRIGGER ann_embedding AFTER UPDATE OF embedding ON refs"
+               " BEGIN INSERT INTO ann_changes(id) VALUES (new.id); END")
+    db.execute("CREATE TRIGGER ann_delete AFTER DELETE ON refs BEGIN INSERT INTO ann_changes(id) VALUES (old.id); END")
+    db.execute("INSERT INTO ann_changes(id) SELECT id FROM refs WHERE embedding IS NOT NULL")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,144 @@
+"""Approximate nearest neighbours for a large SQLite index: a usearch HNSW file beside it.
+
+Past `ANN_THRESHOLD` embedded papers, exact dense search (every vector in memory, one
+matrix product) costs too much memory in each process; the index then keeps an HNSW graph
+of its vectors (float16, cosine) in `<index>.usearch`. Readers memory-map the file, so a
+language server's memory does not grow with the index.
+
+SQLite stays the truth. Triggers (store.py, schema 5) list in `ann_changes` every row whose
+vector was stored, cleared or deleted; `sync` folds those changes into the file (saved to a
+temporary file and renamed over it) and then forgets them, in that order. A crash between an
+SQLite commit and the file's update therefore leaves the change listed, and the next `sync`
+(run when a writer opens the index, and after each embedding run) applies it: re-applying a
+change is harmless. Until then `nearest` searches the file while leaving out the listed rows,
+and scores those rows exactly from SQLite, so answers are never stale.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from citewise.bib.index.connection import Database
+
+ANN_THRESHOLD = 200_000
+CONNECTIVITY = 16
+EXPANSION_ADD = 128
+EXPANSION_SEARCH = 128
+BUILD_CHUNK = 50_000
+ANN_SUFFIX = ".usearch"
+
+
+def ann_path(index_path: Path | str) -> Path:
+    return Path(str(index_path) + ANN_SUFFIX)
+
+
+def _new_graph(dimension: int) -> Any:
+    from usearch.index import Index as Graph
+
+    return Graph(ndim=dimension, metric="cos", dtype="f16", connectivity=CONNECTIVITY,
+                 expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+
+
+class AnnReader:
+    """The memory-mapped graph of one index file, mapped again when a writer replaced it."""
+
+    def __init__(self, index_path: Path | str):
+        self.path = ann_path(index_path)
+        self._lock = threading.Lock()
+        self._graph: Any = None
+        self._identity: tuple[int, int] | None = None
+
+    def available(self) -> bool:
+        return self.path.is_file()
+
+    def nearest(self, db: Database, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """The `limit` rows most similar to `query` (unit length): the graph for rows it holds as
+        they are in SQLite, exact scores for the rows changed since it was written."""
+        changed = [row[0] for row in db.execute("SELECT DISTINCT id FROM ann_changes")]
+        graph = self._mapped()
+        found: dict[int, float] = {}
+        if len(graph):
+            matches = graph.search(query.astype(np.float32), min(limit + len(changed), len(graph)))
+            skip = set(changed)
+            for key, distance in zip(matches.keys.tolist(), matches.distances.tolist()):
+                if key not in skip:
+                    found[int(key)] = 1.0 - float(distance)
+        for row_id, vector in stored_vectors(db, changed, len(query)):
+            found[row_id] = float(vector @ query.astype(np.float32))
+        return sorted(found.items(), key=lambda item: -item[1])[:limit]
+
+    def _mapped(self) -> Any:
+        with self._lock:
+            info = os.stat(self.path)
+            identity = (info.st_ino, info.st_mtime_ns)
+            if self._graph is None or identity != self._identity:
+                from usearch.index import Index as Graph
+
+                self._graph = Graph.restore(str(self.path), view=True)
+                self._identity = identity
+            return self._graph
+
+
+def sync(db: Database, index_path: Path | str, dimension: int | None) -> None:
+    """Bring the graph file up to date with SQLite (see the module docstring); the caller holds no
+    transaction. Below the threshold, with no file, the change list is simply emptied. One process
+    at a time (a lock file beside the graph), so no writer renames an older graph over a newer one."""
+    with open(str(ann_path(index_path)) + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _sync(db, ann_path(index_path), dimension)
+
+
+def _sync(db: Database, path: Path, dimension: int | None) -> None:
+    last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
+    if last is None:  # nothing changed since the file was written (or nothing was ever embedded)
+        return
+    if not path.exists() and (not dimension or _embedded(db) < ANN_THRESHOLD):
+        db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last,))
+        return
+    assert dimension, "an index with vectors records their dimension"
+    if path.exists():
+        from usearch.index import Index as Graph
+
+        graph: Any = Graph.restore(str(path), view=False)
+        changed = [row[0] for row in db.execute("SELECT DISTINCT id FROM ann_changes WHERE seq <= ?", (last,))]
+        for start in range(0, len(changed), BUILD_CHUNK):
+            chunk = changed[start:start + BUILD_CHUNK]
+            present = [row_id for row_id in chunk if graph.contains(row_id)]
+            if present:
+                graph.remove(np.asarray(present, dtype=np.uint64))
+            rows = stored_vectors(db, chunk, dimension)
+            if rows:
+                graph.add(np.asarray([row_id for row_id, _ in rows], dtype=np.uint64), np.stack([v for _, v in rows]))
+    else:
+        graph = _new_graph(dimension)
+        rows_cursor = db.execute("SELECT id, embedding FROM refs WHERE embedding IS NOT NULL ORDER BY id")
+        while chunk_rows := rows_cursor.fetchmany(BUILD_CHUNK):
+            keys = np.asarray([row_id for row_id, _ in chunk_rows], dtype=np.uint64)
+            vectors = np.frombuffer(b"".join(blob for _, blob in chunk_rows), dtype=np.float16).reshape(len(keys), dimension)
+            graph.add(keys, vectors.astype(np.float32))
+    partial = path.with_name(path.name + ".partial")
+    graph.save(str(partial))
+    os.replace(partial, path)
+    db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last,))
+
+
+def _embedded(db: Database) -> int:
+    return int(db.execute("SELECT count(*) FROM refs WHERE embedding IS NOT NULL").fetchone()[0])
+
+
+def stored_vectors(db: Database, row_ids: list[int], dimension: int) -> list[tuple[int, np.ndarray]]:
+    """(row id, float32 vector) of those rows that hold a vector now."""
+    found: list[tuple[int, np.ndarray]] = []
+    for start in range(0, len(row_ids), 500):
+        chunk = row_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for row_id, blob in db.execute(f"SELECT id, embedding FROM refs WHERE id IN ({marks}) AND embedding IS NOT NULL",
+                                       chunk):
+            found.append((row_id, np.frombuffer(blob, dtype=np.float16).astype(np.float32)))
+    return found

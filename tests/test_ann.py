@@ -1,0 +1,127 @@
+"""The HNSW file beside a large SQLite index (ann.py): recall, changes reaching it, crash repair.
+
+The threshold is lowered so a few hundred papers get the file; vectors are seeded random unit
+vectors (the graph's recall on them is a harder case than on real embeddings). A crash is a
+real SIGKILL of a process that committed new vectors to SQLite and had not yet updated the file.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from usearch.index import Index as Graph
+
+from citewise.bib.index import ann
+from citewise.bib.index.store import Index
+from citewise.bib.model import Author, Reference
+
+DIMENSION = 32
+PAPERS = 400
+
+
+def papers(start: int, count: int) -> list[Reference]:
+    return [Reference(key=f"p{number}", title=f"Paper number {number} about approximate neighbours",
+                      authors=[Author(f"Author{number}", "A.")], year="2020") for number in range(start, start + count)]
+
+
+def unit_vectors(count: int, seed: int) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((count, DIMENSION)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def exact(index: Index, query: np.ndarray, k: int = 10) -> list[int]:
+    ids, matrix = index.load_embeddings(DIMENSION)
+    return ids[np.argsort(-(matrix.astype(np.float32) @ query))[:k]].tolist()
+
+
+def embed_all(index: Index, seed: int) -> None:
+    pending = [item.row_id for item in index.needing_embedding()]
+    index.set_model("test-model", DIMENSION)
+    index.store_embeddings(pending, unit_vectors(len(pending), seed))
+
+
+@pytest.fixture
+def large_index(tmp_path, monkeypatch):
+    monkeypatch.setattr(ann, "ANN_THRESHOLD", 100)
+    path = tmp_path / "index.sqlite"
+    with Index.open(path) as index:
+        index.add_references(papers(0, PAPERS))
+        embed_all(index, seed=1)
+        assert not ann.ann_path(path).exists()  # written by sync, not by each commit
+        index.sync_ann()
+    return path
+
+
+def test_graph_recall_against_exact_search(large_index):
+    with Index.open(large_index, read_only=True) as index:
+        queries = unit_vectors(50, seed=9)
+        found = [len(set(exact(index, q)) & {row for row, _ in index.nearest(q, 10, None)}) for q in queries]
+        assert sum(found) / (10 * len(queries)) >= 0.98
+        assert index.db.execute("SELECT count(*) FROM ann_changes").fetchone()[0] == 0
+
+
+def test_added_and_deleted_papers_reach_the_graph(large_index):
+    with Index.open(large_index) as index:
+        index.add_references(papers(PAPERS, 50))
+        embed_all(index, seed=2)
+        index.delete("p7")
+        new_id = index.ids_for_keys(["p420"]).pop()
+        vector = index.vectors_of([new_id], DIMENSION)[0]
+        assert index.nearest(vector, 1, None)[0][0] == new_id  # before sync: scored exactly from SQLite
+        index.sync_ann()
+        graph = Graph.restore(str(ann.ann_path(large_index)), view=True)
+        assert graph.contains(new_id) and len(graph) == PAPERS + 50 - 1
+        assert index.db.execute("SELECT count(*) FROM ann_changes").fetchone()[0] == 0
+        assert index.nearest(vector, 1, None)[0][0] == new_id
+
+
+CRASHING_WRITER = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from citewise.bib.index import ann
+    from citewise.bib.index.store import Index
+    from citewise.bib.model import Reference
+    ann.ANN_THRESHOLD = 100
+    with Index.open(sys.argv[1]) as index:
+        index.add_references([Reference(key=f"late{n}", title=f"Late paper {n} on crash repair") for n in range(30)])
+        pending = [item.row_id for item in index.needing_embedding()]
+        vectors = np.random.default_rng(5).standard_normal((len(pending), 32)).astype(np.float32)
+        index.store_embeddings(pending, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+        index.delete("p3")
+        os.kill(os.getpid(), signal.SIGKILL)  # committed to SQLite, the graph file not updated
+""")
+
+
+def test_crash_between_sqlite_and_graph_is_repaired_on_next_open(large_index):
+    with Index.open(large_index, read_only=True) as before:
+        deleted = before.ids_for_keys(["p3"]).pop()
+        deleted_vector = before.vectors_of([deleted], DIMENSION)[0]
+    crashed = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(large_index)], capture_output=True)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    graph_path = str(ann.ann_path(large_index))
+    stale = Graph.restore(graph_path, view=True)
+    with Index.open(large_index, read_only=True) as reader:
+        late = reader.ids_for_keys(["late4"]).pop()
+        assert not stale.contains(late) and stale.contains(deleted)
+        vector = reader.vectors_of([late], DIMENSION)[0]
+        assert reader.nearest(vector, 1, None)[0][0] == late  # answers stay right before the repair
+        assert deleted not in {row for row, _ in reader.nearest(deleted_vector, 10, None)}
+    with Index.open(large_index) as writer:  # the next open repairs the file
+        assert writer.db.execute("SELECT count(*) FROM ann_changes").fetchone()[0] == 0
+    repaired = Graph.restore(graph_path, view=True)
+    assert repaired.contains(late) and not repaired.contains(deleted) and len(repaired) == PAPERS + 30 - 1
+
+
+def test_reapplying_changes_is_harmless(large_index):
+    with Index.open(large_index) as index:
+        index.db.execute("INSERT INTO ann_changes(id) SELECT id FROM refs WHERE id <= 20")
+        index.sync_ann()
+        graph = Graph.restore(str(ann.ann_path(large_index)), view=True)
+        assert len(graph) == PAPERS
+        query = index.vectors_of([5], DIMENSION)[0]
+        assert index.nearest(query, 1, None)[0][0] == 5
