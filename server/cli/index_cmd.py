@@ -1,4 +1,4 @@
-"""`citewise index add|stats|reembed|enrich|rebuild`: build and inspect the paper index.
+"""`citewise index add|stats|reembed|vectors|enrich|rebuild`: build and inspect the paper index.
 
 Each file read goes into the index in its own transaction, so a failure part-way
 leaves what was already there untouched. The embedding model is loaded only when
@@ -54,6 +54,14 @@ def register(subparsers) -> None:
                          help="embed only the papers waiting (added with --embed later, or an interrupted run); "
                               "can be stopped and run again")
     reembed.set_defaults(handler=run_reembed)
+
+    vectors = actions.add_parser("vectors", help="store vectors computed elsewhere (JSON Lines: "
+                                                 '{"arxiv"|"doi"|"key": ..., "vector": [...]} per line)')
+    vectors.add_argument("file", metavar="FILE", help="JSON Lines, one paper's vector per line")
+    vectors.add_argument("--model", required=True, metavar="NAME",
+                         help="the model that computed them (queries are embedded with it)")
+    add_index_option(vectors)
+    vectors.set_defaults(handler=run_vectors)
 
     rebuild = actions.add_parser("rebuild", help="a new index from the sources `index stats` lists (after damage)")
     add_index_option(rebuild)
@@ -162,6 +170,22 @@ def run_reembed(args: argparse.Namespace) -> int:
         progress.finish()
     print(f"embedded {count} references with {embedder.name}")
     return 0
+
+
+def run_vectors(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from citewise.bib.index.location import resolve_index_path
+    from citewise.bib.index.store import Index
+    from citewise.bib.index.vectors_file import import_vectors
+
+    with Index.open(resolve_index_path(args.index), create=False) as index, index.explained():
+        result = import_vectors(index, Path(args.file), args.model)
+    for error in result.errors:
+        print(error, file=sys.stderr)
+    print(f"stored {result.stored} vectors; {result.unknown} name no paper of the index; "
+          f"{len(result.errors)} lines failed")
+    return 1 if result.errors else 0
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
