@@ -78,10 +78,10 @@ def _schema_4(db: Database) -> None:
 
 def _schema_5(db: Database) -> None:
     """Rows whose vector changed since the HNSW file beside the index was written (ann.py), listed by triggers."""
-    db.execute("CREATE TABLE ann_changes (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
-    db.execute("CREATE TRIGGER ann_embedding AFTER UPDATE OF embedding ON refs"
+    db.execute("CREATE TABLE IF NOT EXISTS ann_changes (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
+    db.execute("CREATE TRIGGER IF NOT EXISTS ann_embedding AFTER UPDATE OF embedding ON refs"
                " BEGIN INSERT INTO ann_changes(id) VALUES (new.id); END")
-    db.execute("CREATE TRIGGER ann_delete AFTER DELETE ON refs BEGIN INSERT INTO ann_changes(id) VALUES (old.id); END")
+    db.execute("CREATE TRIGGER IF NOT EXISTS ann_delete AFTER DELETE ON refs BEGIN INSERT INTO ann_changes(id) VALUES (old.id); END")
     db.execute("INSERT INTO ann_changes(id) SELECT id FROM refs WHERE embedding IS NOT NULL")
 
 
