@@ -1,8 +1,9 @@
 """Ranking suggestions from everything the draft knows, not only the sentence at the cursor.
 
 Candidates are the index's hybrid hits for the sentence (bib/index/search.py), the papers
-closest to the surroundings of the cursor (paragraph, headings and captions, title and
-abstract: server/features/surroundings.py), the draft's own .bib entries closest to them, and
+closest to the surroundings of the cursor (a fixed mix, POOL_MIX, of the sentence, paragraph,
+headings and captions, title and abstract: server/features/surroundings.py; fixed so that fitting
+WEIGHTS never changes which papers are candidates), the draft's own .bib entries closest to them, and
 papers other drafts of the workspace cite together with what this draft cites. Each candidate
 gets one value per signal in FEATURES, about 0..1; its score is the weighted sum. WEIGHTS
 are fitted by bench/bench_suggestions.py on its fit split (the `feedback` weight is set by
@@ -32,12 +33,13 @@ from citewise.server.features.workspace import Document, Workspace
 
 FEATURES = ("hybrid", "sentence", "paragraph", "section", "document", "cited_similarity", "cocited",
             "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
-WEIGHTS: dict[str, float] = {  # fitted by bench/bench_suggestions.py on the scipy-articles fit split
-    "hybrid": 3.0, "sentence": 0.3, "paragraph": 0.75, "section": 2.0, "document": 0.0,
-    "cited_similarity": 0.0, "cocited": 0.0, "in_bib": 1.0, "in_zotero": 0.05,
+WEIGHTS: dict[str, float] = {  # fitted by bench/bench_suggestions.py on the dev sets' fit split (345 sites)
+    "hybrid": 0.5, "sentence": 0.3, "paragraph": 0.05, "section": 0.3, "document": 0.0,
+    "cited_similarity": 0.0, "cocited": 0.1, "in_bib": 1.0, "in_zotero": 0.05,
     "cited_paragraph": -2.0, "cited_elsewhere": 0.0, "feedback": 0.5,
 }
 CONTEXT_SIGNALS = ("sentence", "paragraph", "section", "document")  # dense similarities to the query texts
+POOL_MIX = {"sentence": 0.3, "paragraph": 0.75, "section": 2.0, "document": 0.0}  # the query gathering candidates
 POOL = 50
 MIN_QUERY_CHARS = 20
 _ENCODED: OrderedDict[tuple, np.ndarray] = OrderedDict()
@@ -92,7 +94,7 @@ def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
     if sentence_vector is not None:
         texts = (around.paragraph, around.section, around.document)
         vectors = np.vstack([sentence_vector, *(_encode(ws, text) for text in texts)])
-        combined = sum(WEIGHTS[name] * vectors[i] for i, name in enumerate(CONTEXT_SIGNALS))
+        combined = sum(POOL_MIX[name] * vectors[i] for i, name in enumerate(CONTEXT_SIGNALS))
         row_ids, similarity = searcher.similarities(combined[None, :])
         pool_ids = _top(row_ids, similarity[0], POOL)
         bib_ids = np.fromiter(library.rows_in_bib, dtype=np.int64)
