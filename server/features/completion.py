@@ -3,13 +3,12 @@
 Ranking fuses how well the typed text matches (key, author family names, title words,
 year; prefix matches first, rapidfuzz for typos) with how well the paper fits the
 sentence around the cursor (the index search for that sentence, dense once the model
-is loaded). Per .bib file the candidate texts are built once and kept until the file
-changes; index work is bounded (fuzzy candidates for the typed text, one cached search
-for the sentence), so a request stays in the tens of milliseconds on a 5,000-entry
-.bib and a 100,000-paper index.
+is loaded). The candidate tables (completion_tables.py) are built once per .bib state
+and per index revision, so a keystroke only matches and ranks; the sentence's search is
+cached per query. At most MAX_BIB_CANDIDATES + MAX_INDEX_CANDIDATES items are sent.
 
 Results are always partial (the client should mark the list incomplete and ask again
-as the user types). `filter_text` starts with the typed text (completed to the word it
+as the user types): the ranking and the capped lists depend on every letter. `filter_text` starts with the typed text (completed to the word it
 matched, `attention` for `atten`), so that clients filtering by prefix keep
 `vaswaniAttentionAllYou2017` when the user typed `atten`, and a typo the server forgave
 (`difusion`) is not filtered away again. The index papers offered are remembered
