@@ -87,14 +87,10 @@ class AnnReader:
 
 def sync(db: Database, index_path: Path | str, dimension: int | None) -> None:
     """Bring the graph file up to date with SQLite (see the module docstring); the caller holds no
-    transaction. Below the threshold, with no file, the change list is simply emptied. One process
-    at a time (a lock file beside the graph), so no writer renames an older graph over a newer one."""
-    with open(str(ann_path(index_path)) + ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        _sync(db, ann_path(index_path), dimension)
-
-
-def _sync(db: Database, path: Path, dimension: int | None) -> None:
+    transaction. Below the threshold, with no file, the change list is simply emptied. The graph is
+    written by one process at a time (a lock file beside it), so no writer renames an older graph
+    over a newer one."""
+    path = ann_path(index_path)
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
     if last is None:  # nothing changed since the file was written (or nothing was ever embedded)
         return
@@ -102,6 +98,15 @@ def _sync(db: Database, path: Path, dimension: int | None) -> None:
         db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last,))
         return
     assert dimension, "an index with vectors records their dimension"
+    with open(str(path) + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _update(db, path, dimension)
+
+
+def _update(db: Database, path: Path, dimension: int) -> None:
+    last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
+    if last is None:  # another process applied the changes while this one waited
+        return
     if path.exists():
         from usearch.index import Index as Graph
 
