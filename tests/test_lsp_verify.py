@@ -163,3 +163,28 @@ async def test_reopening_a_draft_asks_the_registries_nothing(client_name, worksp
         uri = open_file(client, workspace / "paper.tex")
         again = await wait_until(lambda: len(_verify_codes(client, uri)) >= 4 and set(_verify_codes(client, uri)), timeout=60)
     assert again == first and registry.count() == sent
+
+
+async def test_weak_fit_citations_become_information_diagnostics_with_a_quick_fix(client_name, tmp_path, registry, monkeypatch):
+    """Cite-check in the editor, with the real model: the two swapped citations of the fixture."""
+    root = tmp_path / "fit"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "citecheck", root)
+    for name, value in registry.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CITEWISE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CITEWISE_INDEX", str(tmp_path / "no-index.sqlite"))
+    async with lsp_session(client_name, root, options={"verify": True}) as client:
+        uri = open_file(client, root / "paper.tex")
+        weak = await wait_until(lambda: {(d.range.start.line, d.message.split(":")[0]): d for d in client.diagnostics.get(uri, [])
+                                         if str(d.code) == "verify-weak-fit"} or None, timeout=180)
+        assert set(weak) == {(10, "jup"), (12, "tpi")}
+        jup = weak[(10, "jup")]
+        assert jup.severity == types.DiagnosticSeverity.Information
+        line = (root / "paper.tex").read_text(encoding="utf-8").split("\n")[10]
+        assert line[jup.range.start.character:jup.range.end.character] == "jup"
+        actions = await client.text_document_code_action_async(types.CodeActionParams(
+            text_document=_doc(uri), range=jup.range, context=types.CodeActionContext(diagnostics=[jup])))
+        fix = next(a for a in actions if a.title == "Cite tpi instead")
+        [(edit_uri, [text_edit])] = [(u, e) for u, e in (fix.edit.changes or {}).items()] or [
+            (c.text_document.uri, c.edits) for c in fix.edit.document_changes]
+        assert edit_uri == uri and text_edit.new_text == "tpi" and text_edit.range == jup.range

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -59,14 +60,15 @@ class Fit:
                 f"{median:.2f}); {self.better_key} fits better ({self.better_score:.2f})")
 
 
-def citation_sites(draft: Draft) -> list[Site]:
-    """Every (citation, key) of the draft with its sentence and paragraph as plain words."""
+def citation_sites(draft: Draft, read: Callable[[str], str] = read_source) -> list[Site]:
+    """Every (citation, key) of the draft with its sentence and paragraph as plain words
+    (`read(path)` gives a file's text: the editor passes the text it holds)."""
     texts: dict[str, list[str]] = {}
     sites = []
     for citation in draft.citations:
         lines = texts.get(citation.file)
         if lines is None:
-            lines = texts[citation.file] = read_source(citation.file).split("\n")
+            lines = texts[citation.file] = read(citation.file).split("\n")
         paragraph, offset = _paragraph(lines, citation.line, citation.col)
         sentence = _sentence(paragraph, offset)
         for use in citation.keys:
@@ -104,8 +106,10 @@ class Scores:
     matrix: np.ndarray
 
 
-def score_sites(sites: list[Site], cited: dict[str, Reference], candidates: list[Reference], embedder) -> Scores:
-    """Embed the sites' contexts and the candidates (the cited papers among them) once."""
+def score_sites(sites: list[Site], cited: dict[str, Reference], candidates: list[Reference], embedder,
+                vectors: dict[tuple[str, str], np.ndarray] | None = None) -> Scores:
+    """Embed the sites' contexts and the candidates (the cited papers among them) once; `vectors`
+    keeps embeddings by text between calls (the editor judges a draft again after each edit)."""
     from citewise.bib.index.embedding_rows import embedding_text
 
     sites = [site for site in sites if site.key in cited and cited[site.key].title]
@@ -114,10 +118,18 @@ def score_sites(sites: list[Site], cited: dict[str, Reference], candidates: list
     keys = list(pool)
     if not sites or not keys:
         return Scores(sites, keys, np.zeros((len(sites), len(keys))))
-    papers = embedder.encode_documents([embedding_text(pool[key]) for key in keys])
-    sentences = embedder.encode([site.sentence or site.paragraph for site in sites])
-    paragraphs = embedder.encode([site.paragraph for site in sites])
+    vectors = {} if vectors is None else vectors
+    papers = _embedded(vectors, "paper", [embedding_text(pool[key]) for key in keys], embedder.encode_documents)
+    sentences = _embedded(vectors, "context", [site.sentence or site.paragraph for site in sites], embedder.encode)
+    paragraphs = _embedded(vectors, "context", [site.paragraph for site in sites], embedder.encode)
     return Scores(sites, keys, (sentences @ papers.T + paragraphs @ papers.T) / 2)
+
+
+def _embedded(vectors: dict[tuple[str, str], np.ndarray], kind: str, texts: list[str], encode) -> np.ndarray:
+    missing = list(dict.fromkeys(text for text in texts if (kind, text) not in vectors))
+    if missing:
+        vectors.update(zip(((kind, text) for text in missing), encode(missing)))
+    return np.stack([vectors[(kind, text)] for text in texts])
 
 
 def judge(scores: Scores, cited_keys: list[str] | None = None) -> tuple[list[Fit], float]:

@@ -23,6 +23,7 @@ from citewise.bib.model import Reference
 from citewise.bib.registries.identifiers import find_identifier
 from citewise.bib.registries.lookup import Registries
 from citewise.bib.registries.resolve import Resolution, resolve_text
+from citewise.server.features import fit_checks
 from citewise.server.features.actions import Action
 from citewise.server.features.diagnostics import Problem
 from citewise.server.features.edits import cite_edits
@@ -144,11 +145,11 @@ def _problem(key_range: Range, finding: Finding, bib_path: str) -> Problem:
 
 
 def code_actions(ws: Workspace, uri: str, range: Range, problems: list[Problem]) -> list[Action]:
-    """Quick fixes for the verify problems in the request, and "Add from …" for an identifier at the cursor."""
+    """Quick fixes for the verify and weak-fit problems in the request, and "Add from …" for an identifier at the cursor."""
     document = ws.document(uri)
     if document is None or document.language is None:
         return []
-    return quick_fixes(ws, problems) + identifier_actions(document, range)
+    return quick_fixes(ws, problems) + fit_checks.quick_fixes(document, problems) + identifier_actions(document, range)
 
 
 def quick_fixes(ws: Workspace, problems: list[Problem]) -> list[Action]:

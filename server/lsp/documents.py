@@ -16,7 +16,7 @@ from functools import partial
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from citewise.server.features import accept, reference_checks
+from citewise.server.features import accept, fit_checks, reference_checks
 from citewise.server.features import diagnostics as diagnostics_feature
 from citewise.server.features import suggestions as suggestions_feature
 from citewise.server.features.diagnostics import Problem
@@ -125,7 +125,8 @@ async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool
 
 
 def _diagnose(project: Workspace, uri: str, with_bib_files: bool) -> dict[str, list[Problem]]:
-    per_uri = {uri: diagnostics_feature.diagnostics(project, uri) + reference_checks.verify_problems(project, uri)}
+    per_uri = {uri: diagnostics_feature.diagnostics(project, uri) + reference_checks.verify_problems(project, uri)
+               + fit_checks.fit_problems(project, uri)}
     if with_bib_files:
         for bib in project.bib_files_for(uri):
             bib_uri = convert.uri_from_path(bib.path)

@@ -18,6 +18,7 @@ from pygls.exceptions import JsonRpcException
 from citewise.server.features.settings import Settings, parse_settings
 from citewise.server.features.workspace import Workspace
 from citewise.server.lsp import convert
+from citewise.server.lsp.documents import publish_diagnostics
 from citewise.server.lsp.progress import WorkDone
 from citewise.server.lsp.server import CitewiseServer, ClientFlags, torch_imported
 from citewise.server.lsp.watch import did_change_watched_files, start_watching
@@ -144,6 +145,9 @@ async def load_model(ls: CitewiseServer) -> None:
         gc.freeze()
     ls.model_state = "ready"
     progress.end("semantic ranking ready")
+    if ls.settings is not None and ls.settings.verify:  # cite-check waited for the model
+        for uri in list(ls.workspace.text_documents):
+            asyncio.ensure_future(publish_diagnostics(ls, uri))
 
 
 # --- shutdown ---------------------------------------------------------------------------

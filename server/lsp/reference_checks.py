@@ -3,8 +3,9 @@
 After each diagnostics publication for a document (with `verify` on), the cited entries not yet
 checked are sent to the registries on the `registries` lane (never the features thread, so
 completion does not wait on the network; see features/background.py); when answers arrive the
-document's diagnostics are published again, now with the findings. `citewise.addFromIdentifier`
-(lsp/commands.py) resolves the identifier the user chose on the `lookups` lane, and so does
+document's diagnostics are published again, now with the findings. Cite-check's weak fits
+(features/fit_checks.py) are judged after them on the `embed` lane, once the model is loaded.
+`citewise.addFromIdentifier` (lsp/commands.py) resolves the identifier the user chose on the `lookups` lane, and so does
 completion for a DOI or arXiv id typed as a citation key (`resolve_typed_identifier`).
 """
 
@@ -14,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from citewise.bib.registries.identifiers import Identifier
-from citewise.server.features import identifier_completion, reference_checks
+from citewise.server.features import fit_checks, identifier_completion, reference_checks
 from citewise.server.features.positions import Pos
 from citewise.server.lsp.server import CitewiseServer
 
@@ -36,11 +37,14 @@ def schedule_verification(ls: CitewiseServer, uri: str, republish: Callable[[], 
 
 
 async def _verify(ls: CitewiseServer, uri: str, republish: Callable[[], Awaitable[None]]) -> None:
+    changed = False
     pending = await ls.run(reference_checks.entries_to_check, uri) or []
-    if not pending:
-        return
-    checked = await ls.run(reference_checks.check_entries, pending, lane="registries")
-    if checked:
+    if pending:
+        changed = bool(await ls.run(reference_checks.check_entries, pending, lane="registries"))
+    job = await ls.run(fit_checks.fit_job, uri)
+    if job is not None:
+        changed = bool(await ls.run(fit_checks.run_fit_job, job, lane="embed")) or changed
+    if changed:
         await republish()
 
 
