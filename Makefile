@@ -66,11 +66,15 @@ demo: install
 	@echo "== enrichment from a recorded registry mirror (see examples/registry-mirror/README.md)"
 	@rm -f $(VENV)/demo-mirror.env; $(PY) tests/registry_server.py examples/registry-mirror > $(VENV)/demo-mirror.env & pid=$$!; \
 	while [ ! -s $(VENV)/demo-mirror.env ]; do sleep 0.2; done; . $(VENV)/demo-mirror.env; \
-	$(VENV)/bin/citewise index add examples/recorded-papers.txt --enrich --index $(DEMO_INDEX); status=$$?; \
+	$(VENV)/bin/citewise index add examples/recorded-papers.txt --enrich --index $(DEMO_INDEX) && \
+	$(VENV)/bin/citewise index enrich --index $(DEMO_INDEX); status=$$?; \
 	kill $$pid; exit $$status
 	$(VENV)/bin/citewise search "random walks on lattice points" -k 1 --index $(DEMO_INDEX)
 	$(VENV)/bin/citewise search "hot Jupiters from transit surveys" -k 1 --index $(DEMO_INDEX)
 	$(VENV)/bin/citewise search "language model agents for chemistry" -k 1 --index $(DEMO_INDEX)
+	$(VENV)/bin/citewise search "fair and explainable mixture of experts" -k 1 --index $(DEMO_INDEX)
+	$(VENV)/bin/citewise search "unlearning manipulated training data" -k 1 --index $(DEMO_INDEX)
+	$(VENV)/bin/citewise search "in-context learning with linear models" -k 1 --index $(DEMO_INDEX)
 
 # Every benchmark in turn; each prints median and p95 beside its baseline (about an hour in all).
 bench: install

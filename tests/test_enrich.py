@@ -60,3 +60,25 @@ def test_enrich_offline_without_answers_changes_nothing(capsys, registry_env, in
     with Index.open(index_path) as index:
         assert {ref.key: ref for ref in index.iter_references()} == before
     assert registry_env.count() == 0
+
+
+def test_the_demo_mirror_gives_digest_papers_authors_and_years(capsys, tmp_path, monkeypatch, index_path):
+    """`make demo`'s steps on examples/registry-mirror: the digest's mirrored papers get authors and years."""
+    from registry_server import Records, RegistryServer
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    server = RegistryServer(Records(examples / "registry-mirror")).start()
+    try:
+        for name, value in server.environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("CITEWISE_CACHE_DIR", str(tmp_path / "cache"))
+        assert main(["index", "add", str(examples / "daily-papers-digest.txt"), "--no-embed"]) == 0
+        capsys.readouterr()
+        assert main(["index", "enrich"]) == 0
+    finally:
+        server.stop()
+    assert "enriched 17 of 75 incomplete papers" in capsys.readouterr().out
+    with Index.open(index_path) as index:
+        unlearning = index.get("goelCorrectiveMachineUnlearning2024")
+        assert unlearning.arxiv == "2402.14015" and unlearning.year == "2024"
+        assert [a.family for a in unlearning.authors] == ["Goel", "Prabhu", "Torr", "Kumaraguru", "Sanyal"]
