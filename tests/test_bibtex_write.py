@@ -244,6 +244,14 @@ def test_names_split_by_bibtex_rules():
         Author("Smith", "John"), Author("Acme Corp.", "", literal=True), Author("van Gogh", "Vincent")]
 
 
+def test_names_with_a_tilde_accent_or_a_trailing_backslash():
+    """splitname reads `~` as a tie, so `Qui\\~{n}onero` would fall apart; a trailing backslash made it raise."""
+    assert parse_names(r"Candela, Joaquin Qui\~{n}onero and Joaquin Qui\~nonero Candela") == [
+        Author("Candela", "Joaquin Quiñonero"), Author("Candela", "Joaquin Quiñonero")]
+    assert parse_names("Jane~Doe") == [Author("Doe", "Jane")]
+    assert parse_names("Qui\\") == [Author("Qui\\")]
+
+
 # --- text that is already LaTeX, from every reader ---------------------------------------------
 
 LATEX_ABSTRACT = (r"We cut the error by 15\% and halve $\alpha_t$ in $O(n^2)$ time, where \(k_1\) steps "

@@ -16,6 +16,8 @@ from citewise.bib.bibtex.latex import latex_to_unicode
 from citewise.bib.model import Author
 
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
+# `\~{n}` is an accent, but splitname reads every `~` as a tie (a space): brace the accent first.
+_TILDE_ACCENT = re.compile(r"\\~(\{[^{}]*\}|\\?[A-Za-z])")
 
 
 def parse_names(value: str) -> list[Author]:
@@ -56,8 +58,8 @@ def _parse_name(name: str) -> Author:
     if name.startswith("{") and name.endswith("}") and _split_top_level(name[1:-1], re.compile(r"[{}]")) == [name[1:-1]]:
         return Author(latex_to_unicode(name[1:-1]), "", literal=True)
     try:
-        parts = splitname(name, strict_mode=False)
-    except InvalidName:
+        parts = splitname(_TILDE_ACCENT.sub(r"{\\~\1}", name), strict_mode=False)
+    except (InvalidName, StopIteration):  # StopIteration: splitname on a name ending in a backslash
         return Author(latex_to_unicode(name))
     family = " ".join(parts["von"] + parts["last"])
     given = " ".join(parts["first"])
