@@ -81,23 +81,49 @@ def cached_postgres_index(size: int) -> str:
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         connection.execute(f"DROP DATABASE IF EXISTS {name}")
         connection.execute(f"CREATE DATABASE {name}")
-    with Index.open(cached_index(size), create=False) as source, Index.open(server.get_uri(name)) as target:
-        references = list(source.iter_references())
-        for start in range(0, len(references), BUILD_BATCH):
-            target.add_references(references[start:start + BUILD_BATCH])
-        target.set_model(DEFAULT_MODEL, DIMENSION)
-        source_ids, vectors = source.load_embeddings(DIMENSION)
-        key_of = dict(source.db.execute("SELECT id, key FROM refs").fetchall())
-        by_key = {key_of[row_id]: vector for row_id, vector in zip(source_ids.tolist(), vectors)}
-        ids = {key: row_id for row_id, key in target.db.execute("SELECT id, key FROM refs").fetchall()}
-        keys = [key for key in by_key if key in ids]
-        for start in range(0, len(keys), BUILD_BATCH):
-            chunk = keys[start:start + BUILD_BATCH]
-            target.store_embeddings([ids[key] for key in chunk], np.stack([by_key[key] for key in chunk]).astype(np.float32))
+    bulk_copy(cached_index(size), server.get_uri(name))
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         connection.execute(f"ALTER DATABASE {name} RENAME TO {name}_ready")
     print(f"built PostgreSQL {name} in {time.perf_counter() - started:.0f} s")
     return server.get_uri(name + "_ready")
+
+
+def bulk_copy(source: Path, url: str) -> None:
+    """The SQLite index's rows, aliases, vectors and metadata copied into a new PostgreSQL index with
+    COPY: the same columns `PostgresIndex.add_references` and `store_embeddings` write (the words
+    computed by the same SQL expression), in minutes instead of the merge path's hour at 100k."""
+    import json
+
+    Index.open(url).close()  # the schema, by PostgresIndex's own migrations
+    columns = "id, key, doi, arxiv, title_norm, title_head, first_author, year, sources, data, text_hash, embedded_hash"
+    with Index.open(source, read_only=True) as sqlite_index, Index.open(url) as target:
+        db = target.db.connection
+        db.execute("CREATE TEMP TABLE stage (id BIGINT, key TEXT, doi TEXT, arxiv TEXT, title_norm TEXT, title_head TEXT,"
+                   " first_author TEXT, year TEXT, sources TEXT, data TEXT, text_hash TEXT, embedded_hash TEXT,"
+                   " title TEXT, authors TEXT, keywords TEXT, abstract TEXT, embedding TEXT)")
+        rows = sqlite_index.db.execute(f"SELECT {columns}, embedding FROM refs ORDER BY id")
+        with db.cursor() as cursor, cursor.copy(f"COPY stage ({columns}, title, authors, keywords, abstract, embedding)"
+                                                " FROM STDIN") as copy:
+            for row in rows:
+                data = json.loads(row[9])
+                authors = " ".join(f"{a.get('given', '')} {a.get('family', '')}" for a in data.get("authors", []))
+                vector = np.frombuffer(row[12], dtype=np.float16) if row[12] else None
+                copy.write_row((*row[:12], data.get("title", ""), authors, " ".join(data.get("keywords", [])),
+                                data.get("abstract", ""),
+                                None if vector is None else "[" + ",".join(f"{x:.5g}" for x in vector.tolist()) + "]"))
+        db.execute(
+            f"INSERT INTO refs ({columns}, title, authors, embedding, words, names) SELECT {columns}, title, authors,"
+            " embedding::halfvec, setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', authors), 'B')"
+            " || setweight(to_tsvector('simple', key), 'B') || setweight(to_tsvector('english', keywords), 'C')"
+            " || setweight(to_tsvector('english', abstract), 'D'), to_tsvector('simple', title || ' ' || authors || ' ' || key)"
+            " FROM stage")
+        db.execute("SELECT setval(pg_get_serial_sequence('refs', 'id'), (SELECT max(id) FROM refs))")
+        for alias in sqlite_index.db.execute("SELECT key, ref_id FROM aliases").fetchall():
+            db.execute("INSERT INTO aliases (key, ref_id) VALUES (%s, %s)", alias)
+        for meta_name in ("revision",):
+            target.set_meta(meta_name, sqlite_index.get_meta(meta_name) or "0")
+        target.set_model(sqlite_index.get_meta("model") or DEFAULT_MODEL, DIMENSION)  # builds the HNSW index
+        db.execute("ANALYZE refs")
 
 
 def query_sets(count: int) -> dict[str, list[str]]:

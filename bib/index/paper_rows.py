@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -210,7 +211,10 @@ class PaperRows(IndexConnection):
             self._write_row(None, ref, free_keys.free(ref.key or make_key(ref)), source)
             self._bump_revision()
             return "added"
-        data, sources = self.db.execute("SELECT data, sources FROM refs WHERE id = ?", (row_id,)).fetchone()
+        found = self.db.execute("SELECT data, sources FROM refs WHERE id = ?", (row_id,)).fetchone()
+        if found is None:  # a lookup index names a row the table does not hold: the file is damaged
+            raise sqlite3.DatabaseError("an index entry points at a missing row")
+        data, sources = found
         stored = reference_from_dict(json.loads(data))
         if ref.key and ref.key != stored.key:
             self.db.execute("INSERT INTO aliases(key, ref_id) VALUES (?, ?) ON CONFLICT DO NOTHING", (ref.key, row_id))

@@ -1,0 +1,296 @@
+"""The index at field scale: 100k, 1M and 3M arXiv-like papers on one machine.
+
+For each size the run builds (once; cached in bench/results/scale/) an arXiv metadata JSON
+Lines file of that many papers, whose titles and abstracts recombine real ones (the seed
+digest and, when ../shared is present, the acm-cr-dev cited papers; `bench_ingest.py`), and
+measures:
+
+- ingest: `citewise index add FILE --embed later` as a real process (niced): papers/s over
+  wall time and CPU time, and its peak RSS, which must stay flat as the file grows (readers
+  stream; batches of 1,000 are committed);
+- vectors: at 100k the benchmark index with real all-MiniLM-L6-v2 vectors
+  (bench/results/index-100000.sqlite); beyond, random unit vectors, which cost what real ones
+  cost to store, map and search, but say nothing about ranking quality, so recall is measured
+  on the real ones only; then the HNSW file (usearch) is built and timed;
+- ANN recall@10 against exact search, on the real 100k vectors, 300 real query sentences;
+- search p50/p95 (`Searcher.search`, model loaded, one query thread) for sentence, short
+  fragment and paragraph queries;
+- completion p95 in the language server's completion feature (`citewise.server.features`),
+  typing `\\cite{` prefixes after sentences of a draft, with the model loaded;
+- peak RSS of a process that searches and completes on the index;
+- size on disk (the SQLite file, its WAL, the HNSW file).
+
+Results are printed and appended to bench/results/scale/results.jsonl.
+
+    nice -n 10 .venv/bin/python bench/bench_scale.py [--sizes 100000 1000000 3000000] [--queries 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+SCALE = RESULTS / "scale"
+REAL_INDEX = RESULTS / "index-100000.sqlite"
+DIMENSION = 384
+VECTOR_BATCH = 20_000
+PYTHON = sys.executable
+
+
+def write_jsonl(path: Path, count: int, seed: int = 7) -> None:
+    """`count` arXiv snapshot lines recombining real titles and abstracts (written once)."""
+    from bench_ingest import FAMILIES, GIVEN, real_papers
+
+    if path.exists():
+        return
+    rng = random.Random(seed)
+    papers = real_papers()
+    sentences = [s for p in papers for s in re.split(r"(?<=[.!?])\s+", p.abstract) if len(s) > 20]
+    title_words = [p.title.split() for p in papers]
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        for number in range(count):
+            model = rng.choice(papers)
+            length = max(3, len(re.split(r"(?<=[.!?])\s+", model.abstract)))
+            year = rng.randint(1992, 2025)
+            record = {
+                "id": f"{year % 100:02d}{rng.randint(1, 12):02d}.{number:07d}",
+                "title": " ".join(rng.choice(title_words)[:4] + rng.choice(title_words)[-4:]),
+                "abstract": " ".join(rng.choice(sentences) for _ in range(length)),
+                "authors_parsed": [[rng.choice(FAMILIES), rng.choice(GIVEN), ""] for _ in range(rng.randint(1, 4))],
+                "categories": rng.choice(["cs.LG", "cs.CL", "stat.ML", "cs.CV", "math.OC"]),
+                "update_date": f"{year}-06-01",
+                "doi": None,
+                "journal-ref": None,
+            }
+            out.write(json.dumps(record) + "\n")
+    partial.rename(path)
+
+
+def run_measured(command: list[str]) -> dict[str, float]:
+    """Wall seconds, CPU seconds and peak RSS (MB) of a child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    output = process.stdout.read().decode() if process.stdout else ""
+    if status not in (0, 256):  # 1: some lines failed, reported on stderr
+        raise SystemExit(f"{command} failed ({status}): {process.stderr.read().decode() if process.stderr else ''}")
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024,
+            "output": output.strip()}
+
+
+def ingest(size: int) -> tuple[Path, dict]:
+    """The index of `size` papers, built by `citewise index add` (once), and its ingest figures."""
+    SCALE.mkdir(parents=True, exist_ok=True)
+    source = SCALE / f"arxiv-{size}.jsonl"
+    index = SCALE / f"index-{size}.sqlite"
+    figures_file = SCALE / f"ingest-{size}.json"
+    if figures_file.exists() and index.exists():
+        return index, json.loads(figures_file.read_text())
+    started = time.perf_counter()
+    write_jsonl(source, size)
+    generated = time.perf_counter() - started
+    for leftover in (index, Path(f"{index}-wal"), Path(f"{index}-shm")):
+        leftover.unlink(missing_ok=True)
+    measured = run_measured(["nice", "-n", "10", PYTHON, "-m", "citewise", "index", "add", str(source),
+                             "--index", str(index), "--embed", "later"])
+    figures = {"papers": size, "jsonl_bytes": source.stat().st_size, "generate_s": generated, **measured,
+               "papers_per_s_wall": size / measured["wall_s"], "papers_per_s_cpu": size / measured["cpu_s"]}
+    figures_file.write_text(json.dumps(figures))
+    return index, figures
+
+
+def store_random_vectors(index_path: Path) -> dict[str, float]:
+    """Random unit vectors for every paper (where the figure does not depend on their values), then
+    the HNSW file; seconds of each."""
+    from citewise.bib.index.embed import DEFAULT_MODEL
+    from citewise.bib.index.store import Index
+
+    figures: dict[str, float] = {}
+    with Index.open(index_path) as index:
+        if index.stats()["needs_embedding"]:
+            started = time.perf_counter()
+            rng = np.random.default_rng(7)
+            index.set_model(DEFAULT_MODEL, DIMENSION)
+            pending = [item.row_id for item in index.needing_embedding()]
+            for start in range(0, len(pending), VECTOR_BATCH):
+                chunk = pending[start:start + VECTOR_BATCH]
+                vectors = rng.standard_normal((len(chunk), DIMENSION)).astype(np.float32)
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                index.store_embeddings(chunk, vectors)
+            figures["store_vectors_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        index.sync_ann()
+        figures["ann_sync_s"] = time.perf_counter() - started
+        index.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return figures
+
+
+def disk_mb(index_path: Path) -> dict[str, float]:
+    from citewise.bib.index.ann import ann_path
+
+    sizes = {"sqlite_mb": index_path.stat().st_size / 1e6}
+    wal = Path(f"{index_path}-wal")
+    sizes["wal_mb"] = wal.stat().st_size / 1e6 if wal.exists() else 0.0
+    ann = ann_path(index_path)
+    sizes["ann_mb"] = ann.stat().st_size / 1e6 if ann.exists() else 0.0
+    return sizes
+
+
+def ann_recall(index_path: Path, queries: np.ndarray, from_file: bool) -> float:
+    """Mean recall@10 of the HNSW graph against exact search over the same float16 vectors: the
+    graph in the file beside the index, or (`from_file=False`) one built here with the same settings."""
+    from citewise.bib.index.ann import _new_graph, ann_path
+    from citewise.bib.index.store import Index
+
+    with Index.open(index_path, read_only=True) as index:
+        row_ids, matrix = index.load_embeddings(DIMENSION)
+    if from_file:
+        from usearch.index import Index as Graph
+
+        graph = Graph.restore(str(ann_path(index_path)), view=True)
+    else:
+        graph = _new_graph(DIMENSION)
+        graph.add(row_ids.astype(np.uint64), matrix.astype(np.float32))
+    hits = 0
+    for query in queries:
+        exact = set(row_ids[np.argsort(-(matrix @ query.astype(np.float16)).astype(np.float32))[:10]].tolist())
+        approximate = set(graph.search(query, 10).keys.tolist())
+        hits += len(exact & approximate)
+    return hits / (10 * len(queries))
+
+
+def real_vectors(count: int) -> np.ndarray:
+    """all-MiniLM-L6-v2 vectors (float16) of the first `count` papers of the 100k JSON Lines file,
+    embedded as `index add` embeds them; cached."""
+    cached = SCALE / f"real-vectors-{count}.npy"
+    if cached.exists():
+        return np.load(cached)
+    from citewise.bib.index.embed import Embedder
+    from citewise.bib.index.embedding_rows import embedding_text
+    from citewise.bib.readers import read_file_items
+
+    source = SCALE / "arxiv-100000.jsonl"
+    write_jsonl(source, 100_000)
+    texts = []
+    for item in read_file_items(source).items():
+        texts.append(embedding_text(item.found))  # type: ignore[arg-type]
+        if len(texts) == count:
+            break
+    vectors = Embedder.load().encode_documents(texts).astype(np.float16)
+    np.save(cached, vectors)
+    return vectors
+
+
+def recall_on_real_vectors(count: int, queries: np.ndarray) -> float:
+    """Recall@10 of an HNSW graph built with citewise's settings against exact search, on real vectors."""
+    from citewise.bib.index.ann import _new_graph
+
+    matrix = real_vectors(count)
+    graph = _new_graph(DIMENSION)
+    graph.add(np.arange(len(matrix), dtype=np.uint64), matrix.astype(np.float32))
+    hits = 0
+    for query in queries:
+        exact = set(np.argsort(-(matrix @ query.astype(np.float16)).astype(np.float32))[:10].tolist())
+        hits += len(exact & set(graph.search(query, 10).keys.tolist()))
+    return hits / (10 * len(queries))
+
+
+def workspace(folder: Path) -> Path:
+    """A LaTeX draft of real sentences and a small .bib, for completion."""
+    from bench_lsp import SENTENCES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    body = "\n\n".join(f"{sentence}." for sentence in SENTENCES)
+    (folder / "paper.tex").write_text(
+        f"\\documentclass{{article}}\n\\begin{{document}}\n{body}\n\\bibliography{{refs}}\n\\end{{document}}\n",
+        encoding="utf-8")
+    (folder / "refs.bib").write_text("@article{vaswani2017attention, title = {Attention Is All You Need},"
+                                     " author = {Vaswani, Ashish}, year = {2017}}\n", encoding="utf-8")
+    return folder
+
+
+def measure(index_path: Path, queries: int) -> dict:
+    """Search, completion, recall and memory on one index, in this (fresh) process."""
+    import bench_lsp
+    from bench_search import query_sets
+
+    from citewise.bib.index.ann import ann_path
+    from citewise.bib.index.embed import QUERY_THREADS, Embedder
+    from citewise.bib.index.search import Searcher
+    from citewise.bib.index.store import Index
+    from citewise.server.features import completion
+
+    embedder = Embedder.load(threads=QUERY_THREADS)
+    figures: dict = {"ann": ann_path(index_path).exists()}
+    with Index.open(index_path, read_only=True) as index:
+        searcher = Searcher(index, embedder)
+        searcher.search("warm up the caches with one query about diffusion models")
+        for kind, texts in query_sets(queries).items():
+            seconds = []
+            for text in texts:
+                started = time.perf_counter()
+                searcher.search(text, k=10)
+                seconds.append(time.perf_counter() - started)
+            figures[f"search_{kind.replace(' ', '_')}_ms"] = [round(float(np.median(seconds)) * 1e3, 1),
+                                                               round(float(np.percentile(seconds, 95)) * 1e3, 1)]
+    ws, uri, text = bench_lsp.open_workspace(workspace(SCALE / "workspace"), index_path)
+    ws.load_model(embedder)
+    completion.warm_up(ws, uri, wait=True)
+    seconds = bench_lsp.completion_requests(ws, uri, text, 100)
+    figures["completion_ms"] = [round(float(np.median(seconds)) * 1e3, 1), round(float(np.percentile(seconds, 95)) * 1e3, 1)]
+    figures["peak_rss_mb"] = bench_lsp.peak_rss_mb()
+    sentences = query_sets(300)["sentence"]
+    vectors = embedder.encode(sentences)
+    figures["ann_recall_at_10_real_30k"] = round(recall_on_real_vectors(30_000, vectors), 4)
+    if figures["ann"]:
+        figures["ann_recall_at_10_this_index"] = round(ann_recall(index_path, vectors[:100], from_file=True), 4)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 3_000_000])
+    parser.add_argument("--queries", type=int, default=100, help="queries per kind (default 100)")
+    parser.add_argument("--only-build", action="store_true", help="build the indexes and stop")
+    parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)  # the child process of a size
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(Path(args.measure), args.queries)))
+        return
+    for size in args.sizes:
+        index_path, figures = ingest(size)
+        print(f"{size:>9,} papers: ingest {figures['papers_per_s_wall']:,.0f}/s wall, "
+              f"{figures['papers_per_s_cpu']:,.0f}/s CPU, peak RSS {figures['peak_rss_mb']:.0f} MB "
+              f"({figures['jsonl_bytes'] / 1e9:.2f} GB JSONL)", flush=True)
+        searched_index = REAL_INDEX if size == 100_000 else index_path
+        vectors = {} if size == 100_000 else store_random_vectors(index_path)
+        if args.only_build:
+            continue
+        child = subprocess.run(["nice", "-n", "10", PYTHON, __file__, "--measure", str(searched_index),
+                                "--queries", str(args.queries)], capture_output=True, text=True,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        if child.returncode:
+            raise SystemExit(child.stderr)
+        record = {"size": size, "ingest": figures, "vectors": vectors, **json.loads(child.stdout.splitlines()[-1]),
+                  "disk": disk_mb(searched_index)}
+        with (SCALE / "results.jsonl").open("a") as out:
+            out.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
+
+
+if __name__ == "__main__":
+    main()
