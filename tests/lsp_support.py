@@ -112,8 +112,14 @@ async def lsp_session(
         )
         yield client
     finally:
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.wait_for(client.shutdown_session(), 10)
+        except Exception:
+            # `stop` stops reading the server's output and then waits for it to exit: a server still
+            # writing would wait on a full pipe forever. The hostile tests check the exit itself.
+            process = client._server  # pytest-lsp keeps the subprocess here
+            if process is not None and process.returncode is None:
+                process.kill()
         await client.stop()
 
 
