@@ -74,12 +74,15 @@ def test_a_folder_with_special_files_adds_the_rest(project, tmp_path):
 def test_files_over_the_size_cap_are_refused(project, tmp_path):
     huge = project / "huge.bib"
     with huge.open("wb") as handle:
-        handle.truncate(300 * 1024 * 1024)  # sparse: no disk used
+        handle.write(b"@misc{filler, note = {%s}}\n" % (b"x" * 400_000))  # BibTeX past the format check's head
+        handle.truncate(300 * 1024 * 1024)  # the rest sparse: no disk used
     (project / "paper.tex").write_text("\\cite{known}\\bibliography{huge,refs}\n", encoding="utf-8")
     result = citewise("bib", project / "paper.tex", timeout=60)
     assert result.returncode == 0 and result.stdout == REFS
     assert "huge.bib: 300 MB is more than the 256 MB citewise reads" in result.stderr
-    assert_one_line_error(citewise("index", "add", huge, "--index", tmp_path / "i.sqlite", "--no-embed"), "256 MB")
+    added = citewise("index", "add", huge, "--index", tmp_path / "i.sqlite", "--no-embed")
+    assert_no_traceback(added)  # a source too large to read is a problem of that file (exit 1), named on one line
+    assert added.returncode == 1 and added.stderr.strip().splitlines() == [f"{huge}: more than the 256 MB citewise reads"]
 
 
 def test_binary_files_get_one_line(project, tmp_path):
