@@ -4,7 +4,9 @@ Three kinds of thread, each owning its own state:
 
 1. The protocol thread (the asyncio loop in `server/lsp/`) reads and writes JSON-RPC and
    nothing else. It never touches the features `Workspace`. Work reaches the features
-   thread through `CitewiseServer.run`; results come back as awaited futures.
+   thread through `CitewiseServer.run`; results come back as awaited futures. Work the loop
+   starts without awaiting it (model load, polling, checks) goes through `CitewiseServer.spawn`,
+   which holds the task until it ends.
 2. The features thread (the `features` lane below) owns the `Workspace` and all it holds:
    open documents, draft scans, .bib states, caches and the index's SQLite connection.
    Requests and notifications run there one at a time, in arrival order, so a document

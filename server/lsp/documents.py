@@ -78,7 +78,7 @@ def _check_accepted_soon(ls: CitewiseServer, uri: str) -> None:
         if accepted is not None:
             await add_accepted_entries(ls, accepted)
 
-    asyncio.get_running_loop().call_later(ACCEPT_CHECK_DELAY_S, lambda: asyncio.ensure_future(check()))
+    asyncio.get_running_loop().call_later(ACCEPT_CHECK_DELAY_S, lambda: ls.spawn(check()))
 
 
 async def add_accepted_entries(ls: CitewiseServer, accepted: accept.AcceptedPapers) -> None:

@@ -47,10 +47,10 @@ async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> No
     finally:
         ls.project_ready.set()
     if ls.project is not None:
-        asyncio.ensure_future(load_model(ls))
+        ls.spawn(load_model(ls))
         await start_watching(ls)
         if ls.settings is not None and ls.settings.zotero_sync_on_start:
-            asyncio.ensure_future(_sync_zotero_on_start(ls))
+            ls.spawn(_sync_zotero_on_start(ls))
 
 
 async def _sync_zotero_on_start(ls: CitewiseServer) -> None:
@@ -147,7 +147,7 @@ async def load_model(ls: CitewiseServer) -> None:
     progress.end("semantic ranking ready")
     if ls.settings is not None and ls.settings.verify:  # cite-check waited for the model
         for uri in list(ls.workspace.text_documents):
-            asyncio.ensure_future(publish_diagnostics(ls, uri))
+            ls.spawn(publish_diagnostics(ls, uri))
 
 
 # --- shutdown ---------------------------------------------------------------------------

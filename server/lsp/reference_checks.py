@@ -23,7 +23,6 @@ RESOLVE_WAIT_S = 3.0
 """How long one completion request waits for the registries to resolve a newly typed identifier.
 The lookup goes on after that, and a later request (the list is always incomplete) shows it."""
 
-_RUNNING: set[asyncio.Task[None]] = set()
 _RESOLVING: dict[Identifier, asyncio.Task[object]] = {}
 
 
@@ -31,9 +30,7 @@ def schedule_verification(ls: CitewiseServer, uri: str, republish: Callable[[], 
     """Check `uri`'s new entries in the background, then `republish()` its diagnostics."""
     if ls.settings is None or not ls.settings.verify:
         return
-    task = asyncio.ensure_future(_verify(ls, uri, republish))
-    _RUNNING.add(task)
-    task.add_done_callback(_RUNNING.discard)
+    ls.spawn(_verify(ls, uri, republish))
 
 
 async def _verify(ls: CitewiseServer, uri: str, republish: Callable[[], Awaitable[None]]) -> None:

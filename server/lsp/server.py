@@ -17,7 +17,7 @@ import logging
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from functools import partial
 from importlib.metadata import PackageNotFoundError, version
@@ -152,6 +152,7 @@ class CitewiseServer(LanguageServer):
         self.lanes = Lanes()
         self.sent_versions: dict[str, int | None] = {}  # the version of each open document the features hold
         self.accept_checks: set[str] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()  # what `spawn` started and has not finished
         self.shown_messages: set[str] = set()
         self.debouncer = Debouncer()
         self.stopping = False
@@ -261,6 +262,14 @@ class CitewiseServer(LanguageServer):
         if self.loop is None or self.loop.is_closed():
             return
         self.loop.call_soon_threadsafe(function, *args)
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coroutine` as a task of the event loop, held until it finishes (the loop holds tasks
+        only weakly, so a task nobody keeps can vanish mid-run)."""
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
     def log(self, message: str, kind: types.MessageType = types.MessageType.Log) -> None:
         logger.info(message)

@@ -37,7 +37,7 @@ async def start_watching(ls: CitewiseServer) -> None:
         except Exception as error:
             ls.log(f"client refused to watch .bib files, polling instead: {error}", types.MessageType.Warning)
     ls.watching = "polling"
-    asyncio.ensure_future(_poll_bib_files(ls))
+    ls.spawn(_poll_bib_files(ls))
 
 
 async def did_change_watched_files(ls: CitewiseServer, params: types.DidChangeWatchedFilesParams) -> None:
