@@ -1,13 +1,15 @@
 -- Drives citewise in a headless Neovim through the keys a person presses, for tests/test_neovim.py.
 -- Keys go in with nvim_input, so Neovim's main loop handles them as typed ones: insert mode,
 -- <C-x><C-o> with the omnifunc the setup installs, the popup menu (read with complete_info()),
--- <C-y>, K, gra, :wa. The driver is a coroutine that a timer resumes, so the asynchronous
--- omnifunc and the server's requests (workspace/applyEdit) run between key batches.
+-- <C-y>, K, gra, :wa, and <C-x><C-o> again on a DOI typed as the key. The driver is a coroutine
+-- that a timer resumes, so the asynchronous omnifunc and the server's requests (workspace/applyEdit)
+-- run between key batches.
 -- Environment: CITEWISE_DRAFT (the .tex to open), CITEWISE_BIB, CITEWISE_RESULT (JSON written here
 -- at the end), CITEWISE_TITLE_WORD + CITEWISE_TITLE_KEY (a title word of a paper only in the index,
 -- and its key), CITEWISE_AUTHOR + CITEWISE_AUTHOR_KEY (a co-author's family name and the paper's key),
 -- CITEWISE_HOVER_KEY, CITEWISE_SENTENCE (a pattern on the line whose code actions are asked for),
--- CITEWISE_NEXT_SENTENCE (typed after it, then cited with :CitewiseSuggestions).
+-- CITEWISE_NEXT_SENTENCE (typed after it, then cited with :CitewiseSuggestions), CITEWISE_DOI +
+-- CITEWISE_DOI_KEY (a DOI the registries on 127.0.0.1 resolve, and its entry's key).
 local citewise = require("citewise")
 local results = { steps = {} }
 local TIMEOUT = 60000
@@ -126,6 +128,35 @@ local function accept(labels, label)
   end)
 end
 
+-- Opens a new line below line `line` and types `text` (ending in a DOI typed as the key), then
+-- <C-x><C-o> until the menu holds `key`: the registries may answer after the first request, and
+-- until then the menu is empty or holds other papers (closed with <C-e>, the typed text kept).
+local function complete_identifier(line, text, key)
+  vim.api.nvim_win_set_cursor(0, { line, 0 })
+  press("o" .. text)
+  wait_for("the typed text", function()
+    return vim.api.nvim_get_mode().mode == "i" and vim.api.nvim_get_current_line() == text
+  end)
+  local deadline = vim.loop.hrtime() + TIMEOUT * 1e6
+  while true do
+    press("<C-x><C-o>")
+    local shown_by = vim.loop.hrtime() + 2e9
+    while vim.fn.pumvisible() == 0 and vim.loop.hrtime() < shown_by do
+      sleep(50)
+    end
+    local labels = vim.tbl_map(function(item)
+      return item.abbr
+    end, vim.fn.complete_info({ "items" }).items)
+    if vim.tbl_contains(labels, key) then
+      return labels
+    end
+    if vim.loop.hrtime() > deadline then
+      error("timed out waiting for the menu to offer " .. key .. ": " .. table.concat(labels, ", "))
+    end
+    press((vim.fn.pumvisible() == 1 and "<C-e>" or "") .. "<Esc>A", "i")
+  end
+end
+
 local function floating_text()
   for _, win in ipairs(vim.api.nvim_list_wins()) do
     if vim.api.nvim_win_get_config(win).relative ~= "" then
@@ -234,6 +265,20 @@ local function run()
   results.draft_unwritten_after_pick = vim.bo[bufnr].modified
   write_all()
   step("picked")
+
+  -- A DOI typed as the key: once the registries resolved it, the menu offers its entry under a
+  -- formula key; accepting it replaces the DOI, and the entry reaches the .bib on disk.
+  local doi_key = os.getenv("CITEWISE_DOI_KEY")
+  results.doi_menu = complete_identifier(begin, "Segmentation \\cite{" .. os.getenv("CITEWISE_DOI"), doi_key)
+  accept(results.doi_menu, doi_key)
+  press("}.<Esc>", "n")
+  results.doi_line = vim.api.nvim_buf_get_lines(bufnr, begin, begin + 1, false)[1]
+  wait_for("the DOI's entry in the .bib on disk", function()
+    return bib_on_disk():find("{" .. doi_key .. ",", 1, true) ~= nil
+  end)
+  results.draft_unwritten_after_identifier = vim.bo[bufnr].modified
+  write_all()
+  step("identifier")
 end
 
 driver = coroutine.create(function()
