@@ -231,13 +231,18 @@ class EditorFiles:
     """The client side of workspace/applyEdit: applies edits to the files on disk, like an editor that saves.
 
     Records every edit received so tests can inspect its shape (documentChanges or changes).
+    A test may set `refuse(edit)`: when it returns a reason, the edit is refused with it, unapplied.
     """
 
     def __init__(self) -> None:
         self.received: list[types.WorkspaceEdit] = []
+        self.refuse: Callable[[types.WorkspaceEdit], str | None] = lambda edit: None
 
     def __call__(self, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         self.received.append(params.edit)
+        reason = self.refuse(params.edit)
+        if reason is not None:
+            return types.ApplyWorkspaceEditResult(applied=False, failure_reason=reason)
         apply_workspace_edit(params.edit)
         return types.ApplyWorkspaceEditResult(applied=True)
 

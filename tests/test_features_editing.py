@@ -74,7 +74,7 @@ def test_a_typo_still_matches_and_leads_the_filter_text_as_typed(ws, tmp_path):
 def _accept(ws, uri: str, text: str, candidate) -> accept.AcceptedPapers | None:
     """The user accepts `candidate`: the editor replaces the typed key and sends the new text."""
     ws.update_document(uri, apply(text, [TextEdit(candidate.replace_range, candidate.insert_text)]), 2)
-    return accept.entries_to_add(ws, uri)
+    return accept.accepted_papers(ws, uri)
 
 
 def test_bib_entries_come_before_index_papers_whose_entry_accepting_adds(ws, tmp_path):
@@ -86,10 +86,13 @@ def test_bib_entries_come_before_index_papers_whose_entry_accepting_adds(ws, tmp
     assert [c.sort_text for c in candidates] == sorted(c.sort_text for c in candidates)
     outside = next(c for c in candidates if not c.in_bib)
     accepted = _accept(ws, uri, text, outside)
-    assert accepted.keys == [outside.key] and list(accepted.edits) == [str(tmp_path / "refs.bib")]
-    assert accept.entries_to_add(ws, uri) is None, "the same acceptance added the entry twice"
+    edits = accept.entry_edits(ws, accepted)
+    assert accepted.keys == [outside.key] and list(edits.edits) == [str(tmp_path / "refs.bib")]
+    assert edits.versions == {str(tmp_path / "refs.bib"): None}  # not open in the editor
+    assert accept.leftover_edits(ws, accepted).edits == {}  # the whole key was replaced
+    assert accept.accepted_papers(ws, uri) is None, "the same acceptance added the entry twice"
     bib_text = (tmp_path / "refs.bib").read_text()
-    new_bib = apply(bib_text, accepted.edits[str(tmp_path / "refs.bib")])
+    new_bib = apply(bib_text, edits.edits[str(tmp_path / "refs.bib")])
     assert parse_bib_text(new_bib).errors == []
     assert {e.key for e in parse_bib_text(new_bib).entries} == {e.key for e in parse_bib_text(bib_text).entries} | {outside.key}
     assert new_bib.startswith(bib_text[:-1])  # nothing before the insertion changed
@@ -119,7 +122,30 @@ def test_a_draft_without_bibliography_gets_a_new_references_bib_and_a_declaratio
     assert "\\bibliography{references}\n\\end{document}" in declared
     accepted = _accept(ws, uri, text, candidate)
     assert not (tmp_path / "references.bib").exists()
-    assert accepted.edits[str(tmp_path / "references.bib")][0].new_text.startswith("@")
+    assert accept.entry_edits(ws, accepted).edits[str(tmp_path / "references.bib")][0].new_text.startswith("@")
+
+
+def test_the_rest_of_a_doi_left_in_front_of_the_key_is_removed_on_the_text_as_it_is_now(ws, tmp_path):
+    """eglot's TAB replaces only the DOI's last word: the leftover goes in an edit of its own,
+    computed again on newer text (with its version) when the user typed on meanwhile."""
+    uri, _, text = _typing(ws, tmp_path, "Segmentation \\cite{10.1109/iccv.2007.4408927")
+    ref = Reference(key="sinopRandomWalkerSegmentation2007", entry_type="inproceedings", title="A seeded image segmentation framework", year="2007", doi="10.1109/iccv.2007.4408927")
+    accept.add_offers(ws, uri, [ref], leftover="10.1109/iccv.2007.")
+    accepted_text = text.replace("2007.4408927", "2007." + ref.key + "}.")
+    ws.update_document(uri, accepted_text, 2)
+    accepted = accept.accepted_papers(ws, uri)
+    assert accepted is not None and accepted.keys == [ref.key]
+    assert list(accept.entry_edits(ws, accepted).edits) == [str(tmp_path / "refs.bib")]
+    first = accept.leftover_edits(ws, accepted)
+    assert first.versions == {str(tmp_path / "paper.tex"): 2}
+    assert apply(accepted_text, first.edits[str(tmp_path / "paper.tex")]).count("\\cite{" + ref.key + "}.") == 1
+    typed_on = accepted_text.replace("Segmentation \\cite", "Seeded segmentation \\cite")  # before the edit arrived
+    ws.update_document(uri, typed_on, 3)
+    again = accept.leftover_edits(ws, accepted)
+    assert again.versions == {str(tmp_path / "paper.tex"): 3}
+    assert "Seeded segmentation \\cite{" + ref.key + "}." in apply(typed_on, again.edits[str(tmp_path / "paper.tex")])
+    ws.update_document(uri, apply(typed_on, again.edits[str(tmp_path / "paper.tex")]), 4)
+    assert accept.leftover_edits(ws, accepted).edits == {}  # nothing left to remove
 
 
 def test_only_an_offered_index_paper_newly_cited_gets_an_entry(ws, tmp_path):
@@ -129,7 +155,7 @@ def test_only_an_offered_index_paper_newly_cited_gets_an_entry(ws, tmp_path):
     assert _accept(ws, uri, text, in_bib) is None
     offered = [c for c in completion.complete(ws, uri, pos) if not c.in_bib]
     ws.update_document(uri, text.replace("Solvers", "Solvers " + offered[0].key), 3)  # mentioned, not cited
-    assert accept.entries_to_add(ws, uri) is None
+    assert accept.accepted_papers(ws, uri) is None
     assert _accept(ws, uri, text, offered[1]).keys == [offered[1].key]
 
 

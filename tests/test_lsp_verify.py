@@ -136,6 +136,43 @@ async def test_completion_offers_a_typed_dois_entry_and_accepting_it_adds_the_en
         assert bib.count("@inproceedings{" + DOI_KEY + ",") == 1 and "doi = {10.1109/iccv.2007.4408927}" in bib.lower()
 
 
+async def test_the_rest_of_a_doi_goes_even_when_the_user_typed_on_before_the_edit_came(workspace, registry):
+    """As eglot's TAB does, only the DOI's last word becomes the key, and the server removes the rest
+    in an edit labelled with the draft's version. The user typed on meanwhile: the editor refuses
+    the edit, and the server computes it again on the newer text, touching nothing else."""
+    async with lsp_session("visual-studio-code", workspace, options={"verify": True}) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        [item] = await _offered(client, uri, DOI_END, "DOI 10.1109/iccv.2007.4408927: ")
+        last_word = types.Range(start=types.Position(line=4, character=DOI_END.character - len("4408927")), end=DOI_END)
+        draft = workspace / "paper.tex"
+        draft.write_text(DRAFT.replace("2007.4408927}", "2007." + DOI_KEY + "}"), encoding="utf-8")  # the editor's buffer, saved
+        versions = {"draft": 2}
+
+        def refuse(edit: types.WorkspaceEdit) -> str | None:
+            [change] = edit.document_changes
+            if change.text_document.uri != uri:
+                return None
+            if versions["draft"] == 2:  # the user types a word at the line's start, then the edit arrives
+                versions["draft"] = 3
+                draft.write_text(draft.read_text(encoding="utf-8").replace("A duplicate", "Also a duplicate"), encoding="utf-8")
+                client.text_document_did_change(types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
+                    content_changes=[types.TextDocumentContentChangePartial(
+                        range=types.Range(start=types.Position(line=4, character=0), end=types.Position(line=4, character=1)), text="Also a")]))
+                return f"version {change.text_document.version} is not the editor's 3"
+            return None if change.text_document.version == versions["draft"] else "stale"
+
+        client.editor_files.refuse = refuse
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangePartial(range=last_word, text=item.text_edit.new_text)]))
+        line = await wait_until(lambda: "10.1109" not in (text := draft.read_text(encoding="utf-8")).splitlines()[4] and text.splitlines()[4], timeout=30)
+        assert line == "Also a duplicate \\cite{vqf2021again} and a segmentation paper \\cite{" + DOI_KEY + "}."
+        assert (workspace / "refs.bib").read_text(encoding="utf-8").count("@inproceedings{" + DOI_KEY + ",") == 1
+        draft_edits = [e for e in client.editor_files.received if e.document_changes[0].text_document.uri == uri]
+        assert [e.document_changes[0].text_document.version for e in draft_edits] == [2, 3]
+
+
 async def test_completion_of_an_arxiv_id_and_a_registry_failure_fail_soft(client_name, workspace, registry):
     async with lsp_session(client_name, workspace, options={"verify": True}) as client:
         text = DRAFT.replace("\\end{document}", "Bosonic codes \\cite{arXiv:1707.08567v1\n\\end{document}")

@@ -42,7 +42,8 @@ Signatures (stable; the protocol engineer codes against these):
                      warm_up(ws, uri, wait=False): parse the draft's .bib files, build candidate
                        tables, start embedding entry titles once the model is loaded (call on didOpen)
                      documentation(ws, uri, key) -> str | None   the Markdown card (completionItem/resolve)
-    accept.py      entries_to_add(ws, uri) -> AcceptedPapers(keys, edits: dict[path, list[TextEdit]]) | None
+    accept.py      accepted_papers(ws, uri) -> AcceptedPapers(uri, refs, leftovers) | None;
+                   entry_edits(ws, accepted), leftover_edits(ws, accepted) -> VersionedEdits(edits, versions)
                      after a change: the .bib entries of index papers completion offered and the
                      change cited (send as workspace/applyEdit); forget_offers(ws, uri) on close
     suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(

@@ -5,14 +5,19 @@ must also add its entry to the .bib, but a completion item can only edit its own
 (`additionalTextEdits`), and several clients (eglot, Helix, Neovim's omnifunc before 0.11)
 ignore an item's `command`. So the server remembers the index papers it last offered for
 a draft, and when a change to that draft puts one of them in a citation once more than when
-it was offered (the closing brace may still be missing), and no .bib of the draft holds it, `entries_to_add` returns the edit adding its
-entry; the protocol layer sends it as a workspace/applyEdit. Whatever the client, the
-.bib ends up the same.
+it was offered (the closing brace may still be missing), and no .bib of the draft holds it,
+`accepted_papers` returns it; `entry_edits` gives the edit adding its entry, which the protocol
+layer sends as a workspace/applyEdit. Whatever the client, the .bib ends up the same.
 
 Papers other than the index's (an identifier's entry from the registries,
 features/identifier_completion.py) join an offer with `add_offers`. A client that replaces only
 the word before the cursor (eglot's TAB, Neovim's omnifunc) leaves the rest of a DOI typed as the
-key in front of it (`10.1109/iccv.2007.sinop…`): the same edit removes that leftover.
+key in front of it (`10.1109/iccv.2007.sinop…`): `leftover_edits` removes that leftover, in an edit of
+its own after the .bib's.
+
+Both edits are computed on the text the features hold and carry its version. A user who typed on
+before the edit arrived makes the client refuse it; the protocol layer then computes it again on
+the newer text (the accepted papers stay the same), so it never lands on text it was not computed for.
 
 Offers are kept per workspace and per draft, replaced by the next completion request for
 that draft and dropped once one of them is taken. Like every features call, these run on
@@ -22,11 +27,12 @@ the server's one features thread.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from citewise.bib.model import Reference
 from citewise.server.drafts.project import citation_at
-from citewise.server.features.edits import bib_entry_edit, target_bib_path
+from citewise.server.features.edits import VersionedEdits, bib_entry_edit, target_bib_path
 from citewise.server.features.positions import Range, TextEdit
 from citewise.server.features.workspace import Document, Workspace
 
@@ -42,10 +48,15 @@ class _Offer:
 
 @dataclass
 class AcceptedPapers:
-    """Keys just cited from an offer and the edits adding their entries (`{path: [TextEdit]}`)."""
+    """Papers of an offer the draft at `uri` just cited, and what was typed in front of each key."""
 
-    keys: list[str]
-    edits: dict[str, list[TextEdit]]
+    uri: str
+    refs: list[Reference]
+    leftovers: dict[str, str]
+
+    @property
+    def keys(self) -> list[str]:
+        return [ref.key for ref in self.refs]
 
 
 _OFFERS: weakref.WeakKeyDictionary[Workspace, dict[str, _Offer]] = weakref.WeakKeyDictionary()
@@ -79,43 +90,76 @@ def forget_offers(ws: Workspace, uri: str) -> None:
     _OFFERS.get(ws, {}).pop(uri, None)
 
 
-def entries_to_add(ws: Workspace, uri: str) -> AcceptedPapers | None:
-    """After a change to `uri`: the entries of offered papers the change cited, or None."""
+def accepted_papers(ws: Workspace, uri: str) -> AcceptedPapers | None:
+    """After a change to `uri`: the offered papers the change cited that no .bib holds, or None.
+    The offer is used up (the same acceptance is never reported twice)."""
     offer = _OFFERS.get(ws, {}).get(uri)
     document = ws.document(uri)
     if offer is None or document is None:
         return None
     grown = [key for key, count in offer.occurrences.items() if document.text.count(key) > count]
-    cited = {key: _typed_in_a_citation(ws, document, key, offer.leftovers.get(key, "")) for key in grown}
-    accepted = [key for key, where in cited.items() if where is not None and not _in_a_bib(ws, uri, key)]
+    accepted = [
+        key for key in grown
+        if _typed_in_a_citation(ws, document, key, offer.leftovers.get(key, "")) is not None
+        and not _in_a_bib(ws, uri, key)
+    ]
     if not accepted:
         return None
     forget_offers(ws, uri)
-    bib_path = target_bib_path(ws, uri)
+    return AcceptedPapers(uri, [offer.refs[key] for key in accepted], {k: offer.leftovers.get(k, "") for k in accepted})
+
+
+def entry_edits(ws: Workspace, accepted: AcceptedPapers) -> VersionedEdits:
+    """The edit adding the entries of `accepted` no .bib of the draft holds yet, on the .bib as it is now."""
+    bib_path = target_bib_path(ws, accepted.uri)
     edits: dict[str, list[TextEdit]] = {}
-    for key in accepted:
-        edit = bib_entry_edit(ws, bib_path, offer.refs[key])
+    for ref in accepted.refs:
+        if _in_a_bib(ws, accepted.uri, ref.key):
+            continue
+        edit = bib_entry_edit(ws, bib_path, ref)
         if edit is not None:
             edits.setdefault(bib_path, []).append(TextEdit(edit.range, edit.new_text))
-        if cited[key].start != cited[key].end:
-            edits.setdefault(document.path, []).append(TextEdit(cited[key], ""))
-    return AcceptedPapers(accepted, edits)
+    return VersionedEdits(edits, ws.versions_of(list(edits)))
+
+
+def leftover_edits(ws: Workspace, accepted: AcceptedPapers) -> VersionedEdits:
+    """The edit removing, on the draft as it is now, what a client left in front of an accepted key."""
+    document = ws.document(accepted.uri)
+    if document is None:
+        return VersionedEdits({}, {})
+    removals = []
+    for key, leftover in accepted.leftovers.items():
+        where = _leftover_range(ws, document, key, leftover) if leftover else None
+        if where is not None:
+            removals.append(TextEdit(where, ""))
+    edits = {document.path: removals} if removals else {}
+    return VersionedEdits(edits, ws.versions_of(list(edits)))
 
 
 def _typed_in_a_citation(ws: Workspace, document: Document, key: str, leftover: str) -> Range | None:
     """Where `leftover` stands in front of `key` as a key in a citation of the draft (an empty range
-    before `key` when the key stands alone), finished (`\\cite{key}`) or still being typed
-    (`\\cite{key` at the end of a line), as completion inserts it; None when it does not."""
+    before `key` when the key stands alone); None when it stands in no citation."""
+    return next((where for where, typed in _cited(ws, document, key) if typed in (key, leftover + key)), None)
+
+
+def _leftover_range(ws: Workspace, document: Document, key: str, leftover: str) -> Range | None:
+    """Where `leftover` still stands in front of `key` in a citation of the draft, or None."""
+    return next((where for where, typed in _cited(ws, document, key) if typed == leftover + key), None)
+
+
+def _cited(ws: Workspace, document: Document, key: str) -> Iterator[tuple[Range, str]]:
+    """Each place `key` ends what is typed as a key in a citation, finished (`\\cite{key}`) or still
+    being typed (`\\cite{key` at the end of a line), as completion inserts it: the range of what
+    stands in front of `key` in that typed key, and the typed key."""
     start = document.text.find(key)
     while start != -1:
         end = document.lines.position_of(start + len(key))
         line, col = document.lines.char_col(end)
         context = citation_at(document.text, document.language, line, col, ws.extra_cite_macros())
         typed = context.prefix.strip().lstrip("@") if context is not None else None
-        if typed == key or (leftover and typed == leftover + key):
-            return Range(document.lines.position_of(start - len(typed) + len(key)), document.lines.position_of(start))
+        if typed is not None and typed.endswith(key):
+            yield Range(document.lines.position_of(start - len(typed) + len(key)), document.lines.position_of(start)), typed
         start = document.text.find(key, start + 1)
-    return None
 
 
 def _in_a_bib(ws: Workspace, uri: str, key: str) -> bool:

@@ -23,6 +23,16 @@ from citewise.server.features.workspace import BibState, Document, Workspace
 DEFAULT_BIB_NAME = "references.bib"
 
 
+@dataclass
+class VersionedEdits:
+    """Edits by file path, with the version of each open document they were computed against
+    (None: not open in the editor). A client holding another version refuses them, so they never
+    land on text they were not computed for."""
+
+    edits: dict[str, list[TextEdit]]
+    versions: dict[str, int | None]
+
+
 def target_bib_path(ws: Workspace, uri: str) -> str:
     document = ws.document(uri)
     draft_dir = os.path.dirname(document.path) if document else os.getcwd()

@@ -93,6 +93,10 @@ class Workspace:
     def document(self, uri: str) -> Document | None:
         return self.documents.document(uri)
 
+    def versions_of(self, paths: list[str]) -> dict[str, int | None]:
+        """The version of each path's open document the features hold (None: not open)."""
+        return {path: document.version if (document := self.documents.get(path)) else None for path in paths}
+
     def file_changed(self, uri: str) -> list[str]:
         """A file changed on disk: a known .bib is re-read in the background (the old parse
         answers meanwhile; call `wait_for_reloads` to block); paths to re-diagnose."""

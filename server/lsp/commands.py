@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from citewise.server.features import commands as features
 from citewise.server.features import reference_checks
@@ -138,19 +138,28 @@ async def status(ls: CitewiseServer, *args: Any) -> JsonObject:
     return {"ready": True, **features_state, **server_state}
 
 
-async def apply_edits(ls: CitewiseServer, edits: dict[str, list[TextEdit]], label: str) -> JsonObject:
-    """Send `{path: [TextEdit]}` to the client as one workspace/applyEdit.
+async def apply_edits(
+    ls: CitewiseServer, edits: dict[str, list[TextEdit]], label: str, versions: dict[str, int | None] | None = None
+) -> JsonObject:
+    """Send `{path: [TextEdit]}` to the client as one workspace/applyEdit, labelled with `versions`
+    (path -> the document version the edits were computed against), else the latest versions.
 
     A client without workspace/applyEdit gets the WorkspaceEdit in the reply to apply itself.
+    A client that answers with an error (eglot, for a document that moved on) has not applied it.
     """
     if not edits:
         return {"applied": False}
-    context = convert.EditContext(ls.client_capabilities, ls.open_versions())
-    edit = convert.workspace_edit_to_proto(edits, context)
+    open_versions = ls.open_versions()
+    open_versions.update({convert.uri_from_path(path): version for path, version in (versions or {}).items()})
+    edit = convert.workspace_edit_to_proto(edits, convert.EditContext(ls.client_capabilities, open_versions))
     if not ls.client_flags.apply_edit:
         return {"applied": False, "edit": convert.to_json(edit)}
     _create_missing_files(ls, edit)
-    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    try:
+        result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    except JsonRpcException as error:
+        ls.log(f"{label}: the editor refused the edit: {error.message}", types.MessageType.Warning)
+        return {"applied": False}
     return {"applied": result.applied}
 
 

@@ -10,7 +10,7 @@ index adds its .bib entry at once (features/accept.py), whatever the client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 
 from lsprotocol import types
@@ -20,6 +20,7 @@ from citewise.server.features import accept, fit_checks, reference_checks
 from citewise.server.features import diagnostics as diagnostics_feature
 from citewise.server.features import suggestions as suggestions_feature
 from citewise.server.features.diagnostics import Problem
+from citewise.server.features.edits import VersionedEdits
 from citewise.server.features.positions import Pos, utf16_len
 from citewise.server.features.workspace import Workspace
 from citewise.server.lsp import convert
@@ -28,6 +29,8 @@ from citewise.server.lsp.reference_checks import schedule_verification
 from citewise.server.lsp.server import CitewiseServer
 
 ACCEPT_CHECK_DELAY_S = 0.03
+EDIT_ATTEMPTS = 5
+MOVED_ON_WAIT_S = 5.0
 
 
 async def did_open(ls: CitewiseServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -74,7 +77,7 @@ def _check_accepted_soon(ls: CitewiseServer, uri: str) -> None:
 
     async def check() -> None:
         ls.accept_checks.discard(uri)
-        accepted = await ls.run(accept.entries_to_add, uri)
+        accepted = await ls.run(accept.accepted_papers, uri)
         if accepted is not None:
             await add_accepted_entries(ls, accepted)
 
@@ -83,14 +86,54 @@ def _check_accepted_soon(ls: CitewiseServer, uri: str) -> None:
 
 async def add_accepted_entries(ls: CitewiseServer, accepted: accept.AcceptedPapers) -> None:
     """A paper accepted from completion: its .bib entry through workspace/applyEdit (then, with
-    zoteroPush, the paper into Zotero), as a cite code action adds it."""
-    result = await apply_edits(ls, accepted.edits, f"Add {', '.join(accepted.keys)} to the .bib")
-    if result["applied"] and ls.settings is not None and ls.settings.zotero_push:
+    zoteroPush, the paper into Zotero), as a cite code action adds it; then, in an edit of its
+    own, the removal of what the client left in front of its key."""
+    added = await _apply_current(ls, accept.entry_edits, accepted, f"Add {', '.join(accepted.keys)} to the .bib")
+    await _apply_current(ls, accept.leftover_edits, accepted, f"Complete {', '.join(accepted.keys)}")
+    if added and ls.settings is not None and ls.settings.zotero_push:
         for key in accepted.keys:
             try:
                 await push_to_zotero(ls, key)
             except JsonRpcException as error:
                 ls.log(error.message, types.MessageType.Warning)
+
+
+async def _apply_current(
+    ls: CitewiseServer,
+    compute: Callable[[Workspace, accept.AcceptedPapers], VersionedEdits],
+    accepted: accept.AcceptedPapers,
+    label: str,
+) -> bool:
+    """Compute the edits on the text the features hold and send them with its versions; when the
+    client refused them because the user typed on, compute them again on the newer text (up to
+    EDIT_ATTEMPTS times). Whether an edit was applied."""
+    for _ in range(EDIT_ATTEMPTS):
+        found = await ls.run(compute, accepted)
+        if found is None or not found.edits:
+            return False
+        result = await apply_edits(ls, found.edits, label, found.versions)
+        if result["applied"]:
+            return True
+        if "edit" in result or not await _moved_on(ls, found.versions):
+            return False  # a client that applies no edits, or a user who refused this one
+    ls.log(f"{label}: the editor refused the edit {EDIT_ATTEMPTS} times", types.MessageType.Warning)
+    return False
+
+
+async def _moved_on(ls: CitewiseServer, versions: dict[str, int | None]) -> bool:
+    """Whether one of the documents the edits were computed on gets a newer version within
+    MOVED_ON_WAIT_S (a client may send its change after refusing the edit: eglot waits for idle)."""
+    uris = {convert.uri_from_path(path): version for path, version in versions.items() if version is not None}
+    if not uris:
+        return False
+    deadline = asyncio.get_running_loop().time() + MOVED_ON_WAIT_S
+    while True:
+        current = ls.open_versions()
+        if any(current.get(uri) != version for uri, version in uris.items()):
+            return True
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(0.05)
 
 
 def _debounce_seconds(ls: CitewiseServer) -> float:
