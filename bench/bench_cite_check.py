@@ -7,6 +7,10 @@ chapters of "Coding for Economists" (../shared/corpus/drafts/coding-for-economis
 bibliography. For each draft: one run on the citations as written (every flag is a false flag),
 then `--trials` runs in which `--swap` of the sites have their keys exchanged in random pairs
 (known misfits). Precision = flagged swapped / all flagged; recall = flagged swapped / swapped.
+A held-out set, reported apart (with ../shared only): the citation contexts of ACM-CR
+(../shared/corpus/citation-recommendation/acm-cr-dev), each paragraph's sentence holding the
+reference number as the site, the cited papers' ACM entries (with abstracts) as the bibliography;
+the thresholds were not chosen on it.
 With `--sweep`, the same scores are judged again under other thresholds (SPREAD x MARGIN).
 Run: .venv/bin/python bench/bench_cite_check.py [--trials 20] [--swap 0.1] [--sweep]
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -28,9 +33,10 @@ from citewise.bib.bibtex.reader import entry_to_reference, read_bib_file  # noqa
 from citewise.bib.index.embed import Embedder  # noqa: E402
 from citewise.server.drafts.project import load_draft  # noqa: E402
 from citewise.server.features import cite_check  # noqa: E402
-from citewise.server.features.cite_check import citation_sites, judge, score_sites  # noqa: E402
+from citewise.server.features.cite_check import Site, citation_sites, judge, score_sites  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "corpus" / "drafts"
+ACM = ROOT.parent / "shared" / "corpus" / "citation-recommendation" / "acm-cr-dev"
 
 
 def drafts() -> list[list[Path]]:
@@ -51,9 +57,9 @@ def main() -> None:
     settings = [(cite_check.SPREAD, cite_check.MARGIN)]
     if args.sweep:
         settings += [(spread, margin) for spread in (2.0, 2.5, 3.0, 3.5) for margin in (0.10, 0.15, 0.20)]
-    scored = []
     embedder = Embedder.load()
     seconds = []
+    scored = []
     for group in drafts():
         sites, cited = [], {}
         for path in group:
@@ -65,11 +71,43 @@ def main() -> None:
         start = time.perf_counter()
         scored.append((group, score_sites(sites, cited, list(cited.values()), embedder)))
         seconds.append(time.perf_counter() - start)
+    sets = [("drafts", scored)]
+    if ACM.is_dir():
+        sites, cited = acm_contexts()
+        sets.append(("acm-cr-dev contexts (held out)", [([ACM / "contexts.topics"], score_sites(sites, cited, list(cited.values()), embedder))]))
     for spread, margin in settings:
         cite_check.SPREAD, cite_check.MARGIN = spread, margin
         print(f"== SPREAD {spread}, MARGIN {margin}")
-        evaluate(scored, args, verbose=(spread, margin) == settings[0])
+        for name, groups in sets:
+            print(f"-- {name}")
+            evaluate(groups, args, verbose=(spread, margin) == settings[0] and name == "drafts")
     print(f"time per draft (embedding contexts and bibliography): median {sorted(seconds)[len(seconds) // 2]:.2f} s, p95 {p95(seconds):.2f} s")
+
+
+def acm_contexts() -> tuple[list[Site], dict]:
+    """ACM-CR's (context, cited DOI) pairs as sites: the sentence holding the reference number
+    (else the paragraph), keyed by the cited paper's entry in cited_docs.bib."""
+    topics = {}
+    for block in (ACM / "contexts.topics").read_text(encoding="utf-8").split("<top>")[1:]:
+        number = re.search(r"<num> Number: (\S+)", block).group(1)
+        topics[number] = block.split("Description:", 1)[1].split("</top>")[0].strip()
+    by_doi = {}
+    for entry in read_bib_file(ACM / "cited_docs.bib").entries:
+        ref = entry_to_reference(entry, ACM / "cited_docs.bib")
+        if ref.doi:
+            by_doi[ref.doi.lower()] = ref
+    sites, cited = [], {}
+    for row, line in enumerate((ACM / "contexts.qrels").read_text(encoding="utf-8").splitlines()):
+        number, reference, doi, _ = line.split()
+        ref = by_doi.get(doi.lower())
+        if ref is None or number not in topics:
+            continue
+        paragraph = topics[number]
+        marker = re.compile(r"\[[^\]]*\b" + re.escape(reference) + r"\b[^\]]*\]")
+        sentence = next((text for text in re.split(r"(?<=[.!?])\s+(?=[A-Z])", paragraph) if marker.search(text)), paragraph)
+        sites.append(Site(str(ACM / "contexts.topics"), row, ref.key, sentence, paragraph))
+        cited[ref.key] = ref
+    return sites, cited
 
 
 def evaluate(scored, args, verbose: bool) -> None:

@@ -5,12 +5,15 @@ markup stripped, are embedded with the suggestion model (`citewise.bib.index.emb
 every candidate paper (title, then abstract, as the index embeds them). A site's score is the
 cosine of its context with the cited paper (the mean over sentence and paragraph).
 
-A site is flagged `weak-fit` only when both hold:
-- its score is far below the draft's other citations: under the median by more than
+Judged is the relative fit (`relative_fit`): the score less the paper's mean over the draft's
+sites (a paper with a vague title fits every sentence a little) and less the site's median over
+the candidates (a vague sentence fits no paper well). A site is flagged `weak-fit` only when both hold:
+- its relative fit is far below the draft's other citations: under the median by more than
   `SPREAD` robust deviations (median absolute deviation, floored at `MIN_DEVIATION`);
 - a much better paper exists among the candidates (the draft's bibliography, plus any the
-  caller adds): its score beats the cited one by `MARGIN`, and it is the best candidate.
-The proposal is that paper. Drafts with fewer than `MIN_SITES` sites are not judged: their
+  caller adds): its relative fit beats the cited one's by `MARGIN`, its score beats the cited
+  one's too, and it is the best candidate.
+The proposal is that paper. Findings show the plain scores. Drafts with fewer than `MIN_SITES` sites are not judged: their
 citations give no distribution to compare against.
 """
 
@@ -31,7 +34,7 @@ from citewise.server.drafts.model import Draft
 from citewise.server.drafts.project import read_source
 from citewise.server.features.verify import Finding
 
-SPREAD = 3.0
+SPREAD = 2.5
 MIN_DEVIATION = 0.05
 MARGIN = 0.15
 MIN_SITES = 8
@@ -56,8 +59,8 @@ class Fit:
     better_score: float = 0.0
 
     def detail(self, median: float) -> str:
-        return (f"fits its sentence less than the draft's other citations ({self.score:.2f} against a median of "
-                f"{median:.2f}); {self.better_key} fits better ({self.better_score:.2f})")
+        return (f"fits its sentence far less than the draft's other citations fit theirs ({self.score:.2f}; their "
+                f"median {median:.2f}); {self.better_key} fits better ({self.better_score:.2f})")
 
 
 def citation_sites(draft: Draft, read: Callable[[str], str] = read_source) -> list[Site]:
@@ -132,22 +135,31 @@ def _embedded(vectors: dict[tuple[str, str], np.ndarray], kind: str, texts: list
     return np.stack([vectors[(kind, text)] for text in texts])
 
 
+def relative_fit(matrix: np.ndarray) -> np.ndarray:
+    """Each score less its paper's mean over the sites (columns), then less its site's median over
+    the candidates (rows): how much better than usual this paper fits this sentence."""
+    relative = matrix - matrix.mean(axis=0, keepdims=True)
+    return relative - np.median(relative, axis=1, keepdims=True)
+
+
 def judge(scores: Scores, cited_keys: list[str] | None = None) -> tuple[list[Fit], float]:
-    """A Fit per site (flagged or not) and the draft's median score; `cited_keys` overrides the
-    key each site cites (the benchmark swaps them without embedding anything again)."""
+    """A Fit per site (flagged or not) and the median of the draft's scores; `cited_keys` overrides
+    the key each site cites (the benchmark swaps them without embedding anything again)."""
     keys = cited_keys or [site.key for site in scores.sites]
     if len(keys) < MIN_SITES:
         return [], 0.0
     column = {key: i for i, key in enumerate(scores.keys)}
+    relative = relative_fit(scores.matrix)
     fits = [Fit(replace(site, key=key), float(scores.matrix[row, column[key]])) for row, (site, key) in enumerate(zip(scores.sites, keys))]
-    median = statistics.median(fit.score for fit in fits)
-    deviation = max(MIN_DEVIATION, statistics.median(abs(fit.score - median) for fit in fits))
+    own = [float(relative[row, column[key]]) for row, key in enumerate(keys)]
+    median = statistics.median(own)
+    deviation = max(MIN_DEVIATION, statistics.median(abs(fit - median) for fit in own))
     for row, fit in enumerate(fits):
-        best = int(np.argmax(scores.matrix[row]))
+        best = int(np.argmax(relative[row]))
         fit.better_key, fit.better_score = scores.keys[best], float(scores.matrix[row, best])
-        fit.flagged = (fit.score < median - SPREAD * deviation and fit.better_key != fit.site.key
-                       and fit.better_score >= fit.score + MARGIN)
-    return fits, median
+        fit.flagged = (own[row] < median - SPREAD * deviation and fit.better_key != fit.site.key
+                       and relative[row, best] >= own[row] + MARGIN and fit.better_score > fit.score)
+    return fits, statistics.median(fit.score for fit in fits)
 
 
 def fit_findings(paths, embedder, errors: list[str]) -> list[Finding]:
