@@ -75,6 +75,7 @@ demo: install
 	$(VENV)/bin/citewise search "fair and explainable mixture of experts" -k 1 --index $(DEMO_INDEX)
 	$(VENV)/bin/citewise search "unlearning manipulated training data" -k 1 --index $(DEMO_INDEX)
 	$(VENV)/bin/citewise search "in-context learning with linear models" -k 1 --index $(DEMO_INDEX)
+	$(VENV)/bin/citewise search "merging task vectors with sparse masks" -k 1 --index $(DEMO_INDEX)
 
 # Every benchmark in turn; each prints median and p95 beside its baseline (about an hour in all).
 bench: install

@@ -77,7 +77,7 @@ def test_the_demo_mirror_gives_digest_papers_authors_and_years(capsys, tmp_path,
         assert main(["index", "enrich"]) == 0
     finally:
         server.stop()
-    assert "enriched 42 of 75 incomplete papers" in capsys.readouterr().out
+    assert "enriched 51 of 75 incomplete papers" in capsys.readouterr().out
     with Index.open(index_path) as index:
         unlearning = index.get("goelCorrectiveMachineUnlearning2024")
         assert unlearning.arxiv == "2402.14015" and unlearning.year == "2024"
