@@ -14,6 +14,7 @@ local citewise = require("citewise")
 local results = { steps = {} }
 local TIMEOUT = 60000
 local driver
+vim.lsp.set_log_level("debug")
 
 local function step(name)
   table.insert(results.steps, name)
@@ -22,6 +23,7 @@ end
 local function finish(err)
   results.error = err and tostring(err) or vim.NIL
   if err then
+    results.lsp_log = vim.lsp.get_log_path() -- every message, kept with pytest's temporary directories
     results.buffer = vim.api.nvim_buf_get_lines(0, 0, -1, false)
     results.messages = vim.fn.execute("messages")
   end
@@ -252,8 +254,10 @@ local function run()
   citewise.suggestions[bufnr] = nil
   vim.api.nvim_win_set_cursor(0, { sentence_line, 0 })
   press("o" .. os.getenv("CITEWISE_NEXT_SENTENCE") .. "<Esc>", "n")
+  -- Suggestions for the new line (one for the line cited just before may still arrive first).
   wait_for("suggestions for the next sentence", function()
-    return citewise.suggestions[bufnr] ~= nil
+    local latest = citewise.suggestions[bufnr]
+    return latest ~= nil and type(latest.range) == "table" and latest.range["end"].line == sentence_line and #latest.items > 0
   end)
   press(":CitewiseSuggestions<CR>")
   wait_for("the citation of the picked suggestion", function()

@@ -43,6 +43,8 @@ async def did_change(ls: CitewiseServer, params: types.DidChangeTextDocumentPara
     sends every open document whose version moved): a burst of edits costs one copy of the
     document, not one per edit."""
     uri, version = params.text_document.uri, params.text_document.version
+    if not params.content_changes:  # Neovim 0.7 sends some with none: nothing changed, the cursor is unknown
+        return
     _check_accepted_soon(ls, uri)
     delay = _debounce_seconds(ls)
     edited_bib = uri.lower().endswith(".bib")
