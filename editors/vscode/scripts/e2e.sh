@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make e2e-vscode`: builds and packages the extension, installs code-server (VS Code in a browser)
 # from npm, and runs test/e2e/vscode.test.ts in Debian's Chromium. Everything within a time budget
-# (E2E_BUDGET_SECONDS, default 1500). Screenshots go to test-artifacts/ and the README's images/.
+# (E2E_BUDGET_SECONDS, default 1500). Screenshots go to test-artifacts/; with E2E_UPDATE_IMAGES=1 they
+# also replace the README's images/ (a test run leaves the tracked files alone).
 # Needs the project's venv (.venv with citewise installed); installs Debian packages when missing.
 set -euo pipefail
 
@@ -71,6 +72,10 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 log "end-to-end test in VS Code $("$E2E_CODE_SERVER" --version | head -1) (budget left: $(remaining)s)"
 timeout "$(remaining)" npm run test:e2e
-cp "$artifacts/vscode-completion.png" "$extension/images/completion.png"
-cp "$artifacts/vscode-suggestions-panel.png" "$extension/images/suggestions-panel.png"
-log "passed; screenshots in $artifacts and $extension/images"
+if [ "${E2E_UPDATE_IMAGES:-0}" = 1 ]; then
+  cp "$artifacts/vscode-completion.png" "$extension/images/completion.png"
+  cp "$artifacts/vscode-suggestions-panel.png" "$extension/images/suggestions-panel.png"
+  log "passed; screenshots in $artifacts, copied to $extension/images"
+else
+  log "passed; screenshots in $artifacts (E2E_UPDATE_IMAGES=1 copies them to $extension/images)"
+fi
