@@ -89,7 +89,7 @@ def test_bib_entries_come_before_index_papers_whose_entry_accepting_adds(ws, tmp
     edits = accept.entry_edits(ws, accepted)
     assert accepted.keys == [outside.key] and list(edits.edits) == [str(tmp_path / "refs.bib")]
     assert edits.versions == {str(tmp_path / "refs.bib"): None}  # not open in the editor
-    assert accept.leftover_edits(ws, accepted).edits == {}  # the whole key was replaced
+    assert accept.draft_edits(ws, accepted).edits == {}  # the whole key was replaced
     assert accept.accepted_papers(ws, uri) is None, "the same acceptance added the entry twice"
     bib_text = (tmp_path / "refs.bib").read_text()
     new_bib = apply(bib_text, edits.edits[str(tmp_path / "refs.bib")])
@@ -120,9 +120,14 @@ def test_a_draft_without_bibliography_gets_a_new_references_bib_and_a_declaratio
     candidate = next(c for c in completion.complete(ws, uri, pos) if not c.in_bib)
     declared = apply(text, candidate.additional_text_edits)
     assert "\\bibliography{references}\n\\end{document}" in declared
-    accepted = _accept(ws, uri, text, candidate)
+    accepted = _accept(ws, uri, text, candidate)  # as eglot's TAB: without the additionalTextEdits
     assert not (tmp_path / "references.bib").exists()
     assert accept.entry_edits(ws, accepted).edits[str(tmp_path / "references.bib")][0].new_text.startswith("@")
+    [declaration] = accept.draft_edits(ws, accepted).edits[str(tmp_path / "bare.tex")]
+    assert declaration == candidate.additional_text_edits[0]  # what the item would have added
+    declared_now = apply(ws.document(uri).text, [declaration])
+    ws.update_document(uri, declared_now, 3)
+    assert accept.draft_edits(ws, accepted).edits == {}  # declared once
 
 
 def test_the_rest_of_a_doi_left_in_front_of_the_key_is_removed_on_the_text_as_it_is_now(ws, tmp_path):
@@ -136,16 +141,16 @@ def test_the_rest_of_a_doi_left_in_front_of_the_key_is_removed_on_the_text_as_it
     accepted = accept.accepted_papers(ws, uri)
     assert accepted is not None and accepted.keys == [ref.key]
     assert list(accept.entry_edits(ws, accepted).edits) == [str(tmp_path / "refs.bib")]
-    first = accept.leftover_edits(ws, accepted)
+    first = accept.draft_edits(ws, accepted)
     assert first.versions == {str(tmp_path / "paper.tex"): 2}
     assert apply(accepted_text, first.edits[str(tmp_path / "paper.tex")]).count("\\cite{" + ref.key + "}.") == 1
     typed_on = accepted_text.replace("Segmentation \\cite", "Seeded segmentation \\cite")  # before the edit arrived
     ws.update_document(uri, typed_on, 3)
-    again = accept.leftover_edits(ws, accepted)
+    again = accept.draft_edits(ws, accepted)
     assert again.versions == {str(tmp_path / "paper.tex"): 3}
     assert "Seeded segmentation \\cite{" + ref.key + "}." in apply(typed_on, again.edits[str(tmp_path / "paper.tex")])
     ws.update_document(uri, apply(typed_on, again.edits[str(tmp_path / "paper.tex")]), 4)
-    assert accept.leftover_edits(ws, accepted).edits == {}  # nothing left to remove
+    assert accept.draft_edits(ws, accepted).edits == {}  # nothing left to remove
 
 
 def test_only_an_offered_index_paper_newly_cited_gets_an_entry(ws, tmp_path):

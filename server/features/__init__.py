@@ -43,7 +43,7 @@ Signatures (stable; the protocol engineer codes against these):
                        tables, start embedding entry titles once the model is loaded (call on didOpen)
                      documentation(ws, uri, key) -> str | None   the Markdown card (completionItem/resolve)
     accept.py      accepted_papers(ws, uri) -> AcceptedPapers(uri, refs, leftovers) | None;
-                   entry_edits(ws, accepted), leftover_edits(ws, accepted) -> VersionedEdits(edits, versions)
+                   entry_edits(ws, accepted), draft_edits(ws, accepted) -> VersionedEdits(edits, versions)
                      after a change: the .bib entries of index papers completion offered and the
                      change cited (send as workspace/applyEdit); forget_offers(ws, uri) on close
     suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(

@@ -12,8 +12,9 @@ layer sends as a workspace/applyEdit. Whatever the client, the .bib ends up the 
 Papers other than the index's (an identifier's entry from the registries,
 features/identifier_completion.py) join an offer with `add_offers`. A client that replaces only
 the word before the cursor (eglot's TAB, Neovim's omnifunc) leaves the rest of a DOI typed as the
-key in front of it (`10.1109/iccv.2007.sinop…`): `leftover_edits` removes that leftover, in an edit of
-its own after the .bib's.
+key in front of it (`10.1109/iccv.2007.sinop…`): `draft_edits` removes that leftover, in an edit of
+its own after the .bib's. It also declares the .bib in a draft that declares none, for a client that
+did not apply the item's `additionalTextEdits` (eglot when TAB completes the only match in place).
 
 Both edits are computed on the text the features hold and carry its version. A user who typed on
 before the edit arrived makes the client refuse it; the protocol layer then computes it again on
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 
 from citewise.bib.model import Reference
 from citewise.server.drafts.project import citation_at
-from citewise.server.features.edits import VersionedEdits, bib_entry_edit, target_bib_path
+from citewise.server.features.edits import VersionedEdits, bib_entry_edit, declaration_edit, target_bib_path
 from citewise.server.features.positions import Range, TextEdit
 from citewise.server.features.workspace import Document, Workspace
 
@@ -122,17 +123,21 @@ def entry_edits(ws: Workspace, accepted: AcceptedPapers) -> VersionedEdits:
     return VersionedEdits(edits, ws.versions_of(list(edits)))
 
 
-def leftover_edits(ws: Workspace, accepted: AcceptedPapers) -> VersionedEdits:
-    """The edit removing, on the draft as it is now, what a client left in front of an accepted key."""
+def draft_edits(ws: Workspace, accepted: AcceptedPapers) -> VersionedEdits:
+    """The edit of the draft as it is now: removing what a client left in front of an accepted key,
+    and declaring the .bib when the draft declares none."""
     document = ws.document(accepted.uri)
     if document is None:
         return VersionedEdits({}, {})
-    removals = []
+    changes = []
     for key, leftover in accepted.leftovers.items():
         where = _leftover_range(ws, document, key, leftover) if leftover else None
         if where is not None:
-            removals.append(TextEdit(where, ""))
-    edits = {document.path: removals} if removals else {}
+            changes.append(TextEdit(where, ""))
+    declaration = declaration_edit(ws, document, target_bib_path(ws, accepted.uri))
+    if declaration is not None:
+        changes.append(declaration)
+    edits = {document.path: changes} if changes else {}
     return VersionedEdits(edits, ws.versions_of(list(edits)))
 
 

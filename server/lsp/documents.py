@@ -91,7 +91,7 @@ async def add_accepted_entries(ls: CitewiseServer, accepted: accept.AcceptedPape
     zoteroPush, the paper into Zotero), as a cite code action adds it; then, in an edit of its
     own, the removal of what the client left in front of its key."""
     added = await _apply_current(ls, accept.entry_edits, accepted, f"Add {', '.join(accepted.keys)} to the .bib")
-    await _apply_current(ls, accept.leftover_edits, accepted, f"Complete {', '.join(accepted.keys)}")
+    await _apply_current(ls, accept.draft_edits, accepted, f"Complete {', '.join(accepted.keys)}")
     if added and ls.settings is not None and ls.settings.zotero_push:
         for key in accepted.keys:
             try:
