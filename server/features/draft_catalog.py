@@ -2,8 +2,10 @@
 
 Every cache here is keyed by the stamps of the files it was computed from
 (`OpenDocuments.stamp`: the open document's generation, else mtime and size), and is
-recomputed when any of them differs. The one exception is the listing of draft files
-under the workspace roots, which is kept for SCAN_TTL_SECONDS or until a file changes.
+recomputed when any of them differs. Two keep a cheaper key for the open draft being typed:
+`bib_paths_for` its declaration lines, `project_around` its structure (what it includes,
+declares and defines), so that typing prose does not walk the project again. The listing of
+draft files under the workspace roots is kept for SCAN_TTL_SECONDS or until a file changes.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class DraftCatalog:
         self._files: dict[str, DraftFile] = {}
         self._bib_paths: dict[str, tuple[tuple, list[str]]] = {}
         self._projects: dict[str, tuple[tuple, Draft]] = {}
+        self._around: dict[str, tuple[tuple, tuple, Draft]] = {}
         self._listing: tuple[float, list[str]] = (0.0, [])
 
     # One file ------------------------------------------------------------------------
@@ -102,6 +105,23 @@ class DraftCatalog:
         draft = self.load_project(path)
         files = [os.path.abspath(f) for f in draft.files] or [path]
         self._projects[path] = (tuple((f, self._documents.stamp(f)) for f in files), draft)
+        return draft
+
+    def project_around(self, path: str) -> Draft:
+        """`project(path)` for a caller that takes the open draft `path`'s own citations from its
+        text: kept while the project's other files keep their stamps and `path` keeps its
+        structure (`DraftScan.structure`, the root it names, its size class). What it says of
+        `path`'s own citations and problems may be some keystrokes old."""
+        document = self._documents.get(path)
+        if document is None:
+            return self.project(path)
+        own = (document.scan.structure, _named_root(path, document.text), len(document.text) > MAX_PROJECT_LOAD_BYTES)
+        cached = self._around.get(path)
+        if cached is not None and cached[0] == own and all(self._documents.stamp(f) == stamp for f, stamp in cached[1]):
+            return cached[2]
+        draft = self.load_project(path)
+        others = [f for f in dict.fromkeys(os.path.abspath(f) for f in draft.files) if f != path]
+        self._around[path] = (own, tuple((f, self._documents.stamp(f)) for f in others), draft)
         return draft
 
     def cited_in_project(self, path: str) -> list[Citation]:
@@ -177,6 +197,7 @@ class DraftCatalog:
         """A file was created, deleted or rewritten: list the drafts again on next use."""
         self._listing = (0.0, [])
         self._bib_paths.clear()
+        self._around.clear()
 
     def drafts_using(self, bib_path: str) -> list[str]:
         """Workspace drafts whose .bib files include `bib_path`."""
@@ -191,6 +212,14 @@ class DraftCatalog:
                 file = os.path.abspath(citation.file or path)
                 found.setdefault(file, {}).setdefault((citation.line, citation.col), citation)
         return {file: list(citations.values()) for file, citations in found.items()}
+
+
+def _named_root(path: str, text: str) -> str:
+    """The root document a LaTeX part names in its head ("" when the name is unusable)."""
+    try:
+        return str(find_root_document(path, text))
+    except (OSError, ValueError):
+        return ""
 
 
 def _resolve_bibs(path: str, names: list[str], language: str) -> list[str]:

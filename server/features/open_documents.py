@@ -16,7 +16,7 @@ from functools import cached_property
 
 from citewise.bib.errors import SourceError
 from citewise.server.drafts.latex import scan_latex
-from citewise.server.drafts.markdown import find_markdown_citations, markdown_bibliographies
+from citewise.server.drafts.markdown import scan_markdown
 from citewise.server.drafts.model import Citation
 from citewise.server.drafts.project import language_of
 from citewise.server.drafts.uris import path_to_uri, uri_to_path
@@ -54,16 +54,22 @@ def disk_stamp(path: str) -> Stamp | None:
 class DraftScan:
     citations: list[Citation]
     bibliographies: list[str]  # as written in the file
+    structure: tuple = ()  # what in the file shapes its project: includes, declarations, macros (no positions)
 
 
 def scan_draft(text: str, language: str | None, path: str, extra_macros: tuple[str, ...] = ()) -> DraftScan:
-    """Citations and bibliography declarations of one draft file; empty for unparseable text."""
+    """Citations, bibliography declarations and structure of one draft file; empty for unparseable text."""
     try:
         if language == "latex":
             scan = scan_latex(text, path, extra_macros)
-            return DraftScan(scan.citations, scan.bibliographies)
+            includes = tuple((i.path, i.command, i.relative_to_file) for i in scan.includes)
+            structure = (includes, tuple(scan.bibliographies), tuple(scan.unresolved_bibliographies),
+                         tuple(scan.macros), tuple(scan.text_macros.items()))
+            return DraftScan(scan.citations, scan.bibliographies, structure)
         if language == "markdown":
-            return DraftScan(find_markdown_citations(text, path), markdown_bibliographies(text))
+            found = scan_markdown(text, path)
+            structure = (tuple(name for name, _ in found.includes), tuple(found.bibliographies))
+            return DraftScan(found.citations, found.bibliographies, structure)
     except (ValueError, RecursionError):
         pass
     return DraftScan([], [])

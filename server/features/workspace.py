@@ -110,16 +110,18 @@ class Workspace:
     # Drafts --------------------------------------------------------------------------
 
     def draft_for(self, uri: str) -> Draft:
-        """The draft `uri` belongs to, its citations taken from the open text."""
+        """The draft `uri` belongs to, its citations taken from the open text; its errors are
+        those of the draft's other files (the open text's own problems are its diagnostics')."""
         document = self.document(uri)
         path = uri_to_path(uri)
         if document is None:
             return Draft(root=path, files=[path], citations=[], bib_files=[], errors=[])
-        draft = self.drafts.load_project(path)
+        draft = self.drafts.project_around(path)
         own = self.drafts.citations_of(document)
         citations = [c for c in draft.citations if os.path.abspath(c.file or path) != path] + own
+        errors = [error for error in draft.errors if not error.startswith(f"{path}:")]
         return Draft(root=draft.root, files=draft.files, citations=citations,
-                     bib_files=self.bib_paths_for(uri), errors=draft.errors)
+                     bib_files=self.bib_paths_for(uri), errors=errors)
 
     def citations(self, uri: str) -> list[Citation]:
         """The citations in one document (open text, else disk)."""
