@@ -192,8 +192,7 @@ def baseline_keys(ws: Workspace, site: Site, lexical: Searcher, embedder: Embedd
     def keyed(rows):
         return [library.key_of(r, ref) for r, (ref, _) in ((r, index.get_by_ids([r])[r]) for r in rows)]
     bm25 = [hit.row_id for hit in lexical.search(query, k=K)]
-    row_ids, similarity = ws.searcher.similarities(embedder.encode([query]))
-    dense = row_ids[np.argsort(-similarity[0])[:K]].tolist()
+    dense = [row_id for row_id, _ in ws.searcher.nearest(embedder.encode([query])[0], K)]  # exact: a small index
     hybrid = [hit.row_id for hit in ws.searcher.search(query, k=K)]
     return {"BM25 alone": keyed(bm25), "dense MiniLM alone": keyed(dense), "hybrid on the sentence (before)": keyed(hybrid)}
 

@@ -10,10 +10,15 @@ Figures (median, p95, max), beside the `citewise.status` round trip as the basel
   server CPU                 the server process's CPU time (/proc utime + stime) per request, mean:
                              what the wall-clock figures cost when the machine is not shared
   peak RSS                   the server process (VmHWM) after all of it
+
+Run alone (bench_suggestions.py runs it after the quality figures):
+    nice -n 10 .venv/bin/python bench/suggestion_speed.py [--repeat 60]
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import os
 import random
 import shutil
@@ -116,3 +121,10 @@ async def measure(repeat: int) -> list[str]:
     lines.append(f"{'status round trip':<26} {summary(baseline)} (baseline)")
     lines.append(f"{'server peak RSS':<26} {rss} MB; limit {RSS_LIMIT_MB} MB: {'holds' if rss <= RSS_LIMIT_MB else 'EXCEEDED'}")
     return lines
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=60, help="requests per figure (default 60)")
+    for speed_line in asyncio.run(measure(parser.parse_args().repeat)):
+        print(speed_line)

@@ -239,6 +239,16 @@ class PostgresIndex(Index):
         matrix = np.array([np.fromstring(text[1:-1], sep=",") for _, text in rows], dtype=np.float16)
         return ids, matrix.reshape(len(rows), dimension)
 
+    def vectors_of(self, ids: list[int], dimension: int) -> np.ndarray:
+        """The stored vectors of the given rows as float32 (zeros for a row without one)."""
+        found = np.zeros((len(ids), dimension), dtype=np.float32)
+        rows = dict(self.db.execute("SELECT id, embedding::text FROM refs WHERE id = ANY(?) AND embedding IS NOT NULL",
+                                    [list(ids)]).fetchall())
+        for position, row_id in enumerate(ids):
+            if row_id in rows:
+                found[position] = np.fromstring(rows[row_id][1:-1], sep=",")
+        return found
+
     # Search candidates (see sqlite_queries.py for what each one answers)
 
     def lexical_candidates(self, terms: list[str], limit: int) -> list[tuple[int, float]]:

@@ -10,6 +10,8 @@ word signals run on a worker thread while the query is embedded, using both core
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ SHORT_QUERY_WORDS = 5
 MAX_QUERY_TERMS = 48
 MIN_PREFIX_LENGTH = 3
 CANDIDATE_LIMIT = 200
+ENCODED_CACHE_SIZE = 256
 # The index scores every paper that holds any query word, so a long query over a large
 # index is slow. The rarest words carry the BM25 signal: they are kept until together they
 # occur in this many papers; the common rest is left to the dense signal.
@@ -78,6 +81,8 @@ class Searcher:
         self._paper_counts: dict[str, int] = {}
         self._counts_revision = -1
         self._sqlite_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-sqlite")
+        self._encoded: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
+        self._encoded_lock = threading.Lock()
         if embedder is not None:
             self.set_embedder(embedder)
 
@@ -158,14 +163,37 @@ class Searcher:
         return self._paper_counts[term]
 
     def _dense(self, text: str, depth: int, allowed: set[int] | None) -> _Ranked:
-        assert self.embedder is not None  # search() ranks densely only with an embedder
-        rows = self.index.nearest(self.embedder.encode([text])[0], depth, allowed)
+        rows = self.index.nearest(self.encode(text), depth, allowed)
         return _Ranked([row[0] for row in rows], [row[1] for row in rows])
 
-    def similarities(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarity of each query vector to every embedded paper: (row ids in
-        ascending order, float32 scores of shape [len(vectors), len(row ids)])."""
-        return self.index.similarities(np.asarray(vectors, dtype=np.float32))
+    def query_vector(self, query: str) -> np.ndarray:
+        """The embedding `search(query)` ranks densely with (cached: asking after a search is free)."""
+        return self.encode(strip_markup(query))
+
+    def encode(self, text: str) -> np.ndarray:
+        """The unit-length query embedding of plain `text` (zeros for no text), cached per
+        embedder and text: a keystroke's queries repeat most of the ones before it."""
+        embedder = self.embedder
+        assert embedder is not None, "encode needs the model"
+        key = (id(embedder), text)
+        with self._encoded_lock:
+            vector = self._encoded.get(key)
+            if vector is not None:
+                self._encoded.move_to_end(key)
+                return vector
+        vector = embedder.encode([text])[0] if text else np.zeros(embedder.dimension, dtype=np.float32)
+        with self._encoded_lock:
+            self._encoded[key] = vector
+            if len(self._encoded) > ENCODED_CACHE_SIZE:
+                self._encoded.popitem(last=False)
+        return vector
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The `k` embedded papers closest to `vector` (any length) by cosine: (row id, similarity),
+        best first. Exact on a small SQLite index; the HNSW file or pgvector answers a large one."""
+        vector = np.asarray(vector, dtype=np.float32)
+        norm = float(np.linalg.norm(vector))
+        return self.index.nearest(vector / norm if norm else vector, k, None)
 
     def vectors_of(self, row_ids: list[int]) -> np.ndarray:
         """The stored vectors of the given rows (float32; a zero row for one without a vector)."""

@@ -151,16 +151,6 @@ class SqliteCandidateQueries(EmbeddingRows):
         positions = best.indices[found].numpy()
         return list(zip(row_ids[positions].tolist(), best.values[found].tolist()))
 
-    def similarities(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine similarity of each query to every stored vector: (row ids, ascending; float32
-        scores of shape [len(queries), len(row ids)]). Whole rows, for rankings that combine them."""
-        import torch
-
-        row_ids, matrix = self._vectors(queries.shape[1])
-        if not len(row_ids):
-            return row_ids, np.zeros((len(queries), 0), dtype=np.float32)
-        return row_ids, (torch.from_numpy(queries.astype(np.float16)) @ matrix.T).float().numpy()
-
     def vectors_of(self, ids: list[int], dimension: int) -> np.ndarray:
         """The stored vectors of the given rows as float32 (zeros for a row without one)."""
         import torch

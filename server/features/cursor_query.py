@@ -71,7 +71,7 @@ def context_hits(ws: Workspace, query: str, k: int = MIN_HITS, latest: bool = Tr
         _CACHE.move_to_end(key)
         return cached[1], cached[2]
     hits = searcher.search(query, k=k) if searcher is not None else []
-    vector = embedder.encode([query])[0] if embedder is not None else None
+    vector = searcher.query_vector(query) if searcher is not None and embedder is not None else None
     _CACHE[key] = (revision, hits, vector)
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)

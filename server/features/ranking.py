@@ -20,6 +20,7 @@ import os
 import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,9 @@ from citewise.server.features.feedback import feedback_for
 from citewise.server.features.sentences import Sentence
 from citewise.server.features.surroundings import Surroundings, surroundings
 from citewise.server.features.workspace import Document, Workspace
+
+if TYPE_CHECKING:
+    from citewise.bib.index.search import Searcher
 
 FEATURES = ("hybrid", "sentence", "paragraph", "section", "document", "cited_similarity", "cocited",
             "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
@@ -42,8 +46,6 @@ CONTEXT_SIGNALS = ("sentence", "paragraph", "section", "document")  # dense simi
 POOL_MIX = {"sentence": 0.3, "paragraph": 0.75, "section": 2.0, "document": 0.0}  # the query gathering candidates
 POOL = 50
 MIN_QUERY_CHARS = 20
-_ENCODED: OrderedDict[tuple, np.ndarray] = OrderedDict()
-_ENCODED_SIZE = 256
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{3,}")
 
 
@@ -93,15 +95,10 @@ def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
     vectors = None
     if sentence_vector is not None:
         texts = (around.paragraph, around.section, around.document)
-        vectors = np.vstack([sentence_vector, *(_encode(ws, text) for text in texts)])
+        vectors = np.vstack([sentence_vector, *(searcher.encode(text) for text in texts)])
         combined = sum(POOL_MIX[name] * vectors[i] for i, name in enumerate(CONTEXT_SIGNALS))
-        row_ids, similarity = searcher.similarities(combined[None, :])
-        pool_ids = _top(row_ids, similarity[0], POOL)
-        bib_ids = np.fromiter(library.rows_in_bib, dtype=np.int64)
-        positions = np.searchsorted(row_ids, bib_ids)
-        found = (positions < len(row_ids)) & (row_ids[np.minimum(positions, len(row_ids) - 1)] == bib_ids)
-        bib_top = _top(bib_ids[found], similarity[0][positions[found]], POOL)
-        for row_id in (*pool_ids, *bib_top):
+        pool_ids = [row_id for row_id, _ in searcher.nearest(combined, POOL)]
+        for row_id in (*pool_ids, *library.closest_in_bib(searcher, combined, POOL)):
             pool.setdefault(int(row_id), 0.0)
     cocited = _cocitations(ws, document.path)
     counts = Counter()
@@ -217,21 +214,6 @@ def _top(row_ids: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
     return row_ids[best]
 
 
-def _encode(ws: Workspace, text: str) -> np.ndarray:
-    """The embedding of `text` (zeros for no text), cached per model and text."""
-    embedder = ws.embedder
-    key = (id(embedder), text)
-    vector = _ENCODED.get(key)
-    if vector is None:
-        vector = embedder.encode([text])[0] if text else np.zeros(embedder.dimension, dtype=np.float32)
-        _ENCODED[key] = vector
-        if len(_ENCODED) > _ENCODED_SIZE:
-            _ENCODED.popitem(last=False)
-    else:
-        _ENCODED.move_to_end(key)
-    return vector
-
-
 def _root_head(ws: Workspace, document: Document, root: str) -> str | None:
     """The draft's root file when `document` is included by another (for title and abstract)."""
     if not root or os.path.abspath(root) == document.path:
@@ -278,12 +260,23 @@ class _Library:
     keys_by_row: dict[int, str]
     rows_in_bib: set[int]
     rows_from_zotero: set[int]
+    _bib_vectors: tuple[np.ndarray, np.ndarray] | None = None  # embedded .bib rows and their vectors
 
     def row_of_key(self, key: str) -> int | None:
         return self.rows_by_key.get(key)
 
     def key_of(self, row_id: int, ref: Reference) -> str:
         return self.keys_by_row.get(row_id, ref.key)
+
+    def closest_in_bib(self, searcher: Searcher, query: np.ndarray, count: int) -> np.ndarray:
+        """The `count` embedded .bib rows most similar to `query` (their vectors are read once)."""
+        if self._bib_vectors is None:
+            rows = sorted(self.rows_in_bib)
+            vectors = searcher.vectors_of(rows)
+            embedded = np.flatnonzero(vectors.any(axis=1))
+            self._bib_vectors = (np.asarray(rows, dtype=np.int64)[embedded], vectors[embedded])
+        rows, vectors = self._bib_vectors
+        return _top(rows, vectors @ query, count)
 
 
 _LIBRARIES: OrderedDict[tuple, _Library] = OrderedDict()
