@@ -77,7 +77,7 @@ class CachedModel:
 
     def __init__(self, model, name: str):
         self.model, self.name = model, name
-        self.max_seq_length = model.max_seq_length
+        self.max_seq_length, self.device = model.max_seq_length, model.device
         CACHE.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(CACHE)
         self.db.execute("CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY, vector BLOB)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import EXAMPLES, INDEX_BACKENDS
 
@@ -11,6 +12,7 @@ from citewise.bib.index.search import Searcher
 from citewise.bib.index.store import Index
 from citewise.bib.model import Author, Origin, Reference
 from citewise.bib.readers import read_path
+from citewise.bib.text import strip_markup
 
 EXTRA = [
     Reference(key="vaswani2017attention", title="Attention Is All You Need", authors=[Author("Vaswani", "Ashish")],
@@ -146,3 +148,23 @@ def test_first_load_of_a_process_sets_the_thread_count_once():
               "Embedder.load(threads=2); print(first, torch.get_num_threads())")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["1", "1"]
+
+
+def test_nearest_and_vectors_of_read_the_stored_vectors(seeded, embedder):
+    """What the suggestions' ranking reads: the papers closest to any vector, chosen rows' vectors,
+    and the query's embedding, computed once for the search and the ranking."""
+    searcher = Searcher(seeded, embedder)
+    query_text = "fast ODE solvers make \\emph{diffusion} sampling cheaper"
+    hits = searcher.search(query_text, k=3)
+    query = searcher.query_vector(query_text)
+    assert searcher.query_vector(query_text) is query, "the search's embedding is reused"
+    assert np.allclose(query, embedder.encode([strip_markup(query_text)])[0], atol=1e-5)
+    found = searcher.nearest(3 * query, 5)  # any length: cosine
+    scores = [score for _, score in found]
+    assert scores == sorted(scores, reverse=True) and hits[0].row_id in [row for row, _ in found]
+    ids = sorted(seeded.ids_for_keys(seeded.all_keys()))
+    everything = searcher.vectors_of(ids + [10**9])
+    assert everything.shape == (len(ids) + 1, embedder.dimension) and not everything[-1].any()
+    exact = np.asarray(ids)[np.argsort(-(everything[:-1] @ query))[:5]]
+    assert [row for row, _ in found] == exact.tolist()
+    assert np.allclose(everything[:-1][np.searchsorted(ids, exact)] @ query, scores, atol=0.01)

@@ -181,3 +181,20 @@ def test_citewise_suggest_follows_input_and_ranks_like_the_server(tmp_path, inde
     _, direct = suggestions.suggestions_at(ws, document, document.lines.position_of(end), 10)
     cited = {"hoDenoisingDiffusionProbabilistic2020"}
     assert [s.item.key for s in direct if s.item.key not in cited][:4] == [i["key"] for i in records[1]["items"]]
+
+
+def test_a_postgresql_index_ranks_like_sqlite(tmp_path, index_path, embedder, postgres):
+    """The ranking reads the index only through nearest-neighbour search and chosen rows' vectors,
+    which both backends answer."""
+    (tmp_path / "sqlite").mkdir()
+    (tmp_path / "pg").mkdir()
+    ranked = []
+    for folder, location in ((tmp_path / "sqlite", str(index_path)),
+                             (tmp_path / "pg", str(build_index(postgres.new_database(), embedder)))):
+        ws = make_workspace(folder, None, suggestion_feedback=False)
+        ws.update_settings(Settings(index_path=location, suggestion_feedback=False))
+        ws.load_model(embedder)
+        _, result = _suggested(ws, folder)
+        assert len(result.items) == 5 and all(item.reason for item in result.items)
+        ranked.append([item.key for item in result.items])
+    assert ranked[1][0] == ranked[0][0] and len(set(ranked[0]) & set(ranked[1])) >= 4

@@ -14,15 +14,20 @@ class DraftBibLookup:
     """The entries of the .bib files a draft uses, by key, DOI and normalized title.
 
     Built from each .bib's parse (cached on its `BibState`, so it is rebuilt only when that
-    file changes); the first file to hold a key, DOI or title wins."""
+    file changes); the first file to hold a key, DOI or title wins. The mappings are read-only:
+    a draft with one .bib shares that file's cached ones (no copy of 5,000 entries per keystroke)."""
 
     def __init__(self, ws: Workspace, uri: str):
+        parts = [state.derive("lookup", _lookup_of) for state in ws.bib_states_for(uri)]
+        if len(parts) == 1:
+            self.by_key, self.by_doi, self.by_title = parts[0]
+            return
         self.by_key: dict[str, Reference] = {}
         self.by_doi: dict[str, str] = {}
         self.by_title: dict[str, str] = {}
-        for state in ws.bib_states_for(uri):
-            for mapping, part in zip((self.by_key, self.by_doi, self.by_title), state.derive("lookup", _lookup_of)):
-                for name, value in part.items():
+        for part in parts:
+            for mapping, found in zip((self.by_key, self.by_doi, self.by_title), part):
+                for name, value in found.items():
                     mapping.setdefault(name, value)
 
     def key_of(self, ref: Reference) -> str | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.location import display_location, index_exists, resolve_index_path
+from citewise.server.features.background import keep_for_good
 
 if TYPE_CHECKING:  # the index pulls in numpy; the model torch: neither on the import path
     from citewise.bib.index.search import Searcher
@@ -121,10 +122,12 @@ class Papers:
         from citewise.bib.index.embed import QUERY_THREADS, Embedder
 
         try:
-            self._embedder = Embedder.load(self._model_name, threads=QUERY_THREADS)
+            embedder = Embedder.load(self._model_name, threads=QUERY_THREADS)
         except Exception as error:  # reported through status(); lexical search keeps working
             self.problem = f"embedding model unavailable: {error}"
             raise
+        keep_for_good()
+        self._embedder = embedder
 
     @property
     def embedder(self) -> Any:

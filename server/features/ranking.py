@@ -10,8 +10,9 @@ are fitted by bench/bench_suggestions.py on its fit split (the `feedback` weight
 hand: the benchmark has no feedback). Each candidate also keeps the evidence behind its
 strongest signals, from which `reason` says in a few words why it is suggested.
 
-Everything here is cached per query text, per .bib parse and per workspace scan, so a
-keystroke costs the sentence search plus one embedding of the paragraph.
+Everything here is cached per query text, per .bib parse, per index revision and per
+workspace scan, so a keystroke costs the sentence search, one embedding of the paragraph and
+one nearest-neighbour search for the surroundings.
 """
 
 from __future__ import annotations
@@ -108,9 +109,9 @@ def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
         row_id = library.row_of_key(key)
         if row_id is not None:
             pool.setdefault(row_id, 0.0)
-    found_refs = ws.index.get_by_ids(list(pool))
+    found_refs = _references(ws, list(pool), hits)
     row_list = [row_id for row_id in pool if row_id in found_refs]
-    candidates = [Candidate(row_id, found_refs[row_id][0], library.key_of(row_id, found_refs[row_id][0]),
+    candidates = [Candidate(row_id, found_refs[row_id], library.key_of(row_id, found_refs[row_id]),
                             {"hybrid": pool[row_id]}) for row_id in row_list]
     if vectors is not None and candidates:
         paper_vectors = searcher.vectors_of(row_list)
@@ -279,6 +280,34 @@ class _Library:
         return _top(rows, vectors @ query, count)
 
 
+_REFERENCES: OrderedDict[tuple, Reference] = OrderedDict()
+_REFERENCES_SIZE = 2_000
+
+
+def _references(ws: Workspace, row_ids: list[int], hits: list) -> dict[int, Reference]:
+    """The papers of `row_ids` (read-only): the hits' own, then those read for earlier keystrokes
+    (cached per index and revision: the pool changes little from one keystroke to the next),
+    then the index."""
+    index = ws.index
+    revision = (id(index), index.revision())
+    found = {hit.row_id: hit.ref for hit in hits if hit.row_id >= 0}
+    missing = []
+    for row_id in row_ids:
+        if row_id in found:
+            continue
+        ref = _REFERENCES.get((*revision, row_id))
+        if ref is None:
+            missing.append(row_id)
+        else:
+            found[row_id] = ref
+            _REFERENCES.move_to_end((*revision, row_id))
+    for row_id, (ref, _) in index.get_by_ids(missing).items():
+        found[row_id] = _REFERENCES[(*revision, row_id)] = ref
+    while len(_REFERENCES) > _REFERENCES_SIZE:
+        _REFERENCES.popitem(last=False)
+    return found
+
+
 _LIBRARIES: OrderedDict[tuple, _Library] = OrderedDict()
 _COCITATIONS: OrderedDict[tuple, dict] = OrderedDict()
 _CACHE_SIZE = 8
@@ -297,7 +326,7 @@ def _library(ws: Workspace, uri: str) -> _Library:
                 refs.setdefault(name, ref)
         rows = index.row_ids_for(list(refs.values()))
         by_key = {name: row for name, row in zip(refs, rows) if row is not None}
-        zotero = {row for row, in index.db.execute("SELECT id FROM refs WHERE instr(lower(sources), 'zotero') > 0")}
+        zotero = index.filtered_ids(None, None, "zotero")
         library = _Library(by_key, {row: name for name, row in by_key.items()}, set(by_key.values()), zotero)
         _remember(_LIBRARIES, key, library)
     return library
