@@ -23,7 +23,8 @@ Three kinds of thread, each owning its own state:
    picks up on its next use. The old value keeps answering until then.
 
 Inside one call, code may use helper threads that it joins before returning (the searcher
-runs its SQLite signals beside the query embedding; verify asks several registries at once);
+runs its SQLite signals beside the query embedding; the suggestions' ranking embeds the
+paragraph beside the sentence's search; verify asks several registries at once);
 those are not lanes. The stdin pump of the transport (lsp/transport.py) belongs to the
 protocol thread: it only moves bytes into the loop. `citewise mcp` is another program with
 its own, simpler model (server/mcp/server.py). The library's `read_bib_file(wait=False)`

@@ -46,15 +46,11 @@ def diagnostics(ws: Workspace, uri: str) -> list[Problem]:
 def draft_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
     states = ws.bib_states_for(document.uri)
     problems: list[Problem] = []
-    definitions: dict[str, list[tuple[BibState, int]]] = {}
-    for state in states:
-        for folded, entry in state.by_key.items():
-            definitions.setdefault(folded, []).append((state, entry.line))
     lines = document.lines
     for citation in ws.citations(document.uri):
         for use in citation.keys:
             key_range = lines.lsp_range(use.line, use.col, use.line, use.end_col)
-            places = definitions.get(use.key.lower())
+            places = [(state, entry.line) for state in states if (entry := state.entry(use.key)) is not None]
             if states and not places and use.key != "*":
                 problems.append(Problem(key_range, "warning", f"undefined citation key {use.key!r}",
                                         UNDEFINED, {"key": use.key}))

@@ -11,8 +11,9 @@ hand: the benchmark has no feedback). Each candidate also keeps the evidence beh
 strongest signals, from which `reason` says in a few words why it is suggested.
 
 Everything here is cached per query text, per .bib parse, per index revision and per
-workspace scan, so a keystroke costs the sentence search, one embedding of the paragraph and
-one nearest-neighbour search for the surroundings.
+workspace scan, so a keystroke costs the sentence search, one embedding of the paragraph (on a
+helper thread, beside the search: the model runs on one core) and one nearest-neighbour search
+for the surroundings.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -48,6 +50,7 @@ POOL_MIX = {"sentence": 0.3, "paragraph": 0.75, "section": 2.0, "document": 0.0}
 POOL = 50
 MIN_QUERY_CHARS = 20
 _WORD = re.compile(r"[A-Za-z][A-Za-z-]{3,}")
+_HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-surroundings")  # joined within each call
 
 
 @dataclass
@@ -87,16 +90,19 @@ def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
     searcher = ws.searcher
     if context.sentence is None or searcher is None or len(context.query) < MIN_QUERY_CHARS:
         return Ranking(context.sentence, set(), [])
-    hits, sentence_vector = context_hits(ws, context.query, POOL)
     draft = ws.draft_for(document.uri)
     around = surroundings(document.text, offset, document.language, _root_head(ws, document, draft.root))
+    texts = (around.paragraph, around.section, around.document)
+    embedded = (_HELPER.submit(lambda: [searcher.encode(text) for text in texts])
+                if ws.model_ready and searcher.embedder is not None else None)  # beside the sentence's search
+    hits, sentence_vector = context_hits(ws, context.query, POOL)
     cited = _CitedInDraft(draft.citations, document, context.sentence, context.neighbour, offset)
     library = _library(ws, document.uri)
     pool: dict[int, float] = {hit.row_id: float(hit.score) for hit in hits if hit.row_id >= 0}
+    surrounding_vectors = embedded.result() if embedded is not None else None
     vectors = None
-    if sentence_vector is not None:
-        texts = (around.paragraph, around.section, around.document)
-        vectors = np.vstack([sentence_vector, *(searcher.encode(text) for text in texts)])
+    if sentence_vector is not None and surrounding_vectors is not None:
+        vectors = np.vstack([sentence_vector, *surrounding_vectors])
         combined = sum(POOL_MIX[name] * vectors[i] for i, name in enumerate(CONTEXT_SIGNALS))
         pool_ids = [row_id for row_id, _ in searcher.nearest(combined, POOL)]
         for row_id in (*pool_ids, *library.closest_in_bib(searcher, combined, POOL)):
