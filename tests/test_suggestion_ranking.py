@@ -198,3 +198,17 @@ def test_a_postgresql_index_ranks_like_sqlite(tmp_path, index_path, embedder, po
         assert len(result.items) == 5 and all(item.reason for item in result.items)
         ranked.append([item.key for item in result.items])
     assert ranked[1][0] == ranked[0][0] and len(set(ranked[0]) & set(ranked[1])) >= 4
+
+
+def test_loading_the_model_takes_the_objects_then_alive_out_of_the_collectors_walk(tmp_path):
+    """A full garbage collection in the server walks only what was made after the model loaded
+    (in a process of its own: freezing is for the whole process)."""
+    script = ("import gc; from citewise.server.features.papers import Papers; "
+              "from citewise.server.features.settings import Settings; "
+              "before = gc.get_freeze_count(); papers = Papers(None, Settings().model); papers.load_model(); "
+              "print(before, gc.get_freeze_count(), papers.model_ready)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    before, after, ready = result.stdout.split()
+    assert before == "0" and int(after) > 50_000 and ready == "True"
