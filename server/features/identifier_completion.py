@@ -129,8 +129,8 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
 
 def _filter_text(typed: str, key: str) -> str:
     """What clients match the typed text against: it must start with what they take as typed. VS Code
-    takes the text from the start of the edit range (the whole identifier), eglot and Neovim's
-    omnifunc the word before the cursor (`4408927` of `10.1109/iccv.2007.4408927`)."""
+    takes the text from the start of the edit range (the whole identifier), eglot the word before
+    the cursor (`4408927` of `10.1109/iccv.2007.4408927`); the Neovim setup's omnifunc keeps every item."""
     word = _last_word(typed)
     return " ".join(dict.fromkeys(part for part in (word, typed, key) if part))
 
