@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lsp_support import execute, lsp_session, wait_until
+from pygls.exceptions import JsonRpcException
 from registry_support import registry, registry_env, registry_server  # noqa: F401 (fixtures)
 
 from citewise.bib.index.store import Index
@@ -84,3 +86,23 @@ def test_the_demo_mirror_gives_digest_papers_authors_and_years(capsys, tmp_path,
         assert [a.family for a in unlearning.authors] == ["Goel", "Prabhu", "Torr", "Kumaraguru", "Sanyal"]
         breadcrumbs = index.get("davariModelBreadcrumbsScaling2023")
         assert breadcrumbs.arxiv == "2312.06795" and [a.family for a in breadcrumbs.authors] == ["Davari", "Belilovsky"]
+
+
+async def test_the_language_server_enriches_the_index_on_request(registry_env, index_path, tmp_path):
+    """citewise.enrichIndex: the same lookups as `index enrich`, with progress, from any editor."""
+    assert main(["index", "add", str(DIGEST), "--no-embed"]) == 0
+    workspace = tmp_path / "paper"
+    workspace.mkdir()
+    async with lsp_session("visual-studio-code", workspace, index_path=index_path) as client:
+        with pytest.raises(JsonRpcException, match="enrichIndex expects"):
+            await execute(client, "citewise.enrichIndex", "all")
+        assert registry_env.requests == []  # a refused request asks nothing
+        summary = await execute(client, "citewise.enrichIndex")
+        assert summary == {"candidates": 6, "enriched": 4, "notFound": 2, "unverifiable": 0,
+                           "rekeyed": {"HeatBathRandom": "stanleyHeatBathRandom2016", **summary["rekeyed"]}}
+        reports = await wait_until(lambda: next((r for r in client.progress_reports.values()
+                                                 if r and r[0].title == "citewise: enriching the index" and r[-1].kind == "end"), None))
+        assert reports[0].cancellable is True and any("looked up 6/6" in (r.message or "") for r in reports)
+    with Index.open(index_path) as index:
+        assert index.get("stanleyHeatBathRandom2016").arxiv == "1605.08386"
+        assert index.get("HeatBathRandom").year == "2016"  # the old key still finds it

@@ -1,7 +1,7 @@
-"""What `workspace/executeCommand` runs: insert a citation, write a .bib, search, reindex, Zotero.
+"""What `workspace/executeCommand` runs: insert a citation, write a .bib, search, reindex, enrich, Zotero.
 
-`reindex`, `sync_zotero` and `push_to_zotero` may run in a worker thread: they open
-their own index connection and only read the workspace's parsed .bib files. The
+`reindex`, `enrich_index`, `sync_zotero` and `push_to_zotero` may run in a worker thread: they
+open their own index connection and only read the workspace's parsed .bib files. The
 workspace's own connection sees their commits (SQLite WAL) on its next query.
 """
 
@@ -175,6 +175,30 @@ def reindex(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[], boo
     on_progress("done", 100)
     ws.index_changed()
     return totals
+
+
+def enrich_index(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[], bool], limit: int | None = None) -> dict:
+    """Fill in authors, year, venue and identifiers of the index's incomplete papers from the
+    registries (bib/registries/enrich.py), as `citewise index enrich` does; then embed what changed.
+    Cancelling keeps the papers done so far (each one is replaced in a transaction of its own)."""
+    from citewise.bib.index.embed import embed_pending
+    from citewise.bib.index.store import Index
+    from citewise.bib.registries.enrich import enrich_index as enrich
+    from citewise.server.features.reference_checks import registries
+
+    def looked_up(done: int, total: int) -> None:
+        if is_cancelled():
+            raise Cancelled(f"enrichment cancelled after {done} of {total} papers")
+        on_progress(f"looked up {done}/{total}", int(90 * done / max(1, total)))
+
+    with Index.open(ws.index_path, create=False) as index:
+        summary = enrich(index, registries(ws), limit=limit, on_progress=looked_up)
+        if ws.embedder is not None:
+            embed_pending(index, ws.embedder)
+    on_progress("done", 100)
+    ws.index_changed()
+    return {"candidates": summary.candidates, "enriched": summary.enriched, "notFound": summary.not_found,
+            "unverifiable": summary.unverifiable, "rekeyed": summary.rekeyed}
 
 
 def _zotero_settings(ws: Workspace):

@@ -90,6 +90,18 @@ async def reindex(ls: CitewiseServer, *args: Any) -> JsonObject:
     return summary
 
 
+async def enrich_index(ls: CitewiseServer, *args: Any) -> JsonObject:
+    """[limit?] -> {candidates, enriched, notFound, unverifiable, rekeyed: {old: new}}; progress
+    "citewise: enriching the index", cancellable. Asks the registries: run only on the user's request."""
+    if len(args) > 1 or (args and not (isinstance(args[0], int) and args[0] > 0)):
+        raise JsonRpcInvalidParams(f"citewise.enrichIndex expects [limit?] with a positive whole limit, got {list(args)!r}")
+    progress = await WorkDone.begin(ls, "citewise: enriching the index", cancellable=True)
+    try:
+        return await ls.run_strict(features.enrich_index, progress.report, progress.is_cancelled, args[0] if args else None, lane="jobs")
+    finally:
+        progress.end("cancelled" if progress.is_cancelled() else "done")
+
+
 async def sync_zotero(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[] -> summary dict; progress "citewise: syncing Zotero"."""
     progress = await WorkDone.begin(ls, "citewise: syncing Zotero")
@@ -195,6 +207,7 @@ COMMANDS: dict[str, Callable[..., Awaitable[Any]]] = {
     "citewise.generateBib": generate_bib,
     "citewise.searchPapers": search_papers,
     "citewise.reindex": reindex,
+    "citewise.enrichIndex": enrich_index,
     "citewise.syncZotero": sync_zotero,
     "citewise.pushToZotero": push_to_zotero,
     "citewise.status": status,

@@ -73,6 +73,7 @@ function registerCommands(context: vscode.ExtensionContext): vscode.Disposable[]
     command("generateBib", generateBib),
     command("syncZotero", syncZotero),
     command("reindex", () => runServerCommand("citewise.reindex", [], "Index rebuilt")),
+    command("enrichIndex", () => runServerCommand("citewise.enrichIndex", [], "Index enriched from the registries")),
     command("restartServer", () => restartServer(context)),
     command("showLogs", () => output.show()),
     command("setZoteroApiKey", () => setZoteroApiKey(context)),
