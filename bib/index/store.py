@@ -26,7 +26,7 @@ from urllib.parse import quote
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.connection import as_citewise_error, chunks
 from citewise.bib.index.location import is_database_url
-from citewise.bib.index.paper_rows import PaperRows
+from citewise.bib.index.paper_rows import PaperRows, title_head
 from citewise.bib.index.sqlite_queries import SqliteCandidateQueries
 from citewise.bib.index.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from citewise.bib.model import Reference, normalize_doi, normalize_title, reference_from_dict
@@ -152,15 +152,20 @@ class Index(SqliteCandidateQueries, PaperRows):
                 f"SELECT key, id FROM refs WHERE key IN ({marks}) UNION ALL"
                 f" SELECT key, ref_id FROM aliases WHERE key IN ({marks})", chunk + chunk).fetchall())
         by_doi = self._ids_by("doi", [normalize_doi(ref.doi) for ref in refs if ref.doi])
-        by_title = self._ids_by("title_norm", [normalize_title(ref.title) for ref in refs if ref.title])
+        titles = {normalize_title(ref.title) for ref in refs if ref.title}
+        by_title = {title: row_id for title, row_id in self._ids_by("title_head", {title_head(t) for t in titles}).items()
+                    if title in titles}
         return [(ref.doi and by_doi.get(normalize_doi(ref.doi))) or (ref.title and by_title.get(normalize_title(ref.title)))
                 or by_key.get(ref.key) or None for ref in refs]
 
-    def _ids_by(self, column: str, values: list[str]) -> dict[str, int]:
+    def _ids_by(self, column: str, values: Iterable[str]) -> dict[str, int]:
+        """Value -> first row id of the rows whose indexed `column` holds one of `values`;
+        for `title_head`, each row found is keyed by its whole normalized title."""
         found: dict[str, int] = {}
+        shown = "title_norm" if column == "title_head" else column
         for chunk in chunks([value for value in values if value], 500):
             marks = ",".join("?" * len(chunk))
-            for value, row_id in self.db.execute(f"SELECT {column}, id FROM refs WHERE {column} IN ({marks})", chunk):
+            for value, row_id in self.db.execute(f"SELECT {shown}, id FROM refs WHERE {column} IN ({marks})", chunk):
                 found.setdefault(value, row_id)
         return found
 
