@@ -303,6 +303,14 @@ async def model_ready(client) -> float:
     return time.perf_counter() - client.initialized_at
 
 
+def migrate_once(index_path: Path) -> None:
+    """Bring the cached index to the current schema, as a user's index is once: the server
+    works on a fresh copy each run, which would otherwise migrate on every first completion."""
+    from citewise.bib.index.store import Index
+
+    Index.open(index_path, create=False).close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=5000)
@@ -311,6 +319,7 @@ async def main() -> None:
     parser.add_argument("--startups", type=int, default=5, help="server starts timed for initialize")
     args = parser.parse_args()
     folder, cached_index = build_data(args.entries, args.papers)
+    migrate_once(cached_index)
     workdir = tempfile.TemporaryDirectory()
     index_path = Path(workdir.name) / cached_index.name
     shutil.copy(cached_index, index_path)

@@ -254,3 +254,31 @@ def test_embeddings_load_back_in_row_order_across_chunks(index):
     assert len(row_ids) == count and list(row_ids) == sorted(item.row_id for item in pending)
     by_row = {item.row_id: vector for item, vector in zip(pending, vectors)}
     assert all(np.array_equal(matrix[position], by_row[row_id].astype(np.float16)) for position, row_id in enumerate(row_ids))
+
+
+def test_a_reader_that_reloads_in_the_background_answers_from_the_vectors_before_a_write(tmp_path):
+    """SQLite only: the language server sets `reload_vectors_with` on a SQLite index (a PostgreSQL
+    index keeps its vectors in the database)."""
+    import numpy as np
+
+    index_location = tmp_path / "index.sqlite"
+
+    def embed(opened: Index) -> None:
+        pending = opened.needing_embedding()
+        opened.store_embeddings([item.row_id for item in pending], np.ones((len(pending), 4), dtype=np.float32))
+
+    query = np.ones((1, 4), dtype=np.float32)
+    with Index.open(index_location) as writer, Index.open(index_location) as reader:
+        writer.set_model("test-model", 4)
+        writer.add_references([paper("a", "Alpha paper"), paper("b", "Beta paper")])
+        embed(writer)
+        jobs: list = []
+        reader.reload_vectors_with = jobs.append
+        assert len(reader.similarities(query)[0]) == 2 and not jobs  # nothing read yet: read at once
+        writer.add_references([paper("c", "Gamma paper")])
+        embed(writer)
+        assert len(reader.similarities(query)[0]) == 2 and len(jobs) == 1  # the vectors before the write answer
+        assert len(reader.similarities(query)[0]) == 2 and len(jobs) == 1  # one reload at a time
+        jobs[0]()
+        row_ids, scores = reader.similarities(query)
+        assert len(row_ids) == 3 and scores.shape == (1, 3) and len(jobs) == 1

@@ -9,7 +9,7 @@ Every method returns row ids (and a score where it ranks: higher is better).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,12 +33,20 @@ class SqliteCandidateQueries(EmbeddingRows):
 
     The caches (`_vector_cache`, `_family_cache`) are keyed by the index revision (and the
     vectors' dimension) and guarded by `_cache_lock`, since searches may run on several threads.
+
+    A long-lived reader (the language server) sets `reload_vectors_with`, a function that runs
+    a job in the background: after the index changes, the vectors of the revision before keep
+    answering while that job reads the new ones through a connection of its own
+    (`load_vectors`), instead of the search that noticed the change reading them (seconds for
+    100,000 papers while another process writes).
     """
 
     def __init__(self, db: Database, path: Path | str):
         super().__init__(db, path)
         self._cache_lock = threading.Lock()
         self._vector_cache: tuple[tuple[int, int], np.ndarray, torch.Tensor] | None = None
+        self.reload_vectors_with: Callable[[Callable[[], None]], object] | None = None
+        self._vectors_reloading = False
         self._family_cache: tuple[int, list[str]] | None = None
         self._ann = AnnReader(path)
 
@@ -179,10 +187,34 @@ class SqliteCandidateQueries(EmbeddingRows):
         with self._cache_lock:
             revision = self.revision()
             cached = self._vector_cache
-            if cached is None or cached[0] != (revision, dimension):
+            if cached is not None and cached[0] != (revision, dimension) and cached[0][1] == dimension \
+                    and self.reload_vectors_with is not None:
+                if not self._vectors_reloading:
+                    self._vectors_reloading = True
+                    self.reload_vectors_with(lambda: self.load_vectors(dimension))
+            elif cached is None or cached[0] != (revision, dimension):
                 row_ids, matrix = self.load_embeddings(dimension)
                 cached = self._vector_cache = ((revision, dimension), row_ids, torch.from_numpy(matrix))
             return cached[1], cached[2]
+
+    def load_vectors(self, dimension: int, model: str | None = None) -> None:
+        """Read every stored vector through a read-only connection of its own and publish them
+        (one assignment) for the searches of this index; callable from any thread. With `model`,
+        nothing is read from an index embedded with another model."""
+        import torch
+
+        try:
+            reader = type(self).open(self.path, create=False, read_only=True)  # type: ignore[attr-defined]
+            try:
+                if model is not None and reader.get_meta("model") not in (None, model):
+                    return
+                revision = reader.revision()
+                row_ids, matrix = reader.load_embeddings(dimension)
+            finally:
+                reader.close()
+            self._vector_cache = ((revision, dimension), row_ids, torch.from_numpy(matrix))
+        finally:
+            self._vectors_reloading = False
 
     def _families(self) -> list[str]:
         with self._cache_lock:

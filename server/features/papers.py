@@ -5,6 +5,9 @@ there). The searcher ranks lexically and fuzzily until `load_model()` (seconds; 
 `model` lane) publishes an embedder, which the searcher adopts on its next use on the
 features thread. Caches over index data key on `revision()`, which changes with every
 write to the index, from this process or another (reindex, Zotero sync, `index add`).
+The index's vector matrix is read on the `model` lane once the model is loaded, and read
+again on the `vectors` lane after each write, while the one before keeps answering: the
+features thread never reads 100,000 vectors itself.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citewise.bib.errors import CitewiseError
-from citewise.bib.index.location import display_location, index_exists, resolve_index_path
-from citewise.server.features.background import keep_for_good
+from citewise.bib.index.location import display_location, index_exists, is_database_url, resolve_index_path
+from citewise.server.features.background import Lanes, keep_for_good
 
 if TYPE_CHECKING:  # the index pulls in numpy; the model torch: neither on the import path
     from citewise.bib.index.search import Searcher
@@ -31,7 +34,8 @@ class ModelState:
 
 
 class Papers:
-    def __init__(self, index_path: str | None, model: str):
+    def __init__(self, index_path: str | None, model: str, lanes: Lanes | None = None):
+        self._lanes = lanes
         self._index_setting = index_path
         self._model_name = model
         self._index: Index | None = None
@@ -67,6 +71,9 @@ class Papers:
                 except Exception as error:  # a broken index must not take the server down
                     self.problem = f"cannot open index {display_location(path)}: {error}"
                     self._index = None
+                if self._index is not None and self._lanes is not None and not is_database_url(path):
+                    lanes = self._lanes
+                    self._index.reload_vectors_with = lambda job: lanes.submit("vectors", job)
         return self._index
 
     def revision(self) -> int:
@@ -126,6 +133,9 @@ class Papers:
         except Exception as error:  # reported through status(); lexical search keeps working
             self.problem = f"embedding model unavailable: {error}"
             raise
+        index = self._index
+        if index is not None and index.reload_vectors_with is not None:
+            index.load_vectors(embedder.dimension, embedder.name)  # before the first dense search asks for them
         keep_for_good()
         self._embedder = embedder
 

@@ -63,7 +63,7 @@ class Workspace:
         self.drafts = DraftCatalog([uri_to_path(root) for root in roots if root], self.documents,
                                    self.extra_cite_macros)
         self.bibs = Bibliographies(self.documents, self.lanes)
-        self.papers = Papers(self.settings.index_path, self.settings.model)
+        self.papers = Papers(self.settings.index_path, self.settings.model, self.lanes)
 
     @property
     def roots(self) -> list[str]:
