@@ -95,6 +95,10 @@ class SerialDaemonExecutor(Executor):
         """Block until every submitted job has finished (tests and benchmarks use this)."""
         return self._idle.wait(timeout)
 
+    def idle(self) -> bool:
+        """Whether every submitted job has finished, now."""
+        return self._idle.is_set()
+
     def _done(self) -> None:
         with self._count_lock:
             self._pending -= 1
