@@ -6,7 +6,8 @@ everything derived from a .bib: a new stamp means a new `BibState`, and whatever
 derived from the old one (candidate tables, title vectors) goes with it.
 
 A file read for the first time is parsed on the features thread up to keys and spans; its
-fields follow on the `files` lane. A file whose stamp moved on disk keeps answering with
+fields follow on the `files` lane, which then calls `on_fields_parsed` (the language server
+diagnoses the file again with its field errors). A file whose stamp moved on disk keeps answering with
 its old state while the `files` lane reads the new one (`check`, `file_changed`).
 `changed_on_disk()` is the watcher: the paths whose disk stamp differs from their state's,
 for the protocol layer's polling loop (clients that watch files call `file_changed`).
@@ -19,7 +20,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from citewise.bib.errors import SourceError
@@ -112,6 +113,7 @@ class Bibliographies:
         self._states: dict[str, BibState] = {}
         self._reloading: set[str] = set()
         self._lock = threading.Lock()  # guards _reloading; _states is replaced key by key
+        self.on_fields_parsed: Callable[[str], None] | None = None  # called on the `files` lane with the path
 
     def paths(self) -> list[str]:
         return list(self._states)
@@ -156,15 +158,22 @@ class Bibliographies:
         from citewise.bib.bibtex.reader import BibFile, parse_bib_text
 
         try:
-            parsed = parse_bib_text(text, path, wait=wait, run_later=self._parse_fields_later)
+            parsed = parse_bib_text(text, path, wait=wait, run_later=partial(self._parse_fields_later, path))
         except (ValueError, RecursionError) as error:
             parsed = BibFile(path, text, [], errors=[SourceError(path, None, f"cannot parse: {error}")])
         state = BibState(parsed, stamp, from_editor)
         self._states[path] = state
         return state
 
-    def _parse_fields_later(self, parse: Callable[[], None]) -> None:
-        self._lanes.submit("files", parse)
+    def _parse_fields_later(self, path: str, parse: Callable[[], None]) -> None:
+        def parse_then_tell() -> None:
+            try:
+                parse()
+            finally:
+                if self.on_fields_parsed is not None:
+                    self.on_fields_parsed(path)
+
+        self._lanes.submit("files", parse_then_tell)
 
     def forget_editor_copy(self, path: str) -> None:
         """The editor closed `path`: its buffer's parse goes, the disk is read on next use."""

@@ -20,7 +20,6 @@ DUPLICATE = "duplicate-key"
 UNUSED = "unused-entry"
 BIB_SYNTAX = "bib-syntax"
 CLAIM = "claim-without-citation"
-FIELDS_WAIT_SECONDS = 10.0  # a first parse of a big .bib: its field errors come with the fields
 
 
 @dataclass(frozen=True)
@@ -67,10 +66,12 @@ def draft_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
 
 
 def bib_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
-    state = ws.bib_state_in_bibliography(document.path, FIELDS_WAIT_SECONDS)
+    """Never waits for fields: a .bib read for the first time has its keys (duplicates, unused
+    entries, syntax errors found so far) at once, and the language server diagnoses it again
+    when its fields are parsed (`Bibliographies.on_fields_parsed`)."""
+    state = ws.bib_state_in_bibliography(document.path)
     if state is None:
         return []
-    state.file.wait_for_fields(FIELDS_WAIT_SECONDS)
     lines = _lines(state)
     problems = [_syntax_problem(lines, error) for error in state.file.errors]
     problems += _duplicates(ws, state, lines)

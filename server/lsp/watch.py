@@ -4,6 +4,8 @@ Clients that can watch files get a dynamic registration for `**/*.bib` and send
 workspace/didChangeWatchedFiles; for the others a polling loop asks the workspace which
 known .bib files changed on disk since they were read (`Bibliographies.changed_on_disk`).
 Either way the change goes through `Workspace.file_changed`, the one implementation.
+A .bib read for the first time gets its fields on the `files` lane; the open documents using
+it are then diagnosed again, with its field errors (`fields_parsed`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ POLL_INTERVAL_S = 1.0
 
 async def start_watching(ls: CitewiseServer) -> None:
     """Ask the client to watch .bib files; clients that cannot get a polling loop instead."""
+    if ls.project is not None:
+        ls.project.bibs.on_fields_parsed = lambda path: ls.call_in_loop(lambda: ls.spawn(fields_parsed(ls, path)))
     if ls.client_flags.watch_files_dynamically:
         watcher = types.FileSystemWatcher(glob_pattern="**/*.bib")
         registration = types.Registration(
@@ -53,6 +57,17 @@ async def file_changed(ls: CitewiseServer, path: str) -> None:
     await ls.run(_wait_for_reloads, lane="files")
     for target in stale:
         await publish_diagnostics(ls, convert.uri_from_path(target))
+
+
+async def fields_parsed(ls: CitewiseServer, path: str) -> None:
+    """A .bib's fields were parsed in the background: diagnose again the open documents using it."""
+    for uri in await ls.run(_open_documents_using, path, list(ls.workspace.text_documents)) or []:
+        await publish_diagnostics(ls, uri, with_bib_files=True, verify=False)
+
+
+def _open_documents_using(project: Workspace, path: str, open_uris: list[str]) -> list[str]:
+    using = {path, *project.drafts_using(path)}
+    return [uri for uri in open_uris if convert.path_from_uri(uri) in using]
 
 
 def _file_changed(project: Workspace, path: str) -> list[str]:
