@@ -208,6 +208,8 @@ def test_the_scipy_paper_resolves_every_key_and_its_bib_reports_unused_entries(s
     assert diagnostics(ws, str(folder / "paper.tex")) == []
     bib_problems = diagnostics(ws, str(folder / "references.bib"))
     assert len([p for p in bib_problems if p.code == "unused-entry"]) == 36
+    ws.wait_for_reloads()  # its fields, parsed on the files lane: the server diagnoses it again then
+    bib_problems = diagnostics(ws, str(folder / "references.bib"))
     assert [p.message for p in bib_problems if p.code == "bib-syntax"] == ["entry 'li05' uses undefined @string 'toms'"]
 
 

@@ -240,6 +240,18 @@ async def test_diagnostics_for_drafts_and_bib_files_with_fixes(client_name, late
         assert any("liuPretrainPromptPredict2023" in t for t in titles), titles
 
 
+async def test_a_bib_fields_error_reaches_the_editor_once_its_fields_are_parsed(client_name, latex_workspace,
+                                                                              embedded_index):
+    bib = latex_workspace / "refs.bib"
+    bib.write_text(bib.read_text() + "\n@article{stringy2020,\n  title = {A Title},\n  journal = toms,\n  year = 2020\n}\n")
+    async with lsp_session(client_name, latex_workspace, index_path=embedded_index) as client:
+        open_file(client, latex_workspace / "paper.tex")
+        bib_uri = bib.as_uri()
+        errors = await wait_until(lambda: [d for d in client.diagnostics.get(bib_uri, []) if d.code == "bib-syntax"])
+        assert [d.message for d in errors] == ["entry 'stringy2020' uses undefined @string 'toms'"]
+        assert any(d.code == "unused-entry" for d in client.diagnostics[bib_uri])
+
+
 async def test_claim_hints_when_switched_on(client_name, latex_workspace, embedded_index):
     async with lsp_session(client_name, latex_workspace, index_path=embedded_index,
                            configuration={"claimHints": True}) as client:
