@@ -267,18 +267,17 @@ def test_a_reader_that_reloads_in_the_background_answers_from_the_vectors_before
         pending = opened.needing_embedding()
         opened.store_embeddings([item.row_id for item in pending], np.ones((len(pending), 4), dtype=np.float32))
 
-    query = np.ones((1, 4), dtype=np.float32)
+    query = np.ones(4, dtype=np.float32)
     with Index.open(index_location) as writer, Index.open(index_location) as reader:
         writer.set_model("test-model", 4)
         writer.add_references([paper("a", "Alpha paper"), paper("b", "Beta paper")])
         embed(writer)
         jobs: list = []
         reader.reload_vectors_with = jobs.append
-        assert len(reader.similarities(query)[0]) == 2 and not jobs  # nothing read yet: read at once
+        assert len(reader.nearest(query, 10, None)) == 2 and not jobs  # nothing read yet: read at once
         writer.add_references([paper("c", "Gamma paper")])
         embed(writer)
-        assert len(reader.similarities(query)[0]) == 2 and len(jobs) == 1  # the vectors before the write answer
-        assert len(reader.similarities(query)[0]) == 2 and len(jobs) == 1  # one reload at a time
+        assert len(reader.nearest(query, 10, None)) == 2 and len(jobs) == 1  # the vectors before the write answer
+        assert len(reader.nearest(query, 10, None)) == 2 and len(jobs) == 1  # one reload at a time
         jobs[0]()
-        row_ids, scores = reader.similarities(query)
-        assert len(row_ids) == 3 and scores.shape == (1, 3) and len(jobs) == 1
+        assert len(reader.nearest(query, 10, None)) == 3 and len(jobs) == 1
