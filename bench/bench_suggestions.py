@@ -45,6 +45,7 @@ import os
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -79,10 +80,15 @@ class CachedModel:
         self.model, self.name = model, name
         self.max_seq_length, self.device = model.max_seq_length, model.device
         CACHE.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(CACHE)
+        self.db = sqlite3.connect(CACHE, check_same_thread=False)  # the ranking embeds on a helper thread too
+        self.lock = threading.Lock()
         self.db.execute("CREATE TABLE IF NOT EXISTS vectors (id TEXT PRIMARY KEY, vector BLOB)")
 
     def encode(self, texts: list[str], batch_size: int, max_tokens: int) -> np.ndarray:
+        with self.lock:
+            return self._encode(texts, batch_size, max_tokens)
+
+    def _encode(self, texts: list[str], batch_size: int, max_tokens: int) -> np.ndarray:
         ids = [hashlib.sha1(f"{self.name}\0{max_tokens}\0{text}".encode()).hexdigest() for text in texts]
         found = {}
         for start in range(0, len(ids), 500):
