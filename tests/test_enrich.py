@@ -96,6 +96,8 @@ async def test_the_language_server_enriches_the_index_on_request(registry_env, i
     async with lsp_session("visual-studio-code", workspace, index_path=index_path) as client:
         with pytest.raises(JsonRpcException, match="enrichIndex expects"):
             await execute(client, "citewise.enrichIndex", "all")
+        with pytest.raises(JsonRpcException, match="enrichIndex expects"):
+            await execute(client, "citewise.enrichIndex", True)  # JSON true is no limit
         assert registry_env.requests == []  # a refused request asks nothing
         summary = await execute(client, "citewise.enrichIndex")
         assert summary == {"candidates": 6, "enriched": 4, "notFound": 2, "unverifiable": 0,

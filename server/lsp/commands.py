@@ -93,7 +93,7 @@ async def reindex(ls: CitewiseServer, *args: Any) -> JsonObject:
 async def enrich_index(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[limit?] -> {candidates, enriched, notFound, unverifiable, rekeyed: {old: new}}; progress
     "citewise: enriching the index", cancellable. Asks the registries: run only on the user's request."""
-    if len(args) > 1 or (args and not (isinstance(args[0], int) and args[0] > 0)):
+    if len(args) > 1 or (args and (isinstance(args[0], bool) or not isinstance(args[0], int) or args[0] < 1)):
         raise JsonRpcInvalidParams(f"citewise.enrichIndex expects [limit?] with a positive whole limit, got {list(args)!r}")
     progress = await WorkDone.begin(ls, "citewise: enriching the index", cancellable=True)
     try:
