@@ -79,13 +79,15 @@ def test_the_demo_mirror_gives_digest_papers_authors_and_years(capsys, tmp_path,
         assert main(["index", "enrich"]) == 0
     finally:
         server.stop()
-    assert "enriched 51 of 75 incomplete papers" in capsys.readouterr().out
+    assert "enriched 60 of 75 incomplete papers" in capsys.readouterr().out
     with Index.open(index_path) as index:
         unlearning = index.get("goelCorrectiveMachineUnlearning2024")
         assert unlearning.arxiv == "2402.14015" and unlearning.year == "2024"
         assert [a.family for a in unlearning.authors] == ["Goel", "Prabhu", "Torr", "Kumaraguru", "Sanyal"]
         breadcrumbs = index.get("davariModelBreadcrumbsScaling2023")
         assert breadcrumbs.arxiv == "2312.06795" and [a.family for a in breadcrumbs.authors] == ["Davari", "Belilovsky"]
+        predictions = index.get("guoPredictionsPreTraining2020")  # a record from arXiv's own abstract page
+        assert predictions.arxiv == "2011.09031" and [a.family for a in predictions.authors] == ["Guo"]
 
 
 async def test_the_language_server_enriches_the_index_on_request(registry_env, index_path, tmp_path):
