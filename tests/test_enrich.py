@@ -65,7 +65,7 @@ def test_enrich_offline_without_answers_changes_nothing(capsys, registry_env, in
 
 
 def test_the_demo_mirror_gives_digest_papers_authors_and_years(capsys, tmp_path, monkeypatch, index_path):
-    """`make demo`'s steps on examples/registry-mirror: the digest's mirrored papers get authors and years."""
+    """`make demo`'s steps on examples/registry-mirror: every paper of the digest gets authors and a year."""
     from registry_server import Records, RegistryServer
 
     examples = Path(__file__).resolve().parents[1] / "examples"
@@ -79,7 +79,7 @@ def test_the_demo_mirror_gives_digest_papers_authors_and_years(capsys, tmp_path,
         assert main(["index", "enrich"]) == 0
     finally:
         server.stop()
-    assert "enriched 60 of 75 incomplete papers" in capsys.readouterr().out
+    assert "enriched 75 of 75 incomplete papers" in capsys.readouterr().out
     with Index.open(index_path) as index:
         unlearning = index.get("goelCorrectiveMachineUnlearning2024")
         assert unlearning.arxiv == "2402.14015" and unlearning.year == "2024"
@@ -88,6 +88,7 @@ def test_the_demo_mirror_gives_digest_papers_authors_and_years(capsys, tmp_path,
         assert breadcrumbs.arxiv == "2312.06795" and [a.family for a in breadcrumbs.authors] == ["Davari", "Belilovsky"]
         predictions = index.get("guoPredictionsPreTraining2020")  # a record from arXiv's own abstract page
         assert predictions.arxiv == "2011.09031" and [a.family for a in predictions.authors] == ["Guo"]
+        assert [ref.title for ref in index.iter_references() if not (ref.authors and ref.year)] == []
 
 
 async def test_the_language_server_enriches_the_index_on_request(registry_env, index_path, tmp_path):
