@@ -10,8 +10,9 @@ cursor and the one before it): BM25 alone, dense MiniLM alone (cosine over every
 and the hybrid search suggestions used before this ranking.
 
 Candidates: one index holding every draft set's .bib entries (each set's papers are
-distractors for the others), the Daily Papers digest, the acm-cr-dev cited papers and the
-.bib files of ../shared/corpus/bibtex (5,438 papers in all).
+distractors for the others), the Daily Papers digest, the acm-cr-dev cited papers, the
+.bib files of ../shared/corpus/bibtex, and the citing papers of acm-cr-dev and unarxive-sample
+with their reference lists as citation links (suggestion_drafts.citing_papers).
 
 Draft sets (bench/suggestion_drafts.py): scipy-articles (LaTeX, \\input sections),
 coding-for-economists (Quarto chapters), acm-cr-dev (30 citing papers rebuilt as Markdown
@@ -53,12 +54,13 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from suggestion_drafts import REPO, SET_NAMES, SHARED, DraftSet, draft_sets  # noqa: E402
+from suggestion_drafts import REPO, SET_NAMES, SHARED, DraftSet, citing_papers, draft_sets  # noqa: E402
 from timing import p95  # noqa: E402
 
 from citewise.bib.index.embed import Embedder, embed_pending  # noqa: E402
 from citewise.bib.index.search import Searcher  # noqa: E402
 from citewise.bib.index.store import Index  # noqa: E402
+from citewise.bib.model import Reference  # noqa: E402
 from citewise.bib.readers import read_path  # noqa: E402
 from citewise.server.features import ranking  # noqa: E402
 from citewise.server.features.cursor_query import cursor_context  # noqa: E402
@@ -114,7 +116,7 @@ def split_of(name: str) -> str:
 
 # --- the index ---------------------------------------------------------------------------------
 
-def build_index(path: Path, sets: list[DraftSet], embedder: Embedder) -> Index:
+def build_index(path: Path, sets: list[DraftSet], embedder: Embedder, wanted: set[str]) -> Index:
     index = Index.open(path)
     sources = [b for s in sets for b in s.bibs]
     sources += [REPO / "examples" / "daily-papers-digest.txt",
@@ -122,6 +124,8 @@ def build_index(path: Path, sets: list[DraftSet], embedder: Embedder) -> Index:
     for source in sources:
         if source.exists():
             index.add_references(read_path(source).references)
+    for n, (fields, cited) in enumerate(citing_papers(wanted)):
+        index.set_cited(index.upsert(Reference(key=f"citing{n}", **fields)), cited)
     embed_pending(index, embedder)
     return index
 
@@ -270,6 +274,7 @@ def fit(cases: list[Case], start: dict[str, float], frozen: set[str] = frozenset
 ABLATIONS = {
     "paragraph": {"paragraph"}, "headings and captions": {"section"}, "title and abstract": {"document"},
     "similarity to cited papers": {"cited_similarity"}, "co-citation": {"cocited"},
+    "citation links in the index": {"linked_cocited", "cites_cited"},
     "library prior (.bib, Zotero)": {"in_bib", "in_zotero"}, "already cited (paragraph / elsewhere)":
         {"cited_paragraph", "cited_elsewhere"},
 }
@@ -290,7 +295,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         sets = draft_sets(Path(scratch), set(args.sets.split(",")))
         started = time.perf_counter()
-        index = build_index(Path(scratch) / "index.sqlite", sets, embedder)
+        index = build_index(Path(scratch) / "index.sqlite", sets, embedder, set(args.sets.split(",")))
         print(f"index: {index.count()} papers ({time.perf_counter() - started:.0f} s to build)")
         index.close()
         all_sites: dict[str, list[Site]] = {}

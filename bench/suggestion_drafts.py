@@ -10,6 +10,10 @@ citation datasets among them become drafts with a .bib.
   a heading per section, `[@bN]` at each citation span) with its references as a .bib (raw
   reference strings as titles: unarXive carries no abstracts).
 - held-out: the JOSS papers of bench/data/heldout, never used to fit.
+
+`citing_papers` gives the citing papers of acm-cr-dev and unarxive-sample with their reference
+lists (DOIs and arXiv ids), as an index with citation links holds them: each draft's own paper
+is among them, and the ranking leaves a draft's own paper out by its title.
 """
 
 from __future__ import annotations
@@ -109,6 +113,34 @@ def acm_drafts(root: Path) -> list[Path]:
     return files
 
 
+def citing_papers(wanted: set[str]) -> list[tuple[dict, list[str]]]:
+    """(paper fields, the identifiers it cites) for the citing papers of acm-cr-dev and unarxive-sample."""
+    from citewise.bib.index.citation_links import link_identifier
+
+    papers = []
+    if "acm" in wanted and (ACM / "contexts.topics").is_file():
+        cites: dict[str, set[str]] = defaultdict(set)
+        for line in (ACM / "contexts.qrels").read_text(encoding="utf-8").splitlines():
+            topic, _, doi, _ = line.split()
+            cites[topic[:-3]].add(link_identifier(doi=doi))
+        titles = {topic[:-3]: " ".join(title.split())
+                  for topic, title, _ in _TOPIC.findall((ACM / "contexts.topics").read_text(encoding="utf-8"))}
+        papers += [({"title": titles[paper]}, sorted(cited)) for paper, cited in sorted(cites.items()) if paper in titles]
+    archive = SHARED / "citation-recommendation" / "unarxive-sample" / "unarXive_data_sample.tar.gz"
+    if "unarxive" in wanted and archive.is_file():
+        with tarfile.open(archive) as tar:
+            for member in tar.getmembers():
+                if member.name.endswith(".jsonl"):
+                    for line in tar.extractfile(member).read().decode().splitlines():
+                        paper = json.loads(line)
+                        meta = paper["metadata"]
+                        cited = {link_identifier(doi=e["ids"].get("doi", ""), arxiv=e["ids"].get("arxiv_id", ""))
+                                 for e in paper["bib_entries"].values() if e.get("ids")}
+                        papers.append(({"title": " ".join(meta["title"].split()), "abstract": " ".join(meta.get("abstract", "").split()),
+                                        "arxiv": meta.get("id", "")}, sorted(cited - {""})))
+    return papers
+
+
 def _numbers(group: str) -> list[int]:
     """`46, 47` -> [46, 47]; `3-6` -> [3, 4, 5, 6]."""
     numbers = []
@@ -133,7 +165,10 @@ def unarxive_drafts(archive: Path, root: Path) -> list[Path]:
                 bib = []
                 for ref_id, entry in paper["bib_entries"].items():
                     title = " ".join(entry["bib_entry_raw"].replace("{", "").replace("}", "").split())
-                    bib.append(f"@misc{{{keys[ref_id]},\n  title = {{{title}}}\n}}\n")
+                    ids = entry.get("ids") or {}
+                    extra = f"  doi = {{{ids['doi']}}},\n" if ids.get("doi") else ""
+                    extra += f"  eprint = {{{ids['arxiv_id']}}},\n  archiveprefix = {{arXiv}},\n" if ids.get("arxiv_id") else ""
+                    bib.append(f"@misc{{{keys[ref_id]},\n{extra}  title = {{{title}}}\n}}\n")
                 (folder / "paper.bib").write_text("\n".join(bib), encoding="utf-8")
                 meta = paper["metadata"]
                 abstract = " ".join(meta.get("abstract", "").split()).replace('"', "'")

@@ -180,6 +180,7 @@ class PaperRows(IndexConnection):
                 self.db.execute("DELETE FROM refs WHERE id = ?", row)
                 self._forget_text(row[0])
                 self.db.execute("DELETE FROM aliases WHERE ref_id = ?", row)
+                self.db.execute("DELETE FROM citations WHERE citing = ?", row)
                 self._bump_revision()
 
     def replace_reference(self, key: str, ref: Reference) -> str:

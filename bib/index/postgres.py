@@ -80,7 +80,13 @@ def _schema_2(db: Database) -> None:
     db.execute(f"CREATE INDEX IF NOT EXISTS refs_author_year_tail ON refs (first_author, year, {PostgresIndex.TITLE_TAIL_SQL})")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2]
+def _schema_3(db: Database) -> None:
+    """Citation links, as in SQLite (citation_links.py)."""
+    db.execute("CREATE TABLE IF NOT EXISTS citations (citing BIGINT NOT NULL, cited TEXT NOT NULL, PRIMARY KEY (citing, cited))")
+    db.execute("CREATE INDEX IF NOT EXISTS citations_cited ON citations (cited, citing)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -203,6 +209,7 @@ class PostgresIndex(Index):
     def _size_bytes(self) -> int:
         row = self.db.execute(
             "SELECT pg_total_relation_size('refs') + pg_total_relation_size('aliases') + pg_total_relation_size('meta')"
+            " + pg_total_relation_size('citations')"
         ).fetchone()
         return int(row[0])
 

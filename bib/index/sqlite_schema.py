@@ -85,5 +85,12 @@ def _schema_5(db: Database) -> None:
     db.execute("INSERT INTO ann_changes(id) SELECT id FROM refs WHERE embedding IS NOT NULL")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5]
+def _schema_6(db: Database) -> None:
+    """Citation links: the works each paper cites, by DOI or arXiv id (citation_links.py)."""
+    db.execute("CREATE TABLE IF NOT EXISTS citations (citing INTEGER NOT NULL, cited TEXT NOT NULL,"
+               " PRIMARY KEY (citing, cited)) WITHOUT ROWID")
+    db.execute("CREATE INDEX IF NOT EXISTS citations_cited ON citations(cited, citing)")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6]
 SCHEMA_VERSION = len(MIGRATIONS)

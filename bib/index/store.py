@@ -7,7 +7,8 @@ one job each:
 - sqlite_schema.py: the tables and their migrations;
 - paper_rows.py: adding and merging papers (deduplication), replacing and deleting them;
 - embedding_rows.py: the stored vectors and the model they came from;
-- sqlite_queries.py: the candidate queries search.py asks.
+- sqlite_queries.py: the candidate queries search.py asks;
+- citation_links.py: which papers cite which works.
 
 This module opens the file and reads papers back. A `postgresql://` location opens a
 `PostgresIndex` (postgres.py) instead, which keeps these rules and replaces what is
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from citewise.bib.errors import CitewiseError
+from citewise.bib.index.citation_links import CitationLinks
 from citewise.bib.index.connection import as_citewise_error, chunks
 from citewise.bib.index.location import is_database_url
 from citewise.bib.index.paper_rows import PaperRows, title_head
@@ -34,7 +36,7 @@ from citewise.bib.model import Reference, normalize_doi, normalize_title, refere
 LOCK_TIMEOUT_SECONDS = 30.0  # as PostgresIndex's lock_timeout: a writer waits for the one before
 
 
-class Index(SqliteCandidateQueries, PaperRows):
+class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
     """An open index. Use `Index.open(location)`; close it or use it as a context manager.
 
     The index is a SQLite file; a `postgresql://` location opens a `PostgresIndex` instead,
@@ -180,6 +182,7 @@ class Index(SqliteCandidateQueries, PaperRows):
         for (joined,) in self.db.execute("SELECT sources FROM refs"):
             for source in joined.split("\n"):
                 sources[source] = sources.get(source, 0) + 1
+        links, citing = self.link_counts()
         return {
             "path": str(self.path),
             "schema_version": self.schema_version,
@@ -193,6 +196,8 @@ class Index(SqliteCandidateQueries, PaperRows):
             "model": self.get_meta("model"),
             "dimension": int(self.get_meta("dimension") or 0) or None,
             "sources": dict(sorted(sources.items())),
+            "citation_links": links,
+            "citing_papers": citing,
             "size_bytes": self._size_bytes(),
         }
 

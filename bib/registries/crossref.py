@@ -94,6 +94,8 @@ def work_from_message(message: dict) -> Work:
                 work.retracted_by = work.retracted_by or update.get("label", "retracted")
             elif target:
                 work.notice_for = target
+    work.cites = [normalize_doi(cited["DOI"]) for cited in message.get("reference", []) or []
+                  if isinstance(cited, dict) and isinstance(cited.get("DOI"), str) and normalize_doi(cited["DOI"])]
     relation = message.get("relation") or {}
     for link in relation.get("is-preprint-of", []) if isinstance(relation, dict) else []:
         if isinstance(link, dict) and link.get("id-type") == "doi":

@@ -61,6 +61,8 @@ def enrich_index(index, registries: Registries, limit: int | None = None, source
             enriched = ref.merged_with(work.ref)
             enriched.key = _full_key(ref, enriched, index)
             stored = index.replace_reference(ref.key, enriched)
+            if work.cites:
+                index.set_cited(stored, work.cites)
             summary.enriched += 1
             if stored != ref.key:
                 summary.rekeyed[ref.key] = stored

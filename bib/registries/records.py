@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from citewise.bib.model import Author, Reference
 
@@ -29,6 +29,8 @@ class Work:
     """For a preprint: the DOI of its published version, when the registry links one."""
     journal_ref: str = ""
     """For an arXiv preprint: the journal reference its authors added after publication."""
+    cites: list[str] = field(default_factory=list)
+    """The works its reference list names by DOI or arXiv id (`link_identifier` form), where the registry gives one."""
 
 
 def clean_text(text: str) -> str:

@@ -149,6 +149,9 @@ def run_stats(args: argparse.Namespace) -> int:
     print(f"embedded    {stats['embedded']} with {stats['model'] or 'no model yet'}"
           + (f" ({stats['dimension']} dims)" if stats["dimension"] else "")
           + (f"; {stats['needs_embedding']} waiting" if stats["needs_embedding"] else ""))
+    if stats["citation_links"]:
+        whose = "1 paper's reference list" if stats["citing_papers"] == 1 else f"{stats['citing_papers']} papers' reference lists"
+        print(f"citations   {stats['citation_links']} links from {whose}")
     for source, count in stats["sources"].items():
         print(f"source      {source}: {count}")
     return 0

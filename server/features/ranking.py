@@ -4,7 +4,9 @@ Candidates are the index's hybrid hits for the sentence (bib/index/search.py), t
 closest to the surroundings of the cursor (a fixed mix, POOL_MIX, of the sentence, paragraph,
 headings and captions, title and abstract: server/features/surroundings.py; fixed so that fitting
 WEIGHTS never changes which papers are candidates), the draft's own .bib entries closest to them, and
-papers other drafts of the workspace cite together with what this draft cites. Each candidate
+papers other drafts of the workspace cite together with what this draft cites, and, through the
+index's citation links (bib/index/citation_links.py), papers the index's papers cite together with
+what this draft cites and papers that cite it. Each candidate
 gets one value per signal in FEATURES, about 0..1; its score is the weighted sum. WEIGHTS
 are fitted by bench/bench_suggestions.py on its fit split (the `feedback` weight is set by
 hand: the benchmark has no feedback). Each candidate also keeps the evidence behind its
@@ -29,6 +31,7 @@ import numpy as np
 
 from citewise.bib.model import Reference
 from citewise.server.drafts.model import Citation
+from citewise.server.features.citation_evidence import add_link_features, links_for
 from citewise.server.features.cursor_query import context_hits, cursor_context
 from citewise.server.features.feedback import feedback_for
 from citewise.server.features.sentences import Sentence
@@ -39,10 +42,10 @@ if TYPE_CHECKING:
     from citewise.bib.index.search import Searcher
 
 FEATURES = ("hybrid", "sentence", "paragraph", "section", "document", "cited_similarity", "cocited",
-            "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
+            "linked_cocited", "cites_cited", "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
 WEIGHTS: dict[str, float] = {  # fitted by bench/bench_suggestions.py on the dev sets' fit split (345 sites)
     "hybrid": 0.5, "sentence": 0.3, "paragraph": 0.05, "section": 0.3, "document": 0.0,
-    "cited_similarity": 0.0, "cocited": 0.1, "in_bib": 1.0, "in_zotero": 0.05,
+    "cited_similarity": 0.0, "cocited": 0.1, "linked_cocited": 0.0, "cites_cited": 0.0, "in_bib": 1.0, "in_zotero": 0.05,
     "cited_paragraph": -2.0, "cited_elsewhere": 0.0, "feedback": 0.5,
 }
 CONTEXT_SIGNALS = ("sentence", "paragraph", "section", "document")  # dense similarities to the query texts
@@ -115,6 +118,13 @@ def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
         row_id = library.row_of_key(key)
         if row_id is not None:
             pool.setdefault(row_id, 0.0)
+    cited_rows = frozenset(row for row in (library.row_of_key(key) for key in cited.keys) if row is not None)
+    links = links_for(ws.index, cited_rows, around.title)
+    for linked in (links.cited_with, links.citing):
+        for row_id, _ in linked.most_common(POOL // 2):
+            pool.setdefault(row_id, 0.0)
+    for row_id in links.own:
+        pool.pop(row_id, None)
     found_refs = _references(ws, list(pool), hits)
     row_list = [row_id for row_id in pool if row_id in found_refs]
     candidates = [Candidate(row_id, found_refs[row_id], library.key_of(row_id, found_refs[row_id]),
@@ -136,6 +146,7 @@ def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
                     candidate.evidence["cited_similarity"] = cited_keys[best]
     store = feedback_for(ws)
     for candidate in candidates:
+        add_link_features(candidate.row_id, candidate.features, candidate.evidence, links)
         _add_draft_features(candidate, cited, counts, cocited, library, store)
         _add_matched_words(candidate, context.query, around)
     return Ranking(context.sentence, cited.nearby, candidates)
@@ -193,6 +204,10 @@ def reason(candidate: Candidate, weights: dict[str, float] | None = None) -> str
                 parts.append("fits your draft's topic")
         elif name == "cocited" and evidence:
             parts.append(f"cited with {evidence} in your other drafts")
+        elif name == "linked_cocited" and evidence:
+            parts.append(f"{evidence} it with papers you cite")
+        elif name == "cites_cited" and evidence:
+            parts.append(f"cites {evidence} you cite")
         elif name == "cited_similarity" and evidence:
             parts.append(f"close to {evidence}, which you cite")
         elif name == "in_bib":
