@@ -1,1 +1,2 @@
-"""What faces people and editors: the draft parser, the language server and the `citewise` command."""
+"""What faces people, editors and agents: the draft parser, the language server, the `citewise` command
+and the MCP server."""

@@ -1,1 +1,2 @@
-"""BibTeX files: reading with exact spans (reader), writing entries (writer), minimal edits (edit)."""
+"""BibTeX files: reading with exact spans (reader, over scan, rescan, parse and cache), writing
+entries (writer, with names and latex), minimal edits (edit), @strings across files (bibliography)."""

@@ -1,8 +1,9 @@
-"""Field parsing with bibtexparser 1.4: the only module of citewise that imports bibtexparser.
+"""Field parsing with bibtexparser 1.4: the only module of citewise that parses with it
+(names.py borrows its `splitname`).
 
 The scanner (scan.py) cuts a file into blocks; this module turns one block's raw text into
 its fields, with `@string` macros expanded and `#` concatenations joined. Moving to
-bibtexparser 2 later means rewriting this module alone.
+bibtexparser 2 later means rewriting this module and names.py's one import.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Reading goes in two steps. The scanner (scan.py) finds every entry's key and spa
 milliseconds; bibtexparser (through parse.py) then reads each entry's fields, which is slow
 (several milliseconds an entry), so fields come from the per-entry cache (cache.py) whenever
 the entry's raw text has been read before. `read_bib_file(path, wait=False)` returns at once
-with keys and spans and fills the fields in a background thread (`BibFile.wait_for_fields()`).
+with keys and spans and fills the fields in the background, on the caller's executor or else a
+thread of its own (`BibFile.wait_for_fields()`).
 A re-read of a path read before scans only the region that changed (rescan.py).
 
 A broken entry never costs the others: it is reported in `BibFile.errors` as `path:line: …`.

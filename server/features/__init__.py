@@ -13,12 +13,13 @@ before its edits are applied.
 Signatures (stable; the protocol engineer codes against these):
 
     settings.py    Settings(...) dataclass; parse_settings(raw, base=None) -> (Settings, warnings)
-    workspace.py   Workspace(roots, settings)
+    workspace.py   Workspace(roots, settings=None, lanes=None)
                      .open_document / .update_document(uri, text, version=None) / .close_document(uri)
-                     .document(uri) -> Document(uri, path, text, language, version) | None
+                     .document(uri) -> Document(uri, path, text, language, version, generation) | None
                      .draft_for(uri) -> Draft ; .bib_files_for(uri) -> list[BibFile]
-                     .reload_bib(path) synchronous re-parse
-                     .file_changed(uri) -> list[str]  re-reads a known .bib in a background thread (the
+                     .reload_bib(path, wait=True) -> BibState | None  re-parse (fields on the `files`
+                        lane with wait=False)
+                     .file_changed(uri) -> list[str]  re-reads a known .bib on the `files` lane (the
                         old parse answers meanwhile); returns paths whose diagnostics to republish
                      .drafts_using(bib_path) -> list[str]
                      .update_settings(settings) ; .settings
@@ -42,12 +43,14 @@ Signatures (stable; the protocol engineer codes against these):
                      warm_up(ws, uri, wait=False): parse the draft's .bib files, build candidate
                        tables, start embedding entry titles once the model is loaded (call on didOpen)
                      documentation(ws, uri, key) -> str | None   the Markdown card (completionItem/resolve)
+    identifier_completion.py complete(ws, uri, pos), documentation(ws, uri, key): the same, with the
+                     entry of a DOI or arXiv id typed as the key first (what the protocol layer calls)
     accept.py      accepted_papers(ws, uri) -> AcceptedPapers(uri, refs, leftovers) | None;
                    entry_edits(ws, accepted), draft_edits(ws, accepted) -> VersionedEdits(edits, versions)
                      after a change: the .bib entries of index papers completion offered and the
                      change cited (send as workspace/applyEdit); forget_offers(ws, uri) on close
     suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(
-                                         key, title, authors, year, score, in_bib)])
+                                         key, title, authors, year, score, in_bib, reason)])
     hover.py       hover(ws, uri, pos) -> HoverInfo(markdown, range) | None
     navigation.py  definition(ws, uri, pos) -> list[Location] ; references(ws, uri, pos) -> list[Location]
                    prepare_rename(ws, uri, pos) -> Range | None
@@ -60,6 +63,8 @@ Signatures (stable; the protocol engineer codes against these):
                      severity "error"|"warning"|"info"|"hint"; codes: undefined-key, duplicate-key,
                      unused-entry, bib-syntax, claim-without-citation; data is a JSON-ready dict
                      (round-trip it through Diagnostic.data so code_actions can read it back).
+                     With the `verify` setting, reference_checks.verify_problems and
+                     fit_checks.fit_problems add `verify-<status>` and `verify-weak-fit` problems.
     actions.py     code_actions(ws, uri, range, problems) -> list[Action(title, kind, edits, command)]
                      kind "quickfix" | "refactor"; edits: dict[path, list[TextEdit]];
                      command: Command(title, name, arguments) | None (run after the edit)
@@ -68,16 +73,17 @@ Signatures (stable; the protocol engineer codes against these):
                    search_papers(ws, query, k=10) -> list[dict]
                    reindex(ws, on_progress(message, percent|None), is_cancelled() -> bool) -> dict
                      (raises commands.Cancelled, a CitewiseError, when cancelled; work so far is kept)
+                   enrich_index(ws, on_progress, is_cancelled, limit=None) -> dict
                    sync_zotero(ws, on_progress(message, percent|None)) -> dict
                    push_to_zotero(ws, key) -> str   (command name "citewise.pushToZotero", args [key])
-                   status(ws) -> dict
+                   status(ws) -> WorkspaceStatus
 
-Internal modules: edits.py (citation text, .bib insertion plan, target .bib), cursor_query.py (the
-query around the cursor and its cached hits), sentences.py, key_lookup.py (key under the cursor),
-render.py (Markdown cards).
+Every module of this package, with its job, is listed in README.md's Layout section.
 
 Threads: see background.py, the one statement of the concurrency model. Every feature runs
-on the `features` thread; `Workspace.load_model` runs on the `model` lane and
-`commands.reindex`, `sync_zotero`, `push_to_zotero` on the `jobs` lane (they open their own
-index connection or touch none).
+on the `features` thread except these, which the protocol layer runs on a lane:
+`Workspace.load_model` on `model`; `commands.reindex`, `enrich_index`, `sync_zotero` and
+`push_to_zotero` on `jobs` (they open their own index connection or touch none);
+`reference_checks.check_entries` on `registries`; `identifier_completion.resolve` and
+`reference_checks.resolve_identifier` on `lookups`; `fit_checks.run_fit_job` on `embed`.
 """

@@ -1,7 +1,7 @@
 """What `workspace/executeCommand` runs: insert a citation, write a .bib, search, reindex, enrich, Zotero.
 
-`reindex`, `enrich_index`, `sync_zotero` and `push_to_zotero` may run in a worker thread: they
-open their own index connection and only read the workspace's parsed .bib files. The
+`reindex`, `enrich_index`, `sync_zotero` and `push_to_zotero` run on the `jobs` lane (background.py):
+they open their own index connection and only read the workspace's parsed .bib files. The
 workspace's own connection sees their commits (SQLite WAL) on its next query.
 """
 

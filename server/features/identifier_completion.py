@@ -4,7 +4,7 @@
 It waits for the `verify` setting, the one switch for everything that talks to the registries.
 The work is split like the other registry features, so the features thread never waits on the
 network (features/background.py): `typed_identifier` (features thread) names the DOI or arXiv id
-being typed when no answer is known for it yet; `resolve` (`registries` lane) asks the registries
+being typed when no answer is known for it yet; `resolve` (`lookups` lane) asks the registries
 and keeps the answer; `complete` (features thread) is citation-key completion (features/completion.py)
 with the known answer's entry first. Answers are kept per workspace for the session; the registries' own answers are
 cached on disk (`citewise.bib.registries.cache`). A registry that fails leaves no answer, so the
@@ -84,7 +84,7 @@ def typed_identifier(ws: Workspace, uri: str, pos: Pos) -> Identifier | None:
 
 
 def resolve(ws: Workspace, ident: Identifier) -> bool:
-    """Ask the registries about `ident` and keep the answer (run on the `registries` lane);
+    """Ask the registries about `ident` and keep the answer (run on the `lookups` lane);
     whether an answer was kept (False when no registry could answer)."""
     try:
         work = reference_checks.registries(ws).identifier(ident)

@@ -4,7 +4,7 @@ and "Add from DOI …" for an identifier written in the text.
 All of it waits for the `verify` setting (off by default: it sends the DOIs, arXiv ids and titles
 of cited entries to the registries). Checking is split so the features thread never waits on
 the network: `entries_to_check` (features thread) picks the cited entries not checked yet,
-`check_entries` (jobs thread) asks the registries, and `verify_problems` (features thread) turns
+`check_entries` (`registries` lane) asks the registries, and `verify_problems` (features thread) turns
 the stored findings into problems on each citation and on each .bib entry. Findings are kept by
 .bib path, key and the entry's text, so an edited entry is checked again; registry answers are
 cached on disk (see `citewise.bib.registries.cache`), so reopening a draft asks nothing again.
@@ -96,7 +96,7 @@ def entries_to_check(ws: Workspace, uri: str) -> list[tuple[Reference, str]]:
 
 def check_entries(ws: Workspace, pending: list[tuple[Reference, str]]) -> int:
     """Ask the registries about the pending entries and keep the findings; how many were checked.
-    Runs on its own thread: it touches only the findings store, never the workspace's files."""
+    Runs on the `registries` lane: it touches only the findings store, never the workspace's files."""
     if not pending:
         return 0
     checks = _checks(ws)

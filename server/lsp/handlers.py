@@ -1,4 +1,4 @@
-"""Language feature handlers: protocol in, one features call on the worker, protocol out.
+"""Language feature handlers: protocol in, one features call on the features thread, protocol out.
 
 Every handler answers: a failing feature yields the empty result (and a log message),
 except rename, whose errors (a bad new key) are shown to the user as an LSP error.

@@ -1,4 +1,4 @@
-"""Work-done progress driven from worker threads: begin, throttled reports, end, cancellation.
+"""Work-done progress driven from the background lanes: begin, throttled reports, end, cancellation.
 
 When the client cannot show progress (no `window.workDoneProgress` and no token of its
 own in the request) every call is a no-op, so feature code reports progress unconditionally.

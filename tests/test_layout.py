@@ -1,0 +1,54 @@
+"""README.md's Layout section names every module of bib/ and server/, each in its folder's row, and
+nothing that is not a module there."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("bib", "server")
+ROW = re.compile(r"^\| `((?:bib|server)(?:/[a-z_]+)*)/`[^|]* \| (.*) \|$", re.MULTILINE)
+MODULE_NAME = re.compile(r"`([a-z][a-z0-9_]*)`")
+DUNDER = {"__init__", "__main__"}
+
+
+def layout_rows(readme: str) -> dict[str, str]:
+    """Folder -> the text of its row in the Layout table."""
+    section = readme[readme.index("\n## Layout\n"):]
+    section = section[:section.index("\n## ", 1)]
+    return {folder: text for folder, text in ROW.findall(section)}
+
+
+def modules_by_folder() -> dict[str, set[str]]:
+    """Every package folder under bib/ and server/ -> the names of its modules (no dunders)."""
+    found: dict[str, set[str]] = {}
+    for package in PACKAGES:
+        for init in sorted((ROOT / package).rglob("__init__.py")):
+            folder = init.parent
+            found[str(folder.relative_to(ROOT))] = {file.stem for file in folder.glob("*.py")} - DUNDER
+    return found
+
+
+def test_every_package_has_a_row_and_every_row_a_package():
+    rows = layout_rows((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert set(rows) == set(modules_by_folder()), "add a row to README.md's Layout table for each package"
+
+
+def test_each_row_names_exactly_the_modules_of_its_folder():
+    rows = layout_rows((ROOT / "README.md").read_text(encoding="utf-8"))
+    problems = []
+    for folder, modules in modules_by_folder().items():
+        named = set(MODULE_NAME.findall(rows.get(folder, "")))
+        for module in sorted(modules - named):
+            problems.append(f"{folder}/{module}.py is not named in README.md's Layout row for {folder}/")
+        for name in sorted(named - modules):
+            problems.append(f"README.md's Layout row for {folder}/ names `{name}`, which is not a module there")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_check_reads_the_table_it_means():
+    rows = layout_rows((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "convert" in MODULE_NAME.findall(rows["server/lsp"])
+    assert "bert" in MODULE_NAME.findall(rows["bib/index"])
+    assert len(modules_by_folder()) >= 11
