@@ -212,3 +212,16 @@ def test_loading_the_model_takes_the_objects_then_alive_out_of_the_collectors_wa
     assert result.returncode == 0, result.stderr
     before, after, ready = result.stdout.split()
     assert before == "0" and int(after) > 50_000 and ready == "True"
+
+
+def test_a_model_that_fails_to_load_still_takes_torch_out_of_the_collectors_walk(tmp_path):
+    """torch is imported before the model folder is found missing; it stays as long as the server."""
+    script = ("import gc, sys; from citewise.server.features.papers import Papers\n"
+              "papers = Papers(None, sys.argv[1])\n"
+              "try:\n    papers.load_model()\nexcept Exception:\n    pass\n"
+              "print(gc.get_freeze_count(), 'torch' in sys.modules, papers.model_ready, papers.problem is not None)")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "no-such-model")], capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    frozen, torch_imported, ready, problem = result.stdout.split()
+    assert int(frozen) > 50_000 and torch_imported == "True" and ready == "False" and problem == "True"

@@ -133,10 +133,11 @@ class Papers:
         except Exception as error:  # reported through status(); lexical search keeps working
             self.problem = f"embedding model unavailable: {error}"
             raise
+        finally:
+            keep_for_good()  # torch, imported even when the model then failed to load, stays for good
         index = self._index
         if index is not None and index.reload_vectors_with is not None:
             index.load_vectors(embedder.dimension, embedder.name)  # before the first dense search asks for them
-        keep_for_good()
         self._embedder = embedder
 
     @property

@@ -2,14 +2,13 @@
 
 `initialize` only records what the client said and answers: nothing on that path opens
 the index or imports torch. `initialized` then reads the settings, creates the features workspace
-on the worker thread, starts watching .bib files and loads the embedding model in the
-background with work-done progress; until the model is ready, ranking is lexical + fuzzy.
+on the features thread, starts watching .bib files and loads the embedding model on the `model`
+lane with work-done progress; until the model is ready, ranking is lexical + fuzzy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 from functools import partial
 
 from lsprotocol import types
@@ -126,7 +125,7 @@ def _update_settings(project: Workspace, settings: Settings) -> None:
 
 
 async def load_model(ls: CitewiseServer) -> None:
-    """Import torch and load the model on the model thread (seconds).
+    """Import torch and load the model on the `model` lane (seconds).
 
     The features thread keeps answering meanwhile; the index searcher picks the model up
     on its next use there, since its SQLite connection belongs to that thread.
@@ -141,11 +140,6 @@ async def load_model(ls: CitewiseServer) -> None:
         ls.log(f"semantic ranking unavailable, using lexical + fuzzy: {error}", types.MessageType.Warning)
         progress.end("model not loaded; lexical + fuzzy ranking")
         return
-    finally:
-        # torch's modules are a few hundred thousand objects that live as long as the
-        # server. Frozen, they no longer make each full garbage collection pause every
-        # request for around 100 ms.
-        gc.freeze()
     ls.model_state = "ready"
     progress.end("semantic ranking ready")
     if ls.settings is not None and ls.settings.verify:  # cite-check waited for the model
