@@ -105,19 +105,39 @@ def test_cls_pooling_matches_sentence_transformers(model_folder, tmp_path):
     assert np.abs(ours - BertEncoder(model_folder, "mean").encode(TEXTS, batch_size=8, max_tokens=256)).max() > 0.01
 
 
-@pytest.mark.parametrize("edit", [
-    lambda folder: set_json(folder / "1_Pooling" / "config.json", pooling_mode_max_tokens=True),
-    lambda folder: set_json(folder / "config.json", model_type="roberta"),
-    lambda folder: set_json(folder / "config.json", hidden_act="gelu_new"),
-    lambda folder: set_json(folder / "sentence_bert_config.json", do_lower_case=True),
-    lambda folder: (folder / "modules.json").write_text(json.dumps(json.loads((folder / "modules.json").read_text())[:1])),
-    lambda folder: (folder / "tokenizer.json").unlink(),
-], ids=["max-pooling", "roberta", "other-gelu", "lower-case", "no-pooling", "no-tokenizer-json"])
-def test_other_shapes_go_to_sentence_transformers(model_folder, tmp_path, edit):
+def add_dense_module(folder: Path) -> None:
+    modules = json.loads((folder / "modules.json").read_text())
+    modules.append({"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+
+
+def keep_bin_weights_only(folder: Path) -> None:
+    (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+
+
+@pytest.mark.parametrize("edit, loadable", [
+    (lambda folder: set_json(folder / "1_Pooling" / "config.json", pooling_mode_max_tokens=True), True),
+    (lambda folder: set_json(folder / "config.json", model_type="roberta"), False),
+    (lambda folder: set_json(folder / "config.json", hidden_act="gelu_new"), True),
+    (lambda folder: set_json(folder / "sentence_bert_config.json", do_lower_case=True), True),
+    (lambda folder: (folder / "modules.json").write_text(json.dumps(json.loads((folder / "modules.json").read_text())[:1])), True),
+    (lambda folder: (folder / "tokenizer.json").unlink(), False),
+    (add_dense_module, False),
+    (keep_bin_weights_only, False),
+], ids=["max-pooling", "roberta", "other-gelu", "lower-case", "no-pooling", "no-tokenizer-json", "dense-module",
+        "bin-weights-only"])
+def test_other_shapes_go_to_sentence_transformers(model_folder, tmp_path, edit, loadable):
+    """The README's list of what takes the sentence-transformers path (loaded where the variant is a whole model)."""
     folder = variant(model_folder, tmp_path, edit)
     assert pooling_mode(folder) is None
-    if (folder / "tokenizer.json").exists() and json.loads((folder / "config.json").read_text())["model_type"] == "bert":
+    if loadable:
         assert isinstance(Embedder.load(str(folder)).model, SentenceTransformersModel)
+
+
+def test_a_model_named_by_its_hub_name_goes_to_sentence_transformers(tmp_path, monkeypatch):
+    """Only a folder on disk can take our encoder: a name, even of a BERT model, is sentence-transformers' to fetch."""
+    monkeypatch.chdir(tmp_path)
+    assert pooling_mode(Path("sentence-transformers/all-MiniLM-L12-v2")) is None
 
 
 def test_damaged_weights_give_one_line_naming_the_file(model_folder, tmp_path):
