@@ -125,3 +125,19 @@ def test_reapplying_changes_is_harmless(large_index):
         assert len(graph) == PAPERS
         query = index.vectors_of([5], DIMENSION)[0]
         assert index.nearest(query, 1, None)[0][0] == 5
+
+
+def test_a_large_index_never_holds_every_vector_and_filters_by_stored_vectors(large_index):
+    """With the graph beside it, a reader's background load reads nothing; a search limited to
+    some rows scores exactly those rows from SQLite (all of them, not the graph's neighbours)."""
+    with Index.open(large_index, read_only=True) as index:
+        index.load_vectors(DIMENSION)
+        query = unit_vectors(1, seed=9)[0]
+        allowed = set(range(1, PAPERS + 1, 3))
+        found = index.nearest(query, 10, allowed)
+        assert index._vector_cache is None, "no matrix of every vector was loaded"
+        ids, matrix = index.load_embeddings(DIMENSION)
+        keep = np.isin(ids, sorted(allowed))
+        expected = ids[keep][np.argsort(-(matrix[keep].astype(np.float32) @ query))[:10]].tolist()
+        assert [row_id for row_id, _ in found] == expected
+        assert index.vectors_of([1, 2], DIMENSION).shape == (2, DIMENSION) and index._vector_cache is None

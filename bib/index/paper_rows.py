@@ -61,6 +61,12 @@ def first_author(ref: Reference) -> str:
     return ascii_fold(ref.authors[0].family).lower().strip() if ref.authors else ""
 
 
+def family_variants(family: str) -> set[str]:
+    """A family name and every string one character shorter (its deletion neighbourhood): two
+    names one typo apart (a letter wrong, missing, added, or two swapped) share one of these."""
+    return {family} | {family[:cut] + family[cut + 1:] for cut in range(len(family))}
+
+
 def title_head(title: str) -> str:
     """The matching column for a normalised title: its first three words."""
     return " ".join(title.split()[:3])
@@ -257,12 +263,19 @@ class PaperRows(IndexConnection):
         self._index_text(row_id, ref)
 
     def _index_text(self, row_id: int, ref: Reference) -> None:
-        """Make the row findable by its words (FTS5 here)."""
+        """Make the row findable by its words (FTS5 here), and its first author's family name by a
+        typo of it (`family_variants`, once per distinct name; a name no row holds any more is
+        harmless, the lookup goes through `first_author`)."""
         authors = " ".join(f"{a.given} {a.family}" for a in ref.authors)
         self.db.execute(
             "INSERT INTO refs_fts(rowid, title, authors, abstract, keywords, key) VALUES (?, ?, ?, ?, ?, ?)",
             (row_id, ref.title, authors, ref.abstract, " ".join(ref.keywords), ref.key),
         )
+        family = first_author(ref)
+        if family and self.db.execute("SELECT 1 FROM family_variants WHERE variant = ? AND family = ?",
+                                      (family, family)).fetchone() is None:
+            self.db.executemany("INSERT OR IGNORE INTO family_variants(variant, family) VALUES (?, ?)",
+                                ((variant, family) for variant in sorted(family_variants(family))))
 
     def _forget_text(self, row_id: int) -> None:
         self.db.execute("DELETE FROM refs_fts WHERE rowid = ?", (row_id,))

@@ -19,6 +19,7 @@ from rapidfuzz import fuzz, process
 from citewise.bib.index.ann import AnnReader, stored_vectors, sync
 from citewise.bib.index.connection import Database
 from citewise.bib.index.embedding_rows import EmbeddingRows
+from citewise.bib.index.paper_rows import family_variants
 
 if TYPE_CHECKING:
     import torch
@@ -31,8 +32,8 @@ ID_CHUNK = 500
 class SqliteCandidateQueries(EmbeddingRows):
     """The search side of the SQLite `Index`.
 
-    The caches (`_vector_cache`, `_family_cache`) are keyed by the index revision (and the
-    vectors' dimension) and guarded by `_cache_lock`, since searches may run on several threads.
+    The vector cache (`_vector_cache`) is keyed by the index revision and the vectors'
+    dimension and guarded by `_cache_lock`, since searches may run on several threads.
 
     A long-lived reader (the language server) sets `reload_vectors_with`, a function that runs
     a job in the background: after the index changes, the vectors of the revision before keep
@@ -47,7 +48,6 @@ class SqliteCandidateQueries(EmbeddingRows):
         self._vector_cache: tuple[tuple[int, int], np.ndarray, torch.Tensor] | None = None
         self.reload_vectors_with: Callable[[Callable[[], None]], object] | None = None
         self._vectors_reloading = False
-        self._family_cache: tuple[int, list[str]] | None = None
         self._ann = AnnReader(path)
 
     def sync_ann(self) -> None:
@@ -91,11 +91,16 @@ class SqliteCandidateQueries(EmbeddingRows):
         return {row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE year IN ({marks}) LIMIT ?", (*years, limit))}
 
     def similar_author_ids(self, names: list[str], limit: int) -> set[int]:
-        """First authors whose family name is close to a typed word (typos included), by rapidfuzz."""
-        families = self._families()
+        """First authors whose family name is one typo from a typed word: the candidates share a
+        deletion variant with it (an indexed lookup, however many names the index holds), and
+        rapidfuzz keeps the closest."""
         similar: set[str] = set()
         for word in names:
             if len(word) >= 4:
+                variants = sorted(family_variants(word))
+                marks = ",".join("?" * len(variants))
+                families = [row[0] for row in self.db.execute(
+                    f"SELECT DISTINCT family FROM family_variants WHERE variant IN ({marks})", variants)]
                 matches = process.extract(word, families, scorer=fuzz.ratio, limit=5, score_cutoff=FAMILY_MATCH_CUTOFF)
                 similar.update(match[0] for match in matches)
         if not similar:
@@ -140,12 +145,16 @@ class SqliteCandidateQueries(EmbeddingRows):
         The vectors are loaded once per index revision. Half precision halves both the memory
         and the time of this memory-bound product; torch is already loaded with the model, and
         unlike numpy it has a fast kernel for it. A large index has an HNSW file beside it
-        (ann.py), memory-mapped and searched instead, unless the search is limited to some rows.
+        (ann.py), memory-mapped and searched instead; a search limited to some rows (years, a
+        source) then scores those rows' stored vectors.
         """
         import torch
 
-        if allowed is None and self._ann.available():
-            return self._ann.nearest(self.db, query, limit)
+        if self._ann.available():  # a large index: never every vector in memory
+            if allowed is None:
+                return self._ann.nearest(self.db, query, limit)
+            scored = [(row_id, float(vector @ query)) for row_id, vector in stored_vectors(self.db, sorted(allowed), len(query))]
+            return sorted(scored, key=lambda item: -item[1])[:limit]
 
         row_ids, matrix = self._vectors(len(query))
         if not len(row_ids):
@@ -200,10 +209,13 @@ class SqliteCandidateQueries(EmbeddingRows):
     def load_vectors(self, dimension: int, model: str | None = None) -> None:
         """Read every stored vector through a read-only connection of its own and publish them
         (one assignment) for the searches of this index; callable from any thread. With `model`,
-        nothing is read from an index embedded with another model."""
+        nothing is read from an index embedded with another model; nor from a large index, whose
+        searches walk its HNSW file."""
         import torch
 
         try:
+            if self._ann.available():
+                return
             reader = type(self).open(self.path, create=False, read_only=True)  # type: ignore[attr-defined]
             try:
                 if model is not None and reader.get_meta("model") not in (None, model):
@@ -215,13 +227,3 @@ class SqliteCandidateQueries(EmbeddingRows):
             self._vector_cache = ((revision, dimension), row_ids, torch.from_numpy(matrix))
         finally:
             self._vectors_reloading = False
-
-    def _families(self) -> list[str]:
-        with self._cache_lock:
-            revision = self.revision()
-            cached = self._family_cache
-            if cached is None or cached[0] != revision:
-                rows = self.db.execute("SELECT DISTINCT first_author FROM refs WHERE first_author != ''")
-                cached = self._family_cache = (revision, [row[0] for row in rows])
-            return cached[1]
-

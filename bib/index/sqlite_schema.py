@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 
 from citewise.bib.index.connection import Database
-from citewise.bib.index.paper_rows import PaperRows, first_author, title_head
+from citewise.bib.index.paper_rows import PaperRows, family_variants, first_author, title_head
 from citewise.bib.model import normalize_title, reference_from_dict
 
 
@@ -92,5 +92,16 @@ def _schema_6(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS citations_cited ON citations(cited, citing)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6]
+def _schema_7(db: Database) -> None:
+    """First authors' family names by their deletion neighbourhood, so a typo finds a name without
+    comparing it with every name the index holds."""
+    db.execute("CREATE TABLE IF NOT EXISTS family_variants (variant TEXT NOT NULL, family TEXT NOT NULL,"
+               " PRIMARY KEY (variant, family)) WITHOUT ROWID")
+    for (family,) in db.execute("SELECT DISTINCT first_author FROM refs WHERE first_author != ''").fetchall():
+        db.executemany("INSERT OR IGNORE INTO family_variants(variant, family) VALUES (?, ?)",
+                       ((variant, family) for variant in sorted(family_variants(family))))
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
+                                                _schema_7]
 SCHEMA_VERSION = len(MIGRATIONS)
