@@ -11,7 +11,7 @@ from features_support import build_index, make_workspace, open_file
 
 from citewise.bib.index.store import Index
 from citewise.bib.model import Author, Reference
-from citewise.server.features import completion
+from citewise.server.features import completion, completion_tables
 from citewise.server.features.completion_tables import SMALL_BIB_CHARS, BibTable, read_index_table
 from citewise.server.features.positions import Pos
 
@@ -91,3 +91,17 @@ def test_a_large_bib_answers_with_keys_and_titles_before_its_fields_are_parsed(t
     full = [c for c in completion.complete(ws, uri, Pos(2, 21)) if c.in_bib]
     assert "completion-early" not in state.derived
     assert full[0].detail.startswith("Smith") and "Journal of Marsupials" in completion.documentation(ws, uri, full[0].key)
+
+
+def test_an_index_too_large_for_a_table_answers_from_its_own_queries(tmp_path, index_path, monkeypatch):
+    monkeypatch.setattr(completion_tables, "INDEX_TABLE_MAX_PAPERS", 5)
+    ws = make_workspace(tmp_path, index_path)
+    text = "\\documentclass{article}\n\\begin{document}\nSolvers \\cite{DPM\n\\bibliography{refs}\n\\end{document}\n"
+    (tmp_path / "paper.tex").write_text(text)
+    uri = open_file(ws, tmp_path / "paper.tex", text)
+    completion.warm_up(ws, uri, wait=True)
+    assert completion.INDEX_TABLES.wait(ws) is None
+    held = completion.INDEX_TABLES._table
+    assert held is not None and held[1].oversized and not held[1].keys, "no rows are read for a large index"
+    offered = [c for c in completion.complete(ws, uri, Pos(2, 17)) if not c.in_bib]
+    assert offered and all("dpm" in c.filter_text.lower() for c in offered)

@@ -5,7 +5,9 @@
 - `IndexTable`, one per index revision: key, haystack and word postings of every paper,
   built on the `tables` lane from a read-only connection of its own (about a second for
   100,000 papers). Until it is published the features thread keeps the previous table,
-  and before the first one it asks the index's own fuzzy queries.
+  and before the first one it asks the index's own fuzzy queries. An index of more than
+  `INDEX_TABLE_MAX_PAPERS` papers gets no table (it would weigh hundreds of MB and take
+  minutes at a million): its own indexed queries answer every keystroke.
 
 One rule scores typed text against a paper (`typed_score`): 1.0 for a key prefix, 0.9 for
 a word prefix, 0.75 for a substring, and 0.7 × the rapidfuzz ratio of the closest word
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 FUZZY_CUTOFF = 70
 LABEL_CHUNK = 2_000
 LITERAL_CACHE_SIZE = 32
+INDEX_TABLE_MAX_PAPERS = 200_000
 SMALL_BIB_CHARS = 200_000  # a larger .bib's table is built in the background  # papers read per query while an index table is built
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -247,6 +250,7 @@ class IndexTable:
     sorted_keys: list[str] = field(default_factory=list)  # lowercased, sorted
     key_positions: array = field(default_factory=lambda: array("i"))  # the position of each of `sorted_keys`
     words: _Words = field(default_factory=_Words)  # author names, title words and years (keys: `sorted_keys`)
+    oversized: bool = False  # the index holds more than INDEX_TABLE_MAX_PAPERS papers: no rows here
 
     def add(self, row_id: int, key: str, text: str) -> None:
         """One paper: its key, and its authors, title and year as one text."""
@@ -299,13 +303,14 @@ class IndexTables:
 
     def current(self, ws: Workspace) -> IndexTable | None:
         """The newest table of the workspace's index (maybe a revision behind); starts a
-        build when none matches the index's revision."""
+        build when none matches the index's revision. None before the first, and for an
+        index too large for one."""
         location, revision = str(ws.index_path), ws.papers.revision()
         held = self._table
         table = held[1] if held is not None and held[0] == location else None
         if revision >= 0 and (table is None or table.revision != revision):
             self._start(ws, location)
-        return table
+        return None if table is None or table.oversized else table
 
     def _start(self, ws: Workspace, location: str) -> None:
         with self._lock:
@@ -330,12 +335,16 @@ class IndexTables:
 
 
 def read_index_table(location: str) -> IndexTable:
-    """Every paper's key and words, read through a read-only connection of its own."""
+    """Every paper's key and words, read through a read-only connection of its own (none past
+    INDEX_TABLE_MAX_PAPERS papers)."""
     from citewise.bib.index.store import Index
 
     index = Index.open(location, create=False, read_only=True)
     try:
         table = IndexTable(index.revision())
+        if index.count() > INDEX_TABLE_MAX_PAPERS:
+            table.oversized = True
+            return table
         ids = sorted(index.filtered_ids(None, None, None))
         for start in range(0, len(ids), LABEL_CHUNK):  # a chunk at a time: the labels of every paper at once weigh ~60 MB
             for row_id, (key, year, authors, title) in index.labels(ids[start:start + LABEL_CHUNK]).items():
