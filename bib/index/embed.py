@@ -38,6 +38,7 @@ DOCUMENT_MAX_TOKENS = 160
 QUERY_THREADS = 1
 BATCH_SIZE = 64
 CHUNK_SIZE = 512
+PENDING_WINDOW = 50_000  # pending papers read at a time: about 75 MB of text
 
 
 def bundled_model_dir() -> str | None:
@@ -148,22 +149,27 @@ def embed_pending(
 ) -> int:
     """Embed references that are new or whose title/abstract changed; how many were embedded.
 
-    Work goes in length-sorted chunks so batches hold texts of similar length (less
-    padding), and each chunk is committed on its own so an interruption keeps progress.
+    The pending papers are read a window of PENDING_WINDOW rows at a time (memory stays flat
+    whatever the index's size); within a window work goes in length-sorted chunks so batches
+    hold texts of similar length (less padding), and each chunk is committed on its own so an
+    interruption keeps progress.
     """
     index.check_model(embedder.name, embedder.dimension)
-    pending = sorted(index.needing_embedding(), key=lambda item: len(item.text))
-    if not pending:
+    total = index.pending_count()
+    if not total:
         return 0
     index.set_model(embedder.name, embedder.dimension)
-    done = 0
-    for start in range(0, len(pending), CHUNK_SIZE):
-        chunk = pending[start:start + CHUNK_SIZE]
-        vectors = embedder.encode_documents([item.text for item in chunk])
-        index.store_embeddings([item.row_id for item in chunk], vectors)
-        done += len(chunk)
-        if on_progress:
-            on_progress(done, len(pending))
+    done = after = 0
+    while window := index.needing_embedding(after, PENDING_WINDOW):
+        after = window[-1].row_id
+        window.sort(key=lambda item: len(item.text))
+        for start in range(0, len(window), CHUNK_SIZE):
+            chunk = window[start:start + CHUNK_SIZE]
+            vectors = embedder.encode_documents([item.text for item in chunk])
+            index.store_embeddings([item.row_id for item in chunk], vectors)
+            done += len(chunk)
+            if on_progress:
+                on_progress(done, max(total, done))
     index.sync_ann()
     return done
 

@@ -17,6 +17,7 @@ from citewise.bib.index.connection import IndexConnection
 from citewise.bib.model import Reference, reference_from_dict
 
 VECTOR_CHUNK_ROWS = 4096
+PENDING_SQL = "(embedding IS NULL OR embedded_hash IS DISTINCT FROM text_hash)"
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,18 @@ class EmbeddingRows(IndexConnection):
             self.db.execute("DELETE FROM meta WHERE name IN ('model', 'dimension')")
             self._bump_revision()
 
-    def needing_embedding(self) -> list[PendingEmbedding]:
-        """References never embedded or whose title/abstract changed since."""
+    def needing_embedding(self, after: int = 0, limit: int | None = None) -> list[PendingEmbedding]:
+        """References never embedded or whose title/abstract changed since, in row order: those
+        past row id `after`, at most `limit` of them (a window, so memory stays bounded)."""
         rows = self.db.execute(
-            "SELECT id, data FROM refs WHERE embedding IS NULL OR embedded_hash IS DISTINCT FROM text_hash ORDER BY id"
+            f"SELECT id, data FROM refs WHERE id > ? AND {PENDING_SQL} ORDER BY id" + (" LIMIT ?" if limit else ""),
+            (after, limit) if limit else (after,),
         )
         return [PendingEmbedding(row_id, embedding_text(reference_from_dict(json.loads(data)))) for row_id, data in rows]
+
+    def pending_count(self) -> int:
+        """How many references `needing_embedding` would return."""
+        return int(self.db.execute(f"SELECT count(*) FROM refs WHERE {PENDING_SQL}").fetchone()[0])
 
     def store_embeddings(self, row_ids: list[int], vectors: np.ndarray) -> None:
         """Save normalized vectors (stored as float16) for the given rows, in one transaction."""
