@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -122,6 +123,29 @@ def test_killed_ingest_rerun_gives_the_uninterrupted_index(index_location, secon
     rerun = subprocess.run(add_command(source, index_location), capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 1 and "continued after the" in rerun.stderr
     assert rerun.stdout.splitlines()[0].split(";")[0] == whole.stdout.splitlines()[0].split(";")[0]
+    assert dump(index_location) == expected
+
+
+def test_ingest_killed_at_random_moments_ends_as_the_uninterrupted_index(index_location, second_location, tmp_path):
+    """SIGKILL at moments drawn (seeded) over an uninterrupted run's duration, whatever the command
+    is doing then (opening the index, parsing, inside a batch's transaction, committing); each run
+    continues the one before, and one last run to the end leaves the uninterrupted index."""
+    source = write_arxiv_jsonl(tmp_path / "arxiv-metadata.jsonl", PAPERS)
+    started = time.monotonic()
+    subprocess.run(add_command(source, second_location), capture_output=True, timeout=600)
+    duration = time.monotonic() - started
+    expected = dump(second_location)
+    moments = random.Random(15)
+    for _ in range(6):
+        process = subprocess.Popen(add_command(source, index_location), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        try:
+            process.wait(timeout=moments.uniform(0, duration / 2))
+        except subprocess.TimeoutExpired:
+            process.kill()
+        process.wait(timeout=60)
+    rerun = subprocess.run(add_command(source, index_location), capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 1, rerun.stderr  # the broken line, reported again
     assert dump(index_location) == expected
 
 

@@ -34,6 +34,9 @@ from citewise.bib.index.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from citewise.bib.model import Reference, normalize_doi, normalize_title, reference_from_dict
 
 LOCK_TIMEOUT_SECONDS = 30.0  # as PostgresIndex's lock_timeout: a writer waits for the one before
+WRITER_CACHE_KIB = 131_072
+"""Page cache of a writing connection (at most, filled as pages are read): a field-sized ingest
+keeps the B-trees of its lookup indexes in memory instead of reading them again for each paper."""
 
 
 class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
@@ -96,6 +99,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
         if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
         if version < SCHEMA_VERSION:
             with self.transaction():
                 # Another process may have migrated while this one waited for the write lock.
