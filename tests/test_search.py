@@ -105,6 +105,33 @@ def test_only_new_or_changed_references_are_embedded(index_location, embedder):
         assert index.stats()["embedded"] == 2
 
 
+def test_pending_papers_are_embedded_a_window_at_a_time(index_location, embedder, monkeypatch, tmp_path):
+    """Windows of 7 rows (of 77 papers): every paper gets the vector one pass over all of them gives."""
+    from citewise.bib.index import embed
+
+    refs = read_path(EXAMPLES / "daily-papers-digest.txt").references + EXTRA
+    whole = tmp_path / "whole.sqlite"
+    with Index.open(whole) as index:
+        index.add_references(refs)
+        embed_pending(index, embedder)
+        expected = dict(zip(*index.load_embeddings(embedder.dimension)))
+    monkeypatch.setattr(embed, "PENDING_WINDOW", 7)
+    progress: list[tuple[int, int]] = []
+    with Index.open(index_location) as index:
+        index.add_references(refs)
+        assert index.pending_count() == len(expected)
+        assert embed_pending(index, embedder, lambda done, total: progress.append((done, total))) == len(expected)
+        assert index.pending_count() == 0
+        by_key = {ref.key: row_id for row_id, (ref, _) in index.get_by_ids(range(1, 10_000)).items()}
+        row_ids, matrix = index.load_embeddings(embedder.dimension)
+    with Index.open(whole, read_only=True) as index:
+        whole_ids = {ref.key: row_id for row_id, (ref, _) in index.get_by_ids(range(1, 10_000)).items()}
+    stored = dict(zip(row_ids.tolist(), matrix))
+    for key, row_id in by_key.items():
+        assert np.allclose(stored[row_id], expected[whole_ids[key]], atol=2e-3), key
+    assert len(progress) >= 11 and progress[-1] == (len(expected), len(expected))
+
+
 def test_model_mismatch_points_to_reembed(index_location, embedder):
     with Index.open(index_location) as index:
         index.add_references(EXTRA)
@@ -168,3 +195,30 @@ def test_nearest_and_vectors_of_read_the_stored_vectors(seeded, embedder):
     exact = np.asarray(ids)[np.argsort(-(everything[:-1] @ query))[:5]]
     assert [row for row, _ in found] == exact.tolist()
     assert np.allclose(everything[:-1][np.searchsorted(ids, exact)] @ query, scores, atol=0.01)
+
+
+def test_an_author_typo_is_found_among_thousands_of_names_by_indexed_lookups_only(tmp_path):
+    """A family name one typo away (wrong, missing, added or swapped letter) is found through the
+    deletion-variant table; every statement is an index search, never a scan of the names. An
+    index written before that table (schema 5) gets it on opening."""
+    syllables = ["ka", "lo", "mi", "ne", "su", "ta", "vo", "ri", "ze", "pa"]
+    families = sorted({a + b + c + d for a in syllables for b in syllables for c in syllables for d in syllables[:3]})
+    refs = [Reference(key=f"p{n}", title=f"Paper number {n}", authors=[Author(family.capitalize(), "A.")], year="2020")
+            for n, family in enumerate(families)]
+    refs.append(Reference(key="vaswani2017attention", title="Attention Is All You Need",
+                          authors=[Author("Vaswani", "Ashish")], year="2017"))
+    location = tmp_path / "index.sqlite"
+    with Index.open(location) as index:
+        index.add_references(refs)
+        index.db.execute("DELETE FROM family_variants")
+        index.db.execute("PRAGMA user_version = 5")
+    with Index.open(location) as index:
+        statements: list[str] = []
+        index.db.set_trace_callback(statements.append)
+        for typo in ("vasvani", "vaswnai", "vawani", "vasswani"):
+            found = index.similar_author_ids([typo], 10)
+            assert [ref.key for ref, _ in index.get_by_ids(found).values()] == ["vaswani2017attention"], typo
+        assert index.similar_author_ids(["vzzzani"], 10) == set()
+        index.db.set_trace_callback(None)
+        plans = [detail for sql in statements for *_, detail in index.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        assert plans and all(not detail.startswith("SCAN") for detail in plans), plans
