@@ -188,7 +188,8 @@ def main() -> None:
         started = time.perf_counter()
         hybrid.search("warm up: load the vectors")
         print(f"{index.count()} references; vectors loaded in {time.perf_counter() - started:.2f} s (once per process)")
-        plain_matrix = index.load_embeddings(embedder.dimension)[1].astype(np.float32)
+        row_ids, matrix = index.load_embeddings(embedder.dimension)
+        plain_matrix = matrix.astype(np.float32)
 
         def dense_only(query: str) -> None:
             scores = plain_matrix @ embedder.encode([query])[0]
@@ -200,6 +201,13 @@ def main() -> None:
             print(f"  {'baseline: BM25 alone':<34} {summary(timed(lambda q: lexical.search(q), queries))}")
             print(f"  {'baseline: dense alone':<34} {summary(timed(dense_only, queries))}")
             print(f"  {'citewise hybrid':<34} {summary(timed(lambda q: hybrid.search(q), queries))}")
+        found = 0
+        vectors = embedder.encode(query_sets(args.queries)["sentence"])
+        for vector in vectors:  # the index's own dense search (pgvector's HNSW on PostgreSQL) against exact
+            exact = set(row_ids[np.argpartition(-(plain_matrix @ vector), 10)[:10]].tolist())
+            found += len(exact & {row_id for row_id, _ in index.nearest(vector, 10, None)})
+        print(f"dense recall@10 of the index's nearest against exact search ({len(vectors)} sentences): "
+              f"{found / (10 * len(vectors)):.4f}")
 
 
 if __name__ == "__main__":
