@@ -200,7 +200,7 @@ def test_nearest_and_vectors_of_read_the_stored_vectors(seeded, embedder):
 def test_an_author_typo_is_found_among_thousands_of_names_by_indexed_lookups_only(tmp_path):
     """A family name one typo away (wrong, missing, added or swapped letter) is found through the
     deletion-variant table; every statement is an index search, never a scan of the names. An
-    index written before that table (schema 5) gets it on opening."""
+    index written before that table (schema 6) gets it on opening."""
     syllables = ["ka", "lo", "mi", "ne", "su", "ta", "vo", "ri", "ze", "pa"]
     families = sorted({a + b + c + d for a in syllables for b in syllables for c in syllables for d in syllables[:3]})
     refs = [Reference(key=f"p{n}", title=f"Paper number {n}", authors=[Author(family.capitalize(), "A.")], year="2020")
@@ -211,7 +211,7 @@ def test_an_author_typo_is_found_among_thousands_of_names_by_indexed_lookups_onl
     with Index.open(location) as index:
         index.add_references(refs)
         index.db.execute("DELETE FROM family_variants")
-        index.db.execute("PRAGMA user_version = 5")
+        index.db.execute("PRAGMA user_version = 6")
     with Index.open(location) as index:
         statements: list[str] = []
         index.db.set_trace_callback(statements.append)
