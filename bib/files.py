@@ -7,9 +7,12 @@ Reading (`read_bytes`, `read_text`, `open_regular`):
 - Only regular files are read. A file is opened without blocking and its type checked on
   the open descriptor before any byte is read, so a FIFO, a device (`/dev/zero`), a socket
   or a directory gets one line (`path: not a regular file (a FIFO)`) and never hangs.
-- At most `MAX_READ_BYTES` (256 MB) are read; a larger file is refused.
+- At most `MAX_READ_BYTES` (256 MB) are read; a larger file is refused. Files read line by
+  line (arXiv JSON Lines, the input of `index vectors`: `open_regular(limit=None)`) have no
+  limit, and neither has `zotero.sqlite`, which SQLite reads.
 
-Decoding (`decode`), one policy for drafts, .bib files and every reader:
+Decoding (`decode`), one policy for drafts, .bib files and every format read whole (a file
+read line by line decodes each line as its format says: JSON Lines is UTF-8):
 1. a byte-order mark: UTF-8, UTF-16 LE or BE;
 2. else UTF-8;
 3. else the encoding the file declares in its first 4 KB: `% !TeX encoding = …` (TeXShop,

@@ -14,7 +14,7 @@ Every file is read as a stream of items (`read_file_items`): a reference or a pr
 each with the place where a later read resumes. A line format (arXiv JSON Lines, the one
 that comes in gigabytes) is read line by line from disk at any size, so ingest memory
 stays flat; a document format (a JSON array, BibTeX, a digest, a Zotero database) is
-parsed from its whole text, at most `MAX_READ_BYTES`, and its references are then handed
+parsed from its whole text, at most `citewise.bib.files.MAX_READ_BYTES`, and its references are then handed
 on one at a time. Only the start of a file is read to tell its format.
 """
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from citewise.bib.errors import CitewiseError, SourceError
-from citewise.bib.files import MAX_READ_BYTES, decode, open_regular
+from citewise.bib.files import decode, open_regular, read_text
 from citewise.bib.model import Reference
 from citewise.bib.readers.arxiv_jsonl import stream_arxiv_jsonl
 from citewise.bib.readers.bibtex_adapter import read_bibtex
@@ -220,14 +220,7 @@ def _sniff(file: Path) -> tuple[str | None, os.stat_result]:
 
 def _whole_text(file: Path) -> str:
     """The decoded text of a file read whole (document formats), at most MAX_READ_BYTES."""
-    with open_regular(file, limit=None) as stream:
-        try:
-            data = stream.read(MAX_READ_BYTES + 1)
-        except OSError as error:
-            raise SourceError(str(file), None, f"cannot read: {error.strerror or error}") from None
-    if len(data) > MAX_READ_BYTES:
-        raise SourceError(str(file), None, f"more than the {MAX_READ_BYTES // 2**20} MB citewise reads")
-    text = decode(data, str(file), "a format citewise reads").text
+    text = read_text(file, "a format citewise reads").text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 

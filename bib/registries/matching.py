@@ -13,8 +13,8 @@ import re
 from rapidfuzz import fuzz
 
 from citewise.bib.bibtex.latex import latex_to_unicode
-from citewise.bib.keys import ascii_fold
 from citewise.bib.model import Author, normalize_title
+from citewise.bib.text import ascii_fold
 
 SAME_TITLE = 92.0
 """rapidfuzz ratio (0-100) above which two normalised titles count as the same title."""

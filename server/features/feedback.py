@@ -6,17 +6,17 @@ author dismissed is not suggested again, one they cited from a suggestion rises 
 one they ignored sinks a little. "Ignored" means shown above the paper the author then cited
 from the same list: the lists last shown are kept in memory (never written), and accepting a
 paper counts one "ignored" for each paper shown above it. The `suggestionFeedback` setting turns
-reading and recording off. Writes go through a temporary file and a rename.
+reading and recording off. Writes go through a temporary file and a rename (`write_atomically`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import deque
 from pathlib import Path
+
+from citewise.bib.files import write_atomically
 
 MAX_KEYS = 5_000  # oldest entries dropped beyond this many per list
 KINDS = ("accepted", "dismissed", "ignored")
@@ -74,14 +74,7 @@ class FeedbackStore:
 
     def _save(self, data: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".feedback-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(data, stream, ensure_ascii=False)
-            os.replace(temporary, self.path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_atomically(self.path, json.dumps(data, ensure_ascii=False), encoding="utf-8")
 
 
 def _count(counts: dict[str, int], key: str) -> None:

@@ -82,7 +82,7 @@ def test_files_over_the_size_cap_are_refused(project, tmp_path):
     assert "huge.bib: 300 MB is more than the 256 MB citewise reads" in result.stderr
     added = citewise("index", "add", huge, "--index", tmp_path / "i.sqlite", "--no-embed")
     assert_no_traceback(added)  # a source too large to read is a problem of that file (exit 1), named on one line
-    assert added.returncode == 1 and added.stderr.strip().splitlines() == [f"{huge}: more than the 256 MB citewise reads"]
+    assert added.returncode == 1 and added.stderr.strip().splitlines() == [f"{huge}: 300 MB is more than the 256 MB citewise reads"]
 
 
 def test_binary_files_get_one_line(project, tmp_path):
