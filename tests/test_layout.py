@@ -1,5 +1,6 @@
-"""README.md's Layout section names every module of bib/ and server/, each in its folder's row, and
-nothing that is not a module there."""
+"""The docs that describe the code's layout match it: README.md's Layout section names every module
+of bib/ and server/, each in its folder's row, and nothing else; server/features/background.py, the
+one statement of the concurrency model, names every module that starts a thread."""
 
 from __future__ import annotations
 
@@ -52,3 +53,24 @@ def test_the_check_reads_the_table_it_means():
     assert "convert" in MODULE_NAME.findall(rows["server/lsp"])
     assert "bert" in MODULE_NAME.findall(rows["bib/index"])
     assert len(modules_by_folder()) >= 11
+
+
+THREAD_START = re.compile(r"\bThread\(|ThreadPoolExecutor\(|ProcessPoolExecutor\(|_thread\.start_new")
+
+
+def modules_starting_threads() -> set[str]:
+    """Modules of bib/ and server/ that start a thread or a pool, as paths below their package root."""
+    return {str(file.relative_to(ROOT / package)) for package in PACKAGES for file in (ROOT / package).rglob("*.py")
+            if THREAD_START.search(file.read_text(encoding="utf-8"))}
+
+
+def test_every_module_that_starts_a_thread_is_named_in_the_concurrency_model():
+    statement = (ROOT / "server/features/background.py").read_text(encoding="utf-8").split('"""')[1]
+    statement = " ".join(statement.split())
+    unnamed = sorted(module for module in modules_starting_threads() - {"features/background.py"}
+                     if module not in statement)
+    assert not unnamed, f"threads started in modules server/features/background.py does not name: {unnamed}"
+
+
+def test_the_thread_check_sees_the_threads_there_are():
+    assert {"lsp/transport.py", "mcp/server.py", "bibtex/reader.py", "index/search.py"} <= modules_starting_threads()

@@ -23,10 +23,11 @@ Three kinds of thread, each owning its own state:
    embedder) and publishes it with one reference assignment, which the features thread
    picks up on its next use. The old value keeps answering until then.
 
-Inside one call, code may use helper threads that it joins before returning (the searcher
-runs its SQLite signals beside the query embedding; the suggestions' ranking embeds the
-paragraph beside the sentence's search; verify asks several registries at once);
-those are not lanes. The stdin pump of the transport (lsp/transport.py) belongs to the
+Inside one call, code may use helper threads that it joins before returning (the searcher,
+bib/index/search.py, runs its SQLite signals beside the query embedding; the suggestions'
+ranking, features/ranking.py, embeds the paragraph beside the sentence's search; verify,
+features/verify.py, asks several registries at once); those are not lanes. No other module
+starts a thread (tests/test_layout.py checks that every module that does is named here). The stdin pump of the transport (lsp/transport.py) belongs to the
 protocol thread: it only moves bytes into the loop. `citewise mcp` is another program with
 its own, simpler model (server/mcp/server.py). The library's `read_bib_file(wait=False)`
 (bib/bibtex/reader.py) parses fields on a daemon thread of its own only when no executor is
