@@ -21,6 +21,10 @@ JSON-RPC, pipes and one worker-thread hop, no feature work):
                 `citewise index add` of 1,000 papers by another process, and the 5 s after it
                 (the completion table of the index is rebuilt); and opening the draft -> first
                 completion listing the .bib's papers
+  GIL wait      a probe thread inside each server (gil_probe.py) sleeps 2 ms again and again and
+                notes how late it wakes: the time other threads held the GIL plus the time the
+                kernel kept it off a CPU; the floor server's probe in the same run measures the
+                latter alone. p50 / p99 / max per case.
 Completion runs in a LaTeX draft (`\\cite{`) and a Markdown draft (`[@`) of the same workspace.
 The server works on a copy of the cached index (the Zotero sync and `index add` write to it).
 
@@ -51,11 +55,14 @@ from pytest_lsp import client_capabilities, make_test_lsp_client  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from bench_lsp import build_data, synthetic_reference  # noqa: E402
+from gil_probe import lateness_between  # noqa: E402
 from timing import peak_rss_mb  # noqa: E402
 from zotero_server import ZoteroLibrary, ZoteroTestServer, synthetic_item  # noqa: E402
 
 SERVER = [sys.executable, "-m", "citewise", "serve"]
 FLOOR = [sys.executable, str(Path(__file__).resolve().parent / "floor_server.py")]
+GIL_PROBE = str(Path(__file__).resolve().parent / "gil_probe.py")
+GIL_WINDOWS: list[tuple[str, Path, float, float]] = []  # case, probe record, start, end
 SIZES: list[int] = []  # bytes of each completion result, in the order measured
 _converter = None
 DEBOUNCE_MS = 300
@@ -88,12 +95,16 @@ def reply_bytes(result: object) -> int:
     return len(json.dumps(_converter.unstructure(result)).encode())
 
 
-async def start(folder: Path, index_path: Path, settle_s: float = 0.0, command: list[str] = SERVER):
+async def start(folder: Path, index_path: Path, settle_s: float = 0.0, command: list[str] = SERVER,
+                probe: Path | None = None):
     """A client with a running, initialized server; (client, spawn->reply, request->reply).
 
     With `settle_s` the initialize request waits that long after the spawn, so that the
-    request -> reply time excludes the interpreter's start-up and imports.
+    request -> reply time excludes the interpreter's start-up and imports. With `probe`
+    the server runs under gil_probe.py, which records into that file.
     """
+    if probe is not None:
+        command = [command[0], GIL_PROBE, str(probe), *command[1:]]
     client = make_test_lsp_client()
     client.versions = {}
     client.suggestion_times = []
@@ -112,6 +123,20 @@ async def start(folder: Path, index_path: Path, settle_s: float = 0.0, command: 
     answered = time.perf_counter()
     client.initialized_at = answered
     return client, answered - spawned, answered - asked
+
+
+def gil_window(case: str, probe: Path, start: float) -> None:
+    """Note that `case` ran from `start` until now, for the GIL wait table."""
+    GIL_WINDOWS.append((case, probe, start, time.perf_counter()))
+
+
+def print_gil_waits() -> None:
+    print("GIL wait (probe lateness, ms)          p50      p99      max      n")
+    for case, probe, start, end in GIL_WINDOWS:
+        late = sorted(lateness_between(probe, start, end))
+        if late:
+            p99 = late[min(len(late) - 1, int(0.99 * len(late)))]
+            print(f"  {case:36s} {statistics.median(late) * 1000:7.2f}  {p99 * 1000:7.2f}  {late[-1] * 1000:7.1f}  {len(late):5d}")
 
 
 async def stop(client) -> None:
@@ -179,14 +204,15 @@ def five_mb_workspace(folder: Path) -> Path:
     return large
 
 
-async def first_reading_of_a_large_bib(folder: Path, index_path: Path) -> None:
+async def first_reading_of_a_large_bib(folder: Path, index_path: Path, probe: Path) -> None:
     """Open a draft over a 5 MB .bib nobody read before: first useful completion, then
     completions for 10 s while its fields are parsed and its tables built."""
     large = five_mb_workspace(folder)
     with tempfile.TemporaryDirectory() as cache:
         os.environ["CITEWISE_CACHE_DIR"] = cache
         try:
-            client, _, _ = await start(large, index_path)
+            client, _, _ = await start(large, index_path, probe=probe)
+            opened = time.perf_counter()
             draft = large / "paper.tex"
             text = draft.read_text(encoding="utf-8")
             size = (large / "refs.bib").stat().st_size / 1e6
@@ -195,6 +221,7 @@ async def first_reading_of_a_large_bib(folder: Path, index_path: Path) -> None:
             until = time.perf_counter() + 10
             timings = await completions_while(client, draft.as_uri(), text, lambda: time.perf_counter() < until)
             print(f"completion, first reading of a {size:.1f} MB .bib (10 s)  {summary(timings)}")
+            gil_window(f"first reading of a {size:.1f} MB .bib", probe, opened)
             await stop(client)
         finally:
             del os.environ["CITEWISE_CACHE_DIR"]
@@ -212,17 +239,18 @@ def zotero_server(items: int = ZOTERO_ITEMS) -> ZoteroTestServer:
     return server
 
 
-async def during_zotero_sync(client, uri: str, text: str) -> None:
+async def during_zotero_sync(client, uri: str, text: str, probe: Path) -> None:
     sync = asyncio.ensure_future(client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="citewise.syncZotero")))
     started = time.perf_counter()
     timings = await completions_while(client, uri, text, lambda: not sync.done())
     took = time.perf_counter() - started
     result = await sync
+    gil_window("Zotero sync", probe, started)
     print(f"completion, Zotero sync of {ZOTERO_ITEMS:,} items ({took:.1f} s: {result})  {summary(timings)}")
 
 
-async def during_index_add(client, uri: str, text: str, index_path: Path, papers: int = 1000) -> None:
+async def during_index_add(client, uri: str, text: str, index_path: Path, probe: Path, papers: int = 1000) -> None:
     """Another process adds `papers` new papers (and embeds them) to the index the server reads."""
     import random
 
@@ -238,6 +266,7 @@ async def during_index_add(client, uri: str, text: str, index_path: Path, papers
         started = time.perf_counter()
         timings = await completions_while(client, uri, text, lambda: process.poll() is None)
         took = time.perf_counter() - started
+        gil_window("index add by another process", probe, started)
         after_until = time.perf_counter() + 5
         after = await completions_while(client, uri, text, lambda: time.perf_counter() < after_until)
         problem = process.stderr.read().decode()[-300:] if process.wait() else ""
@@ -340,16 +369,25 @@ async def main() -> None:
     print(f"initialize, request -> reply  {summary(reply_times)}")
     print(f"initialize, spawn -> reply    {summary(spawn_times)}")
 
-    client, _, _ = await start(folder, index_path)
+    probe = Path(workdir.name) / "gil-citewise.bin"
+    client, _, _ = await start(folder, index_path, probe=probe)
     uri = draft.as_uri()
+    started = time.perf_counter()
     print(f"didOpen -> first completion listing .bib papers  {await first_useful_completion(client, uri, text) * 1000:7.1f} ms")
+    gil_window("opening the draft", probe, started)
+    started = time.perf_counter()
     print(f"status, model loading         {summary(await status_round_trips(client, 20))}")
     print(f"completion, model loading     {summary(await completion_round_trips(client, uri, text, 20))}")
     print(f"semantic ranking ready after  {await model_ready(client):7.1f} s")
+    gil_window("model loading", probe, started)
+    started = time.perf_counter()
     embedding = await completion_round_trips(client, uri, text, 20)
     print(f"completion, .bib titles embedding (first 20 after the model)  {summary(embedding)}")
+    gil_window(".bib titles embedding (20 completions)", probe, started)
     SIZES.clear()
+    started = time.perf_counter()
     latex = await completion_round_trips(client, uri, text, args.repeat)
+    gil_window("LaTeX completions, model ready", probe, started)
     latex_sizes = list(SIZES)
     print(f"completion LaTeX, model ready    {summary(latex)}")
     notes = folder / "notes.md"
@@ -364,22 +402,27 @@ async def main() -> None:
     markdown_sizes = list(SIZES)
     print(f"completion Markdown, model ready {summary(markdown)}")
     print(f"status round trip (baseline)  {summary(await status_round_trips(client, args.repeat))}")
+    started = time.perf_counter()
     latencies = await suggestion_latencies(client, uri, text, max(10, args.repeat // 5))
     print(f"keystroke -> suggestions      {summary(latencies)}   (+ {DEBOUNCE_MS} ms debounce)")
-    await during_zotero_sync(client, uri, text)
-    await during_index_add(client, uri, text, index_path)
+    gil_window("suggestions", probe, started)
+    await during_zotero_sync(client, uri, text, probe)
+    await during_index_add(client, uri, text, index_path, probe)
     rss = peak_rss_mb(client._server.pid)
     print(f"server peak RSS               {rss} MB (model loaded)")
     await stop(client)
-    await first_reading_of_a_large_bib(folder, index_path)
+    await first_reading_of_a_large_bib(folder, index_path, Path(workdir.name) / "gil-large.bin")
 
-    floor_client, _, _ = await start(folder, index_path, command=FLOOR)
+    floor_probe = Path(workdir.name) / "gil-floor.bin"
+    floor_client, _, _ = await start(folder, index_path, command=FLOOR, probe=floor_probe)
     floor_client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
         uri=uri, language_id="latex", version=1, text=text)))
     floor_client.versions[uri] = 1
     await completion_round_trips(floor_client, uri, text, 10)
     SIZES.clear()
+    started = time.perf_counter()
     floor = await completion_round_trips(floor_client, uri, text, args.repeat)
+    gil_window("floor server, completions (baseline)", floor_probe, started)
     floor_sizes = list(SIZES)
     floor_rss = peak_rss_mb(floor_client._server.pid)
     await stop(floor_client)
@@ -388,6 +431,7 @@ async def main() -> None:
         print(f"citewise/floor {name:8s}  p50 x{statistics.median(timings) / statistics.median(floor):5.1f}   "
               f"p95 x{p95(timings) / p95(floor):5.1f}   reply {statistics.median(sizes) / 1000:5.1f} KB "
               f"(max {max(sizes) / 1000:5.1f} KB) vs {statistics.median(floor_sizes) / 1000:4.1f} KB")
+    print_gil_waits()
     print(f"peak RSS citewise {rss} MB, floor {floor_rss} MB; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     workdir.cleanup()

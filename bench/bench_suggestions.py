@@ -150,7 +150,7 @@ def sites_of(ws: Workspace, draft_set: DraftSet) -> list[Site]:
         bib_keys = set()
         for state in ws.bib_states_for(uri):
             bib_keys |= set(state.references)
-        library = ranking._library(ws, uri)
+        library = ranking._library(ws, uri, wait=True)
         name = f"{draft_set.name}/{path.relative_to(draft_set.root)}"
         for citation in ws.citations(uri):
             split = "report" if draft_set.heldout else split_of(f"{name}:{citation.line // BLOCK_LINES}")
@@ -197,7 +197,7 @@ def citewise_keys(ws: Workspace, site: Site, weights: dict | None) -> tuple[list
 def baseline_keys(ws: Workspace, site: Site, lexical: Searcher, embedder: Embedder) -> dict[str, list[str]]:
     _, document = open_site(ws, site)
     query = cursor_context(site.text, site.offset).query
-    library = ranking._library(ws, document.uri)
+    library = ranking._library(ws, document.uri, wait=True)
     index = ws.index
     def keyed(rows):
         return [library.key_of(r, ref) for r, (ref, _) in ((r, index.get_by_ids([r])[r]) for r in rows)]

@@ -11,6 +11,7 @@ from citewise.bib.errors import CitewiseError
 from citewise.server.features import actions, hover, navigation
 from citewise.server.features.diagnostics import diagnostics
 from citewise.server.features.positions import Pos, Range
+from citewise.server.features.workspace import path_to_uri
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +190,18 @@ def test_unused_entry_hints_stay_fast_on_ten_thousand_entries(ws, tmp_path):
     assert len([p for p in problems if p.code == "unused-entry"]) == 9_999
     print(f"unused-entry diagnostics on 10,000 entries: {elapsed * 1000:.0f} ms")
 
+
+
+def test_a_large_bib_gets_unused_entry_hints_once_it_is_open_in_the_editor(ws, tmp_path):
+    entries = "\n".join(f"@misc{{key{i},\n  title = {{Paper {i}}}\n}}\n" for i in range(1_500))
+    bib = tmp_path / "library.bib"
+    bib.write_text(entries + "@misc{key7,\n  title = {Again}\n}\n")
+    (tmp_path / "uses.tex").write_text("\\cite{key5}\n\\bibliography{library}\n")
+    open_file(ws, tmp_path / "uses.tex")
+    unopened = diagnostics(ws, path_to_uri(str(bib)))  # as published beside the draft that uses it
+    assert [p.code for p in unopened] == ["bib-syntax", "duplicate-key"]  # its other problems stay
+    opened = diagnostics(ws, open_file(ws, bib))
+    assert len([p for p in opened if p.code == "unused-entry"]) == 1_499
 
 # --- a real paper from ../shared ---------------------------------------------------------------
 

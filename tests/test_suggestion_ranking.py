@@ -39,6 +39,8 @@ def _suggested(ws, tmp_path):
     for state in ws.bib_states_for(uri):  # the .bib's fields are parsed in the background at first
         assert state.file.fields_ready.wait(60)
     text = (tmp_path / "paper.tex").read_text()
+    suggestions.suggest(ws, uri, position_of(text, SENTENCE, 3))  # as you write, never waiting for the
+    ws.lanes.wait_idle("tables")  # draft's library, which the `tables` lane builds meanwhile
     return uri, suggestions.suggest(ws, uri, position_of(text, SENTENCE, 3))
 
 
@@ -143,6 +145,33 @@ def test_cited_papers_and_the_library_are_signals(semantic_ws, tmp_path):
     similar = [c for c in found.candidates if c.key != song and c.evidence.get("cited_similarity") == song]
     assert similar and all(c.features["cited_similarity"] > 0 for c in similar)
     assert by_key[song].evidence.get("section") == "Method"
+
+
+
+def test_a_newer_library_is_built_on_the_tables_lane_while_the_one_before_answers(semantic_ws, tmp_path):
+    song = "songScoreBasedGenerativeModeling2021"  # in refs.bib and, by title, in the index
+    uri = open_file(semantic_ws, tmp_path / "paper.tex")
+    for state in semantic_ws.bib_states_for(uri):
+        assert state.file.fields_ready.wait(60)
+    document = semantic_ws.document(uri)
+    offset = document.text.index(SENTENCE) + 3
+    as_you_write = suggestions.suggest(semantic_ws, uri, document.lines.position_of(offset))
+    assert as_you_write.items and not any("in your .bib" in item.reason for item in as_you_write.items)
+    semantic_ws.lanes.wait_idle("tables")  # the draft's first library, built meanwhile
+    assert any("in your .bib" in item.reason for item in suggestions.suggest(
+        semantic_ws, uri, document.lines.position_of(offset)).items)
+
+    def in_bib() -> float:
+        found = {c.ref.title: c for c in ranking.rank(semantic_ws, document, offset).candidates}
+        return found["Score-Based Generative Modeling through Stochastic Differential Equations"].features["in_bib"]
+
+    assert in_bib() == 1.0
+    bib = (tmp_path / "refs.bib").read_text()
+    start = bib.index(f"@inproceedings{{{song},")
+    open_file(semantic_ws, tmp_path / "refs.bib", bib[:start] + bib[bib.index("\n}\n", start) + 3:])
+    assert in_bib() == 1.0  # the .bib changed: the library before answers while the new one is built
+    semantic_ws.lanes.wait_idle("tables")
+    assert in_bib() == 0.0  # the entry is gone from the new one
 
 
 REPO = Path(__file__).resolve().parents[1]

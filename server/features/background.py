@@ -13,8 +13,11 @@ Three kinds of thread, each owning its own state:
    update is applied before the request that follows it.
 3. Background lanes run slow work that would otherwise stall the features thread:
    `files` (reading and parsing .bib files), `model` (importing torch, loading the model),
-   `embed` (embedding .bib titles), `tables` (completion's candidate table of the index), `vectors`
-   (the index's vector matrix, read again after each write to the index), `jobs`
+   `embed` (embedding .bib titles), `tables` (completion's candidate table of the index, and the
+   suggestions' library of a draft: its .bib's rows and Zotero's), `vectors`
+   (the index's vector matrix, read again after each write to the index), `queries` (embedding
+   the texts a suggestion will query with, before the features thread ranks: the language
+   server awaits it between two features calls, so completions are answered meanwhile), `jobs`
    (reindex, Zotero sync and push), `registries` (asking Crossref, arXiv and the other registries
    about a draft's references), `lookups` (registry lookups a person is waiting for: an identifier
    typed in a citation, "Add from DOI", so they never queue behind a whole draft's checks). Each lane is
@@ -57,7 +60,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 SWITCH_INTERVAL_S = 0.0005
-LANES = ("features", "files", "model", "embed", "tables", "vectors", "jobs", "registries", "lookups")
+LANES = ("features", "files", "model", "embed", "tables", "vectors", "queries", "jobs", "registries", "lookups")
 
 
 class SerialDaemonExecutor(Executor):

@@ -79,6 +79,12 @@ class BibState:
     def references(self) -> dict[str, Reference]:
         return self.derive("references", _references_of)
 
+    @property
+    def converted(self) -> bool:
+        """Whether `references` is there without converting every entry now (a file read from
+        disk by the language server has it converted on the `files` lane, after its fields)."""
+        return "references" in self.derived
+
     def with_strings(self, earlier: dict[str, str]) -> BibState:
         """This file as read after files defining the @strings `earlier` (a bibliography is all
         its files together: bib/bibtex/bibliography.py); itself while fields are still parsing."""
@@ -163,12 +169,17 @@ class Bibliographies:
             parsed = BibFile(path, text, [], errors=[SourceError(path, None, f"cannot parse: {error}")])
         state = BibState(parsed, stamp, from_editor)
         self._states[path] = state
+        if not wait and state.ready:  # fields from the cache: convert on the lane, as after parsing them
+            self._lanes.submit("files", lambda: state.references)
         return state
 
     def _parse_fields_later(self, path: str, parse: Callable[[], None]) -> None:
         def parse_then_tell() -> None:
             try:
                 parse()
+                state = self._states.get(path)
+                if state is not None and state.ready:
+                    _ = state.references  # converted here, not on the features thread that diagnoses next
             finally:
                 if self.on_fields_parsed is not None:
                     self.on_fields_parsed(path)

@@ -3,7 +3,8 @@
 Drafts: undefined keys (only when the draft has .bib files to check against), keys
 defined in more than one of the draft's .bib files, and optionally claims without a
 citation. .bib files: parse errors, duplicate keys (in the file and across the .bib
-files of the drafts that use it) and, as hints, entries no workspace draft cites.
+files of the drafts that use it) and, as hints, entries no workspace draft cites (for a large
+.bib, once it is open in the editor).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ DUPLICATE = "duplicate-key"
 UNUSED = "unused-entry"
 BIB_SYNTAX = "bib-syntax"
 CLAIM = "claim-without-citation"
+UNUSED_HINTS_MAX_ENTRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,20 @@ def draft_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
 def bib_diagnostics(ws: Workspace, document: Document) -> list[Problem]:
     """Never waits for fields: a .bib read for the first time has its keys (duplicates, unused
     entries, syntax errors found so far) at once, and the language server diagnoses it again
-    when its fields are parsed (`Bibliographies.on_fields_parsed`)."""
+    when its fields are parsed (`Bibliographies.on_fields_parsed`).
+
+    A .bib that is not open in the editor and holds more than UNUSED_HINTS_MAX_ENTRIES entries
+    (a shared library, not one paper's references) gets no unused-entry hints until it is
+    opened: thousands of them would drown its other problems, and building and sending them
+    held the language server for a second."""
     state = ws.bib_state_in_bibliography(document.path)
     if state is None:
         return []
     lines = _lines(state)
     problems = [_syntax_problem(lines, error) for error in state.file.errors]
     problems += _duplicates(ws, state, lines)
-    problems += _unused(ws, state, lines)
+    if ws.documents.get(document.path) is not None or len(state.file.entries) <= UNUSED_HINTS_MAX_ENTRIES:
+        problems += _unused(ws, state, lines)
     return problems
 
 

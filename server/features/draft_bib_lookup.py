@@ -15,10 +15,13 @@ class DraftBibLookup:
 
     Built from each .bib's parse (cached on its `BibState`, so it is rebuilt only when that
     file changes); the first file to hold a key, DOI or title wins. The mappings are read-only:
-    a draft with one .bib shares that file's cached ones (no copy of 5,000 entries per keystroke)."""
+    a draft with one .bib shares that file's cached ones (no copy of 5,000 entries per keystroke).
+    With `converted_only`, a .bib whose entries are not converted yet (the first seconds after a
+    large file is read: `BibState.converted`) is left out rather than converted on this call."""
 
-    def __init__(self, ws: Workspace, uri: str):
-        parts = [state.derive("lookup", _lookup_of) for state in ws.bib_states_for(uri)]
+    def __init__(self, ws: Workspace, uri: str, converted_only: bool = False):
+        parts = [state.derive("lookup", _lookup_of) for state in ws.bib_states_for(uri)
+                 if state.converted or not converted_only]
         if len(parts) == 1:
             self.by_key, self.by_doi, self.by_title = parts[0]
             return

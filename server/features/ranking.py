@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections import Counter, OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from citewise.bib.model import Reference
+from citewise.bib.text import strip_markup
 from citewise.server.drafts.model import Citation
 from citewise.server.features.citation_evidence import add_link_features, links_for
-from citewise.server.features.cursor_query import context_hits, cursor_context
+from citewise.server.features.cursor_query import CursorContext, context_hits, cursor_context
 from citewise.server.features.feedback import feedback_for
 from citewise.server.features.sentences import Sentence
 from citewise.server.features.surroundings import Surroundings, surroundings
@@ -40,6 +42,7 @@ from citewise.server.features.workspace import Document, Workspace
 
 if TYPE_CHECKING:
     from citewise.bib.index.search import Searcher
+    from citewise.server.features.bibliographies import BibState
 
 FEATURES = ("hybrid", "sentence", "paragraph", "section", "document", "cited_similarity", "cocited",
             "linked_cocited", "cites_cited", "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
@@ -73,9 +76,12 @@ class Ranking:
     candidates: list[Candidate]  # best first
 
 
-def rank(ws: Workspace, document: Document, offset: int, weights: dict[str, float] | None = None) -> Ranking:
-    """Every candidate for a citation at `offset`, scored and sorted with `weights` (default WEIGHTS)."""
-    ranking = candidates_at(ws, document, offset)
+def rank(ws: Workspace, document: Document, offset: int, weights: dict[str, float] | None = None,
+         wait_for_library: bool = True) -> Ranking:
+    """Every candidate for a citation at `offset`, scored and sorted with `weights` (default
+    WEIGHTS); without `wait_for_library`, a draft whose library is not built yet is ranked
+    without it (`_library`)."""
+    ranking = candidates_at(ws, document, offset, wait_for_library)
     order(ranking.candidates, weights or WEIGHTS)
     return ranking
 
@@ -87,20 +93,44 @@ def order(candidates: list[Candidate], weights: dict[str, float]) -> None:
     candidates.sort(key=lambda c: c.score, reverse=True)
 
 
-def candidates_at(ws: Workspace, document: Document, offset: int) -> Ranking:
-    """The candidates for a citation at `offset` with their features, unsorted."""
-    context = cursor_context(document.text, offset)
+def embed_ahead(ws: Workspace, document: Document, offset: int) -> Future | None:
+    """Embed the texts a ranking at `offset` will query with (the sentence's, the surroundings')
+    on the `queries` lane, into the searcher's cache, so that the ranking itself embeds nothing
+    on the features thread; None when there is nothing to embed."""
     searcher = ws.searcher
-    if context.sentence is None or searcher is None or len(context.query) < MIN_QUERY_CHARS:
-        return Ranking(context.sentence, set(), [])
+    if not ws.model_ready or searcher is None or searcher.embedder is None:
+        return None
+    found = _query_texts(ws, document, offset)
+    if found is None:
+        return None
+    context, around = found
+    texts = (strip_markup(context.query), around.paragraph, around.section, around.document)
+    return ws.lanes.submit("queries", lambda: [searcher.encode(text) for text in texts])
+
+
+def _query_texts(ws: Workspace, document: Document, offset: int) -> tuple[CursorContext, Surroundings] | None:
+    """What a ranking at `offset` asks about: the sentence's query and the surroundings."""
+    context = cursor_context(document.text, offset)
+    if context.sentence is None or len(context.query) < MIN_QUERY_CHARS:
+        return None
     draft = ws.draft_for(document.uri)
-    around = surroundings(document.text, offset, document.language, _root_head(ws, document, draft.root))
+    return context, surroundings(document.text, offset, document.language, _root_head(ws, document, draft.root))
+
+
+def candidates_at(ws: Workspace, document: Document, offset: int, wait_for_library: bool = True) -> Ranking:
+    """The candidates for a citation at `offset` with their features, unsorted."""
+    searcher = ws.searcher
+    found = _query_texts(ws, document, offset) if searcher is not None else None
+    if found is None:
+        return Ranking(cursor_context(document.text, offset).sentence, set(), [])
+    context, around = found
+    draft = ws.draft_for(document.uri)
     texts = (around.paragraph, around.section, around.document)
     embedded = (_HELPER.submit(lambda: [searcher.encode(text) for text in texts])
                 if ws.model_ready and searcher.embedder is not None else None)  # beside the sentence's search
     hits, sentence_vector = context_hits(ws, context.query, POOL)
     cited = _CitedInDraft(draft.citations, document, context.sentence, context.neighbour, offset)
-    library = _library(ws, document.uri)
+    library = _library(ws, document.uri, wait_for_library)
     pool: dict[int, float] = {hit.row_id: float(hit.score) for hit in hits if hit.row_id >= 0}
     surrounding_vectors = embedded.result() if embedded is not None else None
     vectors = None
@@ -330,27 +360,55 @@ def _references(ws: Workspace, row_ids: list[int], hits: list) -> dict[int, Refe
 
 
 _LIBRARIES: OrderedDict[tuple, _Library] = OrderedDict()
+_LATEST_LIBRARY: dict[tuple[str, str], _Library] = {}  # (index, draft uri) -> the draft's newest library
+_LIBRARY_BUILDS: dict[tuple, Future] = {}
+_LIBRARY_LOCK = threading.Lock()  # guards _LIBRARY_BUILDS
 _COCITATIONS: OrderedDict[tuple, dict] = OrderedDict()
 _CACHE_SIZE = 8
 
 
-def _library(ws: Workspace, uri: str) -> _Library:
-    """Cached per set of .bib parses and index revision."""
-    states = ws.bib_states_for(uri)
-    index = ws.index
-    key = (id(index), index.revision(), tuple((id(s), id(s.references)) for s in states))
+def _library(ws: Workspace, uri: str, wait: bool) -> _Library:
+    """The draft's library: the .bib files whose fields are parsed, at the index's revision.
+
+    Built on the `tables` lane through a read-only connection of its own (mapping 5,000
+    references to rows and reading Zotero's rows take seconds, which would hold every
+    completion queued behind them); the draft's library before answers meanwhile. A draft
+    with none yet waits for it with `wait`, and gets an empty one without."""
+    states = [state for state in ws.bib_states_for(uri) if state.ready]
+    key = (str(ws.index_path), ws.index.revision(), tuple(state.version for state in states))
     library = _LIBRARIES.get(key)
-    if library is None:
-        refs: dict[str, Reference] = {}
-        for state in states:
-            for name, ref in state.references.items():
-                refs.setdefault(name, ref)
-        rows = index.row_ids_for(list(refs.values()))
-        by_key = {name: row for name, row in zip(refs, rows) if row is not None}
-        zotero = index.filtered_ids(None, None, "zotero")
+    if library is not None:
+        return library
+    with _LIBRARY_LOCK:
+        building = _LIBRARY_BUILDS.get(key)
+        if building is None:
+            building = _LIBRARY_BUILDS[key] = ws.lanes.submit("tables", _build_library, uri, key, states)
+    earlier = _LATEST_LIBRARY.get((key[0], uri))
+    if earlier is not None:
+        return earlier
+    return building.result() if wait else _Library({}, {}, set(), set())
+
+
+def _build_library(uri: str, key: tuple, states: list[BibState]) -> _Library:
+    """On the `tables` lane: build, then publish with one assignment each (background.py)."""
+    from citewise.bib.index.store import Index
+
+    try:
+        with Index.open(key[0], create=False, read_only=True) as index:
+            refs: dict[str, Reference] = {}
+            for state in states:
+                for name, ref in state.references.items():
+                    refs.setdefault(name, ref)
+            rows = index.row_ids_for(list(refs.values()))
+            by_key = {name: row for name, row in zip(refs, rows) if row is not None}
+            zotero = index.filtered_ids(None, None, "zotero")
         library = _Library(by_key, {row: name for name, row in by_key.items()}, set(by_key.values()), zotero)
         _remember(_LIBRARIES, key, library)
-    return library
+        _LATEST_LIBRARY[(key[0], uri)] = library
+        return library
+    finally:
+        with _LIBRARY_LOCK:
+            _LIBRARY_BUILDS.pop(key, None)
 
 
 def _cocitations(ws: Workspace, current: str) -> dict[str, dict[str, int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from citewise.bib.model import Reference, normalize_doi, normalize_title
@@ -19,6 +20,7 @@ from citewise.server.features.draft_bib_lookup import DraftBibLookup
 from citewise.server.features.edits import citation_insertion, cite_edits
 from citewise.server.features.feedback import feedback_for
 from citewise.server.features.positions import Command, Pos, Range, TextEdit
+from citewise.server.features.ranking import embed_ahead as ranking_embed_ahead
 from citewise.server.features.ranking import rank, reason
 from citewise.server.features.render import authors_line, plain, short_cite
 from citewise.server.features.sentences import Sentence, sentence_at
@@ -52,24 +54,35 @@ class Suggestion:
     ref: Reference
 
 
+def embed_ahead(ws: Workspace, uri: str, pos: Pos) -> Future | None:
+    """Start embedding, off the features thread, what `suggest(ws, uri, pos)` will query with
+    (ranking.embed_ahead); the language server waits for it between the two calls, so that
+    completions are answered meanwhile. None when there is nothing to embed."""
+    document = ws.document(uri)
+    if document is None or document.language is None:
+        return None
+    return ranking_embed_ahead(ws, document, document.lines.offset_of(pos))
+
+
 def suggest(ws: Workspace, uri: str, pos: Pos) -> SuggestionSet:
     document = ws.document(uri)
     if document is None or document.language is None:
         return SuggestionSet(uri, None, [])
-    sentence, suggestions = suggestions_at(ws, document, pos)
+    sentence, suggestions = suggestions_at(ws, document, pos, wait_for_library=False)  # as you write: never waits
     span = document.lines.offset_range(sentence.start, sentence.end) if sentence else None
     return SuggestionSet(uri, span, [s.item for s in suggestions])
 
 
 def suggestions_at(ws: Workspace, document: Document, pos: Pos, count: int | None = None,
-                   weights: dict[str, float] | None = None) -> tuple[Sentence | None, list[Suggestion]]:
+                   weights: dict[str, float] | None = None,
+                   wait_for_library: bool = True) -> tuple[Sentence | None, list[Suggestion]]:
     """The sentence at `pos` and the papers suggested for it, best first (ranked by
     server/features/ranking.py; `weights` replace its fitted WEIGHTS, for the benchmark)."""
     count = ws.settings.suggestion_count if count is None else count
-    ranking = rank(ws, document, document.lines.offset_of(pos), weights)
+    ranking = rank(ws, document, document.lines.offset_of(pos), weights, wait_for_library)
     if ranking.sentence is None or count <= 0:
         return ranking.sentence, []
-    bib = DraftBibLookup(ws, document.uri)
+    bib = DraftBibLookup(ws, document.uri, converted_only=not wait_for_library)
     nearby_refs = [bib.by_key[key] for key in ranking.nearby_keys if key in bib.by_key]
     suggestions = []
     for candidate in ranking.candidates:
