@@ -64,6 +64,7 @@ from citewise.bib.model import Reference  # noqa: E402
 from citewise.bib.readers import read_path  # noqa: E402
 from citewise.server.features import ranking  # noqa: E402
 from citewise.server.features.cursor_query import cursor_context  # noqa: E402
+from citewise.server.features.draft_library import library_of  # noqa: E402
 from citewise.server.features.settings import Settings  # noqa: E402
 from citewise.server.features.suggestions import suggestions_at  # noqa: E402
 from citewise.server.features.workspace import Workspace, path_to_uri  # noqa: E402
@@ -150,7 +151,7 @@ def sites_of(ws: Workspace, draft_set: DraftSet) -> list[Site]:
         bib_keys = set()
         for state in ws.bib_states_for(uri):
             bib_keys |= set(state.references)
-        library = ranking._library(ws, uri, wait=True)
+        library = library_of(ws, uri, wait=True)
         name = f"{draft_set.name}/{path.relative_to(draft_set.root)}"
         for citation in ws.citations(uri):
             split = "report" if draft_set.heldout else split_of(f"{name}:{citation.line // BLOCK_LINES}")
@@ -197,7 +198,7 @@ def citewise_keys(ws: Workspace, site: Site, weights: dict | None) -> tuple[list
 def baseline_keys(ws: Workspace, site: Site, lexical: Searcher, embedder: Embedder) -> dict[str, list[str]]:
     _, document = open_site(ws, site)
     query = cursor_context(site.text, site.offset).query
-    library = ranking._library(ws, document.uri, wait=True)
+    library = library_of(ws, document.uri, wait=True)
     index = ws.index
     def keyed(rows):
         return [library.key_of(r, ref) for r, (ref, _) in ((r, index.get_by_ids([r])[r]) for r in rows)]

@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections import Counter, OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,14 +33,11 @@ from citewise.bib.text import strip_markup
 from citewise.server.drafts.model import Citation
 from citewise.server.features.citation_evidence import add_link_features, links_for
 from citewise.server.features.cursor_query import CursorContext, context_hits, cursor_context
+from citewise.server.features.draft_library import Library, library_of
 from citewise.server.features.feedback import feedback_for
 from citewise.server.features.sentences import Sentence
 from citewise.server.features.surroundings import Surroundings, surroundings
 from citewise.server.features.workspace import Document, Workspace
-
-if TYPE_CHECKING:
-    from citewise.bib.index.search import Searcher
-    from citewise.server.features.bibliographies import BibState
 
 FEATURES = ("hybrid", "sentence", "paragraph", "section", "document", "cited_similarity", "cocited",
             "linked_cocited", "cites_cited", "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
@@ -80,7 +75,7 @@ def rank(ws: Workspace, document: Document, offset: int, weights: dict[str, floa
          wait_for_library: bool = True) -> Ranking:
     """Every candidate for a citation at `offset`, scored and sorted with `weights` (default
     WEIGHTS); without `wait_for_library`, a draft whose library is not built yet is ranked
-    without it (`_library`)."""
+    without it (draft_library.py)."""
     ranking = candidates_at(ws, document, offset, wait_for_library)
     order(ranking.candidates, weights or WEIGHTS)
     return ranking
@@ -130,7 +125,7 @@ def candidates_at(ws: Workspace, document: Document, offset: int, wait_for_libra
                 if ws.model_ready and searcher.embedder is not None else None)  # beside the sentence's search
     hits, sentence_vector = context_hits(ws, context.query, POOL)
     cited = _CitedInDraft(draft.citations, document, context.sentence, context.neighbour, offset)
-    library = _library(ws, document.uri, wait_for_library)
+    library = library_of(ws, document.uri, wait_for_library)
     pool: dict[int, float] = {hit.row_id: float(hit.score) for hit in hits if hit.row_id >= 0}
     surrounding_vectors = embedded.result() if embedded is not None else None
     vectors = None
@@ -183,7 +178,7 @@ def candidates_at(ws: Workspace, document: Document, offset: int, wait_for_libra
 
 
 def _add_draft_features(candidate: Candidate, cited: _CitedInDraft, counts: Counter, cocited: dict,
-                        library: _Library, store) -> None:
+                        library: Library, store) -> None:
     features, key = candidate.features, candidate.key
     together = counts.get(key, 0)
     features["cocited"] = together / (together + 1.0)
@@ -259,13 +254,6 @@ def _has_text(around: Surroundings, name: str) -> bool:
     return bool({"paragraph": around.paragraph, "section": around.section, "document": around.document}[name])
 
 
-def _top(row_ids: np.ndarray, scores: np.ndarray, count: int) -> np.ndarray:
-    if len(scores) <= count:
-        return row_ids
-    best = np.argpartition(-scores, count)[:count]
-    return row_ids[best]
-
-
 def _root_head(ws: Workspace, document: Document, root: str) -> str | None:
     """The draft's root file when `document` is included by another (for title and abstract)."""
     if not root or os.path.abspath(root) == document.path:
@@ -304,33 +292,6 @@ class _CitedInDraft:
         self.keys = sorted(self.in_paragraph | self.elsewhere)
 
 
-@dataclass
-class _Library:
-    """The draft's .bib entries as index rows, and rows read from Zotero."""
-
-    rows_by_key: dict[str, int]
-    keys_by_row: dict[int, str]
-    rows_in_bib: set[int]
-    rows_from_zotero: set[int]
-    _bib_vectors: tuple[np.ndarray, np.ndarray] | None = None  # embedded .bib rows and their vectors
-
-    def row_of_key(self, key: str) -> int | None:
-        return self.rows_by_key.get(key)
-
-    def key_of(self, row_id: int, ref: Reference) -> str:
-        return self.keys_by_row.get(row_id, ref.key)
-
-    def closest_in_bib(self, searcher: Searcher, query: np.ndarray, count: int) -> np.ndarray:
-        """The `count` embedded .bib rows most similar to `query` (their vectors are read once)."""
-        if self._bib_vectors is None:
-            rows = sorted(self.rows_in_bib)
-            vectors = searcher.vectors_of(rows)
-            embedded = np.flatnonzero(vectors.any(axis=1))
-            self._bib_vectors = (np.asarray(rows, dtype=np.int64)[embedded], vectors[embedded])
-        rows, vectors = self._bib_vectors
-        return _top(rows, vectors @ query, count)
-
-
 _REFERENCES: OrderedDict[tuple, Reference] = OrderedDict()
 _REFERENCES_SIZE = 2_000
 
@@ -359,56 +320,8 @@ def _references(ws: Workspace, row_ids: list[int], hits: list) -> dict[int, Refe
     return found
 
 
-_LIBRARIES: OrderedDict[tuple, _Library] = OrderedDict()
-_LATEST_LIBRARY: dict[tuple[str, str], _Library] = {}  # (index, draft uri) -> the draft's newest library
-_LIBRARY_BUILDS: dict[tuple, Future] = {}
-_LIBRARY_LOCK = threading.Lock()  # guards _LIBRARY_BUILDS
 _COCITATIONS: OrderedDict[tuple, dict] = OrderedDict()
 _CACHE_SIZE = 8
-
-
-def _library(ws: Workspace, uri: str, wait: bool) -> _Library:
-    """The draft's library: the .bib files whose fields are parsed, at the index's revision.
-
-    Built on the `tables` lane through a read-only connection of its own (mapping 5,000
-    references to rows and reading Zotero's rows take seconds, which would hold every
-    completion queued behind them); the draft's library before answers meanwhile. A draft
-    with none yet waits for it with `wait`, and gets an empty one without."""
-    states = [state for state in ws.bib_states_for(uri) if state.ready]
-    key = (str(ws.index_path), ws.index.revision(), tuple(state.version for state in states))
-    library = _LIBRARIES.get(key)
-    if library is not None:
-        return library
-    with _LIBRARY_LOCK:
-        building = _LIBRARY_BUILDS.get(key)
-        if building is None:
-            building = _LIBRARY_BUILDS[key] = ws.lanes.submit("tables", _build_library, uri, key, states)
-    earlier = _LATEST_LIBRARY.get((key[0], uri))
-    if earlier is not None:
-        return earlier
-    return building.result() if wait else _Library({}, {}, set(), set())
-
-
-def _build_library(uri: str, key: tuple, states: list[BibState]) -> _Library:
-    """On the `tables` lane: build, then publish with one assignment each (background.py)."""
-    from citewise.bib.index.store import Index
-
-    try:
-        with Index.open(key[0], create=False, read_only=True) as index:
-            refs: dict[str, Reference] = {}
-            for state in states:
-                for name, ref in state.references.items():
-                    refs.setdefault(name, ref)
-            rows = index.row_ids_for(list(refs.values()))
-            by_key = {name: row for name, row in zip(refs, rows) if row is not None}
-            zotero = index.filtered_ids(None, None, "zotero")
-        library = _Library(by_key, {row: name for name, row in by_key.items()}, set(by_key.values()), zotero)
-        _remember(_LIBRARIES, key, library)
-        _LATEST_LIBRARY[(key[0], uri)] = library
-        return library
-    finally:
-        with _LIBRARY_LOCK:
-            _LIBRARY_BUILDS.pop(key, None)
 
 
 def _cocitations(ws: Workspace, current: str) -> dict[str, dict[str, int]]:
