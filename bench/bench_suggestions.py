@@ -367,19 +367,21 @@ def report(all_sites, workspaces, cached, weights, embedder) -> None:
 
 
 def ablation(all_sites, cached, fit_cases, weights) -> None:
-    print("\nAblation: each signal left out and the rest refitted on the fit split; Recall@10 on the report split"
-          " (in brackets: the signal's gain, all signals minus this row)")
+    print("\nAblation: each signal left out and the rest refitted on the fit split; Recall@10 and MRR on the report"
+          " split (in brackets: the signal's gain in Recall@10, all signals minus this row)")
     names = list(all_sites)
-    print(f"{'configuration':<40} " + " ".join(f"{n[:18]:>18}" for n in names))
+    print(f"{'configuration':<40} " + " ".join(f"{n[:24]:>24}" for n in names))
     full: list[float] = []
 
     def row(label, w):
-        values = []
+        values, ranks = [], []
         for name in names:
             cases = [case for case, site in zip(cached[name], all_sites[name]) if site.split == "report"]
-            values.append(np.mean([case.scores(vector(w))[0] for case in cases]))
+            scores = np.array([case.scores(vector(w)) for case in cases])
+            values.append(scores[:, 0].mean())
+            ranks.append(scores[:, 1].mean())
         full.extend([] if full else values)
-        print(f"{label:<40} " + " ".join(f"{v:9.3f} ({a - v:+.3f})" for v, a in zip(values, full)))
+        print(f"{label:<40} " + " ".join(f"{v:6.3f} / {m:5.3f} ({a - v:+.3f})" for v, m, a in zip(values, ranks, full)))
 
     row("all signals", weights)
     sentence_only = {name: (weights[name] if name in ("hybrid", "sentence") else 0.0) for name in weights}

@@ -42,8 +42,8 @@ from citewise.server.features.workspace import Document, Workspace
 FEATURES = ("hybrid", "sentence", "paragraph", "section", "document", "cited_similarity", "cocited",
             "linked_cocited", "cites_cited", "in_bib", "in_zotero", "cited_paragraph", "cited_elsewhere", "feedback")
 WEIGHTS: dict[str, float] = {  # fitted by bench/bench_suggestions.py on the dev sets' fit split (345 sites)
-    "hybrid": 0.5, "sentence": 0.3, "paragraph": 0.05, "section": 0.3, "document": 0.0,
-    "cited_similarity": 0.0, "cocited": 0.1, "linked_cocited": 0.0, "cites_cited": 0.0, "in_bib": 1.0, "in_zotero": 0.05,
+    "hybrid": 0.5, "sentence": 0.3, "paragraph": 0.1, "section": 0.3, "document": 0.0,
+    "cited_similarity": 0.0, "cocited": 0.2, "linked_cocited": 0.75, "cites_cited": 0.0, "in_bib": 1.0, "in_zotero": 0.05,
     "cited_paragraph": -2.0, "cited_elsewhere": 0.0, "feedback": 0.5,
 }
 CONTEXT_SIGNALS = ("sentence", "paragraph", "section", "document")  # dense similarities to the query texts
