@@ -31,8 +31,9 @@ bib/index/search.py, runs its SQLite signals beside the query embedding; the sug
 ranking, features/ranking.py, embeds the paragraph beside the sentence's search; verify,
 features/verify.py, asks several registries at once); those are not lanes. No other module
 starts a thread (tests/test_layout.py checks that every module that does is named here). The stdin pump of the transport (lsp/transport.py) belongs to the
-protocol thread: it only moves bytes into the loop. `citewise mcp` is another program with
-its own, simpler model (server/mcp/server.py). The library's `read_bib_file(wait=False)`
+protocol thread: it only moves bytes into the loop. `citewise mcp` follows this model with
+its domain thread (server/mcp/server.py) in the features thread's place, and the same lanes
+working for its `Workspace`. The library's `read_bib_file(wait=False)`
 (bib/bibtex/reader.py) parses fields on a daemon thread of its own only when no executor is
 given; the server always gives it the `files` lane.
 

@@ -1,8 +1,10 @@
 """The MCP server: tool and resource definitions on the official SDK, wired to the tool functions.
 
-Concurrency: the SDK's event loop reads and answers messages; every tool and resource
-call runs on one domain thread (`DomainThread`), one call at a time in arrival order,
-so the workspace, the index connection and the model are only ever touched there.
+Concurrency (the language server's model, server/features/background.py, with the domain thread in
+the features thread's place): the SDK's event loop reads and answers messages; every tool and
+resource call runs on one domain thread (`DomainThread`), one call at a time in arrival order, so
+the workspace, the index connection and the model are only ever touched there; the workspace's
+background lanes (parsing .bib fields, reading vectors) build new values and publish them.
 
 Inputs are validated by the SDK from the annotated signatures below (bounds included),
 so a bad argument comes back as a tool error naming it. Outputs are compact JSON text;
