@@ -314,7 +314,8 @@ def _relevance(table: BibTable, hits: list, query_vector, vectors) -> np.ndarray
 def bib_vectors(ws: Workspace, state: BibState, wait: bool = False):
     """Embeddings of a .bib's entry titles (in `BibTable` order), computed on the
     `embed` lane the first time they are asked for after the model loaded; None until
-    then. Titles only: a tenth of the cost of title + abstract on a 5,000-entry file."""
+    then. Titles only: a tenth of the cost of title + abstract on a 5,000-entry file; kept on
+    disk for the next start (bib/index/vector_cache.py)."""
     vectors = state.derived.get("vectors")
     if vectors is not None or ws.embedder is None or not state.ready:
         return vectors
@@ -326,8 +327,10 @@ def bib_vectors(ws: Workspace, state: BibState, wait: bool = False):
         embedder, entries = ws.embedder, table.entries
 
         def embed() -> None:
+            from citewise.bib.index.vector_cache import encode_cached
+
             titles = [plain(e.ref.title) or e.key for e in entries]
-            state.derived["vectors"] = embedder.encode(titles, batch_size=BACKGROUND_BATCH)
+            state.derived["vectors"] = encode_cached(embedder, titles, BACKGROUND_BATCH)
 
         job = state.derived["vectors_job"] = ws.lanes.submit("embed", embed)
     if wait:

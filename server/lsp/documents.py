@@ -16,7 +16,7 @@ from functools import partial
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from citewise.server.features import accept, fit_checks, reference_checks
+from citewise.server.features import accept, completion, fit_checks, reference_checks
 from citewise.server.features import diagnostics as diagnostics_feature
 from citewise.server.features import suggestions as suggestions_feature
 from citewise.server.features.diagnostics import Problem
@@ -34,8 +34,10 @@ MOVED_ON_WAIT_S = 5.0
 
 
 async def did_open(ls: CitewiseServer, params: types.DidOpenTextDocumentParams) -> None:
-    """The features receive the text with the diagnostics call (see `did_change`)."""
+    """The features receive the text with the diagnostics call (see `did_change`); then the
+    completion tables start building (queued after a completion that came meanwhile)."""
     await publish_diagnostics(ls, params.text_document.uri, with_bib_files=True)
+    await ls.run(completion.warm_up, params.text_document.uri)
 
 
 async def did_change(ls: CitewiseServer, params: types.DidChangeTextDocumentParams) -> None:

@@ -1,0 +1,64 @@
+"""Embeddings of a list of texts kept on disk, keyed by the model and the texts themselves.
+
+The language server embeds the titles of a draft's .bib files each time it starts (5,000
+titles: half a minute of CPU on two cores, beside the author's typing). With this cache only
+the first start over a given .bib pays it. Each list is one `.npy` file under `vectors/` in
+citewise's cache directory (`cache_dir`, as the field cache: `$CITEWISE_CACHE_DIR` overrides
+it), named by a digest of the model's name, the token limit and every text: an edited title
+makes a new file, and the oldest files go past MAX_FILES. Like the field cache it only saves
+time: a file that cannot be read or written costs an embedding, never a wrong vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from citewise.bib.bibtex.cache import cache_dir
+from citewise.bib.index.embed import Embedder
+
+log = logging.getLogger(__name__)
+
+MAX_FILES = 32
+
+
+def encode_cached(embedder: Embedder, texts: Sequence[str], batch_size: int) -> np.ndarray:
+    """`embedder.encode(texts, batch_size)`, read from the cache when these texts were embedded before."""
+    digest = hashlib.sha256("\0".join([embedder.name, str(embedder.query_max_tokens), *texts]).encode()).hexdigest()
+    folder = cache_dir() / "vectors"
+    path = folder / f"{digest[:40]}.npy"
+    try:
+        vectors = np.load(path, allow_pickle=False)
+        if vectors.shape == (len(texts), embedder.dimension) and vectors.dtype == np.float32:
+            os.utime(path)  # recently used: pruned last
+            return vectors
+    except (OSError, ValueError):
+        pass
+    vectors = embedder.encode(texts, batch_size=batch_size)
+    try:
+        _write(folder, path, vectors)
+    except OSError as error:
+        log.warning("cannot keep embeddings in %s: %s", folder, error)
+    return vectors
+
+
+def _write(folder: Path, path: Path, vectors: np.ndarray) -> None:
+    """Write to a temporary file and rename it into place; then drop the oldest files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as sink:
+            np.save(sink, vectors, allow_pickle=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    kept = sorted(folder.glob("*.npy"), key=lambda file: file.stat().st_mtime, reverse=True)
+    for old in kept[MAX_FILES:]:
+        old.unlink(missing_ok=True)
