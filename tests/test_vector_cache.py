@@ -30,3 +30,15 @@ def test_a_damaged_cache_file_costs_an_embedding_not_a_wrong_vector(embedder, tm
     assert np.allclose(encode_cached(embedder, TITLES, 8), first)
     kept.write_bytes(np.lib.format.magic(1, 0))  # a header and nothing after it
     assert np.allclose(encode_cached(embedder, TITLES, 8), first)
+
+
+def test_texts_are_kept_by_chunk_so_one_edited_title_costs_one_chunk(embedder, tmp_path, monkeypatch):
+    from citewise.bib.index import vector_cache
+
+    monkeypatch.setenv("CITEWISE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(vector_cache, "CHUNK", 2)
+    first = encode_cached(embedder, TITLES, 8)
+    assert first.shape == (3, embedder.dimension) and len(list((tmp_path / "vectors").glob("*.npy"))) == 2
+    edited = encode_cached(embedder, [*TITLES[:2], "Deep residual learning for image recognition"], 8)
+    assert np.array_equal(edited[:2], first[:2])  # the first chunk's file, read back
+    assert len(list((tmp_path / "vectors").glob("*.npy"))) == 3

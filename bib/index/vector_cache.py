@@ -2,10 +2,10 @@
 
 The language server embeds the titles of a draft's .bib files each time it starts (5,000
 titles: half a minute of CPU on two cores, beside the author's typing). With this cache only
-the first start over a given .bib pays it. Each list is one `.npy` file under `vectors/` in
-citewise's cache directory (`cache_dir`, as the field cache: `$CITEWISE_CACHE_DIR` overrides
-it), named by a digest of the model's name, the token limit and every text: an edited title
-makes a new file, and the oldest files go past MAX_FILES. Like the field cache it only saves
+the first start over a given .bib pays it. Each CHUNK of texts is one `.npy` file under `vectors/`
+in citewise's cache directory (`cache_dir`, as the field cache: `$CITEWISE_CACHE_DIR` overrides
+it), named by a digest of the model's name, the token limit and its texts: an edited title makes
+a new file for its chunk, and the oldest files go past MAX_FILES. Like the field cache it only saves
 time: a file that cannot be read or written costs an embedding, never a wrong vector.
 """
 
@@ -25,13 +25,22 @@ from citewise.bib.index.embed import Embedder
 
 log = logging.getLogger(__name__)
 
-MAX_FILES = 32
+CHUNK = 256
+MAX_FILES = 1024  # 260,000 titles, 400 MB
 
 
 def encode_cached(embedder: Embedder, texts: Sequence[str], batch_size: int) -> np.ndarray:
-    """`embedder.encode(texts, batch_size)`, read from the cache when these texts were embedded before."""
-    digest = hashlib.sha256("\0".join([embedder.name, str(embedder.query_max_tokens), *texts]).encode()).hexdigest()
+    """`embedder.encode(texts, batch_size)`, CHUNK texts at a time, each chunk read from the cache
+    when it was embedded before (a server stopped half-way keeps what it embedded; one edited title
+    costs one chunk)."""
     folder = cache_dir() / "vectors"
+    parts = [_chunk(embedder, list(texts[start:start + CHUNK]), batch_size, folder)
+             for start in range(0, len(texts), CHUNK)]
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
+
+
+def _chunk(embedder: Embedder, texts: list[str], batch_size: int, folder: Path) -> np.ndarray:
+    digest = hashlib.sha256("\0".join([embedder.name, str(embedder.query_max_tokens), *texts]).encode()).hexdigest()
     path = folder / f"{digest[:40]}.npy"
     try:
         vectors = np.load(path, allow_pickle=False)
