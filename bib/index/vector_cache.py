@@ -25,8 +25,8 @@ from citewise.bib.index.embed import Embedder
 
 log = logging.getLogger(__name__)
 
-CHUNK = 256
-MAX_FILES = 1024  # 260,000 titles, 400 MB
+CHUNK = 64
+MAX_FILES = 4096  # 260,000 titles, 400 MB
 
 
 def encode_cached(embedder: Embedder, texts: Sequence[str], batch_size: int) -> np.ndarray:
