@@ -74,3 +74,13 @@ def test_every_module_that_starts_a_thread_is_named_in_the_concurrency_model():
 
 def test_the_thread_check_sees_the_threads_there_are():
     assert {"lsp/transport.py", "mcp/server.py", "bibtex/reader.py", "index/search.py"} <= modules_starting_threads()
+
+
+def test_the_index_api_is_type_checked_module_by_module():
+    """`mypy --strict` covers every module of bib/index (pyproject.toml lists them), save the
+    encoder's torch internals (bert.py), as [tool.mypy] says."""
+    import tomllib
+
+    listed = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]["modules"]
+    checked = {name.removeprefix("citewise.bib.index.") for name in listed if name.startswith("citewise.bib.index.")}
+    assert checked == modules_by_folder()["bib/index"] - {"bert"}

@@ -43,7 +43,7 @@ def _chunk(embedder: Embedder, texts: list[str], batch_size: int, folder: Path) 
     digest = hashlib.sha256("\0".join([embedder.name, str(embedder.query_max_tokens), *texts]).encode()).hexdigest()
     path = folder / f"{digest[:40]}.npy"
     try:
-        vectors = np.load(path, allow_pickle=False)
+        vectors: np.ndarray = np.load(path, allow_pickle=False)
         if vectors.shape == (len(texts), embedder.dimension) and vectors.dtype == np.float32:
             os.utime(path)  # recently used: pruned last
             return vectors
