@@ -1,7 +1,7 @@
 """The documents the editor has open, which override the files on disk, and file stamps.
 
 A `Document` is one immutable snapshot of a text: a newer version is a new `Document`
-with a higher `generation`. `file_stamp(path)` is the one thing every cache in the
+with a higher `generation`. `OpenDocuments.stamp(path)` is the one thing every cache in the
 workspace keys on for a file: the open document's generation, else the file's mtime
 and size on disk.
 """
