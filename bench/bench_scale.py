@@ -99,24 +99,31 @@ def ingest(size: int) -> tuple[Path, dict]:
     The generator is prefix-stable (the first n lines of every file are the same), so when a
     smaller size's index is cached, the larger one starts as a copy of it and `index add` reads
     the remaining lines: the same rows as one run over the whole file (only each row's `sources`
-    names the other file), and the rate measured is that of an index already that large."""
+    names the other file), and the rate measured is that of an index already that large. An
+    interrupted benchmark continues the ingest where it stopped (`index add` resumes); the
+    figures are then those of the last run, over the papers it added."""
     SCALE.mkdir(parents=True, exist_ok=True)
     source = SCALE / f"arxiv-{size}.jsonl"
     index = SCALE / f"index-{size}.sqlite"
     figures_file = SCALE / f"ingest-{size}.json"
+    started_file = SCALE / f"ingest-{size}.started.json"
     if figures_file.exists() and index.exists():
         return index, json.loads(figures_file.read_text())
     started = time.perf_counter()
     write_jsonl(source, size)
     generated = time.perf_counter() - started
-    for leftover in (index, Path(f"{index}-wal"), Path(f"{index}-shm"), ann_file(index)):
-        leftover.unlink(missing_ok=True)
-    base = max((smaller for smaller in (100_000, 1_000_000) if smaller < size
-                and (SCALE / f"ingest-{smaller}.json").exists() and (SCALE / f"index-{smaller}.sqlite").exists()),
-               default=0)
+    if not (index.exists() and started_file.exists()):
+        for leftover in (index, Path(f"{index}-wal"), Path(f"{index}-shm"), ann_file(index)):
+            leftover.unlink(missing_ok=True)
+        base = max((smaller for smaller in (100_000, 1_000_000) if smaller < size
+                    and (SCALE / f"ingest-{smaller}.json").exists() and (SCALE / f"index-{smaller}.sqlite").exists()),
+                   default=0)
+        if base:
+            copy_index(SCALE / f"index-{base}.sqlite", index)
+        started_file.write_text(json.dumps({"continued_from": base}))
+    base = json.loads(started_file.read_text())["continued_from"]
     read = source
     if base:
-        copy_index(SCALE / f"index-{base}.sqlite", index)
         read = SCALE / f"arxiv-{size}-after-{base}.jsonl"
         if not read.exists():
             with source.open("rb") as lines, read.with_suffix(".partial").open("wb") as out:
@@ -124,13 +131,27 @@ def ingest(size: int) -> tuple[Path, dict]:
                     if number >= base:
                         out.write(line)
             read.with_suffix(".partial").rename(read)
+    before = committed_items(index, read)
     measured = run_measured(["nice", "-n", "10", PYTHON, "-m", "citewise", "index", "add", str(read),
                              "--index", str(index), "--embed", "later"])
-    added = size - base
-    figures = {"papers": size, "continued_from": base, "jsonl_bytes": read.stat().st_size, "generate_s": generated,
-               **measured, "papers_per_s_wall": added / measured["wall_s"], "papers_per_s_cpu": added / measured["cpu_s"]}
+    added = size - base - before
+    figures = {"papers": size, "continued_from": base, "resumed_after": before, "jsonl_bytes": read.stat().st_size,
+               "generate_s": generated, **measured,
+               "papers_per_s_wall": added / measured["wall_s"], "papers_per_s_cpu": added / measured["cpu_s"]}
     figures_file.write_text(json.dumps(figures))
+    started_file.unlink()
     return index, figures
+
+
+def committed_items(index_path: Path, read: Path) -> int:
+    """Items of `read` an interrupted `index add` committed to the index (its checkpoint), else 0."""
+    from citewise.bib.index.store import Index
+
+    if not index_path.exists():
+        return 0
+    with Index.open(index_path, read_only=True) as index:
+        stored = index.get_meta("ingest:" + os.path.abspath(read))
+    return int(json.loads(stored)["items"]) if stored else 0
 
 
 def ann_file(index_path: Path) -> Path:
