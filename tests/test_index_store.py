@@ -281,3 +281,21 @@ def test_a_reader_that_reloads_in_the_background_answers_from_the_vectors_before
         assert len(reader.nearest(query, 10, None)) == 2 and len(jobs) == 1  # one reload at a time
         jobs[0]()
         assert len(reader.nearest(query, 10, None)) == 3 and len(jobs) == 1
+
+
+def test_duplicate_lookups_seek_by_every_column_they_give(tmp_path):
+    """Thousands of papers may share a title's first words, or an author and a year: each lookup of
+    an added paper's duplicates is an index search on all of its equalities, so the rows it
+    reads do not grow with the index."""
+    with Index.open(tmp_path / "index.sqlite") as index:
+        index.add_references([paper(f"p{n}", f"Deep learning for topic {n}", authors=[Author("Wang", "Li")], year="2020")
+                              for n in range(50)])
+        statements: list[str] = []
+        index.db.set_trace_callback(statements.append)
+        index.add_references([paper("new", "Deep learning for topic fifty", authors=[Author("Wang", "Li")], year="2020")])
+        index.db.set_trace_callback(None)
+        lookups = [sql for sql in statements if sql.startswith("SELECT id, title_norm")]
+        assert len(lookups) == 3
+        for sql in lookups:
+            detail = " ".join(row[3] for row in index.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
+            assert detail.startswith("SEARCH") and detail.count("=?") == sql.split("WHERE")[1].count(" = "), detail

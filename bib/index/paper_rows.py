@@ -130,14 +130,17 @@ class PaperRows(IndexConnection):
     def _same_title(self, ref: Reference, title: str, doi: str, arxiv: str) -> int | None:
         """A stored paper with this title, or a near-identical one by the same first author in the same year.
 
-        Candidates come from exact-key lookups only, so each costs the same however large the
-        index grows: the same first three title words, or the same author, year and last
-        `TITLE_TAIL_CHARS` characters (a title 95 % alike keeps one end or the other)."""
-        author, year = first_author(ref), ref.year.strip()
+        Candidates come from exact-key lookups only (every column of the index used is given),
+        so each costs the same however large the index grows, even when thousands of papers share
+        a title's first words or an author and year: the same title, or the same author, year and
+        first three title words or last `TITLE_TAIL_CHARS` characters (a title 95 % alike keeps
+        one end or the other)."""
+        author, year, head = first_author(ref), ref.year.strip(), title_head(title)
         columns = "SELECT id, title_norm, first_author, year, doi, arxiv FROM refs"
-        rows = self.db.execute(f"{columns} WHERE title_head = ? AND (title_norm = ? OR (first_author = ? AND year = ?))",
-                               (title_head(title), title, author, year)).fetchall()
+        rows = self.db.execute(f"{columns} WHERE title_head = ? AND title_norm = ?", (head, title)).fetchall()
         if author and year:
+            rows += self.db.execute(f"{columns} WHERE first_author = ? AND year = ? AND title_head = ?",
+                                    (author, year, head)).fetchall()
             rows += self.db.execute(f"{columns} WHERE first_author = ? AND year = ? AND {self.TITLE_TAIL_SQL} = ?",
                                     (author, year, title[-TITLE_TAIL_CHARS:])).fetchall()
         for row_id, other_title, other_author, other_year, other_doi, other_arxiv in rows:

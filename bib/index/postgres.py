@@ -86,7 +86,15 @@ def _schema_3(db: Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS citations_cited ON citations (cited, citing)")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3]
+def _schema_4(db: Database) -> None:
+    """Duplicate lookup by every column it gives, as in SQLite (its schema 8)."""
+    db.execute("CREATE INDEX IF NOT EXISTS refs_title_head_norm ON refs (title_head, title_norm)")
+    db.execute("CREATE INDEX IF NOT EXISTS refs_author_year_head ON refs (first_author, year, title_head)")
+    db.execute("DROP INDEX IF EXISTS refs_title_head")
+    db.execute("DROP INDEX IF EXISTS refs_author_year")
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

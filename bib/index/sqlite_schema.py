@@ -102,6 +102,16 @@ def _schema_7(db: Database) -> None:
                        ((variant, family) for variant in sorted(family_variants(family))))
 
 
+def _schema_8(db: Database) -> None:
+    """Duplicate lookup by every column it gives: the title under its first words, the first words
+    under author and year (these replace the indexes on title_head and on author and year, which
+    they also serve)."""
+    db.execute("CREATE INDEX IF NOT EXISTS refs_title_head_norm ON refs(title_head, title_norm)")
+    db.execute("CREATE INDEX IF NOT EXISTS refs_author_year_head ON refs(first_author, year, title_head)")
+    db.execute("DROP INDEX IF EXISTS refs_title_head")
+    db.execute("DROP INDEX IF EXISTS refs_author_year")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
-                                                _schema_7]
+                                                _schema_7, _schema_8]
 SCHEMA_VERSION = len(MIGRATIONS)
