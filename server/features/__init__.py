@@ -51,6 +51,8 @@ Signatures (stable; the protocol engineer codes against these):
                      change cited (send as workspace/applyEdit); forget_offers(ws, uri) on close
     suggestions.py suggest(ws, uri, pos) -> SuggestionSet(uri, range, items: list[SuggestionItem(
                                          key, title, authors, year, score, in_bib, reason)])
+                   embed_ahead(ws, uri, pos) -> Future | None: embeds what suggest will query with on
+                     the `queries` lane (await it between the two calls: completions go meanwhile)
     hover.py       hover(ws, uri, pos) -> HoverInfo(markdown, range) | None
     navigation.py  definition(ws, uri, pos) -> list[Location] ; references(ws, uri, pos) -> list[Location]
                    prepare_rename(ws, uri, pos) -> Range | None
