@@ -12,7 +12,9 @@ Figures (median, p95, max), beside the `citewise.status` round trip as the basel
   peak RSS                   the server process (VmHWM) after all of it
 
 Run alone (bench_suggestions.py runs it after the quality figures):
-    nice -n 10 .venv/bin/python bench/suggestion_speed.py [--repeat 60]
+    nice -n 10 .venv/bin/python bench/suggestion_speed.py [--repeat 60] [--cold]
+`--cold` gives the server an empty cache directory: a first start, which parses the .bib and
+embeds its 5,000 titles while the suggestions are measured.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import asyncio
 import os
 import random
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -126,5 +129,10 @@ async def measure(repeat: int) -> list[str]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=60, help="requests per figure (default 60)")
-    for speed_line in asyncio.run(measure(parser.parse_args().repeat)):
-        print(speed_line)
+    parser.add_argument("--cold", action="store_true", help="an empty cache directory: the server's first start")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="citewise-cold-cache-") as cold_cache:
+        if arguments.cold:
+            os.environ["CITEWISE_CACHE_DIR"] = cold_cache
+        for speed_line in asyncio.run(measure(arguments.repeat)):
+            print(speed_line)

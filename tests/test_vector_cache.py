@@ -42,3 +42,13 @@ def test_texts_are_kept_by_chunk_so_one_edited_title_costs_one_chunk(embedder, t
     edited = encode_cached(embedder, [*TITLES[:2], "Deep residual learning for image recognition"], 8)
     assert np.array_equal(edited[:2], first[:2])  # the first chunk's file, read back
     assert len(list((tmp_path / "vectors").glob("*.npy"))) == 3
+
+
+def test_the_caller_may_pause_before_each_batch_and_rows_keep_the_texts_order(embedder, tmp_path, monkeypatch):
+    monkeypatch.setenv("CITEWISE_CACHE_DIR", str(tmp_path))
+    pauses: list[int] = []
+    vectors = encode_cached(embedder, TITLES, 2, between_batches=lambda: pauses.append(1))
+    assert len(pauses) == 2  # three titles, batches of two
+    assert np.allclose(vectors, embedder.encode(TITLES), atol=1e-3)
+    assert encode_cached(embedder, TITLES, 2, between_batches=lambda: pauses.append(1)).shape == (3, embedder.dimension)
+    assert len(pauses) == 2  # read back from the cache: no batch computed

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,17 +29,20 @@ CHUNK = 64
 MAX_FILES = 4096  # 260,000 titles, 400 MB
 
 
-def encode_cached(embedder: Embedder, texts: Sequence[str], batch_size: int) -> np.ndarray:
+def encode_cached(embedder: Embedder, texts: Sequence[str], batch_size: int,
+                  between_batches: Callable[[], None] = lambda: None) -> np.ndarray:
     """`embedder.encode(texts, batch_size)`, CHUNK texts at a time, each chunk read from the cache
     when it was embedded before (a server stopped half-way keeps what it embedded; one edited title
-    costs one chunk)."""
+    costs one chunk). `between_batches` is called before each batch the model computes (the
+    language server pauses there while suggestions are computed)."""
     folder = cache_dir() / "vectors"
-    parts = [_chunk(embedder, list(texts[start:start + CHUNK]), batch_size, folder)
+    parts = [_chunk(embedder, list(texts[start:start + CHUNK]), batch_size, folder, between_batches)
              for start in range(0, len(texts), CHUNK)]
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
 
 
-def _chunk(embedder: Embedder, texts: list[str], batch_size: int, folder: Path) -> np.ndarray:
+def _chunk(embedder: Embedder, texts: list[str], batch_size: int, folder: Path,
+           between_batches: Callable[[], None]) -> np.ndarray:
     digest = hashlib.sha256("\0".join([embedder.name, str(embedder.query_max_tokens), *texts]).encode()).hexdigest()
     path = folder / f"{digest[:40]}.npy"
     try:
@@ -49,7 +52,12 @@ def _chunk(embedder: Embedder, texts: list[str], batch_size: int, folder: Path) 
             return vectors
     except (OSError, ValueError):
         pass
-    vectors = embedder.encode(texts, batch_size=batch_size)
+    order = sorted(range(len(texts)), key=lambda position: -len(texts[position]))  # batches of like length
+    vectors = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+    for start in range(0, len(order), batch_size):
+        between_batches()
+        batch = order[start:start + batch_size]
+        vectors[batch] = embedder.encode([texts[position] for position in batch], batch_size=batch_size)
     try:
         _write(folder, path, vectors)
     except OSError as error:

@@ -37,6 +37,12 @@ working for its `Workspace`. The library's `read_bib_file(wait=False)`
 (bib/bibtex/reader.py) parses fields on a daemon thread of its own only when no executor is
 given; the server always gives it the `files` lane.
 
+Suggestions come first. While a keystroke's suggestions are computed (`Lanes.foreground`,
+around `push_suggestions` in server/lsp/documents.py), background work that can pause between
+small steps waits (`Lanes.yield_to_foreground`, at most FOREGROUND_WAIT_S at a time): embedding a
+.bib's titles, about 30 s of both cores on a first start, stops between batches of 8 titles, so
+the suggestions' own embedding and ranking get the cores.
+
 The GIL is handed over every SWITCH_INTERVAL_S (Python's default is 5 ms), set here when
 the lanes are created: a protocol or features thread waiting behind a background lane's
 Python loop (parsing a .bib, building a candidate table, a Zotero sync) gets it back within
@@ -52,15 +58,17 @@ two-core machine, paid in the middle of a keystroke's suggestions).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
 SWITCH_INTERVAL_S = 0.0005
+FOREGROUND_WAIT_S = 1.0
 LANES = ("features", "files", "model", "embed", "tables", "vectors", "queries", "jobs", "registries", "lookups")
 
 
@@ -136,6 +144,8 @@ class Lanes:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._lanes: dict[str, SerialDaemonExecutor] = {}
         self._creating = threading.Lock()
+        self._foreground = 0
+        self._foreground_changed = threading.Condition()
 
     def __getitem__(self, name: str) -> SerialDaemonExecutor:
         """The lane `name`, its thread started on first use."""
@@ -158,6 +168,24 @@ class Lanes:
             lane = self._lanes.get(name)
             if lane is not None:
                 lane.wait_idle(timeout)
+
+    @contextlib.contextmanager
+    def foreground(self) -> Iterator[None]:
+        """Mark work someone is waiting for (see the module docstring); calls may overlap."""
+        with self._foreground_changed:
+            self._foreground += 1
+        try:
+            yield
+        finally:
+            with self._foreground_changed:
+                self._foreground -= 1
+                self._foreground_changed.notify_all()
+
+    def yield_to_foreground(self) -> None:
+        """Called by background work between small steps: wait while foreground work runs, at
+        most FOREGROUND_WAIT_S, so the background still moves under steady typing."""
+        with self._foreground_changed:
+            self._foreground_changed.wait_for(lambda: self._foreground == 0, FOREGROUND_WAIT_S)
 
     def shutdown(self) -> None:
         for lane in list(self._lanes.values()):

@@ -324,13 +324,13 @@ def bib_vectors(ws: Workspace, state: BibState, wait: bool = False):
         return None
     job = state.derived.get("vectors_job")
     if job is None:
-        embedder, entries = ws.embedder, table.entries
+        embedder, entries, lanes = ws.embedder, table.entries, ws.lanes
 
         def embed() -> None:
             from citewise.bib.index.vector_cache import encode_cached
 
             titles = [plain(e.ref.title) or e.key for e in entries]
-            state.derived["vectors"] = encode_cached(embedder, titles, BACKGROUND_BATCH)
+            state.derived["vectors"] = encode_cached(embedder, titles, BACKGROUND_BATCH, lanes.yield_to_foreground)
 
         job = state.derived["vectors_job"] = ws.lanes.submit("embed", embed)
     if wait:

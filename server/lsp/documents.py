@@ -186,11 +186,13 @@ def _diagnose(project: Workspace, uri: str, with_bib_files: bool) -> dict[str, l
 
 async def push_suggestions(ls: CitewiseServer, uri: str, version: int, cursor: Pos) -> None:
     """The queries are embedded on their lane first, while the features thread answers
-    completions; the ranking then finds their embeddings cached."""
-    embedding = await ls.run(suggestions_feature.embed_ahead, uri, cursor)
-    if embedding is not None:
-        await asyncio.wrap_future(embedding)
-    suggestion_set = await ls.run(suggestions_feature.suggest, uri, cursor)
+    completions; the ranking then finds their embeddings cached. Background work that can
+    pause waits meanwhile (`Lanes.foreground`)."""
+    with ls.lanes.foreground():
+        embedding = await ls.run(suggestions_feature.embed_ahead, uri, cursor)
+        if embedding is not None:
+            await asyncio.wrap_future(embedding)
+        suggestion_set = await ls.run(suggestions_feature.suggest, uri, cursor)
     document = ls.workspace.text_documents.get(uri)
     if suggestion_set is None or document is None or document.version != version:
         return
