@@ -79,6 +79,7 @@ def test_a_large_bib_answers_with_keys_and_titles_before_its_fields_are_parsed(t
     ws.lanes.submit("files", release.wait)  # the fields wait behind this job
     try:
         (state,) = ws.bib_states_for(uri)
+        assert "files" in ws.lanes.busy()
         early = completion.complete(ws, uri, Pos(2, 21))
         assert not state.ready and BibTable.of(state, ws.lanes) is state.derived["completion-early"]
         assert len([c for c in early if c.in_bib]) == completion.MAX_BIB_CANDIDATES
@@ -88,6 +89,8 @@ def test_a_large_bib_answers_with_keys_and_titles_before_its_fields_are_parsed(t
         release.set()
     state.file.wait_for_fields(30)
     completion.warm_up(ws, uri, wait=True)
+    ws.lanes.wait_idle()
+    assert ws.lanes.busy() == []
     full = [c for c in completion.complete(ws, uri, Pos(2, 21)) if c.in_bib]
     assert "completion-early" not in state.derived
     assert full[0].detail.startswith("Smith") and "Journal of Marsupials" in completion.documentation(ws, uri, full[0].key)

@@ -59,6 +59,7 @@ async def test_initialize_answers_without_torch_and_advertises_features(client_n
         assert state["torchImportedAtInitialize"] is False
         assert state["ready"] is True
         assert state["indexCount"] > 50
+        assert isinstance(state["backgroundWork"], list)
 
 
 async def test_model_loads_in_the_background_with_progress(client_name, latex_workspace, lexical_index):

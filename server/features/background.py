@@ -187,6 +187,10 @@ class Lanes:
         with self._foreground_changed:
             self._foreground_changed.wait_for(lambda: self._foreground == 0, FOREGROUND_WAIT_S)
 
+    def busy(self) -> list[str]:
+        """The background lanes with work submitted and not finished, now (`citewise.status`)."""
+        return [name for name, lane in list(self._lanes.items()) if name != "features" and not lane.idle()]
+
     def shutdown(self) -> None:
         for lane in list(self._lanes.values()):
             lane.shutdown(cancel_futures=True)

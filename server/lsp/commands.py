@@ -139,6 +139,7 @@ async def status(ls: CitewiseServer, *args: Any) -> JsonObject:
         "torchImported": torch_imported(),
         "torchImportedAtInitialize": ls.torch_imported_at_initialize,
         "watching": ls.watching,
+        "backgroundWork": ls.lanes.busy(),
         "settings": asdict(ls.settings) if ls.settings is not None else None,
         "pid": os.getpid(),
         "python": sys.version.split()[0],
