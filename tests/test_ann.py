@@ -65,6 +65,16 @@ def test_graph_recall_against_exact_search(large_index):
         assert index.db.execute("SELECT count(*) FROM ann_changes").fetchone()[0] == 0
 
 
+def test_a_graph_read_from_its_file_searches_with_citewise_expansion(large_index):
+    """The file keeps the graph, not the search expansion: read back with usearch's default (64),
+    recall@10 on real vectors fell to 0.89."""
+    reader = ann.AnnReader(large_index)
+    with Index.open(large_index, read_only=True) as index:
+        reader.nearest(index.db, unit_vectors(1, seed=4)[0], 10)
+    assert reader._graph.expansion_search == ann.EXPANSION_SEARCH > 64
+    assert ann.open_graph(ann.ann_path(large_index), view=False).expansion_add == ann.EXPANSION_ADD
+
+
 def test_added_and_deleted_papers_reach_the_graph(large_index):
     with Index.open(large_index) as index:
         index.add_references(papers(PAPERS, 50))
