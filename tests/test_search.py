@@ -197,6 +197,14 @@ def test_nearest_and_vectors_of_read_the_stored_vectors(seeded, embedder):
     assert np.allclose(everything[:-1][np.searchsorted(ids, exact)] @ query, scores, atol=0.01)
 
 
+def test_a_source_filter_among_given_rows_reads_those_rows_only(seeded):
+    """The ranking's Zotero flag asks for the rows it ranks, not for every row of the index."""
+    everything = seeded.filtered_ids(None, None, "extra.bib")
+    some = sorted(seeded.ids_for_keys(["lu2022dpm", "vaswani2017attention"]))[:1] + [1, 2, 3]
+    assert len(everything) == 2 and seeded.filtered_ids(None, None, "extra.bib", among=some) == everything & set(some)
+    assert seeded.filtered_ids(2020, None, None, among=[]) == set()
+
+
 def test_an_author_typo_is_found_among_thousands_of_names_by_indexed_lookups_only(tmp_path):
     """A family name one typo away (wrong, missing, added or swapped letter) is found through the
     deletion-variant table; every statement is an index search, never a scan of the names. An

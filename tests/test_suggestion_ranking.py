@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -146,6 +147,34 @@ def test_cited_papers_and_the_library_are_signals(semantic_ws, tmp_path):
     assert similar and all(c.features["cited_similarity"] > 0 for c in similar)
     assert by_key[song].evidence.get("section") == "Method"
 
+
+
+def test_the_zotero_flag_is_read_for_the_ranked_rows_by_primary_key(tmp_path, index_path, embedder):
+    """A paper read from Zotero weighs a little more; its flag is read for the candidates being
+    ranked (primary-key lookups), never by scanning every row of the index."""
+    copy = tmp_path / "copied" / "index.sqlite"
+    copy.parent.mkdir()
+    with sqlite3.connect(index_path) as origin, sqlite3.connect(copy) as target:
+        origin.backup(target)
+    ws = make_workspace(tmp_path, copy)
+    ws.load_model(embedder)
+    uri = open_file(ws, tmp_path / "paper.tex")
+    document = ws.document(uri)
+    offset = document.text.index(SENTENCE) + 20
+    first = ranking.rank(ws, document, offset)
+    chosen = next(c for c in first.candidates if not c.ref.zotero_key)
+    assert not any(c.features["in_zotero"] for c in first.candidates if not c.ref.zotero_key)
+    with sqlite3.connect(copy) as writer:
+        writer.execute("UPDATE refs SET sources = sources || char(10) || 'zotero:12345' WHERE id = ?", (chosen.row_id,))
+    statements: list[str] = []
+    ws.index.db.set_trace_callback(statements.append)
+    again = ranking.rank(ws, document, offset)
+    ws.index.db.set_trace_callback(None)
+    flagged = [c.row_id for c in again.candidates if c.features["in_zotero"] and not c.ref.zotero_key]
+    assert flagged == [chosen.row_id]
+    reads = [sql for sql in statements if "lower(sources)" in sql]
+    plans = [detail for sql in reads for *_, detail in ws.index.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    assert plans and all(detail.startswith("SEARCH refs USING INTEGER PRIMARY KEY") for detail in plans), plans
 
 
 def test_a_newer_library_is_built_on_the_tables_lane_while_the_one_before_answers(semantic_ws, tmp_path):

@@ -316,8 +316,12 @@ class PostgresIndex(Index):
         rows = self.db.execute("SELECT id, key, year, authors, title FROM refs WHERE id = ANY(?)", (list(row_ids),))
         return {row_id: (key, year, authors, title) for row_id, key, year, authors, title in rows}
 
-    def filtered_ids(self, year_from: int | None, year_to: int | None, source: str | None) -> set[int]:
-        clauses, values = ["TRUE"], list[int | str]()
+    def filtered_ids(self, year_from: int | None, year_to: int | None, source: str | None,
+                     among: Iterable[int] | None = None) -> set[int]:
+        clauses, values = ["TRUE"], list[Any]()
+        if among is not None:
+            clauses.append("id = ANY(?)")
+            values.append(list(among))
         if year_from is not None or year_to is not None:
             clauses.append("year ~ '^[0-9]{4}'")
         if year_from is not None:

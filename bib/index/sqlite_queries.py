@@ -125,8 +125,10 @@ class SqliteCandidateQueries(EmbeddingRows):
                 labels[row_id] = (key, year, authors, title)
         return labels
 
-    def filtered_ids(self, year_from: int | None, year_to: int | None, source: str | None) -> set[int]:
-        """Papers within the years and from the source given (each limit optional)."""
+    def filtered_ids(self, year_from: int | None, year_to: int | None, source: str | None,
+                     among: Iterable[int] | None = None) -> set[int]:
+        """Papers within the years and from the source given (each limit optional); with `among`,
+        only those rows are read (by primary key), not every row of the index."""
         clauses, values = ["1"], list[int | str]()
         if year_from is not None:
             clauses.append("CAST(substr(year, 1, 4) AS INTEGER) >= ?")
@@ -137,7 +139,17 @@ class SqliteCandidateQueries(EmbeddingRows):
         if source:
             clauses.append("instr(lower(sources), lower(?)) > 0")
             values.append(source)
-        return {row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE {' AND '.join(clauses)}", values)}
+        where = " AND ".join(clauses)
+        if among is None:
+            return {row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE {where}", values)}
+        found: set[int] = set()
+        ids = sorted(among)
+        for start in range(0, len(ids), ID_CHUNK):
+            chunk = ids[start:start + ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE id IN ({marks}) AND {where}",
+                                                           [*chunk, *values]))
+        return found
 
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         """Cosine similarity to every stored vector: one float16 matrix-vector product in torch.

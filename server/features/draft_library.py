@@ -1,8 +1,8 @@
 """A draft's library, as the suggestions' ranking reads it: which index rows the draft's .bib
-entries are (by DOI, title or key) and which rows came from Zotero.
+entries are (by DOI, title or key).
 
-Building one maps every entry of the draft's .bib files to a row and reads the Zotero rows:
-seconds on a 5,000-entry .bib and a 100,000-paper index. So libraries are built on the
+Building one maps every entry of the draft's .bib files to a row: seconds on a 5,000-entry
+.bib. So libraries are built on the
 `tables` lane (background.py) through a read-only connection of their own, cached per index
 revision and set of .bib parses, and the draft's newest library answers while a newer one is
 built (after a write to the index, a .bib changed or finished parsing).
@@ -34,12 +34,11 @@ _CACHE_SIZE = 8
 
 @dataclass
 class Library:
-    """The draft's .bib entries as index rows, and rows read from Zotero."""
+    """The draft's .bib entries as index rows."""
 
     rows_by_key: dict[str, int]
     keys_by_row: dict[int, str]
     rows_in_bib: set[int]
-    rows_from_zotero: set[int]
     _bib_vectors: tuple[np.ndarray, np.ndarray] | None = None  # embedded .bib rows and their vectors
 
     def row_of_key(self, key: str) -> int | None:
@@ -63,7 +62,7 @@ def library_of(ws: Workspace, uri: str, wait: bool) -> Library:
     """The draft's library: the .bib files whose fields are parsed, at the index's revision.
 
     Built on the `tables` lane through a read-only connection of its own (mapping 5,000
-    references to rows and reading Zotero's rows take seconds, which would hold every
+    references to rows takes seconds, which would hold every
     completion queued behind them); the draft's library before answers meanwhile. A draft
     with none yet waits for it with `wait`, and gets an empty one without."""
     states = [state for state in ws.bib_states_for(uri) if state.ready]
@@ -78,7 +77,7 @@ def library_of(ws: Workspace, uri: str, wait: bool) -> Library:
     earlier = _LATEST_LIBRARY.get((key[0], uri))
     if earlier is not None:
         return earlier
-    return building.result() if wait else Library({}, {}, set(), set())
+    return building.result() if wait else Library({}, {}, set())
 
 
 def _build_library(uri: str, key: tuple, states: list[BibState]) -> Library:
@@ -93,8 +92,7 @@ def _build_library(uri: str, key: tuple, states: list[BibState]) -> Library:
                     refs.setdefault(name, ref)
             rows = index.row_ids_for(list(refs.values()))
             by_key = {name: row for name, row in zip(refs, rows) if row is not None}
-            zotero = index.filtered_ids(None, None, "zotero")
-        library = Library(by_key, {row: name for name, row in by_key.items()}, set(by_key.values()), zotero)
+        library = Library(by_key, {row: name for name, row in by_key.items()}, set(by_key.values()))
         _remember(key, library)
         _LATEST_LIBRARY[(key[0], uri)] = library
         return library

@@ -154,6 +154,7 @@ def candidates_at(ws: Workspace, document: Document, offset: int, wait_for_libra
     row_list = [row_id for row_id in pool if row_id in found_refs]
     candidates = [Candidate(row_id, found_refs[row_id], library.key_of(row_id, found_refs[row_id]),
                             {"hybrid": pool[row_id]}) for row_id in row_list]
+    from_zotero = ws.index.filtered_ids(None, None, "zotero", among=row_list)  # these rows only, by primary key
     if vectors is not None and candidates:
         paper_vectors = searcher.vectors_of(row_list)
         similarities = paper_vectors @ vectors.T
@@ -172,13 +173,13 @@ def candidates_at(ws: Workspace, document: Document, offset: int, wait_for_libra
     store = feedback_for(ws)
     for candidate in candidates:
         add_link_features(candidate.row_id, candidate.features, candidate.evidence, links)
-        _add_draft_features(candidate, cited, counts, cocited, library, store)
+        _add_draft_features(candidate, cited, counts, cocited, library, from_zotero, store)
         _add_matched_words(candidate, context.query, around)
     return Ranking(context.sentence, cited.nearby, candidates)
 
 
 def _add_draft_features(candidate: Candidate, cited: _CitedInDraft, counts: Counter, cocited: dict,
-                        library: Library, store) -> None:
+                        library: Library, from_zotero: set[int], store) -> None:
     features, key = candidate.features, candidate.key
     together = counts.get(key, 0)
     features["cocited"] = together / (together + 1.0)
@@ -186,7 +187,7 @@ def _add_draft_features(candidate: Candidate, cited: _CitedInDraft, counts: Coun
         partners = [k for k in cited.keys if key in cocited.get(k, {})]
         candidate.evidence["cocited"] = max(partners, key=lambda k: cocited[k][key])
     features["in_bib"] = 1.0 if candidate.row_id in library.rows_in_bib else 0.0
-    features["in_zotero"] = 1.0 if candidate.ref.zotero_key or candidate.row_id in library.rows_from_zotero else 0.0
+    features["in_zotero"] = 1.0 if candidate.ref.zotero_key or candidate.row_id in from_zotero else 0.0
     features["cited_paragraph"] = 1.0 if key in cited.in_paragraph else 0.0
     features["cited_elsewhere"] = 1.0 if key in cited.elsewhere else 0.0
     features["feedback"] = store.signal(key) if store is not None else 0.0
