@@ -299,3 +299,39 @@ def test_duplicate_lookups_seek_by_every_column_they_give(tmp_path):
         for sql in lookups:
             detail = " ".join(row[3] for row in index.db.execute(f"EXPLAIN QUERY PLAN {sql}"))
             assert detail.startswith("SEARCH") and detail.count("=?") == sql.split("WHERE")[1].count(" = "), detail
+
+
+def test_source_counts_follow_adds_merges_and_deletes_without_reading_every_row(index):
+    """`index stats` reads the papers per source from a table the writes keep (SQLite schema 9,
+    PostgreSQL 6), not every row; it always equals a count over the rows."""
+
+    def counted_from_rows() -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for _, sources in index.references_with_sources():
+            for source in sources:
+                counts[source] = counts.get(source, 0) + 1
+        return counts
+
+    index.add_references([paper(f"p{n}", f"Paper number {n} on counting") for n in range(5)])
+    index.add_references([paper("p1", "Paper number 1 on counting", origin=Origin("other.bib", 3)),
+                          paper("q", "A paper only in the other file", origin=Origin("other.bib", 9)),
+                          paper("p2", "Paper number 2 on counting", origin=Origin("test.bib", 2))])
+    index.delete("p3")
+    index.delete("q")
+    index.replace_reference("p4", paper("p4", "Paper number 4 on counting, corrected"))
+    assert index.stats()["sources"] == counted_from_rows() == {"test.bib": 4, "other.bib": 1}
+
+
+def test_an_index_before_source_counts_gets_them_and_stats_reads_no_paper_rows(tmp_path):
+    path = tmp_path / "index.sqlite"
+    with Index.open(path) as index:
+        index.add_references([paper(f"p{n}", f"Paper number {n} on counting") for n in range(3)])
+        index.add_references([paper("p0", "Paper number 0 on counting", origin=Origin("other.bib", 1))])
+        index.db.execute("DROP TABLE source_counts")
+        index.db.execute("PRAGMA user_version = 8")
+    with Index.open(path) as index:
+        statements: list[str] = []
+        index.db.set_trace_callback(statements.append)
+        assert index.stats()["sources"] == {"test.bib": 3, "other.bib": 1}
+        index.db.set_trace_callback(None)
+        assert not any("sources FROM refs" in sql for sql in statements), statements

@@ -230,3 +230,42 @@ def test_an_author_typo_is_found_among_thousands_of_names_by_indexed_lookups_onl
         index.db.set_trace_callback(None)
         plans = [detail for sql in statements for *_, detail in index.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
         assert plans and all(not detail.startswith("SCAN") for detail in plans), plans
+
+
+def _plan_nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_an_author_typo_on_postgresql_reads_names_not_every_paper_of_a_name(postgres, monkeypatch):
+    """pg_trgm matches the distinct family names (schema 5), so a typo of a common name reads one
+    row per name and then at most the papers asked for, however many papers the name has. An
+    index written before that table gets it on opening."""
+    location = postgres.new_database()
+    refs = [Reference(key=f"garcia{n}", title=f"Paper number {n}", authors=[Author("Garcia", "Ana")], year="2020")
+            for n in range(300)]
+    refs.append(Reference(key="vaswani2017attention", title="Attention Is All You Need",
+                          authors=[Author("Vaswani", "Ashish")], year="2017"))
+    with Index.open(location) as index:
+        index.add_references(refs)
+        index.db.execute("DROP TABLE families")
+        index.db.execute("UPDATE meta SET value = '4' WHERE name = 'schema_version'")
+    with Index.open(location) as index:
+        statements: list[tuple[str, tuple]] = []
+        execute = index.db.execute
+
+        def recording(sql: str, params=()):
+            statements.append((sql, tuple(params)))
+            return execute(sql, params)
+
+        monkeypatch.setattr(index.db, "execute", recording)
+        found = index.similar_author_ids(["vasvani"], 10)
+        assert [ref.key for ref, _ in index.get_by_ids(found).values()] == ["vaswani2017attention"]
+        statements.clear()
+        assert len(index.similar_author_ids(["garcai"], 10)) == 10
+        monkeypatch.undo()
+        for sql, params in statements:
+            plan = index.db.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()[0][0]["Plan"]
+            read = [node["Actual Rows"] * node["Actual Loops"] for node in _plan_nodes(plan) if node.get("Relation Name") == "refs"]
+            assert all(rows <= 10 for rows in read), (sql, read)

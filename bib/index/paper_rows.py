@@ -67,6 +67,16 @@ def family_variants(family: str) -> set[str]:
     return {family} | {family[:cut] + family[cut + 1:] for cut in range(len(family))}
 
 
+def count_every_row_source(db: Database) -> None:
+    """Fill `source_counts` from every row (a migration's one pass; writes keep it in step after)."""
+    counts: dict[str, int] = {}
+    for (joined,) in db.execute("SELECT sources FROM refs"):
+        for source in joined.split("\n"):
+            counts[source] = counts.get(source, 0) + 1
+    db.execute("DELETE FROM source_counts")
+    db.executemany("INSERT INTO source_counts(source, papers) VALUES (?, ?)", sorted(counts.items()))
+
+
 def title_head(title: str) -> str:
     """The matching column for a normalised title: its first three words."""
     return " ".join(title.split()[:3])
@@ -184,9 +194,11 @@ class PaperRows(IndexConnection):
 
     def delete(self, key: str) -> None:
         with self.transaction():
-            row = self.db.execute("SELECT id FROM refs WHERE key = ?", (key,)).fetchone()
-            if row:
+            found = self.db.execute("SELECT id, sources FROM refs WHERE key = ?", (key,)).fetchone()
+            if found:
+                row, sources = (found[0],), found[1]
                 self.db.execute("DELETE FROM refs WHERE id = ?", row)
+                self._count_sources(sources.split("\n"), -1)
                 self._forget_text(row[0])
                 self.db.execute("DELETE FROM aliases WHERE ref_id = ?", row)
                 self.db.execute("DELETE FROM citations WHERE citing = ?", row)
@@ -219,6 +231,7 @@ class PaperRows(IndexConnection):
         row_id = self._find_duplicate_id(ref)
         if row_id is None:
             self._write_row(None, ref, free_keys.free(ref.key or make_key(ref)), source)
+            self._count_sources([source], 1)
             self._bump_revision()
             return "added"
         found = self.db.execute("SELECT data, sources FROM refs WHERE id = ?", (row_id,)).fetchone()
@@ -232,6 +245,7 @@ class PaperRows(IndexConnection):
         known_sources = sources.split("\n")
         if source and source not in known_sources:
             known_sources.append(source)
+            self._count_sources([source], 1)
         if _content(merged) == _content(stored):
             if len(known_sources) != len(sources.split("\n")):
                 self.db.execute("UPDATE refs SET sources = ? WHERE id = ?", ("\n".join(known_sources), row_id))
@@ -239,6 +253,14 @@ class PaperRows(IndexConnection):
         self._write_row(row_id, merged, stored.key, "\n".join(known_sources))
         self._bump_revision()
         return "updated"
+
+    def _count_sources(self, sources: list[str], change: int) -> None:
+        """Keep `source_counts` (papers per source, which `index stats` shows) in step with the rows."""
+        self.db.executemany("INSERT INTO source_counts(source, papers) VALUES (?, ?)"
+                            " ON CONFLICT(source) DO UPDATE SET papers = source_counts.papers + excluded.papers",
+                            [(source, change) for source in sources])
+        if change < 0:
+            self.db.executemany("DELETE FROM source_counts WHERE source = ? AND papers <= 0", [(source,) for source in sources])
 
     def _write_row(self, row_id: int | None, ref: Reference, key: str, sources: str) -> None:
         ref = Reference(**{**ref.__dict__, "key": key})

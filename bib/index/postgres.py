@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.connection import Database
 from citewise.bib.index.location import display_location
-from citewise.bib.index.paper_rows import TITLE_TAIL_CHARS
+from citewise.bib.index.paper_rows import TITLE_TAIL_CHARS, count_every_row_source, first_author
 from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF
 from citewise.bib.index.store import Index
 from citewise.bib.model import Reference
@@ -94,7 +94,22 @@ def _schema_4(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS refs_author_year")
 
 
-MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4]
+def _schema_5(db: Database) -> None:
+    """First authors' family names, once each, under pg_trgm: a typo's trigram match reads names,
+    not every paper by a matched name (the trigram index on refs.first_author did)."""
+    db.execute("CREATE TABLE IF NOT EXISTS families (family TEXT PRIMARY KEY)")
+    db.execute("INSERT INTO families SELECT DISTINCT first_author FROM refs WHERE first_author <> '' ON CONFLICT DO NOTHING")
+    db.execute("CREATE INDEX IF NOT EXISTS families_trgm ON families USING gin (family gin_trgm_ops)")
+    db.execute("DROP INDEX IF EXISTS refs_first_author_trgm")
+
+
+def _schema_6(db: Database) -> None:
+    """Papers per source, kept by the writes, as in SQLite (its schema 9)."""
+    db.execute("CREATE TABLE IF NOT EXISTS source_counts (source TEXT PRIMARY KEY, papers BIGINT NOT NULL)")
+    count_every_row_source(db)
+
+
+MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -203,6 +218,9 @@ class PostgresIndex(Index):
             (ref.title, authors, ref.title, authors, ref.key, keywords, ref.abstract,
              f"{ref.title} {authors} {ref.key}", row_id),
         )
+        family = first_author(ref)
+        if family:
+            self.db.execute("INSERT INTO families(family) VALUES (?) ON CONFLICT DO NOTHING", (family,))
 
     def _forget_text(self, row_id: int) -> None:
         """Nothing to do: the words live in the row itself."""
@@ -295,13 +313,13 @@ class PostgresIndex(Index):
     def similar_author_ids(self, names: list[str], limit: int) -> set[int]:
         """First authors whose family name is close to a typed word (typos included).
 
-        pg_trgm's index finds the candidate names; rapidfuzz then applies the same cut-off as on SQLite.
+        pg_trgm's index on the distinct names finds the candidates; rapidfuzz then applies the same
+        cut-off as on SQLite; the papers are read by the index on first_author.
         """
         similar: set[str] = set()
         for word in (word for word in names if len(word) >= 4):
             rows = self.db.execute(
-                "SELECT DISTINCT first_author, similarity(first_author, ?) AS s FROM refs WHERE first_author % ?"
-                " ORDER BY s DESC LIMIT 20",
+                "SELECT family, similarity(family, ?) AS s FROM families WHERE family % ? ORDER BY s DESC LIMIT 20",
                 (word, word),
             )
             families = [row[0] for row in rows]

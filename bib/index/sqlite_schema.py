@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 
 from citewise.bib.index.connection import Database
-from citewise.bib.index.paper_rows import PaperRows, family_variants, first_author, title_head
+from citewise.bib.index.paper_rows import PaperRows, count_every_row_source, family_variants, first_author, title_head
 from citewise.bib.model import normalize_title, reference_from_dict
 
 
@@ -112,6 +112,12 @@ def _schema_8(db: Database) -> None:
     db.execute("DROP INDEX IF EXISTS refs_author_year")
 
 
+def _schema_9(db: Database) -> None:
+    """Papers per source, kept by the writes, so `index stats` reads one row per source, not every paper."""
+    db.execute("CREATE TABLE IF NOT EXISTS source_counts (source TEXT PRIMARY KEY, papers INTEGER NOT NULL) WITHOUT ROWID")
+    count_every_row_source(db)
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
-                                                _schema_7, _schema_8]
+                                                _schema_7, _schema_8, _schema_9]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -182,10 +182,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
     def stats(self) -> dict[str, Any]:
         """Counts and settings for `citewise index stats`."""
         total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in self._counts())
-        sources: dict[str, int] = {}
-        for (joined,) in self.db.execute("SELECT sources FROM refs"):
-            for source in joined.split("\n"):
-                sources[source] = sources.get(source, 0) + 1
+        sources = dict(self.db.execute("SELECT source, papers FROM source_counts").fetchall())
         links, citing = self.link_counts()
         return {
             "path": str(self.path),
