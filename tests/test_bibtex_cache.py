@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from citewise.bib.bibtex.cache import FieldCache, cache_dir
-from citewise.bib.bibtex.reader import read_bib_file
+from citewise.bib.bibtex.reader import CACHED_FIELDS_AT_ONCE_CHARS, parse_bib_text, read_bib_file
 
 
 def library(count: int, changed: int | None = None) -> str:
@@ -79,6 +79,21 @@ def test_read_without_waiting_has_cached_fields_at_once(tmp_path):
     assert later.fields_ready.is_set()
     assert later.from_cache == 30
     assert later.entry("k29").fields["title"] == "Title 29"
+
+
+def test_a_large_file_read_without_waiting_has_keys_at_once_and_cached_fields_later(tmp_path):
+    path = tmp_path / "refs.bib"
+    path.write_text(library(6000))
+    assert path.stat().st_size > CACHED_FIELDS_AT_ONCE_CHARS
+    read_bib_file(path, cache=FieldCache(tmp_path / "cache"))
+    later: list = []
+    bib = parse_bib_text(path.read_text(), str(path), wait=False, cache=FieldCache(tmp_path / "cache"),
+                         run_later=later.append)
+    assert len(bib.entries) == 6000 and bib.entry("k5999") is not None
+    assert not bib.fields_ready.is_set() and len(later) == 1
+    later[0]()
+    assert bib.fields_ready.is_set() and bib.from_cache == 6000
+    assert bib.entry("k5999").fields["title"] == "Title 5999"
 
 
 def test_an_oversized_cache_file_is_started_afresh(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ import pytest
 from citewise.server.drafts.markdown import (
     find_markdown_citations,
     front_matter,
+    front_matter_end,
     markdown_bibliographies,
     markdown_includes,
 )
@@ -127,7 +128,14 @@ def test_front_matter_bibliography_string_or_list():
 
 def test_front_matter_without_end_is_not_front_matter():
     assert front_matter("---\ntitle: x\n") == ({}, 0)
-    assert keys("---\ntitle: x\n@a") == [["a"]]
+    assert front_matter_end("---\ntitle: x\n") == 0
+
+
+@pytest.mark.parametrize("text", ["---\ntitle: x\nbibliography: refs.bib\n...\nBody [@k]\n",
+                                  "---\ntitle: [unclosed\n---\nBody\n", "---\ntitle: x\n---"])
+def test_the_body_starts_where_front_matter_says_without_parsing_its_yaml(text):
+    body = text.find("Body") if "Body" in text else len(text)
+    assert front_matter_end(text) == front_matter(text)[1] == body
 
 
 def test_quarto_include_shortcodes():

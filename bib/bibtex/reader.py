@@ -102,24 +102,30 @@ def scan_entries(text: str, path: str = "") -> list[BibEntry]:
 def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCache | None = None,
                    run_later: Callable[[Callable[[], None]], None] | None = None) -> BibFile:
     """Parse .bib text (see `read_bib_file`). With `wait=False` the fields are parsed by
-    `run_later(parse)` (the language server's `files` lane), else on a thread of their own."""
+    `run_later(parse)` (the language server's `files` lane), else on a thread of their own;
+    a file of up to CACHED_FIELDS_AT_ONCE_CHARS has its cached fields at once, a larger one
+    reads them there too (5,000 entries' fields take ~150 ms to read from the cache, which
+    keys and spans need not wait for)."""
     blocks, reuse = rescan(_recent_scans.get(path), text) if path else (scan_blocks(text), {})
     entries, errors = _entries_and_errors(text, path, blocks, BibLineIndex(text), reuse)
     if path:
         _remember_scan(path, ScanState(text, blocks, {entry.span.start_offset: entry for entry in entries}))
     bib = BibFile(path, text, entries, errors=errors)
     filler = _FieldFiller(bib, blocks, cache or shared_cache())
-    if filler.take_from_cache():
-        return bib
-    if wait:
-        filler.parse_the_rest()
-    elif run_later is not None:
-        run_later(filler.parse_the_rest)
+    if wait or len(text) <= CACHED_FIELDS_AT_ONCE_CHARS:
+        if filler.take_from_cache():
+            return bib
+        if wait:
+            filler.parse_the_rest()
+            return bib
+    if run_later is not None:
+        run_later(filler.fill)
     else:
-        threading.Thread(target=filler.parse_the_rest, name="citewise-bib-fields", daemon=True).start()
+        threading.Thread(target=filler.fill, name="citewise-bib-fields", daemon=True).start()
     return bib
 
 
+CACHED_FIELDS_AT_ONCE_CHARS = 200_000
 _recent_scans: dict[str, ScanState] = {}
 _RECENT_LIMIT = 16
 
@@ -212,6 +218,11 @@ class _FieldFiller:
             return False
         self._finish()
         return True
+
+    def fill(self) -> None:
+        """Every field: from the cache, the rest parsed."""
+        if not self.take_from_cache():
+            self.parse_the_rest()
 
     def parse_the_rest(self) -> None:
         parsed = {}

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from citewise.server.drafts.latex_macros import CITE_COMMANDS, MULTICITE_COMMANDS, CiteMacro
 from citewise.server.drafts.latex_mask import mask_comments_and_verbatim
-from citewise.server.drafts.markdown import CROSS_REFERENCE, LIST_ITEM, front_matter
+from citewise.server.drafts.markdown import CROSS_REFERENCE, LIST_ITEM, front_matter_end
 from citewise.server.drafts.model import CitationContext, TextRange
 
 WINDOW = 4000
@@ -130,7 +130,7 @@ def _pandoc_bracket_context(text, offset, inside, line, col) -> CitationContext 
 
 def _in_code_block(text: str, offset: int) -> bool:
     """Whether the cursor is in front matter, a fenced code block, or an indented code block."""
-    _, body_start = front_matter(text)
+    body_start = front_matter_end(text)
     if offset < body_start:
         return True
     fence: tuple[str, int] | None = None

@@ -89,15 +89,33 @@ def scan_markdown(text: str, file: str = "") -> MarkdownScan:
 
 def front_matter(text: str) -> tuple[dict[str, Any], int]:
     """The YAML front matter's mapping and the offset where the body starts (0 without one)."""
-    if not text.startswith("---"):
+    bounds = _front_matter_bounds(text)
+    if bounds is None:
         return {}, 0
+    yaml_start, yaml_end, body_start = bounds
+    return parse_yaml(text[yaml_start:yaml_end]), body_start
+
+
+def front_matter_end(text: str) -> int:
+    """Where the body starts after the front matter (0 without one), without parsing its YAML."""
+    bounds = _front_matter_bounds(text)
+    return bounds[2] if bounds is not None else 0
+
+
+_FRONT_MATTER_CLOSE = re.compile(r"\n(---|\.\.\.)[ \t]*(?:\r?\n|\Z)")
+
+
+def _front_matter_bounds(text: str) -> tuple[int, int, int] | None:
+    """Start and end offsets of the front matter's YAML, and of the body after it."""
+    if not text.startswith("---"):
+        return None
     first_break = text.find("\n")
     if first_break < 0 or text[:first_break].strip() != "---" or not text[first_break + 1 :].split("\n", 1)[0].strip():
-        return {}, 0
-    for match in re.finditer(r"\n(---|\.\.\.)[ \t]*(?:\r?\n|\Z)", text[first_break:]):
-        end = first_break + match.end()
-        return parse_yaml(text[first_break + 1 : first_break + match.start()]), end
-    return {}, 0
+        return None
+    match = _FRONT_MATTER_CLOSE.search(text, first_break)
+    if match is None:
+        return None
+    return first_break + 1, match.start(), match.end()
 
 
 def _mask(text: str, file: str, body_start: int) -> tuple[str, list[Citation]]:

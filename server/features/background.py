@@ -48,6 +48,13 @@ the lanes are created: a protocol or features thread waiting behind a background
 Python loop (parsing a .bib, building a candidate table, a Zotero sync) gets it back within
 about that long, where it would wait up to 5 ms at each of a request's thread hops.
 
+Opening a draft comes first too. Bulk background work that would share the GIL with the first requests of a draft just opened
+(importing torch, converting a .bib's entries, building a candidate table) goes through
+`Lanes.submit_when_quiet`: its job first sleeps (holding no GIL) until the features lane has
+been idle QUIET_S, at most QUIET_WAIT_S. An editor opens a draft and asks for its diagnostics
+and a completion within milliseconds; those are answered first, with what the .bib's keys and
+titles give, and the slow work follows.
+
 The cyclic garbage collector stalls whichever thread triggers a full collection while it
 walks every object. Once the embedding model is loaded (`keep_for_good`), the objects then
 alive (the imported libraries and the model: most of the server's objects, and all of
@@ -63,12 +70,16 @@ import gc
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
 SWITCH_INTERVAL_S = 0.0005
 FOREGROUND_WAIT_S = 1.0
+QUIET_S = 0.3  # bulk background work starts once the features lane has been idle this long...
+QUIET_WAIT_S = 3.0  # ...or once it has waited this long, whichever comes first
+QUIET_POLL_S = 0.02
 LANES = ("features", "files", "model", "embed", "tables", "vectors", "queries", "jobs", "registries", "lookups")
 
 
@@ -161,6 +172,21 @@ class Lanes:
 
     def submit(self, lane: str, function: Callable[..., Any], *args: Any) -> Future:
         return self[lane].submit(function, *args)
+
+    def submit_when_quiet(self, lane: str, function: Callable[..., Any], *args: Any) -> Future:
+        """`submit`, for bulk work: the job starts once the features lane is quiet (module docstring)."""
+        return self[lane].submit(self._after_quiet_features, function, *args)
+
+    def _after_quiet_features(self, function: Callable[..., Any], *args: Any) -> Any:
+        features = self._lanes.get("features")
+        started = quiet_since = time.monotonic()
+        while features is not None and time.monotonic() - started < QUIET_WAIT_S:
+            time.sleep(QUIET_POLL_S)
+            if not features.idle():
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= QUIET_S:
+                break
+        return function(*args)
 
     def wait_idle(self, *names: str, timeout: float = 30.0) -> None:
         """Block until the named lanes (default: every background lane) have no work left."""

@@ -6,8 +6,9 @@ everything derived from a .bib: a new stamp means a new `BibState`, and whatever
 derived from the old one (candidate tables, title vectors) goes with it.
 
 A file read for the first time is parsed on the features thread up to keys and spans; its
-fields follow on the `files` lane, which then calls `on_fields_parsed` (the language server
-diagnoses the file again with its field errors). A file whose stamp moved on disk keeps answering with
+fields follow on the `files` lane, which then, once the features lane is quiet (background.py),
+converts its entries and calls `on_fields_parsed` (the language server diagnoses the file
+again with its field errors). A file whose stamp moved on disk keeps answering with
 its old state while the `files` lane reads the new one (`check`, `file_changed`).
 `changed_on_disk()` is the watcher: the paths whose disk stamp differs from their state's,
 for the protocol layer's polling loop (clients that watch files call `file_changed`).
@@ -49,6 +50,7 @@ class BibState:
     from_editor: bool = False
     derived: dict = field(default_factory=dict)
     version: int = field(default_factory=lambda: next(_versions))
+    _converting: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def ready(self) -> bool:
@@ -77,7 +79,12 @@ class BibState:
 
     @property
     def references(self) -> dict[str, Reference]:
-        return self.derive("references", _references_of)
+        """Every entry converted (seconds for thousands of entries): once per state, however
+        many threads ask at the same time (the `files` lane, the `tables` lane's table)."""
+        if "references" in self.derived:
+            return self.derived["references"]  # type: ignore[no-any-return]
+        with self._converting:
+            return self.derive("references", _references_of)  # type: ignore[no-any-return]
 
     @property
     def converted(self) -> bool:
@@ -170,21 +177,28 @@ class Bibliographies:
         state = BibState(parsed, stamp, from_editor)
         self._states[path] = state
         if not wait and state.ready:  # fields from the cache: convert on the lane, as after parsing them
-            self._lanes.submit("files", lambda: state.references)
+            self._lanes.submit_when_quiet("files", lambda: state.references)
         return state
 
     def _parse_fields_later(self, path: str, parse: Callable[[], None]) -> None:
-        def parse_then_tell() -> None:
+        """Parse on the `files` lane; then, once the features lane is quiet, convert the entries
+        (here, not on the features thread that diagnoses next) and tell `on_fields_parsed`."""
+        def convert_then_tell() -> None:
             try:
-                parse()
                 state = self._states.get(path)
                 if state is not None and state.ready:
-                    _ = state.references  # converted here, not on the features thread that diagnoses next
+                    _ = state.references
             finally:
                 if self.on_fields_parsed is not None:
                     self.on_fields_parsed(path)
 
-        self._lanes.submit("files", parse_then_tell)
+        def parse_then_convert() -> None:
+            try:
+                parse()
+            finally:
+                self._lanes.submit_when_quiet("files", convert_then_tell)
+
+        self._lanes.submit("files", parse_then_convert)
 
     def forget_editor_copy(self, path: str) -> None:
         """The editor closed `path`: its buffer's parse goes, the disk is read on next use."""

@@ -153,7 +153,8 @@ class BibTable:
         if state.ready and len(state.file.text) <= SMALL_BIB_CHARS:
             return state.derive("completion", BibTable.build)
         if state.ready and "completion-job" not in state.derived:
-            state.derived["completion-job"] = lanes.submit("tables", lambda: state.derive("completion", BibTable.build))
+            state.derived["completion-job"] = lanes.submit_when_quiet(
+                "tables", lambda: state.derive("completion", BibTable.build))
         early = state.derived.get("completion-early")
         if early is None:
             early = state.derived["completion-early"] = BibTable.of_entries(_early_entries(state), early=True)
@@ -325,7 +326,7 @@ class IndexTables:
                 with self._lock:
                     self._building = None
 
-        ws.lanes.submit("tables", build)
+        ws.lanes.submit_when_quiet("tables", build)
 
     def wait(self, ws: Workspace, timeout: float = 60.0) -> IndexTable | None:
         """Build the table if needed and wait for it (tests and benchmarks)."""

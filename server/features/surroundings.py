@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from citewise.bib.text import strip_markup
-from citewise.server.drafts.markdown import front_matter
+from citewise.server.drafts.markdown import front_matter, front_matter_end
 
 PARAGRAPH_CHARS = 1_200
 HEAD_CHARS = 20_000
@@ -112,7 +112,7 @@ def _mask(text: str, language: str | None) -> str:
             cut = body + len(_BEGIN_DOCUMENT)
             text = _NOT_NEWLINE.sub(" ", text[:cut]) + text[cut:]
         return _SKIPPED_LATEX.sub(blank, text)
-    body = front_matter(text)[1]
+    body = front_matter_end(text)
     text = _NOT_NEWLINE.sub(" ", text[:body]) + text[body:]
     return _MARKDOWN_FENCE.sub(blank, text)
 

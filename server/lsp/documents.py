@@ -162,22 +162,34 @@ def _cursor_after(changes: Sequence[types.TextDocumentContentChangeEvent]) -> Po
 
 async def publish_diagnostics(ls: CitewiseServer, uri: str, with_bib_files: bool = False, verify: bool = True) -> None:
     """Diagnostics for `uri` (and, on open, for the .bib files its draft uses); then, with the
-    `verify` setting on, a background check of entries not verified yet (see lsp/reference_checks)."""
-    per_uri = await ls.run(_diagnose, uri, with_bib_files) or {}
-    for target, problems in per_uri.items():
-        diagnostics = [convert.diagnostic_to_proto(problem) for problem in problems]
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
+    `verify` setting on, a background check of entries not verified yet (see lsp/reference_checks).
+
+    The .bib files' diagnostics are a features call of their own (a 5,000-entry file is read
+    and indexed by line for them): a completion the editor asks for right after opening the
+    draft is answered between the two."""
+    _publish(ls, await ls.run(_diagnose, uri) or {})
+    if with_bib_files:
+        _publish(ls, await ls.run(_diagnose_bib_files, uri) or {})
     if verify:
         schedule_verification(ls, uri, partial(publish_diagnostics, ls, uri, with_bib_files=True, verify=False))
 
 
-def _diagnose(project: Workspace, uri: str, with_bib_files: bool) -> dict[str, list[Problem]]:
-    per_uri = {uri: diagnostics_feature.diagnostics(project, uri) + reference_checks.verify_problems(project, uri)
-               + fit_checks.fit_problems(project, uri)}
-    if with_bib_files:
-        for bib in project.bib_files_for(uri):
-            bib_uri = convert.uri_from_path(bib.path)
-            per_uri[bib_uri] = diagnostics_feature.diagnostics(project, bib_uri) + reference_checks.verify_problems(project, bib_uri)
+def _publish(ls: CitewiseServer, per_uri: dict[str, list[Problem]]) -> None:
+    for target, problems in per_uri.items():
+        diagnostics = [convert.diagnostic_to_proto(problem) for problem in problems]
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=target, diagnostics=diagnostics))
+
+
+def _diagnose(project: Workspace, uri: str) -> dict[str, list[Problem]]:
+    return {uri: diagnostics_feature.diagnostics(project, uri) + reference_checks.verify_problems(project, uri)
+            + fit_checks.fit_problems(project, uri)}
+
+
+def _diagnose_bib_files(project: Workspace, uri: str) -> dict[str, list[Problem]]:
+    per_uri = {}
+    for bib in project.bib_files_for(uri):
+        bib_uri = convert.uri_from_path(bib.path)
+        per_uri[bib_uri] = diagnostics_feature.diagnostics(project, bib_uri) + reference_checks.verify_problems(project, bib_uri)
     return per_uri
 
 

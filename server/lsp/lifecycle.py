@@ -23,8 +23,6 @@ from citewise.server.lsp.server import CitewiseServer, ClientFlags, torch_import
 from citewise.server.lsp.watch import did_change_watched_files, start_watching
 
 CONFIGURATION_TIMEOUT_S = 5.0
-MODEL_QUIET_S = 0.3  # the model loads once the features lane has been idle this long...
-MODEL_WAIT_S = 3.0  # ...or this long after `initialized`, whichever comes first
 
 
 def initialize(ls: CitewiseServer, params: types.InitializeParams) -> None:
@@ -131,10 +129,11 @@ async def load_model(ls: CitewiseServer) -> None:
     on its next use there, since its SQLite connection belongs to that thread.
     """
     progress = await WorkDone.begin(ls, "citewise: loading the embedding model")
-    await _features_quiet(ls)
     try:
         assert ls.project is not None  # load_model starts once the workspace exists
-        await asyncio.get_running_loop().run_in_executor(ls.lanes["model"], ls.project.load_model)
+        # importing torch holds the GIL for up to a second at a time: the editor's first requests
+        # in a draft just opened go first (lexical ranking answers until the model is ready)
+        await asyncio.wrap_future(ls.lanes.submit_when_quiet("model", ls.project.load_model))
     except Exception as error:
         ls.model_state = "failed"
         ls.log(f"semantic ranking unavailable, using lexical + fuzzy: {error}", types.MessageType.Warning)
@@ -145,21 +144,6 @@ async def load_model(ls: CitewiseServer) -> None:
     if ls.settings is not None and ls.settings.verify:  # cite-check waited for the model
         for uri in list(ls.workspace.text_documents):
             ls.spawn(publish_diagnostics(ls, uri))
-
-
-async def _features_quiet(ls: CitewiseServer) -> None:
-    """Wait until the features lane has served what the editor sent on starting (it opens its
-    drafts right after `initialized`), at most MODEL_WAIT_S: importing torch holds the GIL for
-    up to a second at a time, and the first completion in a draft just opened should not wait
-    behind it (lexical ranking answers until the model is ready)."""
-    loop = asyncio.get_running_loop()
-    lane = ls.lanes["features"]
-    deadline = loop.time() + MODEL_WAIT_S
-    quiet_since = loop.time()
-    while loop.time() < deadline and loop.time() - quiet_since < MODEL_QUIET_S:
-        await asyncio.sleep(0.05)
-        if not lane.idle():
-            quiet_since = loop.time()
 
 
 # --- shutdown ---------------------------------------------------------------------------
