@@ -171,7 +171,7 @@ class Bibliographies:
         from citewise.bib.bibtex.reader import BibFile, parse_bib_text
 
         try:
-            parsed = parse_bib_text(text, path, wait=wait, run_later=partial(self._parse_fields_later, path))
+            parsed = parse_bib_text(text, path, wait=wait, run_later=partial(self._parse_fields_later, path, len(text)))
         except (ValueError, RecursionError) as error:
             parsed = BibFile(path, text, [], errors=[SourceError(path, None, f"cannot parse: {error}")])
         state = BibState(parsed, stamp, from_editor)
@@ -180,9 +180,14 @@ class Bibliographies:
             self._lanes.submit_when_quiet("files", lambda: state.references)
         return state
 
-    def _parse_fields_later(self, path: str, parse: Callable[[], None]) -> None:
-        """Parse on the `files` lane; then, once the features lane is quiet, convert the entries
-        (here, not on the features thread that diagnoses next) and tell `on_fields_parsed`."""
+    def _parse_fields_later(self, path: str, size: int, parse: Callable[[], None]) -> None:
+        """Read the fields on the `files` lane: a large file's once the features lane is quiet (the
+        first completion in a draft just opened answers from its keys and titles meanwhile), a
+        small one's at once (completion waits for them). Then, once the features lane is quiet,
+        convert the entries (here, not on the features thread that diagnoses next) and tell
+        `on_fields_parsed`."""
+        from citewise.bib.bibtex.reader import CACHED_FIELDS_AT_ONCE_CHARS
+
         def convert_then_tell() -> None:
             try:
                 state = self._states.get(path)
@@ -198,7 +203,10 @@ class Bibliographies:
             finally:
                 self._lanes.submit_when_quiet("files", convert_then_tell)
 
-        self._lanes.submit("files", parse_then_convert)
+        if size > CACHED_FIELDS_AT_ONCE_CHARS:
+            self._lanes.submit_when_quiet("files", parse_then_convert)
+        else:
+            self._lanes.submit("files", parse_then_convert)
 
     def forget_editor_copy(self, path: str) -> None:
         """The editor closed `path`: its buffer's parse goes, the disk is read on next use."""
