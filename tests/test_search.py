@@ -269,3 +269,42 @@ def test_an_author_typo_on_postgresql_reads_names_not_every_paper_of_a_name(post
             plan = index.db.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()[0][0]["Plan"]
             read = [node["Actual Rows"] * node["Actual Loops"] for node in _plan_nodes(plan) if node.get("Relation Name") == "refs"]
             assert all(rows <= 10 for rows in read), (sql, read)
+
+
+def test_a_mistyped_key_finds_its_near_keys_by_indexed_lookups_among_thousands(index_location, monkeypatch):
+    """Hover and code actions on an unknown key compare it with the keys `keys_like` gives: those
+    sharing its longest prefix and those of first authors a typo from its name, each found by an
+    index (SQLite: every plan a SEARCH; PostgreSQL: no statement reads more rows than its lookups
+    asked for, of the 3,300 papers)."""
+    syllables = ["ka", "lo", "mi", "ne", "su", "ta", "vo", "ri", "ze", "pa"]
+    families = sorted({a + b + c + d for a in syllables for b in syllables for c in syllables for d in syllables[:2]})
+    refs = [Reference(key=f"{family}{2000 + n % 20}paper", title=f"Paper number {n}", authors=[Author(family.capitalize(), "A.")],
+                      year=str(2000 + n % 20)) for n, family in enumerate(families)]
+    refs += [Reference(key=f"vaswani{2000 + n}study", title=f"Study {n}", authors=[Author("Vaswani", "B.")], year=str(2000 + n))
+             for n in range(300)]
+    refs.append(Reference(key="vaswani2017attention", title="Attention Is All You Need",
+                          authors=[Author("Vaswani", "Ashish")], year="2017"))
+    with Index.open(index_location) as index:
+        index.add_references(refs)
+        statements: list[tuple[str, tuple]] = []
+        on_sqlite = hasattr(index.db, "set_trace_callback")
+        if on_sqlite:
+            index.db.set_trace_callback(lambda sql: statements.append((sql, ())))
+        else:
+            execute = index.db.execute
+            monkeypatch.setattr(index.db, "execute", lambda sql, params=(): statements.append((sql, tuple(params))) or execute(sql, params))
+        for typo in ("vaswani2017atention", "vasawni2017attention", "vaswani2017attnetion", "vswani2017attention",
+                     "Vasvani2017attention"):
+            near = index.keys_like(typo, limit=50)
+            assert "vaswani2017attention" in near and len(near) <= 150, (typo, len(near))
+        assert index.keys_like("zz", limit=50) == []
+        if on_sqlite:
+            index.db.set_trace_callback(None)
+            plans = [detail for sql, _ in statements for *_, detail in index.db.execute(f"EXPLAIN QUERY PLAN {sql}")]
+            assert plans and all(not detail.startswith("SCAN") for detail in plans), plans
+        else:
+            monkeypatch.undo()
+            for sql, params in statements:
+                plan = index.db.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()[0][0]["Plan"]
+                read = [node["Actual Rows"] * node["Actual Loops"] for node in _plan_nodes(plan) if node.get("Relation Name") == "refs"]
+                assert all(rows <= 6 * 50 for rows in read), (sql, read)  # a prefix's rows, five names' rows

@@ -310,21 +310,18 @@ class PostgresIndex(Index):
                                (" & ".join(clauses), limit))
         return {row[0] for row in rows}
 
-    def similar_author_ids(self, names: list[str], limit: int) -> set[int]:
-        """First authors whose family name is close to a typed word (typos included).
+    def similar_families(self, word: str) -> set[str]:
+        """Family names close to `word` (typos included): pg_trgm's index on the distinct names finds
+        the candidates; rapidfuzz then applies the same cut-off as on SQLite."""
+        if len(word) < 4:
+            return set()
+        rows = self.db.execute("SELECT family, similarity(family, ?) AS s FROM families WHERE family % ? ORDER BY s DESC LIMIT 20",
+                               (word, word))
+        return {match[0] for match in process.extract(word, [row[0] for row in rows], scorer=fuzz.ratio, limit=5,
+                                                      score_cutoff=FAMILY_MATCH_CUTOFF)}
 
-        pg_trgm's index on the distinct names finds the candidates; rapidfuzz then applies the same
-        cut-off as on SQLite; the papers are read by the index on first_author.
-        """
-        similar: set[str] = set()
-        for word in (word for word in names if len(word) >= 4):
-            rows = self.db.execute(
-                "SELECT family, similarity(family, ?) AS s FROM families WHERE family % ? ORDER BY s DESC LIMIT 20",
-                (word, word),
-            )
-            families = [row[0] for row in rows]
-            matches = process.extract(word, families, scorer=fuzz.ratio, limit=5, score_cutoff=FAMILY_MATCH_CUTOFF)
-            similar.update(match[0] for match in matches)
+    def similar_author_ids(self, names: list[str], limit: int) -> set[int]:
+        similar = set().union(*(self.similar_families(word) for word in names))
         if not similar:
             return set()
         rows = self.db.execute("SELECT id FROM refs WHERE first_author = ANY(?) LIMIT ?", (sorted(similar), limit))

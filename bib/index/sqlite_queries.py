@@ -90,19 +90,22 @@ class SqliteCandidateQueries(EmbeddingRows):
         marks = ",".join("?" * len(years))
         return {row[0] for row in self.db.execute(f"SELECT id FROM refs WHERE year IN ({marks}) LIMIT ?", (*years, limit))}
 
+    def similar_families(self, word: str) -> set[str]:
+        """First authors' family names one typo from `word` (four letters or more): the candidates
+        share a deletion variant with it (an indexed lookup, however many names the index holds),
+        and rapidfuzz keeps the closest."""
+        if len(word) < 4:
+            return set()
+        variants = sorted(family_variants(word))
+        marks = ",".join("?" * len(variants))
+        families = [row[0] for row in self.db.execute(
+            f"SELECT DISTINCT family FROM family_variants WHERE variant IN ({marks})", variants)]
+        return {match[0] for match in process.extract(word, families, scorer=fuzz.ratio, limit=5,
+                                                      score_cutoff=FAMILY_MATCH_CUTOFF)}
+
     def similar_author_ids(self, names: list[str], limit: int) -> set[int]:
-        """First authors whose family name is one typo from a typed word: the candidates share a
-        deletion variant with it (an indexed lookup, however many names the index holds), and
-        rapidfuzz keeps the closest."""
-        similar: set[str] = set()
-        for word in names:
-            if len(word) >= 4:
-                variants = sorted(family_variants(word))
-                marks = ",".join("?" * len(variants))
-                families = [row[0] for row in self.db.execute(
-                    f"SELECT DISTINCT family FROM family_variants WHERE variant IN ({marks})", variants)]
-                matches = process.extract(word, families, scorer=fuzz.ratio, limit=5, score_cutoff=FAMILY_MATCH_CUTOFF)
-                similar.update(match[0] for match in matches)
+        """Papers whose first author's family name is one typo from a typed word (`similar_families`)."""
+        similar = set().union(*(self.similar_families(word) for word in names))
         if not similar:
             return set()
         marks = ",".join("?" * len(similar))

@@ -18,6 +18,7 @@ particular to the database.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -32,7 +33,10 @@ from citewise.bib.index.paper_rows import PaperRows, title_head
 from citewise.bib.index.sqlite_queries import SqliteCandidateQueries
 from citewise.bib.index.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from citewise.bib.model import Reference, normalize_doi, normalize_title, reference_from_dict
+from citewise.bib.text import ascii_fold
 
+NEAR_KEY_CANDIDATES = 200
+MIN_SHARED_PREFIX = 3
 LOCK_TIMEOUT_SECONDS = 30.0  # as PostgresIndex's lock_timeout: a writer waits for the one before
 WRITER_CACHE_KIB = 131_072
 """Page cache of a writing connection (at most, filled as pages are read): a field-sized ingest
@@ -113,6 +117,35 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
 
     def all_keys(self) -> list[str]:
         return [row[0] for row in self.db.execute("SELECT key FROM refs ORDER BY key")]
+
+    def keys_like(self, key: str, limit: int = NEAR_KEY_CANDIDATES) -> list[str]:
+        """Keys a typo or two from `key` may be among, for a fuzzy comparison (did you mean...):
+        those sharing the longest prefix any key shares with `key`, and with the name the key
+        starts with replaced by each first author's family name a typo from it. Each lookup is an
+        index search with a limit, so this costs the same however many keys the index holds
+        (comparing with every key would read about 200 MB of strings at 3M)."""
+        ids = self._longest_prefix_ids(key, limit)
+        name = re.match(r"[A-Za-z][a-z]*", ascii_fold(key))
+        if name:
+            for family in sorted(self.similar_families(name.group().lower())):
+                ids |= self._longest_prefix_ids(family + key[name.end():], limit)
+        keys: list[str] = []
+        for chunk in chunks(sorted(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            keys.extend(row[0] for row in self.db.execute(f"SELECT key FROM refs WHERE id IN ({marks})", chunk))
+        return sorted(keys)
+
+    def _longest_prefix_ids(self, key: str, limit: int) -> set[int]:
+        """Up to `limit` rows whose key shares the longest prefix with `key` that any key shares
+        (at least MIN_SHARED_PREFIX characters), its length found by halving."""
+        shared, longest = 0, len(key)
+        while shared < longest:
+            middle = (shared + longest + 1) // 2
+            if self.key_prefix_ids(key[:middle], 1):
+                shared = middle
+            else:
+                longest = middle - 1
+        return self.key_prefix_ids(key[:shared], limit) if shared >= MIN_SHARED_PREFIX else set()
 
     def get(self, key: str) -> Reference | None:
         """The reference stored under `key`, or merged in under it (then carrying that key)."""

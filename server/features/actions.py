@@ -49,7 +49,7 @@ def undefined_key_fixes(ws: Workspace, document: Document, key_range: Range, key
     for near in near_keys(key, draft_bib_keys(ws, document.uri), MAX_KEY_FIXES):
         actions.append(Action(f"Replace with {near}", "quickfix", {document.path: [TextEdit(key_range, near)]}))
     if indexed is None and index is not None:
-        for near in near_keys(key, ws.index_keys(), MAX_KEY_FIXES):
+        for near in near_keys(key, ws.index_keys_like(key), MAX_KEY_FIXES):
             ref = index.get(near)
             if ref is None:
                 continue

@@ -142,9 +142,8 @@ def _with_entries(text: str, refs: list[Reference]) -> str:
 
 
 def _unknown_keys_message(ws: Workspace, unknown: list[str], bib_keys: list[str]) -> str:
-    choices = bib_keys + ws.index_keys()
     parts = []
     for key in unknown:
-        near = near_keys(key, choices)
+        near = near_keys(key, bib_keys + ws.index_keys_like(key))
         parts.append(f"{key!r}" + (f" (did you mean {', '.join(near)}?)" if near else ""))
     return f"unknown citation key{'s' if len(unknown) > 1 else ''} {'; '.join(parts)}: not in the draft's .bib files nor in the index"

@@ -37,7 +37,7 @@ def _undefined_note(ws: Workspace, uri: str, key: str) -> str:
     bib_files = ws.bib_paths_for(uri)
     where = ", ".join(os.path.basename(p) for p in bib_files) or "no .bib file (the draft declares none)"
     lines = [f"**Undefined key** `{key}`: not in {where} nor in the index."]
-    near = near_keys(key, draft_bib_keys(ws, uri)) or near_keys(key, ws.index_keys())
+    near = near_keys(key, draft_bib_keys(ws, uri)) or near_keys(key, ws.index_keys_like(key))
     if near:
         lines.append("Did you mean " + ", ".join(f"`{k}`" for k in near) + "?")
     return "\n\n".join(lines)

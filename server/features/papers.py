@@ -43,7 +43,6 @@ class Papers:
         self._searcher: Searcher | None = None
         self._embedder: Any = None
         self.problem: str | None = None
-        self._keys: tuple[int, list[str]] | None = None
 
     def configure(self, index_path: str | None, model: str) -> None:
         """New settings: a different index path closes the open one."""
@@ -96,15 +95,10 @@ class Papers:
                 self._embedder = None
         return self._searcher
 
-    def keys(self) -> list[str]:
-        """Every key in the index (cached per index revision)."""
+    def keys_like(self, key: str) -> list[str]:
+        """Index keys a typo or two from `key` may be among (indexed lookups, not every key)."""
         index = self.index
-        if index is None:
-            return []
-        revision = index.revision()
-        if self._keys is None or self._keys[0] != revision:
-            self._keys = (revision, index.all_keys())
-        return self._keys[1]
+        return index.keys_like(key) if index is not None else []
 
     def index_changed(self) -> None:
         """Another connection wrote the index. An open connection sees the commits by itself
@@ -118,7 +112,6 @@ class Papers:
         self._index = None
         self._index_checked = False
         self._searcher = None
-        self._keys = None
 
     def load_model(self, embedder: Any = None) -> None:
         """Load the embedding model (seconds; imports torch), or adopt an `embedder` already

@@ -215,8 +215,8 @@ class Workspace:
     def model_ready(self) -> bool:
         return self.papers.model_ready
 
-    def index_keys(self) -> list[str]:
-        return self.papers.keys()
+    def index_keys_like(self, key: str) -> list[str]:
+        return self.papers.keys_like(key)
 
     def index_changed(self) -> None:
         self.papers.index_changed()

@@ -77,7 +77,7 @@ def _from_index(session: Session, key: str | None, doi: str | None, arxiv: str |
     if key:
         ref = index.get(key)
         if ref is None:
-            near = near_keys(key, session.ws.index_keys())
+            near = near_keys(key, session.ws.index_keys_like(key))
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
             raise CitewiseError(f"unknown key {key!r}: not in the index{hint}")
         return ref
