@@ -187,6 +187,7 @@ def test_semantic_ranking_puts_papers_that_fit_the_sentence_first(semantic_ws, t
     line = "Denoising diffusion probabilistic models synthesise high quality images \\cite{"
     uri, pos, _ = _typing(semantic_ws, tmp_path, line)
     completion.warm_up(semantic_ws, uri, wait=True)
+    assert [bib.titles_embedded for bib in semantic_ws.status().bib_files] == [True]
     candidates = completion.complete(semantic_ws, uri, pos)
     bib = [c.key for c in candidates if c.in_bib]
     assert bib[0] == "hoDenoisingDiffusionProbabilistic2020"

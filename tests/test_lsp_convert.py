@@ -143,7 +143,7 @@ def test_suggestions_and_status_as_json():
                        "range": {"start": {"line": 1, "character": 2}, "end": {"line": 3, "character": 4}},
                        "items": [{"key": "k", "title": "Title", "authors": "Smith", "year": "2020",
                                   "score": 0.5, "inBib": True, "reason": "close to the sentence"}]}
-    status = WorkspaceStatus("/i.sqlite", True, 3, False, "m", None, 2, 7, [BibStatus("/r.bib", 5, 1)])
+    status = WorkspaceStatus("/i.sqlite", True, 3, False, "m", None, 2, 7, [BibStatus("/r.bib", 5, 1, True)])
     assert convert.status_to_json(status) == {
         "indexPath": "/i.sqlite", "indexOpen": True, "indexCount": 3, "modelReady": False, "model": "m",
-        "problem": None, "openDocuments": 2, "textsReceived": 7, "bibFiles": [{"path": "/r.bib", "entries": 5, "errors": 1}]}
+        "problem": None, "openDocuments": 2, "textsReceived": 7, "bibFiles": [{"path": "/r.bib", "entries": 5, "errors": 1, "titlesEmbedded": True}]}

@@ -40,6 +40,7 @@ class BibStatus:
     path: str
     entries: int
     errors: int
+    titles_embedded: bool = False  # its entries' title vectors are there (completion ranks by them)
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,7 @@ class Workspace:
             problem=self.papers.problem,
             open_documents=len(self.documents),
             texts_received=self.documents.texts_received,
-            bib_files=[BibStatus(path, len(state.file.entries), len(state.file.errors))
+            bib_files=[BibStatus(path, len(state.file.entries), len(state.file.errors),
+                                 state.derived.get("vectors") is not None)
                        for path, state in self.bibs.states()],
         )

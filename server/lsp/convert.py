@@ -308,5 +308,6 @@ def status_to_json(status: WorkspaceStatus) -> dict[str, Any]:
         "problem": status.problem,
         "openDocuments": status.open_documents,
         "textsReceived": status.texts_received,
-        "bibFiles": [{"path": bib.path, "entries": bib.entries, "errors": bib.errors} for bib in status.bib_files],
+        "bibFiles": [{"path": bib.path, "entries": bib.entries, "errors": bib.errors,
+                      "titlesEmbedded": bib.titles_embedded} for bib in status.bib_files],
     }
