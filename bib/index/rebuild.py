@@ -1,7 +1,8 @@
 """`citewise index rebuild`: a new index from the sources an old (perhaps damaged) one was read from.
 
-The sources are the files `citewise index stats` lists. They are read from the old file
-row by row, so damaged pages cost only the rows on them. The new index is built beside
+The sources are the files `citewise index stats` lists. They are read from the old file in
+id order, stepping over damaged stretches of the table, so damaged pages cost only the rows on
+them (and a few dozen probes each, however large the garbage ids on them). The new index is built beside
 the old one and renamed into place; the old file is kept as `<name>.damaged` (or
 `<name>.old` when it was sound), so nothing is lost. Sources that are not files on this
 machine (a Zotero library synced over the network) are listed for the user to sync again.
@@ -20,6 +21,8 @@ from citewise.bib.index.paper_rows import IngestSummary
 from citewise.bib.index.store import Index
 from citewise.bib.readers import read_path
 
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest rowid
+
 
 @dataclass
 class RebuildResult:
@@ -37,30 +40,61 @@ def recorded_sources(path: Path) -> tuple[list[str], str | None, bool]:
     db = sqlite3.connect(f"file:{path.absolute()}?mode=ro", uri=True)
     try:
         damaged = bool(quick_check(db))
-        sources: dict[str, None] = {}
-        try:
-            last = db.execute("SELECT max(id) FROM refs").fetchone()[0] or 0
-        except sqlite3.DatabaseError:
-            last, damaged = 0, True
-        for row_id in range(1, last + 1):
-            try:
-                row = db.execute("SELECT sources FROM refs WHERE id = ?", (row_id,)).fetchone()
-            except sqlite3.DatabaseError:
-                damaged = True
-                continue
-            for source in (row[0].split("\n") if row else []):
-                if source:
-                    sources.setdefault(source, None)
+        sources, damaged_rows = _readable_sources(db)
+        damaged = damaged or damaged_rows
         try:
             found = db.execute("SELECT value FROM meta WHERE name = 'model'").fetchone()
         except sqlite3.DatabaseError:
             found, damaged = None, True
-        return list(sources), found[0] if found else None, damaged
+        return sources, found[0] if found else None, damaged
     except sqlite3.DatabaseError as error:
         raise CitewiseError(f"{path}: cannot read even the list of sources ({error}); add your files again "
                             f"into a new index with `citewise index add`") from None
     finally:
         db.close()
+
+
+def _readable_sources(db: sqlite3.Connection) -> tuple[list[str], bool]:
+    """(every source named by a readable row, in first-seen order; whether some rows were not)."""
+    sources: dict[str, None] = {}
+    damaged, start = False, 1
+    while start <= MAX_ROW_ID:
+        try:
+            for row_id, text in db.execute("SELECT id, sources FROM refs WHERE id >= ? ORDER BY id", (start,)):
+                start = row_id + 1
+                for source in (text.split("\n") if isinstance(text, str) else []):
+                    if source:
+                        sources.setdefault(source, None)
+            break
+        except sqlite3.DatabaseError:
+            damaged = True
+            start = _next_readable(db, start)
+    return list(sources), damaged
+
+
+def _next_readable(db: sqlite3.Connection, failed: int) -> int:
+    """The first id past `failed` from which the table reads again: ids ever further ahead, then
+    back by halves towards the last one that failed (MAX_ROW_ID + 1 when none reads)."""
+    step = 1
+    while True:
+        if failed + step > MAX_ROW_ID:
+            return MAX_ROW_ID + 1
+        if _reads_from(db, failed + step):
+            break
+        step *= 2
+    low, high = failed + step // 2, failed + step  # `low` failed (or is `failed`), `high` reads
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if _reads_from(db, middle) else (middle, high)
+    return high
+
+
+def _reads_from(db: sqlite3.Connection, start: int) -> bool:
+    try:
+        db.execute("SELECT id, sources FROM refs WHERE id >= ? ORDER BY id LIMIT 1", (start,)).fetchone()
+        return True
+    except sqlite3.DatabaseError:
+        return False
 
 
 def rebuild_index(path: Path) -> RebuildResult:

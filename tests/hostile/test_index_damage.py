@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,16 @@ from hostile_support import assert_one_line_error, citewise
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@pytest.fixture
-def damaged(tmp_path) -> Path:
-    shutil.copy(EXAMPLES / "library.bib", tmp_path / "library.bib")
-    shutil.copy(EXAMPLES / "daily-papers-digest.txt", tmp_path / "digest.txt")
-    index = tmp_path / "index.sqlite"
-    result = citewise("index", "add", tmp_path / "library.bib", tmp_path / "digest.txt", "--index", index, "--no-embed")
+def built(folder: Path) -> Path:
+    shutil.copy(EXAMPLES / "library.bib", folder / "library.bib")
+    shutil.copy(EXAMPLES / "daily-papers-digest.txt", folder / "digest.txt")
+    index = folder / "index.sqlite"
+    result = citewise("index", "add", folder / "library.bib", folder / "digest.txt", "--index", index, "--no-embed")
     assert result.returncode == 0, result.stderr
+    return index
+
+
+def damage(index: Path) -> Path:
     page = 4096
     size = index.stat().st_size
     assert index.read_bytes().startswith(b"SQLite format 3\x00") and size > 20 * page
@@ -29,6 +33,11 @@ def damaged(tmp_path) -> Path:
             handle.seek(number * page + 100)
             handle.write(bytes(rng.randrange(256) for _ in range(page - 200)))
     return index
+
+
+@pytest.fixture
+def damaged(tmp_path) -> Path:
+    return damage(built(tmp_path))
 
 
 @pytest.mark.parametrize("argv", [["index", "stats"], ["search", "diffusion"], ["index", "add", "{bib}", "--no-embed"],
@@ -56,6 +65,19 @@ def test_rebuild_names_sources_that_are_gone(damaged):
     result = citewise("index", "rebuild", "--index", damaged, "--no-embed")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "library.bib: not found, not re-read" in result.stderr and "from 1 sources: added 75," in result.stdout
+
+
+def test_rebuild_reads_rows_by_seeking_whatever_the_largest_id(tmp_path):
+    """Rows were once read by trying every id up to max(id): a garbage or far id (here 2**62)
+    made a rebuild run for ever."""
+    index = built(tmp_path)
+    db = sqlite3.connect(index, isolation_level=None)
+    db.execute("UPDATE refs SET id = ? WHERE id = (SELECT max(id) FROM refs)", (2**62,))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    result = citewise("index", "rebuild", "--index", index, "--no-embed", timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "from 2 sources: added 76," in result.stdout and "index.sqlite.old" in result.stdout
 
 
 def test_a_garbage_file_is_not_an_index(tmp_path):
