@@ -113,16 +113,17 @@ class Papers:
         self._index_checked = False
         self._searcher = None
 
-    def load_model(self, embedder: Any = None) -> None:
-        """Load the embedding model (seconds; imports torch), or adopt an `embedder` already
-        loaded. Runs on the `model` lane; publishes the embedder with one assignment."""
+    def load_model(self, embedder: Any = None, model: str | None = None) -> None:
+        """Load the embedding model (`model`, else the setting's; seconds; imports torch), or adopt
+        an `embedder` already loaded. Runs on the `model` lane; publishes the embedder with one
+        assignment."""
         if embedder is not None:
             self._embedder = embedder
             return
         from citewise.bib.index.embed import QUERY_THREADS, Embedder
 
         try:
-            embedder = Embedder.load(self._model_name, threads=QUERY_THREADS)
+            embedder = Embedder.load(model or self._model_name, threads=QUERY_THREADS)
         except Exception as error:  # reported through status(); lexical search keeps working
             self.problem = f"embedding model unavailable: {error}"
             raise

@@ -222,8 +222,8 @@ class Workspace:
     def index_changed(self) -> None:
         self.papers.index_changed()
 
-    def load_model(self, embedder: Any = None) -> None:
-        self.papers.load_model(embedder)
+    def load_model(self, embedder: Any = None, model: str | None = None) -> None:
+        self.papers.load_model(embedder, model)
 
     def status(self) -> WorkspaceStatus:
         index = self.index

@@ -54,10 +54,8 @@ class Session:
         """The index searcher, hybrid once the index's own model is loaded (loads it on first use)."""
         index = self.index()
         stored_model = index.get_meta("model")
-        if stored_model and self.ws.embedder is None:
-            from citewise.bib.index.embed import Embedder
-
-            self.ws.load_model(Embedder.load(self.ws.settings.model or stored_model))
+        if stored_model and self.ws.embedder is None:  # loaded as the language server loads it
+            self.ws.load_model(model=self.ws.settings.model or stored_model)
         return self.ws.searcher
 
     def draft(self, given: str) -> Document:
