@@ -1,10 +1,12 @@
-"""The background lanes: bulk work waits for a quiet features lane; `busy` names the lanes at work."""
+"""The background lanes: bulk work waits for a quiet features lane; `busy` names the lanes at work;
+background work that can pause waits while suggestions are computed, and moves again once they are done."""
 
 from __future__ import annotations
 
 import threading
 import time
 
+from citewise.server.features import background
 from citewise.server.features.background import QUIET_WAIT_S, Lanes
 
 
@@ -22,3 +24,38 @@ def test_bulk_work_starts_after_the_features_lane_has_served_what_it_was_sent():
     lanes.wait_idle()
     assert lanes.busy() == []
 
+
+def test_background_work_waits_for_the_foreground_and_resumes_when_it_ends(monkeypatch):
+    monkeypatch.setattr(background, "FOREGROUND_WAIT_S", 60.0)
+    lanes = Lanes()
+    steps: list[str] = []
+    started, passed = threading.Event(), threading.Event()
+
+    def background_step() -> None:
+        started.set()
+        lanes.yield_to_foreground()
+        steps.append("background")
+        passed.set()
+
+    with lanes.foreground():
+        with lanes.foreground():  # two suggestions in flight at once
+            job = lanes.submit("embed", background_step)
+            assert started.wait(30)
+            assert not passed.wait(0.3)
+        assert not passed.wait(0.3)  # one still runs
+        steps.append("foreground")
+    assert passed.wait(30)
+    job.result(30)
+    assert steps == ["foreground", "background"]
+
+
+def test_without_foreground_work_the_background_does_not_wait():
+    lanes = Lanes()
+    assert lanes.submit("embed", lanes.yield_to_foreground).result(30) is None
+
+
+def test_steady_foreground_work_cannot_stop_the_background_for_good(monkeypatch):
+    monkeypatch.setattr(background, "FOREGROUND_WAIT_S", 0.05)
+    lanes = Lanes()
+    with lanes.foreground():
+        assert lanes.submit("embed", lanes.yield_to_foreground).result(30) is None
