@@ -29,9 +29,11 @@ from citewise.bib.index.connection import Database
 ANN_THRESHOLD = 200_000
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-# Recall@10 against exact search, 10,000 real all-MiniLM vectors, 300 real sentences: 0.944 at
-# expansion_search 128, 0.978 at 256, 0.988 at 384 (about 1 ms more per search; bench_scale.py).
-EXPANSION_SEARCH = 384
+# Recall@10 against exact search for 300 real sentences (bench_scale.py): on 10,000 real
+# all-MiniLM vectors 0.944 at expansion_search 128, 0.988 at 384; on 100,000 derived from them
+# (the graph serves indexes past ANN_THRESHOLD, and recall falls as it grows) 0.972 at 384,
+# 0.983 at 512, 0.993 at 768, for about 4.6 ms more per search than at 384.
+EXPANSION_SEARCH = 768
 BUILD_CHUNK = 50_000
 # Nodes inserted concurrently into a young graph are sometimes left unreachable (usearch 2.26,
 # measured: 34 of 8,000 papers on 400-node graphs were not their own nearest neighbour when
