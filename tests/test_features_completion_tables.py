@@ -52,6 +52,25 @@ def test_the_index_table_follows_the_index_revision(tmp_path, index_path):
     assert [k for _, k in after.candidates("quokka", 5, lambda k: False)] == ["zyxwvutsrqPaper2024"]
 
 
+def test_while_the_index_keeps_changing_the_table_is_rebuilt_only_so_often(tmp_path, index_path, monkeypatch):
+    monkeypatch.setattr(completion_tables, "REBUILD_SPACING", 1e6)  # the next build waits a million times the last
+    ws = make_workspace(tmp_path, index_path)
+    before = completion.INDEX_TABLES.wait(ws)
+    with Index.open(index_path) as other_process:
+        other_process.add_references([Reference(key="zyxwvutsrqPaper2024", title="Quokka behaviour in the wild")])
+    assert completion.INDEX_TABLES.current(ws) is before
+    ws.lanes.wait_idle("tables")
+    assert completion.INDEX_TABLES.current(ws) is before, "no build was started"
+    monkeypatch.setattr(completion_tables, "REBUILD_SPACING", 0)
+    after = completion.INDEX_TABLES.wait(ws)  # tests and benchmarks build at once
+    assert after is not before and after.revision == ws.papers.revision()
+    with Index.open(index_path) as other_process:
+        other_process.add_references([Reference(key="Quokka2025", title="Quokkas again")])
+    completion.INDEX_TABLES.current(ws)
+    ws.lanes.wait_idle("tables")
+    assert completion.INDEX_TABLES.current(ws).revision == ws.papers.revision(), "no spacing: built at once"
+
+
 def test_completion_offers_index_papers_from_the_table(tmp_path, index_path):
     ws = make_workspace(tmp_path, index_path)
     text = "\\documentclass{article}\n\\begin{document}\nSolvers \\cite{DPM\n\\bibliography{refs}\n\\end{document}\n"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
+import time
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,11 @@ FUZZY_CUTOFF = 70
 LABEL_CHUNK = 2_000
 LITERAL_CACHE_SIZE = 32
 INDEX_TABLE_MAX_PAPERS = 200_000
-SMALL_BIB_CHARS = 200_000  # a larger .bib's table is built in the background  # papers read per query while an index table is built
+SMALL_BIB_CHARS = 200_000  # a larger .bib's table is built in the background
+# While another process writes the index, each commit is a new revision: the next table waits
+# REBUILD_SPACING times as long as the last build took, so rebuilding takes at most a fifth of a
+# core however often the index changes (back to back, they took half the server's CPU).
+REBUILD_SPACING = 4
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -301,15 +306,17 @@ class IndexTables:
         self._table: tuple[str, IndexTable] | None = None
         self._building: str | None = None
         self._lock = threading.Lock()
+        self._next_build = 0.0  # time.monotonic() from which a newer revision's build may start
 
-    def current(self, ws: Workspace) -> IndexTable | None:
+    def current(self, ws: Workspace, now: bool = False) -> IndexTable | None:
         """The newest table of the workspace's index (maybe a revision behind); starts a
-        build when none matches the index's revision. None before the first, and for an
-        index too large for one."""
+        build when none matches the index's revision (spaced out, see REBUILD_SPACING, unless
+        `now`). None before the first, and for an index too large for one."""
         location, revision = str(ws.index_path), ws.papers.revision()
         held = self._table
         table = held[1] if held is not None and held[0] == location else None
-        if revision >= 0 and (table is None or table.revision != revision):
+        behind = table is not None and table.revision != revision
+        if revision >= 0 and (table is None or (behind and (now or time.monotonic() >= self._next_build))):
             self._start(ws, location)
         return None if table is None or table.oversized else table
 
@@ -320,17 +327,20 @@ class IndexTables:
             self._building = location
 
         def build() -> None:
+            started = time.monotonic()
             try:
                 self._table = (location, read_index_table(location))
             finally:
+                finished = time.monotonic()
+                self._next_build = finished + REBUILD_SPACING * (finished - started)
                 with self._lock:
                     self._building = None
 
         ws.lanes.submit_when_quiet("tables", build)
 
     def wait(self, ws: Workspace, timeout: float = 60.0) -> IndexTable | None:
-        """Build the table if needed and wait for it (tests and benchmarks)."""
-        self.current(ws)
+        """Build the table if needed, at once, and wait for it (tests and benchmarks)."""
+        self.current(ws, now=True)
         ws.lanes.wait_idle("tables", timeout=timeout)
         return self.current(ws)
 
