@@ -18,6 +18,7 @@ from pytest_lsp import client_capabilities, make_test_lsp_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gil_probe import lateness_between  # noqa: E402
+from timing import p95  # noqa: E402
 
 SERVER = [sys.executable, "-m", "citewise", "serve"]
 FLOOR = [sys.executable, str(Path(__file__).resolve().parent / "floor_server.py")]
@@ -33,11 +34,6 @@ SENTENCES = [
     "Contrastive learning aligns images and captions in one embedding space",
     "Diffusion models generate images by learning to reverse a noising process",
 ]
-
-
-def p95(seconds: list[float]) -> float:
-    ordered = sorted(seconds)
-    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
 def summary(seconds: list[float]) -> str:
