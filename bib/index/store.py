@@ -125,10 +125,11 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
         index search with a limit, so this costs the same however many keys the index holds
         (comparing with every key would read about 200 MB of strings at 3M)."""
         ids = self._longest_prefix_ids(key, limit)
-        name = re.match(r"[A-Za-z][a-z]*", ascii_fold(key))
+        folded = ascii_fold(key)  # may be longer or shorter than `key`: its own offsets only
+        name = re.match(r"[A-Za-z][a-z]*", folded)
         if name:
             for family in sorted(self.similar_families(name.group().lower())):
-                ids |= self._longest_prefix_ids(family + key[name.end():], limit)
+                ids |= self._longest_prefix_ids(family + folded[name.end():], limit)
         keys: list[str] = []
         for chunk in chunks(sorted(ids), 500):
             marks = ",".join("?" * len(chunk))
