@@ -18,6 +18,7 @@ import pytest
 from usearch.index import Index as Graph
 
 from citewise.bib.index import ann
+from citewise.bib.index.rebuild import rebuild_index
 from citewise.bib.index.store import Index
 from citewise.bib.model import Author, Reference
 
@@ -190,6 +191,20 @@ def test_an_interrupted_first_build_continues_from_its_checkpoint(tmp_path, monk
         assert index.nearest(unit_vectors(1, seed=11)[0], 1, None)[0][0] == changed
         ids, matrix = index.load_embeddings(DIMENSION)
         assert all(index.nearest(vector, 1, None)[0][0] == row for row, vector in zip(ids.tolist(), matrix.astype(np.float32)))
+
+
+def test_a_rebuilt_index_does_not_search_the_old_files_graph(large_index):
+    """The graph names rows by the old file's ids; `index rebuild` keeps it with the old file."""
+    with Index.open(large_index) as index:
+        index.add_references([Reference(key="small", title="A paper the rebuilt index reads again")])
+        index.db.execute("UPDATE refs SET sources = ? WHERE key = 'small'", (str(large_index.parent / "lib.bib"),))
+    (large_index.parent / "lib.bib").write_text("@article{small, title = {A paper the rebuilt index reads again}}\n")
+    result = rebuild_index(large_index)
+    assert ann.ann_path(result.kept_as).exists() and not ann.ann_path(large_index).exists()
+    with Index.open(large_index) as rebuilt:
+        rebuilt.set_model("test-model", DIMENSION)
+        rebuilt.store_embeddings([1], unit_vectors(1, seed=12))
+        assert [row for row, _ in rebuilt.nearest(unit_vectors(1, seed=13)[0], 10, None)] == [1]
 
 
 def test_reapplying_changes_is_harmless(large_index):

@@ -188,6 +188,16 @@ def _build_files(path: Path) -> tuple[Path, Path]:
     return path.with_name(path.name + ".building"), path.with_name(path.name + ".started")
 
 
+def move_graph(index_path: Path, to_index_path: Path) -> None:
+    """The graph of one index file made the graph of another (the file moved with it), and an
+    unfinished build of it dropped: a graph names rows by their ids in its own index."""
+    path = ann_path(index_path)
+    if path.exists():
+        os.replace(path, ann_path(to_index_path))
+    for leftover in _build_files(path):
+        leftover.unlink(missing_ok=True)
+
+
 def _save(graph: Any, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     graph.save(str(partial))

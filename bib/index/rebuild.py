@@ -4,8 +4,9 @@ The sources are the files `citewise index stats` lists. They are read from the o
 id order, stepping over damaged stretches of the table, so damaged pages cost only the rows on
 them (and a few dozen probes each, however large the garbage ids on them). The new index is built beside
 the old one and renamed into place; the old file is kept as `<name>.damaged` (or
-`<name>.old` when it was sound), so nothing is lost. Sources that are not files on this
-machine (a Zotero library synced over the network) are listed for the user to sync again.
+`<name>.old` when it was sound), with its HNSW file (ann.py), so nothing is lost. Sources
+that are not files on this machine (a Zotero library synced over the network) are listed for
+the user to sync again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from citewise.bib.errors import CitewiseError
+from citewise.bib.index.ann import move_graph
 from citewise.bib.index.connection import quick_check
 from citewise.bib.index.paper_rows import IngestSummary
 from citewise.bib.index.store import Index
@@ -55,7 +57,9 @@ def recorded_sources(path: Path) -> tuple[list[str], str | None, bool]:
 
 
 def _readable_sources(db: sqlite3.Connection) -> tuple[list[str], bool]:
-    """(every source named by a readable row, in first-seen order; whether some rows were not)."""
+    """(every source named by a readable row, in first-seen order, then those only the papers per
+    source name (schema 9 on: a few pages, which may have outlived the rows); whether some rows
+    were not readable)."""
     sources: dict[str, None] = {}
     damaged, start = False, 1
     while start <= MAX_ROW_ID:
@@ -69,6 +73,12 @@ def _readable_sources(db: sqlite3.Connection) -> tuple[list[str], bool]:
         except sqlite3.DatabaseError:
             damaged = True
             start = _next_readable(db, start)
+    try:
+        for (source,) in db.execute("SELECT source FROM source_counts ORDER BY source"):
+            if source:
+                sources.setdefault(source, None)
+    except sqlite3.DatabaseError:  # an older file without the table, or its pages damaged
+        pass
     return list(sources), damaged
 
 
@@ -120,6 +130,7 @@ def rebuild_index(path: Path) -> RebuildResult:
         old = Path(f"{path}{suffix}")
         if old.exists():
             os.replace(old, f"{kept}{suffix}")
+    move_graph(path, kept)  # its ids are the old file's
     os.replace(fresh, path)
     result.kept_as = str(kept)
     return result
