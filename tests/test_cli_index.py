@@ -195,3 +195,28 @@ def test_suggest_excludes_a_paper_cited_by_its_bib_key_after_merging(tmp_path):
     suggested = {item["title"] for record in json.loads(result.stdout) for item in record["items"]}
     assert "Score-Based Generative Modeling through Stochastic Differential Equations" not in suggested
     assert not any(title.startswith("DPM-Solver-v3") for title in suggested)
+
+
+def test_stats_counts_equal_a_count_over_the_rows_after_add_reembed_and_rebuild(tmp_path):
+    """`index stats` reads counts the writes keep (schema 10); each command leaves them exact."""
+    index = str(tmp_path / "index.sqlite")
+    library = tmp_path / "library.bib"
+    library.write_text((EXAMPLES / "library.bib").read_text(encoding="utf-8"), encoding="utf-8")
+
+    def stats_and_rows() -> tuple[dict, dict]:
+        stats = json.loads(run("index", "stats", "--json", "--index", index).stdout)
+        with sqlite3.connect(index) as db:
+            rows = db.execute("SELECT count(*), sum(embedding IS NOT NULL AND embedded_hash = text_hash),"
+                              " sum(doi != ''), sum(arxiv != ''), sum(json_extract(data, '$.abstract') != '') FROM refs")
+            counted = dict(zip(("references", "embedded", "with_doi", "with_arxiv", "with_abstract"), rows.fetchone()))
+        return {name: stats[name] for name in counted}, counted
+
+    assert run("index", "add", DIGEST, str(library), "--index", index, "--no-embed").returncode == 0
+    kept, counted = stats_and_rows()
+    assert kept == counted and kept["references"] == 76 and kept["embedded"] == 0
+    assert run("index", "reembed", "--index", index).returncode == 0
+    kept, counted = stats_and_rows()
+    assert kept == counted and kept["embedded"] == 76
+    assert run("index", "rebuild", "--index", index, "--no-embed").returncode == 0
+    kept, counted = stats_and_rows()
+    assert kept == counted and kept["references"] == 76 and kept["embedded"] == 0

@@ -4,8 +4,10 @@ Tests taking `index` run once per backend (conftest `index_location`)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
+import numpy as np
 import pytest
 from conftest import EXAMPLES
 
@@ -335,3 +337,93 @@ def test_an_index_before_source_counts_gets_them_and_stats_reads_no_paper_rows(t
         assert index.stats()["sources"] == {"test.bib": 3, "other.bib": 1}
         index.db.set_trace_callback(None)
         assert not any("sources FROM refs" in sql for sql in statements), statements
+
+
+def counted_over_rows(index) -> dict[str, int]:
+    """The counts `index stats` shows, counted over every row."""
+    counts = dict.fromkeys(("references", "embedded", "stale_embeddings", "with_doi", "with_arxiv", "with_abstract"), 0)
+    rows = index.db.execute("SELECT doi, arxiv, data, embedding IS NOT NULL, embedded_hash = text_hash FROM refs")
+    for doi, arxiv, data, has_vector, current in rows:
+        counts["references"] += 1
+        counts["embedded"] += bool(has_vector and current)
+        counts["stale_embeddings"] += bool(has_vector and not current)
+        counts["with_doi"] += doi != ""
+        counts["with_arxiv"] += arxiv != ""
+        counts["with_abstract"] += json.loads(data).get("abstract", "") != ""
+    counts["needs_embedding"] = counts["references"] - counts["embedded"]
+    return counts
+
+
+def kept_counts(index) -> dict[str, int]:
+    stats = index.stats()
+    return {name: stats[name] for name in ("references", "embedded", "stale_embeddings", "with_doi", "with_arxiv",
+                                           "with_abstract", "needs_embedding")}
+
+
+def test_paper_counts_follow_every_write_and_equal_a_count_over_the_rows(index):
+    """`index stats` reads papers, vectors, DOIs, arXiv ids and abstracts from counts the writes keep
+    (SQLite schema 10, PostgreSQL 7): after each kind of write they equal a count over the rows."""
+
+    def embed_pending() -> None:
+        pending = [item.row_id for item in index.needing_embedding()]
+        vectors = np.random.default_rng(len(pending)).standard_normal((len(pending), 8))
+        index.store_embeddings(pending, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+
+    index.add_references([paper("p0", "Counting papers with a DOI", doi="10.1/zero", abstract="We count."),
+                          paper("p1", "Counting papers on arXiv", arxiv="2301.00001"),
+                          paper("p2", "Counting plain papers"),
+                          paper("p3", "Counting papers with abstracts", abstract="Abstracts are counted.")])
+    assert kept_counts(index) == counted_over_rows(index) == {
+        "references": 4, "embedded": 0, "stale_embeddings": 0, "with_doi": 1, "with_arxiv": 1, "with_abstract": 2,
+        "needs_embedding": 4}
+    index.add_references([paper("p2", "Counting plain papers", doi="10.1/two", abstract="Now with one.",
+                                origin=Origin("other.bib", 4))])  # merged: DOI and abstract added
+    index.set_model("test-model", 8)
+    embed_pending()
+    assert kept_counts(index) == counted_over_rows(index)
+    assert (kept_counts(index)["embedded"], kept_counts(index)["with_doi"]) == (4, 2)
+    index.replace_reference("p1", paper("p1", "Counting papers on arXiv, corrected", arxiv="2301.00001"))
+    assert kept_counts(index) == counted_over_rows(index) and kept_counts(index)["stale_embeddings"] == 1
+    index.delete("p0")
+    embed_pending()
+    assert kept_counts(index) == counted_over_rows(index)
+    assert kept_counts(index)["references"] == kept_counts(index)["embedded"] == 3
+    index.clear_embeddings()
+    assert kept_counts(index) == counted_over_rows(index) and kept_counts(index)["needs_embedding"] == 3
+
+
+def test_an_index_before_paper_counts_gets_them_and_stats_reads_no_paper_rows(tmp_path):
+    path = tmp_path / "index.sqlite"
+    with Index.open(path) as index:
+        index.add_references([paper(f"p{n}", f"Paper number {n} on counting", doi=f"10.1/{n}" if n % 2 else "",
+                                    abstract="Counted." if n < 2 else "") for n in range(5)])
+        index.store_embeddings([1, 2], np.eye(2, 8))
+        index.db.execute("DROP TABLE paper_counts")
+        for (trigger,) in index.db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'paper_counts_%'").fetchall():
+            index.db.execute(f"DROP TRIGGER {trigger}")
+        index.db.execute("PRAGMA user_version = 9")
+    with Index.open(path, read_only=True) as old:  # a read-only opening keeps the schema: it counts the rows
+        assert kept_counts(old) == counted_over_rows(old) and old.stats()["with_doi"] == 2
+    with Index.open(path) as index:
+        statements: list[str] = []
+        index.db.set_trace_callback(statements.append)
+        kept = kept_counts(index)
+        index.db.set_trace_callback(None)
+        assert kept == counted_over_rows(index) and not any("FROM refs" in sql for sql in statements), statements
+        index.add_references([paper("p9", "A paper after the migration", abstract="Counted too.")])
+        assert kept_counts(index) == counted_over_rows(index) and index.stats()["with_abstract"] == 3
+
+
+def test_a_postgresql_index_before_paper_counts_gets_them(postgres):
+    location = postgres.new_database()
+    with Index.open(location) as index:
+        index.add_references([paper(f"p{n}", f"Paper number {n} on counting", arxiv=f"2301.0000{n}" if n % 2 else "",
+                                    abstract="Counted." if n < 2 else "") for n in range(5)])
+        index.db.execute("DROP TABLE paper_counts CASCADE")
+        for event in ("insert", "update", "delete"):
+            index.db.execute(f"DROP TRIGGER paper_counts_{event} ON refs")
+        index.db.execute("UPDATE meta SET value = '6' WHERE name = 'schema_version'")
+    with Index.open(location) as index:
+        assert kept_counts(index) == counted_over_rows(index) and index.stats()["with_arxiv"] == 2
+        index.delete("p1")
+        assert kept_counts(index) == counted_over_rows(index) and index.stats()["with_abstract"] == 1

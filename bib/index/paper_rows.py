@@ -67,14 +67,19 @@ def family_variants(family: str) -> set[str]:
     return {family} | {family[:cut] + family[cut + 1:] for cut in range(len(family))}
 
 
-def count_every_row_source(db: Database) -> None:
-    """Fill `source_counts` from every row (a migration's one pass; writes keep it in step after)."""
+def every_row_source(db: Database) -> dict[str, int]:
+    """Papers per source, counted over every row."""
     counts: dict[str, int] = {}
     for (joined,) in db.execute("SELECT sources FROM refs"):
         for source in joined.split("\n"):
             counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
+def count_every_row_source(db: Database) -> None:
+    """Fill `source_counts` from every row (a migration's one pass; writes keep it in step after)."""
     db.execute("DELETE FROM source_counts")
-    db.executemany("INSERT INTO source_counts(source, papers) VALUES (?, ?)", sorted(counts.items()))
+    db.executemany("INSERT INTO source_counts(source, papers) VALUES (?, ?)", sorted(every_row_source(db).items()))
 
 
 def title_head(title: str) -> str:

@@ -14,16 +14,16 @@ name the database through `display_location`, never with its password.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
 from citewise.bib.errors import CitewiseError
-from citewise.bib.index.connection import Database
 from citewise.bib.index.location import display_location
-from citewise.bib.index.paper_rows import TITLE_TAIL_CHARS, count_every_row_source, first_author
+from citewise.bib.index.paper_rows import first_author
+from citewise.bib.index.postgres_schema import MIGRATIONS, SCHEMA_VERSION, TITLE_TAIL_SQL
 from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF
 from citewise.bib.index.store import Index
 from citewise.bib.model import Reference
@@ -38,81 +38,6 @@ HNSW_EF_SEARCH = 600
 # ts_rank weights for {D, C, B, A}: abstract, keywords, authors and key, title (as SQLite's BM25 3:2:1:2:2);
 # ranks are divided by 1 + log(length), as BM25 favours short papers that match over long ones.
 RANK_WEIGHTS = "{0.33, 0.67, 0.67, 1.0}"
-
-
-def _schema_1(db: Database) -> None:
-    for statement in (
-        "CREATE EXTENSION IF NOT EXISTS vector",
-        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-        """CREATE TABLE refs (
-            id BIGSERIAL PRIMARY KEY,
-            key TEXT NOT NULL UNIQUE,
-            doi TEXT NOT NULL,
-            arxiv TEXT NOT NULL,
-            title_norm TEXT NOT NULL,
-            title_head TEXT NOT NULL,
-            first_author TEXT NOT NULL,
-            year TEXT NOT NULL,
-            sources TEXT NOT NULL,
-            data TEXT NOT NULL,
-            text_hash TEXT NOT NULL,
-            embedding HALFVEC,
-            embedded_hash TEXT,
-            title TEXT NOT NULL DEFAULT '',
-            authors TEXT NOT NULL DEFAULT '',
-            words TSVECTOR,
-            names TSVECTOR
-        )""",
-        "CREATE INDEX refs_key_lower ON refs (lower(key) text_pattern_ops)",
-        "CREATE INDEX refs_doi ON refs (doi)",
-        "CREATE INDEX refs_arxiv ON refs (arxiv)",
-        "CREATE INDEX refs_title_head ON refs (title_head)",
-        "CREATE INDEX refs_author_year ON refs (first_author, year)",
-        "CREATE INDEX refs_words ON refs USING gin (words)",
-        "CREATE INDEX refs_names ON refs USING gin (names)",
-        "CREATE INDEX refs_first_author_trgm ON refs USING gin (first_author gin_trgm_ops)",
-        "CREATE TABLE aliases (key TEXT PRIMARY KEY, ref_id BIGINT NOT NULL)",
-        "CREATE INDEX aliases_ref ON aliases (ref_id)",
-    ):
-        db.execute(statement)
-
-
-def _schema_2(db: Database) -> None:
-    """Near-duplicate lookup by exact keys (first author, year, end of title), as in SQLite."""
-    db.execute(f"CREATE INDEX IF NOT EXISTS refs_author_year_tail ON refs (first_author, year, {PostgresIndex.TITLE_TAIL_SQL})")
-
-
-def _schema_3(db: Database) -> None:
-    """Citation links, as in SQLite (citation_links.py)."""
-    db.execute("CREATE TABLE IF NOT EXISTS citations (citing BIGINT NOT NULL, cited TEXT NOT NULL, PRIMARY KEY (citing, cited))")
-    db.execute("CREATE INDEX IF NOT EXISTS citations_cited ON citations (cited, citing)")
-
-
-def _schema_4(db: Database) -> None:
-    """Duplicate lookup by every column it gives, as in SQLite (its schema 8)."""
-    db.execute("CREATE INDEX IF NOT EXISTS refs_title_head_norm ON refs (title_head, title_norm)")
-    db.execute("CREATE INDEX IF NOT EXISTS refs_author_year_head ON refs (first_author, year, title_head)")
-    db.execute("DROP INDEX IF EXISTS refs_title_head")
-    db.execute("DROP INDEX IF EXISTS refs_author_year")
-
-
-def _schema_5(db: Database) -> None:
-    """First authors' family names, once each, under pg_trgm: a typo's trigram match reads names,
-    not every paper by a matched name (the trigram index on refs.first_author did)."""
-    db.execute("CREATE TABLE IF NOT EXISTS families (family TEXT PRIMARY KEY)")
-    db.execute("INSERT INTO families SELECT DISTINCT first_author FROM refs WHERE first_author <> '' ON CONFLICT DO NOTHING")
-    db.execute("CREATE INDEX IF NOT EXISTS families_trgm ON families USING gin (family gin_trgm_ops)")
-    db.execute("DROP INDEX IF EXISTS refs_first_author_trgm")
-
-
-def _schema_6(db: Database) -> None:
-    """Papers per source, kept by the writes, as in SQLite (its schema 9)."""
-    db.execute("CREATE TABLE IF NOT EXISTS source_counts (source TEXT PRIMARY KEY, papers BIGINT NOT NULL)")
-    count_every_row_source(db)
-
-
-MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class _Connection:
@@ -140,7 +65,7 @@ class PostgresIndex(Index):
     """An index in a PostgreSQL database (with the pgvector and pg_trgm extensions)."""
 
     schema_version = SCHEMA_VERSION
-    TITLE_TAIL_SQL = f"right(title_norm, {TITLE_TAIL_CHARS})"
+    TITLE_TAIL_SQL = TITLE_TAIL_SQL
 
     @classmethod
     def connect(cls, url: str, create: bool = True) -> PostgresIndex:
@@ -227,12 +152,11 @@ class PostgresIndex(Index):
     def _forget_text(self, row_id: int) -> None:
         """Nothing to do: the words live in the row itself."""
 
-    def _counts(self) -> tuple[int | None, ...]:
-        return tuple(self.db.execute(
-            "SELECT count(*), count(embedding), count(*) FILTER (WHERE embedding IS NOT NULL AND embedded_hash = text_hash),"
-            " count(*) FILTER (WHERE doi <> ''), count(*) FILTER (WHERE arxiv <> ''),"
-            " count(*) FILTER (WHERE coalesce(data::jsonb->>'abstract', '') <> '') FROM refs"
-        ).fetchone())
+    def _counts_kept(self) -> bool:
+        return True  # every open migrates
+
+    def _stored_schema(self) -> int:
+        return SCHEMA_VERSION  # every open migrates
 
     def _size_bytes(self) -> int:
         row = self.db.execute(

@@ -118,6 +118,45 @@ def _schema_9(db: Database) -> None:
     count_every_row_source(db)
 
 
+PAPER_COUNTS = {
+    "papers": "1",
+    "embedded": "{row}.embedding IS NOT NULL",
+    "current": "({row}.embedding IS NOT NULL AND {row}.embedded_hash IS {row}.text_hash)",
+    "with_doi": "{row}.doi != ''",
+    "with_arxiv": "{row}.arxiv != ''",
+    "with_abstract": "coalesce(json_extract({row}.data, '$.abstract'), '') != ''",
+}
+"""What `paper_counts` counts: the rows for which each expression holds (`row` is refs, `new` or `old`)."""
+
+
+def _schema_10(db: Database) -> None:
+    """Papers, vectors (all and current), DOIs, arXiv ids and abstracts, counted by triggers in the
+    transaction of each write, so `index stats` reads one row, not every paper (the vector columns
+    only when a vector or text hash is written: a stored vector does not parse the paper's JSON)."""
+    columns = ", ".join(f"{name} INTEGER NOT NULL" for name in PAPER_COUNTS)
+    db.execute(f"CREATE TABLE IF NOT EXISTS paper_counts ({columns})")
+    db.execute("DELETE FROM paper_counts")
+    totals = ", ".join(f"coalesce(sum({expression.format(row='refs')}), 0)" for expression in PAPER_COUNTS.values())
+    db.execute(f"INSERT INTO paper_counts SELECT {totals} FROM refs")
+
+    def change(names: list[str], sign: str, row: str) -> str:
+        return ", ".join(f"{name} = {name} {sign} ({PAPER_COUNTS[name].format(row=row)})" for name in names)
+
+    def both(names: list[str]) -> str:
+        return ", ".join(f"{name} = {name} - ({PAPER_COUNTS[name].format(row='old')}) + ({PAPER_COUNTS[name].format(row='new')})"
+                         for name in names)
+
+    every, vectors, identifiers = list(PAPER_COUNTS), ["embedded", "current"], ["with_doi", "with_arxiv", "with_abstract"]
+    for name, event, assignments in (
+        ("paper_counts_insert", "INSERT", change(every, "+", "new")),
+        ("paper_counts_delete", "DELETE", change(every, "-", "old")),
+        ("paper_counts_vectors", "UPDATE OF embedding, embedded_hash, text_hash", both(vectors)),
+        ("paper_counts_identifiers", "UPDATE OF doi, arxiv, data", both(identifiers)),
+    ):
+        db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON refs BEGIN UPDATE paper_counts SET {assignments}; END")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
-                                                _schema_7, _schema_8, _schema_9]
+                                                _schema_7, _schema_8, _schema_9, _schema_10]
 SCHEMA_VERSION = len(MIGRATIONS)
+COUNTS_SCHEMA = 10  # from this version on, the writes keep `paper_counts` and `source_counts`

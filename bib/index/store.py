@@ -29,9 +29,9 @@ from citewise.bib.errors import CitewiseError
 from citewise.bib.index.citation_links import CitationLinks
 from citewise.bib.index.connection import as_citewise_error, chunks
 from citewise.bib.index.location import is_database_url
-from citewise.bib.index.paper_rows import PaperRows, title_head
+from citewise.bib.index.paper_rows import PaperRows, every_row_source, title_head
 from citewise.bib.index.sqlite_queries import SqliteCandidateQueries
-from citewise.bib.index.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from citewise.bib.index.sqlite_schema import COUNTS_SCHEMA, MIGRATIONS, PAPER_COUNTS, SCHEMA_VERSION
 from citewise.bib.model import Reference, normalize_doi, normalize_title, reference_from_dict
 from citewise.bib.text import ascii_fold
 
@@ -216,11 +216,11 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
     def stats(self) -> dict[str, Any]:
         """Counts and settings for `citewise index stats`."""
         total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in self._counts())
-        sources = dict(self.db.execute("SELECT source, papers FROM source_counts").fetchall())
+        sources = self._source_counts()
         links, citing = self.link_counts()
         return {
             "path": str(self.path),
-            "schema_version": self.schema_version,
+            "schema_version": self._stored_schema(),
             "references": total,
             "embedded": current,
             "needs_embedding": total - current,
@@ -237,11 +237,25 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
         }
 
     def _counts(self) -> tuple[int | None, ...]:
-        """(papers, embedded, embedded and current, with DOI, with arXiv id, with abstract)."""
-        return tuple(self.db.execute(
-            "SELECT count(*), count(embedding), sum(embedding IS NOT NULL AND embedded_hash = text_hash),"
-            " sum(doi != ''), sum(arxiv != ''), sum(json_extract(data, '$.abstract') != '') FROM refs"
-        ).fetchone())
+        """(papers, embedded, embedded and current, with DOI, with arXiv id, with abstract): the row the
+        writes keep (`PAPER_COUNTS`), or a count over every row in a file of an older schema opened read-only."""
+        if self._counts_kept():
+            return tuple(self.db.execute(f"SELECT {', '.join(PAPER_COUNTS)} FROM paper_counts").fetchone())
+        totals = ", ".join(f"sum({expression.format(row='refs')})" for expression in PAPER_COUNTS.values())
+        return tuple(self.db.execute(f"SELECT {totals} FROM refs").fetchone())
+
+    def _source_counts(self) -> dict[str, int]:
+        """Papers per source, as `_counts` reads them."""
+        if self._counts_kept():
+            return dict(self.db.execute("SELECT source, papers FROM source_counts").fetchall())
+        return every_row_source(self.db)
+
+    def _counts_kept(self) -> bool:
+        return self._stored_schema() >= COUNTS_SCHEMA
+
+    def _stored_schema(self) -> int:
+        """The file's schema: an older one than this citewise's when it was opened read-only (no migration)."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _size_bytes(self) -> int:
         path = Path(self.path)
