@@ -29,7 +29,8 @@ JSON-RPC, pipes and one worker-thread hop, no feature work):
   GIL wait      a probe thread inside each server (gil_probe.py) sleeps 2 ms again and again and
                 notes how late it wakes: the time other threads held the GIL plus the time the
                 kernel kept it off a CPU; the floor server's probe in the same run measures the
-                latter alone. p50 / p99 / max per case.
+                latter alone. p50 / p99 / max per case. With CITEWISE_BENCH_STALLS=1 the probe also
+                dumps every thread's stack during each stall over 80 ms, printed per case at the end.
 Completion runs in a LaTeX draft (`\\cite{`) and a Markdown draft (`[@`) of the same workspace.
 The server works on a copy of the cached index (the Zotero sync and `index add` write to it).
 
@@ -72,6 +73,7 @@ from lsp_client import (  # noqa: E402
     model_ready,
     p95,
     print_gil_waits,
+    print_stalls,
     start,
     status_round_trips,
     stop,
@@ -299,6 +301,7 @@ async def main() -> None:
               f"p95 x{p95(timings) / p95(floor):5.1f}   reply {statistics.median(sizes) / 1000:5.1f} KB "
               f"(max {max(sizes) / 1000:5.1f} KB) vs {statistics.median(floor_sizes) / 1000:4.1f} KB")
     print_gil_waits()
+    print_stalls()
     print(f"peak RSS citewise {rss} MB, floor {floor_rss} MB; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     workdir.cleanup()

@@ -12,10 +12,25 @@ thread that wants to run (as the protocol thread does with each request).
 Every FLUSH_S the probe appends (wake-up time, lateness) pairs as float64 to OUT; the wake-up
 time is `time.perf_counter()`, CLOCK_MONOTONIC on Linux, the clock the benchmark reads too, so
 it can cut the record into the windows of its cases (`lateness_between`).
+
+With GIL_PROBE_STALLS=FILE in the environment, the probe also says *what* held the GIL: it keeps
+`faulthandler.dump_traceback_later(STALL_S)` armed, re-arming it every ARM_EVERY_S. The dump is
+written by faulthandler's own C thread, which needs no GIL, so when the probe has not run for
+STALL_S it prints every thread's Python stack in the middle of the stall; once the probe runs
+again it appends `=== stall ends WOKE, LATE ms late, CPU ms of the process` (perf_counter, the
+benchmark's clock), which `stalls_between` uses to cut the dumps into the cases' windows. The
+process's CPU time across the stall tells a thread holding the GIL (CPU ≈ the stall) from the
+kernel keeping the process off the CPUs on a loaded machine (CPU ≈ 0; faulthandler's thread is
+then often late too, and no stack is printed). Garbage collections of 5 ms or more are noted
+there too (`=== gc generation N, MS ms, ends WOKE`, from `gc.callbacks`): the stack of a
+collection shows only the line whose allocation triggered it.
 """
 
 from __future__ import annotations
 
+import faulthandler
+import gc
+import os
 import runpy
 import sys
 import threading
@@ -25,15 +40,29 @@ from pathlib import Path
 
 PERIOD_S = 0.002
 FLUSH_S = 0.25
+STALL_S = 0.08
+ARM_EVERY_S = 0.01
 
 
 def _probe(out: Path) -> None:
     pending = array("d")
-    flushed = time.perf_counter()
+    flushed = armed = time.perf_counter()
+    stalls = open(os.environ["GIL_PROBE_STALLS"], "a") if os.environ.get("GIL_PROBE_STALLS") else None
+    if stalls is not None:
+        gc.callbacks.append(_collection_timer(stalls))
     while True:
-        asked = time.perf_counter()
+        asked, cpu = time.perf_counter(), time.process_time()
+        if stalls is not None and asked - armed >= ARM_EVERY_S:
+            faulthandler.dump_traceback_later(STALL_S, file=stalls)
+            armed = asked
         time.sleep(PERIOD_S)
         woke = time.perf_counter()
+        if stalls is not None and woke - armed >= STALL_S:
+            stalls.write(f"=== stall ends {woke:.6f}, {(woke - asked - PERIOD_S) * 1000:.1f} ms late, "
+                         f"{(time.process_time() - cpu) * 1000:.0f} ms CPU\n")
+            stalls.flush()
+            faulthandler.dump_traceback_later(STALL_S, file=stalls)
+            armed = woke
         pending.extend((woke, woke - asked - PERIOD_S))
         if woke - flushed >= FLUSH_S:
             with out.open("ab") as sink:
@@ -47,6 +76,36 @@ def lateness_between(out: Path, start: float, end: float) -> list[float]:
     record = array("d")
     record.frombytes(out.read_bytes() if out.exists() else b"")
     return [record[i + 1] for i in range(0, len(record) - 1, 2) if start <= record[i] <= end]
+
+
+def _collection_timer(stalls):
+    started = [0.0]
+
+    def timer(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        elif (took := time.perf_counter() - started[0]) >= 0.005:
+            stalls.write(f"=== gc generation {info['generation']}, {took * 1000:.1f} ms, ends {time.perf_counter():.6f}\n")
+            stalls.flush()
+
+    return timer
+
+
+def stalls_between(stalls: Path, start: float, end: float) -> list[str]:
+    """The stack dumps (GIL_PROBE_STALLS) of the stalls that ended between `start` and `end`."""
+    found, dump = [], []
+    for line in (stalls.read_text(errors="replace") if stalls.exists() else "").splitlines():
+        if line.startswith("=== gc "):
+            if start <= float(line.rsplit(" ", 1)[1]) <= end:
+                found.append(line)
+        elif line.startswith("=== stall ends "):
+            woke = float(line.split()[3].rstrip(","))
+            if start <= woke <= end:
+                found.append("\n".join([*dump, line]))
+            dump = []
+        else:
+            dump.append(line)
+    return found
 
 
 def main() -> None:

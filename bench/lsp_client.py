@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -17,13 +18,14 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities, make_test_lsp_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gil_probe import lateness_between  # noqa: E402
+from gil_probe import lateness_between, stalls_between  # noqa: E402
 from timing import p95  # noqa: E402
 
 SERVER = [sys.executable, "-m", "citewise", "serve"]
 FLOOR = [sys.executable, str(Path(__file__).resolve().parent / "floor_server.py")]
 GIL_PROBE = str(Path(__file__).resolve().parent / "gil_probe.py")
 GIL_WINDOWS: list[tuple[str, Path, float, float]] = []  # case, probe record, start, end
+STALL_DUMPS = os.environ.get("CITEWISE_BENCH_STALLS") == "1"  # gil_probe.py's stack dumps, printed per case
 SIZES: list[int] = []  # bytes of each completion result, in the order measured
 _converter = None
 DEBOUNCE_MS = 300
@@ -56,17 +58,21 @@ async def start(folder: Path, index_path: Path, settle_s: float = 0.0, command: 
 
     With `settle_s` the initialize request waits that long after the spawn, so that the
     request -> reply time excludes the interpreter's start-up and imports. With `probe`
-    the server runs under gil_probe.py, which records into that file.
+    the server runs under gil_probe.py, which records into that file (and, with
+    CITEWISE_BENCH_STALLS=1, dumps the stacks of its stalls beside it: `print_stalls`).
     """
+    env = dict(os.environ)
     if probe is not None:
         command = [command[0], GIL_PROBE, str(probe), *command[1:]]
+        if STALL_DUMPS:
+            env["GIL_PROBE_STALLS"] = str(probe.with_suffix(".stalls"))
     client = make_test_lsp_client()
     client.versions = {}
     client.suggestion_times = []
     client.feature("citewise/suggestions")(lambda params: client.suggestion_times.append(time.perf_counter()))
     client.feature(types.CLIENT_REGISTER_CAPABILITY)(lambda params: None)
     spawned = time.perf_counter()
-    await client.start_io(*command)
+    await client.start_io(*command, env=env)
     await asyncio.sleep(settle_s)
     params = types.InitializeParams(
         capabilities=client_capabilities("visual-studio-code"),
@@ -92,6 +98,13 @@ def print_gil_waits() -> None:
         if late:
             p99 = late[min(len(late) - 1, int(0.99 * len(late)))]
             print(f"  {case:36s} {statistics.median(late) * 1000:7.2f}  {p99 * 1000:7.2f}  {late[-1] * 1000:7.1f}  {len(late):5d}")
+
+
+def print_stalls() -> None:
+    """Each case's stalls (GIL_PROBE_STALLS): every thread's stack while the probe waited."""
+    for case, probe, start, end in GIL_WINDOWS:
+        for dump in stalls_between(probe.with_suffix(".stalls"), start, end):
+            print(f"--- stall in {case}\n{dump}")
 
 
 async def stop(client) -> None:
