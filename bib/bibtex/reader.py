@@ -65,6 +65,8 @@ class BibFile:
     fields_ready: threading.Event = field(default_factory=threading.Event, repr=False)
     from_cache: int = 0
     """How many entries' fields came from the cache rather than from bibtexparser."""
+    awaited: bool = field(default=False, repr=False)
+    """Someone waits for the fields (`wait_for_fields`): a parse that pauses between entries stops pausing."""
 
     def entry(self, key: str) -> BibEntry | None:
         """The first entry with this key (BibTeX keys are case-insensitive)."""
@@ -84,6 +86,8 @@ class BibFile:
         return repeated
 
     def wait_for_fields(self, timeout: float | None = None) -> bool:
+        if not self.fields_ready.is_set():
+            self.awaited = True
         return self.fields_ready.wait(timeout)
 
 
@@ -100,9 +104,11 @@ def scan_entries(text: str, path: str = "") -> list[BibEntry]:
 
 
 def parse_bib_text(text: str, path: str = "", wait: bool = True, cache: FieldCache | None = None,
-                   run_later: Callable[[Callable[[], None]], None] | None = None) -> BibFile:
+                   run_later: Callable[[Callable[..., None]], None] | None = None) -> BibFile:
     """Parse .bib text (see `read_bib_file`). With `wait=False` the fields are parsed by
-    `run_later(parse)` (the language server's `files` lane), else on a thread of their own;
+    `run_later(parse)` (the language server's `files` lane, which may call `parse(pause)`:
+    `pause(awaited)` is then called between entries parsed, `awaited()` telling whether someone
+    waits for the fields: `BibFile.wait_for_fields`), else on a thread of their own;
     a file of up to CACHED_FIELDS_AT_ONCE_CHARS has its cached fields at once, a larger one
     reads them there too (5,000 entries' fields take ~150 ms to read from the cache, which
     keys and spans need not wait for)."""
@@ -219,22 +225,27 @@ class _FieldFiller:
         self._finish()
         return True
 
-    def fill(self) -> None:
-        """Every field: from the cache, the rest parsed."""
+    def fill(self, pause: Callable[[Callable[[], bool]], None] | None = None) -> None:
+        """Every field: from the cache, the rest parsed (`pause()` between entries, see `parse_bib_text`)."""
         if not self.take_from_cache():
-            self.parse_the_rest()
+            self.parse_the_rest(pause)
 
-    def parse_the_rest(self) -> None:
+    def parse_the_rest(self, pause: Callable[[Callable[[], bool]], None] | None = None) -> None:
         parsed = {}
         if not self.declarations_known:
             parsed[self.declarations_key] = value = self._parse_declarations()
             self._apply_declarations(value)
         for index in self.pending:
+            if pause is not None:
+                pause(self._awaited)
             entry = self.bib.entries[index]
             parsed[self.keys[index]] = value = parse_fields(entry, self.bib.strings)
             self._apply(entry, value)
         self.cache.put_many(parsed)
         self._finish()
+
+    def _awaited(self) -> bool:
+        return self.bib.awaited
 
     def _parse_declarations(self) -> dict:
         strings: dict[str, str] = {}

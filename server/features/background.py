@@ -40,8 +40,11 @@ given; the server always gives it the `files` lane.
 Suggestions come first. While a keystroke's suggestions are computed (`Lanes.foreground`,
 around `push_suggestions` in server/lsp/documents.py), background work that can pause between
 small steps waits (`Lanes.yield_to_foreground`, at most FOREGROUND_WAIT_S at a time): embedding a
-.bib's titles, about 30 s of both cores on a first start, stops between batches of 8 titles, so
-the suggestions' own embedding and ranking get the cores.
+.bib's titles, about 30 s of both cores on a first start, stops between batches of 8 titles;
+reading a .bib's fields stops between entries, converting them between entries, the candidate
+tables between chunks of papers (completion_tables.py), so the suggestions' own embedding and
+ranking get the GIL and the cores, not a third or a half of them. Work the features thread
+does itself never waits: it is what the foreground waits for.
 
 The GIL is handed over every SWITCH_INTERVAL_S (Python's default is 5 ms), set here when
 the lanes are created: a protocol or features thread waiting behind a background lane's
@@ -55,12 +58,22 @@ been idle QUIET_S, at most QUIET_WAIT_S. An editor opens a draft and asks for it
 and a completion within milliseconds; those are answered first, with what the .bib's keys and
 titles give, and the slow work follows.
 
-The cyclic garbage collector stalls whichever thread triggers a full collection while it
-walks every object. Once the embedding model is loaded (`keep_for_good`), the objects then
-alive (the imported libraries and the model: most of the server's objects, and all of
-them live as long as it) are moved out of the collector's reach with `gc.freeze()`. A full
-collection then walks only what was made since, not 200,000 objects (300 ms on a busy
-two-core machine, paid in the middle of a keystroke's suggestions).
+The cyclic garbage collector stalls every thread while a full collection walks every
+object (measured over the wire: each completion of 100–500 ms while background work ran was
+a generation-2 collection as long). So what lives long is moved out of its reach with
+`gc.freeze()` (`keep_for_good`) once it is built: the language server's imports when its
+workspace is created; the model once loaded; and, in the language server (`Lanes(keep_built=
+True)`), whatever the `files`, `tables` and `model` lanes built, after each of their jobs (a
+.bib's entries, fields and references, its candidate table, the index's table, a draft's
+library; `Lanes.keep_built`). A full collection then walks only what was made since, not the
+hundreds of thousands of objects of a large .bib and the libraries (100–300 ms on a busy
+two-core machine, paid in the middle of a keystroke). Frozen objects are still freed when
+their last reference goes (a replaced .bib state, an old table: they hold no reference cycles,
+tests/test_background_keep.py checks it). A reference cycle frozen would outlive its use (an
+exception's frames left by the .bib parser hold a whole .bib state), so each freeze comes
+right after a full collection, which walks only what was made since the last freeze: what the
+job built, once in its life, on the lane. Freezing happens at these few moments, not at every
+collection; a cycle still in use by another thread at that moment is the remaining cost.
 """
 
 from __future__ import annotations
@@ -81,6 +94,7 @@ QUIET_S = 0.3  # bulk background work starts once the features lane has been idl
 QUIET_WAIT_S = 3.0  # ...or once it has waited this long, whichever comes first
 QUIET_POLL_S = 0.02
 LANES = ("features", "files", "model", "embed", "tables", "vectors", "queries", "jobs", "registries", "lookups")
+KEEPING_LANES = ("files", "tables", "model")  # what their jobs build lives long (module docstring)
 
 
 class SerialDaemonExecutor(Executor):
@@ -96,7 +110,8 @@ class SerialDaemonExecutor(Executor):
         self._idle.set()
         self._pending = 0
         self._count_lock = threading.Lock()
-        threading.Thread(target=self._work, name=name, daemon=True).start()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
 
     def submit(self, function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         future: Future = Future()
@@ -118,6 +133,10 @@ class SerialDaemonExecutor(Executor):
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted job has finished (tests and benchmarks use this)."""
         return self._idle.wait(timeout)
+
+    def runs_here(self) -> bool:
+        """Whether the calling thread is this lane's."""
+        return threading.current_thread() is self._thread
 
     def idle(self) -> bool:
         """Whether every submitted job has finished, now."""
@@ -151,8 +170,9 @@ def keep_for_good() -> None:
 class Lanes:
     """The background lanes of one server (or one `Workspace` used without a server)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_built: bool = False) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
+        self._keep_built = keep_built
         self._lanes: dict[str, SerialDaemonExecutor] = {}
         self._creating = threading.Lock()
         self._foreground = 0
@@ -171,11 +191,26 @@ class Lanes:
         return lane
 
     def submit(self, lane: str, function: Callable[..., Any], *args: Any) -> Future:
+        if lane in KEEPING_LANES:
+            return self[lane].submit(self._then_keep, function, *args)
         return self[lane].submit(function, *args)
 
     def submit_when_quiet(self, lane: str, function: Callable[..., Any], *args: Any) -> Future:
         """`submit`, for bulk work: the job starts once the features lane is quiet (module docstring)."""
-        return self[lane].submit(self._after_quiet_features, function, *args)
+        return self.submit(lane, self._after_quiet_features, function, *args)
+
+    def keep_built(self) -> None:
+        """What is alive now lives long: collected once (the cycles the work left behind go),
+        then out of the collector's walk, when this server keeps what it builds (module docstring)."""
+        if self._keep_built:
+            gc.collect()
+            keep_for_good()
+
+    def _then_keep(self, function: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return function(*args)
+        finally:
+            self.keep_built()
 
     def _after_quiet_features(self, function: Callable[..., Any], *args: Any) -> Any:
         features = self._lanes.get("features")
@@ -207,11 +242,22 @@ class Lanes:
                 self._foreground -= 1
                 self._foreground_changed.notify_all()
 
-    def yield_to_foreground(self) -> None:
+    def in_background(self) -> bool:
+        """Whether the calling thread is one of the background lanes (not the features thread)."""
+        return any(lane.runs_here() for name, lane in list(self._lanes.items()) if name != "features")
+
+    def yield_to_foreground(self, awaited: Callable[[], bool] = lambda: False) -> None:
         """Called by background work between small steps: wait while foreground work runs, at
-        most FOREGROUND_WAIT_S, so the background still moves under steady typing."""
+        most FOREGROUND_WAIT_S, so the background still moves under steady typing. It stops
+        waiting once `awaited()` is true (another thread waits for this work's result); on the
+        features thread (which may do the same work for a request) it returns at once."""
+        features = self._lanes.get("features")
+        if awaited() or (features is not None and features.runs_here()):
+            return
+        until = time.monotonic() + FOREGROUND_WAIT_S
         with self._foreground_changed:
-            self._foreground_changed.wait_for(lambda: self._foreground == 0, FOREGROUND_WAIT_S)
+            while self._foreground and not awaited() and (left := until - time.monotonic()) > 0:
+                self._foreground_changed.wait(min(left, QUIET_POLL_S))
 
     def busy(self) -> list[str]:
         """The background lanes with work submitted and not finished, now (`citewise.status`)."""

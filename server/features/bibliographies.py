@@ -50,7 +50,10 @@ class BibState:
     from_editor: bool = False
     derived: dict = field(default_factory=dict)
     version: int = field(default_factory=lambda: next(_versions))
+    lanes: Lanes | None = field(default=None, repr=False, compare=False)
+    """The lanes that convert the entries: a conversion on one of them pauses for suggestions (`references`)."""
     _converting: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _awaited: bool = field(default=False, repr=False, compare=False)
 
     @property
     def ready(self) -> bool:
@@ -83,8 +86,19 @@ class BibState:
         many threads ask at the same time (the `files` lane, the `tables` lane's table)."""
         if "references" in self.derived:
             return self.derived["references"]  # type: ignore[no-any-return]
-        with self._converting:
+        if not self._converting.acquire(blocking=False):
+            # a conversion under way on a lane pauses between entries while suggestions are
+            # computed, until a thread other than a background lane (a request) waits for it
+            self._awaited = self._awaited or self.lanes is None or not self.lanes.in_background()
+            self._converting.acquire()
+        try:
             return self.derive("references", _references_of)  # type: ignore[no-any-return]
+        finally:
+            self._converting.release()
+
+    def awaited(self) -> bool:
+        """Whether a thread waits for the conversion under way (`references`)."""
+        return self._awaited
 
     @property
     def converted(self) -> bool:
@@ -111,6 +125,8 @@ def _references_of(state: BibState) -> dict[str, Reference]:
 
     references = {}
     for entry in state.file.entries:
+        if state.lanes is not None:
+            state.lanes.yield_to_foreground(state.awaited)
         if entry.key and entry.key not in references:
             references[entry.key] = entry_to_reference(entry, state.file.path)
     return references
@@ -174,7 +190,7 @@ class Bibliographies:
             parsed = parse_bib_text(text, path, wait=wait, run_later=partial(self._parse_fields_later, path, len(text)))
         except (ValueError, RecursionError) as error:
             parsed = BibFile(path, text, [], errors=[SourceError(path, None, f"cannot parse: {error}")])
-        state = BibState(parsed, stamp, from_editor)
+        state = BibState(parsed, stamp, from_editor, lanes=self._lanes)
         self._states[path] = state
         if not wait and state.ready:  # fields from the cache: convert on the lane, as after parsing them
             self._lanes.submit_when_quiet("files", lambda: state.references)
@@ -199,7 +215,7 @@ class Bibliographies:
 
         def parse_then_convert() -> None:
             try:
-                parse()
+                parse(self._lanes.yield_to_foreground)
             finally:
                 self._lanes.submit_when_quiet("files", convert_then_tell)
 

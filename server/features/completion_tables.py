@@ -18,13 +18,14 @@ haystack" is "a substring of one of its words", which the postings answer.
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 import threading
 import time
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
@@ -45,6 +46,7 @@ SMALL_BIB_CHARS = 200_000  # a larger .bib's table is built in the background
 # REBUILD_SPACING times as long as the last build took, so rebuilding takes at most a fifth of a
 # core however often the index changes (back to back, they took half the server's CPU).
 REBUILD_SPACING = 4
+SORT_STEP = 5_000  # items per C sort call (`sorted_in_steps`): a few milliseconds each
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -79,6 +81,15 @@ class Entry:
         return (normalize_doi(ref.doi) if ref.doi else "", normalize_title(ref.title) if ref.title else "")
 
 
+def sorted_in_steps(items: Iterable, key: Callable | None = None) -> list:
+    """`sorted(items, key=key)`, as sorts of SORT_STEP items merged in Python: one sort of
+    100,000 keys is a single C call that holds the GIL for 30–100 ms (every thread waits);
+    the merge hands the GIL over between items, as any Python loop does (background.py)."""
+    items = list(items)
+    runs = [sorted(items[start:start + SORT_STEP], key=key) for start in range(0, len(items), SORT_STEP)]
+    return runs[0] if len(runs) == 1 else list(heapq.merge(*runs, key=key))
+
+
 def typed_score(key_lower: str, haystack: str, typed: str) -> float:
     """How well `typed` (lowercase) matches a paper, 0..1: key prefix, word prefix, substring, typo."""
     if not typed or key_lower.startswith(typed):
@@ -95,10 +106,12 @@ class _Words:
     """The distinct words of a table, sorted, with the positions of the papers holding each.
 
     A typo is looked for among the words that start with the typed text's first letter
-    (rapidfuzz over a few thousand words, not a whole vocabulary, per keystroke)."""
+    (rapidfuzz over a few thousand words, not a whole vocabulary, per keystroke). Postings are
+    arrays of 4-byte integers from the start (a quarter of the memory of lists of ints, and no
+    copy of every posting list when the table is done)."""
 
     def __init__(self) -> None:
-        self.postings: dict[str, list[int]] = {}
+        self.postings: dict[str, array] = {}
         self.sorted: list[str] = []
 
     @staticmethod
@@ -109,17 +122,16 @@ class _Words:
         return words.done()
 
     def add(self, position: int, words: Iterable[str]) -> None:
+        postings = self.postings
         for word in words:
-            held = self.postings.setdefault(word, [])
-            if not held or held[-1] != position:
+            held = postings.get(word)
+            if held is None:
+                postings[word] = array("i", (position,))
+            elif held[-1] != position:
                 held.append(position)
 
-    def done(self, compact: bool = False) -> _Words:
-        """Sort the words; `compact` turns each posting list into an array of 4-byte integers
-        (a quarter of the memory of a list of ints, for 100,000 papers)."""
-        self.sorted = sorted(self.postings)
-        if compact:
-            self.postings = {word: array("i", held) for word, held in self.postings.items()}  # type: ignore[misc]
+    def done(self) -> _Words:
+        self.sorted = sorted_in_steps(list(self.postings))
         return self
 
     def with_prefix(self, typed: str) -> list[str]:
@@ -159,15 +171,20 @@ class BibTable:
             return state.derive("completion", BibTable.build)
         if state.ready and "completion-job" not in state.derived:
             state.derived["completion-job"] = lanes.submit_when_quiet(
-                "tables", lambda: state.derive("completion", BibTable.build))
+                "tables", lambda: state.derive("completion", partial(BibTable.build, pause=lanes.yield_to_foreground)))
         early = state.derived.get("completion-early")
         if early is None:
             early = state.derived["completion-early"] = BibTable.of_entries(_early_entries(state), early=True)
         return early
 
     @staticmethod
-    def build(state: BibState) -> BibTable:
-        return BibTable.of_entries([Entry.of(ref) for ref in state.references.values()])
+    def build(state: BibState, pause: Callable[[], None] = lambda: None) -> BibTable:
+        """The full table (`pause()` between entries, on the `tables` lane: background.py)."""
+        entries = []
+        for ref in state.references.values():
+            pause()
+            entries.append(Entry.of(ref))
+        return BibTable.of_entries(entries)
 
     @staticmethod
     def of_entries(entries: list[Entry], early: bool = False) -> BibTable:
@@ -266,10 +283,11 @@ class IndexTable:
         self.keys.append(key)
 
     def done(self) -> IndexTable:
-        order = sorted(range(len(self.keys)), key=lambda position: self.keys[position].lower())
-        self.sorted_keys = [self.keys[position].lower() for position in order]
+        lowered = [key.lower() for key in self.keys]
+        order = sorted_in_steps(range(len(lowered)), key=lowered.__getitem__)
+        self.sorted_keys = [lowered[position] for position in order]
         self.key_positions = array("i", order)
-        self.words.done(compact=True)
+        self.words.done()
         return self
 
     def candidates(self, typed: str, limit: int, skipped: Callable[[str], bool]) -> list[tuple[int, str]]:
@@ -329,7 +347,7 @@ class IndexTables:
         def build() -> None:
             started = time.monotonic()
             try:
-                self._table = (location, read_index_table(location))
+                self._table = (location, read_index_table(location, ws.lanes.yield_to_foreground))
             finally:
                 finished = time.monotonic()
                 self._next_build = finished + REBUILD_SPACING * (finished - started)
@@ -345,9 +363,9 @@ class IndexTables:
         return self.current(ws)
 
 
-def read_index_table(location: str) -> IndexTable:
+def read_index_table(location: str, pause: Callable[[], None] = lambda: None) -> IndexTable:
     """Every paper's key and words, read through a read-only connection of its own (none past
-    INDEX_TABLE_MAX_PAPERS papers)."""
+    INDEX_TABLE_MAX_PAPERS papers), LABEL_CHUNK papers at a time (`pause()` between chunks)."""
     from citewise.bib.index.store import Index
 
     index = Index.open(location, create=False, read_only=True)
@@ -358,6 +376,7 @@ def read_index_table(location: str) -> IndexTable:
             return table
         ids = sorted(index.filtered_ids(None, None, None))
         for start in range(0, len(ids), LABEL_CHUNK):  # a chunk at a time: the labels of every paper at once weigh ~60 MB
+            pause()
             for row_id, (key, year, authors, title) in index.labels(ids[start:start + LABEL_CHUNK]).items():
                 table.add(row_id, key, f"{authors} {title} {year}")
         return table.done()

@@ -38,6 +38,7 @@ async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> No
         settings = await read_settings(ls, pushed=None)
         ls.project = await asyncio.get_running_loop().run_in_executor(
             ls.lanes["features"], partial(Workspace, ls.roots, settings, ls.lanes))
+        ls.lanes.keep_built()  # the imports: out of every full collection's walk (background.py)
         ls.settings = settings
         ls.model_state = "loading"
     except Exception as error:

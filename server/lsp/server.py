@@ -149,7 +149,7 @@ class CitewiseServer(LanguageServer):
         self.torch_imported_at_initialize: bool | None = None
         self.model_state = "not started"
         self.watching = "none"
-        self.lanes = Lanes()
+        self.lanes = Lanes(keep_built=True)
         self.sent_versions: dict[str, int | None] = {}  # the version of each open document the features hold
         self.accept_checks: set[str] = set()
         self.tasks: set[asyncio.Task[Any]] = set()  # what `spawn` started and has not finished
