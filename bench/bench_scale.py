@@ -20,8 +20,9 @@ measures:
 - search p50/p95 (`Searcher.search`, model loaded, one query thread) for sentence, short
   fragment and paragraph queries;
 - completion p95 in the language server's completion feature (`citewise.server.features`),
-  typing `\\cite{` prefixes after sentences of a draft, with the model loaded;
-- peak RSS of a process that searches and completes on the index;
+  typing `\\cite{` prefixes after sentences of a draft, with the model loaded; and through a
+  real `citewise serve` on stdio (`server_figures`), with suggestions' latency beside it;
+- peak RSS of a process that searches and completes on the index, and of that server;
 - size on disk (the SQLite file, its WAL, the HNSW file).
 
 Results are printed and appended to bench/results/scale/results.jsonl.
@@ -332,6 +333,43 @@ def workspace(folder: Path) -> Path:
     return folder
 
 
+def server_figures(index_path: Path, repeat: int) -> dict:
+    """Completion through `citewise serve` on stdio (lsp_client.py: pytest-lsp with VS Code's
+    capabilities) once the model is loaded and the server reports no background work left, then
+    suggestions (which search the index), and the server's peak RSS (VmHWM) after both."""
+    import asyncio
+    import tempfile
+
+    from lsp_client import background_done, completion_round_trips, model_ready, start, stop, suggestion_latencies
+    from lsprotocol import types
+    from timing import p95, peak_rss_mb
+
+    folder = workspace(SCALE / "workspace")
+    uri = (folder / "paper.tex").as_uri()
+    text = (folder / "paper.tex").read_text(encoding="utf-8")
+
+    def summary(seconds: list[float]) -> list[float]:
+        return [round(float(np.median(seconds)) * 1e3, 1), round(p95(seconds) * 1e3, 1)]
+
+    async def run() -> dict:
+        client, _, _ = await start(folder, index_path)
+        client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+            uri=uri, language_id="latex", version=1, text=text)))
+        client.versions[uri] = 1
+        await model_ready(client)
+        await background_done(client)
+        completion = await completion_round_trips(client, uri, text, repeat)
+        suggestions = await suggestion_latencies(client, uri, text, 20)
+        figures = {"server_completion_ms": summary(completion), "server_suggestions_ms": summary(suggestions),
+                   "server_peak_rss_mb": peak_rss_mb(client._server.pid)}
+        await stop(client)
+        return figures
+
+    with tempfile.TemporaryDirectory() as cache:  # the server's caches of its own
+        os.environ["CITEWISE_CACHE_DIR"] = cache
+        return asyncio.run(run())
+
+
 def measure(index_path: Path, queries: int) -> dict:
     """Search, completion, recall and memory on one index, in this (fresh) process."""
     import bench_lsp
@@ -363,6 +401,7 @@ def measure(index_path: Path, queries: int) -> dict:
     seconds = bench_lsp.completion_requests(ws, uri, text, 100)
     figures["completion_ms"] = [round(float(np.median(seconds)) * 1e3, 1), round(float(np.percentile(seconds, 95)) * 1e3, 1)]
     figures["peak_rss_mb"] = bench_lsp.peak_rss_mb()
+    figures.update(server_figures(index_path, queries))
     vectors = embedder.encode(query_sets(300)["sentence"])
     if figures["ann"]:  # derived vectors (`derived_vectors`)
         figures["ann_recall_at_10_this_index"] = round(ann_recall(index_path, vectors[:100], from_file=True), 4)
