@@ -416,6 +416,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 3_000_000])
     parser.add_argument("--queries", type=int, default=100, help="queries per kind (default 100)")
     parser.add_argument("--only-build", action="store_true", help="build the indexes and stop")
+    parser.add_argument("--only-ingest", action="store_true",
+                        help="ingest (resumable: rerun the same command after an interruption) and stop, before the vectors")
     parser.add_argument("--measure", metavar="INDEX", help=argparse.SUPPRESS)  # the child process of a size
     args = parser.parse_args()
     if args.measure:
@@ -426,6 +428,8 @@ def main() -> None:
         print(f"{size:>9,} papers: ingest {figures['papers_per_s_wall']:,.0f}/s wall, "
               f"{figures['papers_per_s_cpu']:,.0f}/s CPU, peak RSS {figures['peak_rss_mb']:.0f} MB "
               f"({figures['jsonl_bytes'] / 1e9:.2f} GB JSONL)", flush=True)
+        if args.only_ingest:
+            continue
         searched_index = SEARCH_INDEX if size == 100_000 else index_path
         vectors = {} if size == 100_000 else store_vectors(index_path)
         if args.only_build:
