@@ -7,6 +7,7 @@ real SIGKILL of a process that committed new vectors to SQLite and had not yet u
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -141,56 +142,79 @@ def test_crash_between_sqlite_and_graph_is_repaired_on_next_open(large_index):
     assert repaired.contains(late) and not repaired.contains(deleted) and len(repaired) == PAPERS + 30 - 1
 
 
-INTERRUPTED_BUILD = textwrap.dedent("""
-    import os, signal, sys
+INTERRUPTED_SYNC = textwrap.dedent("""
+    import json, os, signal, sys
     import numpy as np
     from citewise.bib.index import ann
     from citewise.bib.index.store import Index
     from citewise.bib.model import Reference
     ann.ANN_THRESHOLD, ann.BUILD_CHUNK, ann.CHECKPOINT_ROWS = 100, 50, 100
-    save = ann._save
+    write = ann._write_atomically
+    first, count, crash_at = (int(arg) for arg in sys.argv[2:])
 
-    def save_then_crash(graph, path):
-        save(graph, path)
-        if path.name.endswith(".building") and len(graph) >= 200:
-            os.kill(os.getpid(), signal.SIGKILL)  # the second checkpoint is written, the build is not done
+    def write_then_crash(path, data):
+        write(path, data)
+        if json.loads(data)["through"] >= crash_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # a checkpoint is written, the sync is not done
 
-    ann._save = save_then_crash
+    ann._write_atomically = write_then_crash
     with Index.open(sys.argv[1]) as index:
-        index.add_references([Reference(key=f"p{n}", title=f"Paper number {n} about checkpoints") for n in range(400)])
+        index.add_references([Reference(key=f"p{n}", title=f"Paper number {n} about checkpoints")
+                              for n in range(first, first + count)])
         pending = [item.row_id for item in index.needing_embedding()]
-        vectors = np.random.default_rng(1).standard_normal((len(pending), 32)).astype(np.float32)
+        vectors = np.random.default_rng(first).standard_normal((len(pending), 32)).astype(np.float32)
         index.set_model("test-model", 32)
         index.store_embeddings(pending, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
         index.sync_ann()
 """)
 
 
-def test_an_interrupted_first_build_continues_from_its_checkpoint(tmp_path, monkeypatch):
-    """A build killed after its checkpoint of 200 rows continues from them; rows of the checkpoint
-    deleted or given another vector meanwhile are as SQLite holds them in the finished graph."""
-    path = tmp_path / "index.sqlite"
-    crashed = subprocess.run([sys.executable, "-c", INTERRUPTED_BUILD, str(path)], capture_output=True)
+def interrupted_then_continued(path, monkeypatch, first: int, count: int, crash_at: int,
+                               deleted_key: str, changed_key: str, progress_kept: bool = True) -> list[int]:
+    """Keys added to the graph by the sync that continues one killed at its checkpoint past row
+    `crash_at`, after another writer deleted one row and gave another a new vector. Without
+    `progress_kept`, the checkpoint names only its change, as the first checkpoints did."""
+    crashed = subprocess.run([sys.executable, "-c", INTERRUPTED_SYNC, str(path), str(first), str(count), str(crash_at)],
+                             capture_output=True)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     building = ann.ann_path(path).with_name(ann.ann_path(path).name + ".building")
-    assert not ann.ann_path(path).exists() and len(Graph.restore(str(building), view=True)) == 200
+    started = ann.ann_path(path).with_name(ann.ann_path(path).name + ".started")
+    assert building.exists()
+    if not progress_kept:
+        started.write_text(json.dumps({"seq": json.loads(started.read_text())["seq"]}))
     monkeypatch.setattr(ann, "ANN_THRESHOLD", 100)
     added: list[int] = []
     add = ann.add_to_graph
     monkeypatch.setattr(ann, "add_to_graph", lambda graph, keys, vectors: (added.extend(keys.tolist()), add(graph, keys, vectors)))
     with Index.open(path, read_only=True) as reader:
-        deleted, changed = reader.ids_for_keys(["p3"]).pop(), reader.ids_for_keys(["p5"]).pop()
+        deleted, changed = reader.ids_for_keys([deleted_key]).pop(), reader.ids_for_keys([changed_key]).pop()
     with sqlite3.connect(path) as other_writer:  # commits the triggers list; it does not sync the graph
         other_writer.execute("DELETE FROM refs WHERE id = ?", (deleted,))
         other_writer.execute("UPDATE refs SET embedding = ? WHERE id = ?",
                              (unit_vectors(1, seed=11)[0].astype(np.float16).tobytes(), changed))
-    with Index.open(path, create=False) as index:  # opening a writer continues the build
-        assert sorted(added) == [changed] + list(range(201, PAPERS + 1))  # not the other 199 again
+    with Index.open(path, create=False) as index:  # opening a writer continues the sync
         graph = Graph.restore(str(ann.ann_path(path)), view=True)
-        assert len(graph) == PAPERS - 1 and not graph.contains(deleted) and not building.exists()
+        assert not graph.contains(deleted) and not building.exists()
         assert index.nearest(unit_vectors(1, seed=11)[0], 1, None)[0][0] == changed
         ids, matrix = index.load_embeddings(DIMENSION)
+        assert len(graph) == len(ids)
         assert all(index.nearest(vector, 1, None)[0][0] == row for row, vector in zip(ids.tolist(), matrix.astype(np.float32)))
+        return sorted(added)
+
+
+@pytest.mark.parametrize("progress_kept", [True, False])
+def test_an_interrupted_first_build_continues_from_its_checkpoint(tmp_path, monkeypatch, progress_kept):
+    """A first build killed at its checkpoint of 200 rows continues from them; rows of the
+    checkpoint deleted or given another vector meanwhile are as SQLite holds them in the graph."""
+    added = interrupted_then_continued(tmp_path / "index.sqlite", monkeypatch, 0, PAPERS, 200, "p3", "p5", progress_kept)
+    assert added == [6] + list(range(201, PAPERS + 1))  # not the other 199 again
+
+
+def test_an_interrupted_large_update_continues_from_its_checkpoint(large_index, monkeypatch):
+    """300 papers added to a graph of 400: the update killed at its checkpoint past row 500 folds in
+    the rest, and again the rows of the checkpoint that changed since."""
+    added = interrupted_then_continued(large_index, monkeypatch, PAPERS, 300, 500, "p3", "p450")
+    assert added == [451] + list(range(501, PAPERS + 300 + 1))
 
 
 def test_a_rebuilt_index_does_not_search_the_old_files_graph(large_index):

@@ -13,10 +13,11 @@ SQLite commit and the file's update therefore leaves the change listed, and the 
 change is harmless. Until then `nearest` searches the file while leaving out the listed rows,
 and scores those rows exactly from SQLite, so answers are never stale.
 
-The first build reads every vector (about 50 CPU minutes at 1M papers). It saves its graph to
-`<index>.usearch.building` every `CHECKPOINT_ROWS` rows, beside `<index>.usearch.started`
-(the last change the build's snapshot of SQLite includes); an interrupted build continues from
-there: it re-adds the rows it holds that changed since, then the rows after the last it holds.
+The first build reads every vector (about 50 CPU minutes at 1M papers), and a large update
+(the 2M papers that take a 1M index to 3M) as long; both go in row order and save the graph to
+`<index>.usearch.building` every `CHECKPOINT_ROWS` rows, beside `<index>.usearch.started` (the
+last change their snapshot of SQLite includes, and the last row done). An interrupted one
+continues from there: it folds in again the rows it had done that changed since, then the rest.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import fcntl
 import json
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,59 +131,76 @@ def sync(db: Database, index_path: Path | str, dimension: int | None) -> None:
 
 
 def _update(db: Database, path: Path, dimension: int) -> None:
+    """Fold the listed changes into the graph (every stored vector when there is no file yet),
+    in row order, checkpointed (see the module docstring)."""
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
     if last is None:  # another process applied the changes while this one waited
         return
     building, started = _build_files(path)
-    if path.exists():
-        graph: Any = open_graph(path, view=False)
-        _apply_changes(graph, db, "seq <= ?", (last,))
+    if building.exists() and started.exists():  # an interrupted update: continue it
+        graph: Any = open_graph(building, view=False)
+        progress = json.loads(started.read_text())
+        progress.setdefault("whole", True)  # a first build begun before updates were checkpointed too
+        if progress["whole"] and len(graph):  # its rows went in in order: the last is the largest
+            progress["through"] = max(progress.get("through", 0), int(np.asarray(graph.keys).max()))
+        done = _listed(db, "seq > ? AND id <= ?", (progress["seq"], progress["through"]))
+        _replace(graph, done, *_vectors(db, done, dimension))  # rows it had done that changed since
     else:
-        graph = _build(db, building, started, dimension, last)
+        progress = {"seq": last, "through": 0, "whole": not path.exists()}
+        graph = new_graph(dimension) if progress["whole"] else open_graph(path, view=False)
+        building.unlink(missing_ok=True)
+        _write_atomically(started, json.dumps(progress).encode())
+    unsaved = 0
+    for ids, keys, vectors in _rows_after(db, progress, last, dimension):
+        _replace(graph, ids, keys, vectors)
+        unsaved += len(ids)
+        if unsaved >= CHECKPOINT_ROWS:
+            _save(graph, building)
+            _write_atomically(started, json.dumps({**progress, "through": ids[-1]}).encode())
+            unsaved = 0
     _save(graph, path)
     db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last,))
     building.unlink(missing_ok=True)
     started.unlink(missing_ok=True)
 
 
-def _build(db: Database, building: Path, started: Path, dimension: int, last: int) -> Any:
-    """A graph of every stored vector, checkpointed (see the module docstring)."""
-    if building.exists() and started.exists():
-        graph: Any = open_graph(building, view=False)
-        through = int(np.asarray(graph.keys).max()) if len(graph) else 0
-        since = json.loads(started.read_text())["seq"]
-        _apply_changes(graph, db, "seq > ? AND id <= ?", (since, through))
+def _rows_after(db: Database, progress: dict, last: int, dimension: int) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """(row ids, keys, vectors) to fold in, a chunk at a time in row order past `progress["through"]`:
+    every stored vector for a first build, else the rows listed up to change `last`."""
+    if progress["whole"]:
+        cursor = db.execute("SELECT id, embedding FROM refs WHERE embedding IS NOT NULL AND id > ? ORDER BY id",
+                            (progress["through"],))
+        while rows := cursor.fetchmany(BUILD_CHUNK):
+            ids = [row_id for row_id, _ in rows]
+            vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype=np.float16).reshape(len(ids), dimension)
+            yield ids, np.asarray(ids, dtype=np.uint64), vectors.astype(np.float32)
     else:
-        building.unlink(missing_ok=True)
-        _write_atomically(started, json.dumps({"seq": last}).encode())
-        graph, through = new_graph(dimension), 0
-    rows_cursor = db.execute("SELECT id, embedding FROM refs WHERE embedding IS NOT NULL AND id > ? ORDER BY id",
-                             (through,))
-    unsaved = 0
-    while chunk_rows := rows_cursor.fetchmany(BUILD_CHUNK):
-        keys = np.asarray([row_id for row_id, _ in chunk_rows], dtype=np.uint64)
-        vectors = np.frombuffer(b"".join(blob for _, blob in chunk_rows), dtype=np.float16).reshape(len(keys), dimension)
-        add_to_graph(graph, keys, vectors.astype(np.float32))
-        unsaved += len(keys)
-        if unsaved >= CHECKPOINT_ROWS:
-            _save(graph, building)
-            unsaved = 0
-    return graph
+        listed = _listed(db, "id > ? AND seq <= ?", (progress["through"], last))
+        for start in range(0, len(listed), BUILD_CHUNK):
+            ids = listed[start:start + BUILD_CHUNK]
+            yield ids, *_vectors(db, ids, dimension)
 
 
-def _apply_changes(graph: Any, db: Database, changes: str, parameters: tuple) -> None:
-    """Each listed row (`changes`: a condition on ann_changes) as SQLite holds it now: removed from
-    the graph, and added again when it has a vector."""
-    dimension = graph.ndim
-    changed = [row[0] for row in db.execute(f"SELECT DISTINCT id FROM ann_changes WHERE {changes}", parameters)]
-    for start in range(0, len(changed), BUILD_CHUNK):
-        chunk = changed[start:start + BUILD_CHUNK]
-        present = [row_id for row_id in chunk if graph.contains(row_id)]
-        if present:
-            graph.remove(np.asarray(present, dtype=np.uint64))
-        rows = stored_vectors(db, chunk, dimension)
-        if rows:
-            add_to_graph(graph, np.asarray([row_id for row_id, _ in rows], dtype=np.uint64), np.stack([v for _, v in rows]))
+def _listed(db: Database, changes: str, parameters: tuple) -> list[int]:
+    """The rows listed in ann_changes under a condition (`changes`), in row order."""
+    return [row[0] for row in db.execute(f"SELECT DISTINCT id FROM ann_changes WHERE {changes} ORDER BY id", parameters)]
+
+
+def _vectors(db: Database, row_ids: list[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, float32 vectors) of those rows that hold a vector now."""
+    rows = stored_vectors(db, row_ids, dimension)
+    vectors = np.stack([vector for _, vector in rows]) if rows else np.empty((0, dimension), dtype=np.float32)
+    return np.asarray([row_id for row_id, _ in rows], dtype=np.uint64), vectors
+
+
+def _replace(graph: Any, ids: list[int], keys: np.ndarray, vectors: np.ndarray) -> None:
+    """Rows `ids` as SQLite holds them now: out of the graph, then in again with a vector (`keys`)."""
+    present = np.asarray(ids, dtype=np.uint64)
+    present = present[graph.contains(present)] if len(graph) and len(present) else present[:0]
+    if len(present):
+        graph.remove(present)
+    if len(keys):
+        add_to_graph(graph, keys, vectors)
 
 
 def _build_files(path: Path) -> tuple[Path, Path]:
