@@ -175,3 +175,28 @@ def test_a_large_sort_is_done_in_steps_and_gives_what_sorted_gives(monkeypatch):
     assert completion_tables.sorted_in_steps(words) == sorted(words)
     assert calls == [500, 500, 500, 500, 500, 3], "no C sort call of more than SORT_STEP items"
     assert completion_tables.sorted_in_steps(range(9), key=lambda n: -n) == list(range(8, -1, -1))
+
+
+def test_a_long_job_on_a_keeping_lane_keeps_what_it_built_so_far_at_its_pauses(monkeypatch):
+    monkeypatch.setattr(background, "KEEP_EVERY_S", 0.0)
+    lanes = Lanes(keep_built=True)
+    seen: list[bool] = []
+
+    def long_job() -> None:
+        first_part = [[n] for n in range(10)]
+        lanes.yield_to_foreground()  # a pause between two steps
+        seen.append(_walked(first_part))
+        second_part = [[n] for n in range(10)]
+        seen.append(_walked(second_part))
+
+    lanes.submit("files", long_job).result(30)
+    assert seen == [False, True], "kept at the pause, not before the next one"
+    embed_job: list[bool] = []
+
+    def on_a_lane_that_does_not_keep() -> None:
+        built = [[n] for n in range(10)]
+        lanes.yield_to_foreground()
+        embed_job.append(_walked(built))
+
+    lanes.submit("embed", on_a_lane_that_does_not_keep).result(30)
+    assert embed_job == [True]

@@ -65,7 +65,9 @@ a generation-2 collection as long). So what lives long is moved out of its reach
 workspace is created; the model once loaded; and, in the language server (`Lanes(keep_built=
 True)`), whatever the `files`, `tables` and `model` lanes built, after each of their jobs (a
 .bib's entries, fields and references, its candidate table, the index's table, a draft's
-library; `Lanes.keep_built`). A full collection then walks only what was made since, not the
+library; `Lanes.keep_built`), and during a long job at its pauses (`yield_to_foreground`), at
+most every KEEP_EVERY_S (reading a 5.9 MB .bib's fields takes tens of seconds). A full
+collection then walks only what was made since, not the
 hundreds of thousands of objects of a large .bib and the libraries (100–300 ms on a busy
 two-core machine, paid in the middle of a keystroke). Frozen objects are still freed when
 their last reference goes (a replaced .bib state, an old table: they hold no reference cycles,
@@ -95,6 +97,7 @@ QUIET_WAIT_S = 3.0  # ...or once it has waited this long, whichever comes first
 QUIET_POLL_S = 0.02
 LANES = ("features", "files", "model", "embed", "tables", "vectors", "queries", "jobs", "registries", "lookups")
 KEEPING_LANES = ("files", "tables", "model")  # what their jobs build lives long (module docstring)
+KEEP_EVERY_S = 1.0  # a long job on a keeping lane keeps what it built so far this often, at its pauses
 
 
 class SerialDaemonExecutor(Executor):
@@ -173,6 +176,7 @@ class Lanes:
     def __init__(self, keep_built: bool = False) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._keep_built = keep_built
+        self._kept_at = time.monotonic()
         self._lanes: dict[str, SerialDaemonExecutor] = {}
         self._creating = threading.Lock()
         self._foreground = 0
@@ -205,6 +209,7 @@ class Lanes:
         if self._keep_built:
             gc.collect()
             keep_for_good()
+            self._kept_at = time.monotonic()
 
     def _then_keep(self, function: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -242,6 +247,9 @@ class Lanes:
                 self._foreground -= 1
                 self._foreground_changed.notify_all()
 
+    def _on_keeping_lane(self) -> bool:
+        return any(self._lanes[name].runs_here() for name in KEEPING_LANES if name in self._lanes)
+
     def in_background(self) -> bool:
         """Whether the calling thread is one of the background lanes (not the features thread)."""
         return any(lane.runs_here() for name, lane in list(self._lanes.items()) if name != "features")
@@ -254,6 +262,8 @@ class Lanes:
         features = self._lanes.get("features")
         if awaited() or (features is not None and features.runs_here()):
             return
+        if self._keep_built and time.monotonic() - self._kept_at >= KEEP_EVERY_S and self._on_keeping_lane():
+            self.keep_built()  # a long job: what it built so far, out of the collections that come
         until = time.monotonic() + FOREGROUND_WAIT_S
         with self._foreground_changed:
             while self._foreground and not awaited() and (left := until - time.monotonic()) > 0:
