@@ -40,9 +40,26 @@ def _bib_text(entries: int, tag: str = "") -> str:
 def test_what_a_keeping_lane_builds_is_out_of_the_collectors_walk():
     kept, plain = Lanes(keep_built=True), Lanes()
     built = kept.submit("tables", lambda: [[n] for n in range(10)]).result(30)
+    kept.wait_idle("tables")
     assert not _walked(built) and gc.is_tracked(built)
-    assert _walked(plain.submit("tables", lambda: [[n] for n in range(10)]).result(30)), "a server that does not keep"
-    assert _walked(kept.submit("embed", lambda: [[n] for n in range(10)]).result(30)), "a lane that does not keep"
+    not_kept = plain.submit("tables", lambda: [[n] for n in range(10)]).result(30)
+    plain.wait_idle("tables")
+    assert _walked(not_kept), "a server that does not keep"
+    embedded = kept.submit("embed", lambda: [[n] for n in range(10)]).result(30)
+    kept.wait_idle("embed")
+    assert _walked(embedded), "a lane that does not keep"
+
+
+def test_keeping_what_a_job_built_waits_for_the_suggestions_but_its_result_does_not(monkeypatch):
+    monkeypatch.setattr(background, "FOREGROUND_WAIT_S", 60.0)
+    lanes = Lanes(keep_built=True)
+    release = _held_foreground(lanes)
+    try:
+        built = lanes.submit("tables", lambda: [[n] for n in range(10)]).result(30)
+        assert not lanes["tables"].wait_idle(0.3) and _walked(built), "no collection during a suggestion"
+    finally:
+        release.set()
+    assert lanes["tables"].wait_idle(30) and not _walked(built)
 
 
 def test_a_frozen_bib_state_replaced_is_freed_without_the_collector(tmp_path: Path):

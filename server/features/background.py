@@ -63,19 +63,20 @@ object (measured over the wire: each completion of 100–500 ms while background
 a generation-2 collection as long). So what lives long is moved out of its reach with
 `gc.freeze()` (`keep_for_good`) once it is built: the language server's imports when its
 workspace is created; the model once loaded; and, in the language server (`Lanes(keep_built=
-True)`), whatever the `files`, `tables` and `model` lanes built, after each of their jobs (a
-.bib's entries, fields and references, its candidate table, the index's table, a draft's
-library; `Lanes.keep_built`), and during a long job at its pauses (`yield_to_foreground`), at
-most every KEEP_EVERY_S (reading a 5.9 MB .bib's fields takes tens of seconds). A full
-collection then walks only what was made since, not the
-hundreds of thousands of objects of a large .bib and the libraries (100–300 ms on a busy
-two-core machine, paid in the middle of a keystroke). Frozen objects are still freed when
-their last reference goes (a replaced .bib state, an old table: they hold no reference cycles,
-tests/test_background_keep.py checks it). A reference cycle frozen would outlive its use (an
-exception's frames left by the .bib parser hold a whole .bib state), so each freeze comes
-right after a full collection, which walks only what was made since the last freeze: what the
-job built, once in its life, on the lane. Freezing happens at these few moments, not at every
-collection; a cycle still in use by another thread at that moment is the remaining cost.
+True)`, `Lanes.keep_built`), whatever the `files`, `tables` and `model` lanes built (a .bib's
+entries, fields and references, its candidate table, the index's table, a draft's library):
+after each of their jobs, once its result is delivered and no suggestion is being computed,
+and during a long job at its pauses (`yield_to_foreground`), at most every KEEP_EVERY_S
+(reading a 5.9 MB .bib's fields takes tens of seconds). A full collection then walks only
+what was made since, not the hundreds of thousands of objects of a large .bib and the
+libraries (100–300 ms on a busy two-core machine, paid in the middle of a keystroke).
+Frozen objects are still freed when their last reference goes (a replaced .bib state, an old
+table: they hold no reference cycles, tests/test_background_keep.py checks it). A reference
+cycle frozen would outlive its use (an exception's frames left by the .bib parser hold a
+whole .bib state), so each freeze comes right after a full collection, which walks only what
+was made since the last freeze: what the job built, once in its life, on the lane. Freezing
+happens at these few moments, not at every collection; a cycle still in use by another
+thread at that moment is the remaining cost.
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ class SerialDaemonExecutor(Executor):
     or dies mid-way through a slow job (importing torch, reindexing) is not kept waiting.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, after_each: Callable[[], None] = lambda: None) -> None:
+        self._after_each = after_each  # run after each job's future is resolved (`Lanes.keep_built`)
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._idle = threading.Event()
         self._idle.set()
@@ -161,6 +163,8 @@ class SerialDaemonExecutor(Executor):
                     future.set_result(function(*args, **kwargs))
                 except BaseException as error:
                     future.set_exception(error)
+                del future, function, args, kwargs  # nothing of the job stays alive into `after_each`
+                self._after_each()
             finally:
                 self._done()
 
@@ -191,12 +195,11 @@ class Lanes:
             with self._creating:
                 lane = self._lanes.get(name)
                 if lane is None:
-                    lane = self._lanes[name] = SerialDaemonExecutor(f"citewise-{name}")
+                    after_each = self.keep_built if name in KEEPING_LANES else (lambda: None)
+                    lane = self._lanes[name] = SerialDaemonExecutor(f"citewise-{name}", after_each)
         return lane
 
     def submit(self, lane: str, function: Callable[..., Any], *args: Any) -> Future:
-        if lane in KEEPING_LANES:
-            return self[lane].submit(self._then_keep, function, *args)
         return self[lane].submit(function, *args)
 
     def submit_when_quiet(self, lane: str, function: Callable[..., Any], *args: Any) -> Future:
@@ -207,15 +210,11 @@ class Lanes:
         """What is alive now lives long: collected once (the cycles the work left behind go),
         then out of the collector's walk, when this server keeps what it builds (module docstring)."""
         if self._keep_built:
+            if self.in_background():
+                self._wait_for_foreground(lambda: False)  # the collection walks: not during a suggestion
             gc.collect()
             keep_for_good()
             self._kept_at = time.monotonic()
-
-    def _then_keep(self, function: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return function(*args)
-        finally:
-            self.keep_built()
 
     def _after_quiet_features(self, function: Callable[..., Any], *args: Any) -> Any:
         features = self._lanes.get("features")
@@ -262,8 +261,11 @@ class Lanes:
         features = self._lanes.get("features")
         if awaited() or (features is not None and features.runs_here()):
             return
+        self._wait_for_foreground(awaited)
         if self._keep_built and time.monotonic() - self._kept_at >= KEEP_EVERY_S and self._on_keeping_lane():
             self.keep_built()  # a long job: what it built so far, out of the collections that come
+
+    def _wait_for_foreground(self, awaited: Callable[[], bool]) -> None:
         until = time.monotonic() + FOREGROUND_WAIT_S
         with self._foreground_changed:
             while self._foreground and not awaited() and (left := until - time.monotonic()) > 0:
