@@ -162,9 +162,24 @@ def test_missing_index_and_unknown_draft_format(tmp_path, digest_index):
 
 @pytest.mark.parametrize("args", [["--help"], ["index", "stats", "--json"]])
 def test_help_and_stats_do_not_import_torch(args, digest_index):
+    result = run_noting_modules(args, digest_index)
+    assert "usage: citewise" in result.stdout or '"references": 75' in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "NO-TORCH NO-ST"
+
+
+def test_search_runs_the_bundled_model_without_torch(digest_index):
+    """The bundled BERT model runs on numpy (bib/index/bert.py): a search pays no torch import."""
+    result = run_noting_modules(["search", "fast ODE solvers make diffusion sampling cheaper", "--json"], digest_index)
+    assert "DPMSolverV3" in [hit["key"] for hit in json.loads(result.stdout)[:3]]
+    assert result.stderr.strip().splitlines()[-1] == "NO-TORCH NO-ST"
+
+
+def run_noting_modules(args: list[str], index: str) -> subprocess.CompletedProcess[str]:
+    """`citewise ARGS --index INDEX` in a process that ends by naming on stderr whether torch and
+    sentence-transformers were imported."""
     probe = (
         "import sys, runpy\n"
-        f"sys.argv = ['citewise', *{args!r}, *(['--index', {digest_index!r}] if 'stats' in {args!r} else [])]\n"
+        f"sys.argv = ['citewise', *{args!r}, *(['--index', {index!r}] if '--help' not in {args!r} else [])]\n"
         "try:\n"
         "    runpy.run_module('citewise', run_name='__main__')\n"
         "except SystemExit:\n"
@@ -172,9 +187,7 @@ def test_help_and_stats_do_not_import_torch(args, digest_index):
         "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', "
         "'ST' if 'sentence_transformers' in sys.modules else 'NO-ST', file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
-    assert "usage: citewise" in result.stdout or '"references": 75' in result.stdout
-    assert result.stderr.strip().splitlines()[-1] == "NO-TORCH NO-ST"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
 
 
 def test_reembed_replaces_every_vector(digest_index):

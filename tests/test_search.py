@@ -151,30 +151,30 @@ def test_missing_model_is_a_one_line_error(tmp_path):
     assert "\n" not in str(raised.value)
 
 
-def test_encoding_leaves_torch_thread_count_alone(embedder):
-    """torch's thread count is process-wide: encoding must not flip it under a concurrent batch."""
-    import torch
+def test_encoding_leaves_the_blas_thread_count_alone(embedder):
+    """The thread count is process-wide: encoding must not flip it under a concurrent batch."""
+    from threadpoolctl import threadpool_info, threadpool_limits
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(3)
-    try:
+    with threadpool_limits(3, user_api="blas"):
         embedder.encode(["a query"])
-        assert torch.get_num_threads() == 3
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {3}
         embedder.encode_documents(["a paper title", "another paper"])
-        assert torch.get_num_threads() == 3
-    finally:
-        torch.set_num_threads(before)
+        assert {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"} == {3}
 
 
 def test_first_load_of_a_process_sets_the_thread_count_once():
+    """The first load names the process's thread count (the BERT encoder's batches at once) and
+    holds BLAS to one thread; a later load keeps both, and torch is never imported."""
     import subprocess
     import sys
 
-    script = ("import torch; from citewise.bib.index.embed import Embedder; "
-              "Embedder.load(threads=1); first = torch.get_num_threads(); "
-              "Embedder.load(threads=2); print(first, torch.get_num_threads())")
+    script = ("import sys; from threadpoolctl import threadpool_info; from citewise.bib.index.embed import Embedder; "
+              "first = Embedder.load(threads=2); second = Embedder.load(threads=1); "
+              "print(first.model.threads, second.model.threads, "
+              "sorted({pool['num_threads'] for pool in threadpool_info() if pool['user_api'] == 'blas'}), "
+              "'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["1", "1"]
+    assert out.split() == ["2", "2", "[1]", "False"]
 
 
 def test_nearest_and_vectors_of_read_the_stored_vectors(seeded, embedder):

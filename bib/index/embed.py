@@ -1,13 +1,17 @@
 """Dense embeddings, and keeping an index's vectors current.
 
-BERT models with mean or CLS pooling (the bundled one among them) run on our own small
-encoder (bert.py); any other model runs on sentence-transformers. torch and the rest
-are imported inside `Embedder.load` only, so nothing that merely opens the index pays
-for them.
+BERT models with mean or CLS pooling (the bundled one among them) run on the CPU on our own
+numpy encoder (bert.py), and a process using one never imports torch. Any other model, and
+any model given a `device` other than the CPU (`cuda`, `mps`), runs on sentence-transformers
+and torch, imported inside `Embedder.load` only.
 
-torch's intra-op thread count is process-wide. The first `Embedder.load` of a process sets
-it, once, from the workload its caller names (`threads`); encoding never changes it, so a
-query and a background batch running at the same time cannot undo each other's setting.
+Threads: the first `Embedder.load` of a process sets its thread count, once, from the
+workload its caller names (`threads`: QUERY_THREADS for processes that answer queries, every
+core for batch embedding); encoding never changes it, so a query and a background batch
+running at the same time cannot undo each other's setting. The BERT encoder computes up to
+`threads` batches at once, each on one BLAS thread (bert.py holds numpy's BLAS to one thread
+for the whole process: BLAS's own threads stall when other processes compete for the cores).
+On the sentence-transformers path the count is torch's intra-op thread count.
 """
 
 from __future__ import annotations
@@ -71,19 +75,20 @@ class Embedder:
         """Load `model` (a name or a path); the default comes from the bundled package when present.
 
         `document_max_tokens=None` embeds documents with the model's full input length.
-        `threads` (default: every core) is torch's thread count for this process; only the
-        first load of a process sets it. `device` is a torch device (`cuda`, `cuda:1`, `mps`);
-        the default is the CPU.
+        `threads` (default: every core) is this process's thread count for embedding; only the
+        first load of a process sets it (module docstring). `device` is a torch device (`cuda`,
+        `cuda:1`, `mps`) for sentence-transformers; the default is the CPU.
         """
         name = model or DEFAULT_MODEL
         location = bundled_model_dir() if name == DEFAULT_MODEL else None
         location = location or name
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
-            _set_torch_threads_once(threads or os.cpu_count() or 1)
-            where = _usable_device(device or "cpu")
-            pooling = pooling_mode(Path(location))
-            loaded = BertEncoder(Path(location), pooling, where) if pooling else SentenceTransformersModel.load(location, where)
+            threads = _process_threads(threads or os.cpu_count() or 1)
+            on_cpu = device in (None, "cpu")
+            pooling = pooling_mode(Path(location)) if on_cpu else None
+            loaded = BertEncoder(Path(location), pooling, threads) if pooling else \
+                SentenceTransformersModel.load(location, _usable_device(device or "cpu"), threads)
         except ImportError as error:
             raise CitewiseError(f"cannot embed: {error.name} is not installed") from None
         except (OSError, ValueError, KeyError) as error:
@@ -106,16 +111,9 @@ class Embedder:
         return self._encode(texts, self.document_max_tokens, batch_size)
 
     def _encode(self, texts: Sequence[str], max_tokens: int, batch_size: int) -> np.ndarray:
-        """Where the CPU computes bfloat16 natively the model runs in it: 1.4-1.6x faster, with
-        vectors within 1e-4 cosine of float32 ones and the same Recall@10 (bench_retrieval.py)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        import torch
-
-        on_cpu = self.model.device == "cpu"
-        precision = torch.autocast("cpu", dtype=torch.bfloat16) if on_cpu and _native_bfloat16() else contextlib.nullcontext()
-        with precision:
-            return np.asarray(self.model.encode(list(texts), batch_size, max_tokens), dtype=np.float32)
+        return np.asarray(self.model.encode(list(texts), batch_size, max_tokens), dtype=np.float32)
 
 
 class SentenceTransformersModel:
@@ -129,15 +127,24 @@ class SentenceTransformersModel:
         self.device = str(model.device)
 
     @classmethod
-    def load(cls, location: str, device: str = "cpu") -> SentenceTransformersModel:
+    def load(cls, location: str, device: str, threads: int) -> SentenceTransformersModel:
+        """`threads` is the process's thread count (`_process_threads`), torch's from now on."""
+        import torch
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
+        torch.set_num_threads(threads)
         transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # transformers leaves it unannotated
         return cls(SentenceTransformer(location, device=device))
 
     def encode(self, texts: list[str], batch_size: int, max_tokens: int) -> np.ndarray:
-        with self._encoding:  # the token limit is a setting of the shared model
+        """Where the CPU computes bfloat16 natively the model runs in it: 1.4-1.6x faster, with
+        vectors within 1e-4 cosine of float32 ones and the same Recall@10 (bench_retrieval.py)."""
+        import torch
+
+        on_cpu = self.device == "cpu"
+        precision = torch.autocast("cpu", dtype=torch.bfloat16) if on_cpu and _native_bfloat16() else contextlib.nullcontext()
+        with self._encoding, precision:  # the token limit is a setting of the shared model
             self._model.max_seq_length = max_tokens
             vectors: np.ndarray = self._model.encode(
                 texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
@@ -181,18 +188,16 @@ def reembed(index: Index, embedder: Embedder, on_progress: Callable[[int, int], 
 
 
 _threads_lock = threading.Lock()
-_threads_set = False
+_threads: int | None = None
 
 
-def _set_torch_threads_once(threads: int) -> None:
-    global _threads_set
+def _process_threads(threads: int) -> int:
+    """The process's thread count for embedding: `threads` on the first call, then kept."""
+    global _threads
     with _threads_lock:
-        if _threads_set:
-            return
-        import torch
-
-        torch.set_num_threads(threads)
-        _threads_set = True
+        if _threads is None:
+            _threads = threads
+        return _threads
 
 
 def _usable_device(device: str) -> str:

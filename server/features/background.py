@@ -12,7 +12,7 @@ Three kinds of thread, each owning its own state:
    Requests and notifications run there one at a time, in arrival order, so a document
    update is applied before the request that follows it.
 3. Background lanes run slow work that would otherwise stall the features thread:
-   `files` (reading and parsing .bib files), `model` (importing torch, loading the model),
+   `files` (reading and parsing .bib files), `model` (loading the embedding model),
    `embed` (embedding .bib titles), `tables` (completion's candidate table of the index, and the
    suggestions' library of a draft: its .bib's rows and Zotero's), `vectors`
    (the index's vector matrix, read again after each write to the index), `queries` (embedding
@@ -29,7 +29,8 @@ Three kinds of thread, each owning its own state:
 Inside one call, code may use helper threads that it joins before returning (the searcher,
 bib/index/search.py, runs its SQLite signals beside the query embedding; the suggestions'
 ranking, features/ranking.py, embeds the paragraph beside the sentence's search; verify,
-features/verify.py, asks several registries at once); those are not lanes. No other module
+features/verify.py, asks several registries at once; the BERT encoder, bib/index/bert.py, computes
+the batches of a bulk embedding side by side); those are not lanes. No other module
 starts a thread (tests/test_layout.py checks that every module that does is named here). The stdin pump of the transport (lsp/transport.py) belongs to the
 protocol thread: it only moves bytes into the loop. `citewise mcp` follows this model with
 its domain thread (server/mcp/server.py) in the features thread's place, and the same lanes
@@ -52,7 +53,7 @@ Python loop (parsing a .bib, building a candidate table, a Zotero sync) gets it 
 about that long, where it would wait up to 5 ms at each of a request's thread hops.
 
 Opening a draft comes first too. Bulk background work that would share the GIL with the first requests of a draft just opened
-(importing torch, converting a .bib's entries, building a candidate table) goes through
+(loading the model, converting a .bib's entries, building a candidate table) goes through
 `Lanes.submit_when_quiet`: its job first sleeps (holding no GIL) until the features lane has
 been idle QUIET_S, at most QUIET_WAIT_S. An editor opens a draft and asks for its diagnostics
 and a completion within milliseconds; those are answered first, with what the .bib's keys and

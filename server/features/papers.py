@@ -114,7 +114,8 @@ class Papers:
         self._searcher = None
 
     def load_model(self, embedder: Any = None, model: str | None = None) -> None:
-        """Load the embedding model (`model`, else the setting's; seconds; imports torch), or adopt
+        """Load the embedding model (`model`, else the setting's; seconds; torch only for a model
+        bib/index/bert.py does not run), or adopt
         an `embedder` already loaded. Runs on the `model` lane; publishes the embedder with one
         assignment."""
         if embedder is not None:
@@ -128,7 +129,7 @@ class Papers:
             self.problem = f"embedding model unavailable: {error}"
             raise
         finally:
-            keep_for_good()  # torch, imported even when the model then failed to load, stays for good
+            keep_for_good()  # what was imported, even when the model then failed to load, stays for good
         index = self._index
         if index is not None and index.reload_vectors_with is not None:
             index.load_vectors(embedder.dimension, embedder.name)  # before the first dense search asks for them
