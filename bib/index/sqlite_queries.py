@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -20,9 +19,6 @@ from citewise.bib.index.ann import AnnReader, stored_vectors, sync
 from citewise.bib.index.connection import Database
 from citewise.bib.index.embedding_rows import EmbeddingRows
 from citewise.bib.index.paper_rows import family_variants
-
-if TYPE_CHECKING:
-    import torch
 
 BM25_COLUMN_WEIGHTS = "3.0, 2.0, 1.0, 2.0, 2.0"  # title, authors, abstract, keywords, key
 FAMILY_MATCH_CUTOFF = 80
@@ -45,7 +41,7 @@ class SqliteCandidateQueries(EmbeddingRows):
     def __init__(self, db: Database, path: Path | str):
         super().__init__(db, path)
         self._cache_lock = threading.Lock()
-        self._vector_cache: tuple[tuple[int, int], np.ndarray, torch.Tensor] | None = None
+        self._vector_cache: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
         self.reload_vectors_with: Callable[[Callable[[], None]], object] | None = None
         self._vectors_reloading = False
         self._ann = AnnReader(path)
@@ -155,15 +151,16 @@ class SqliteCandidateQueries(EmbeddingRows):
         return found
 
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-        """Cosine similarity to every stored vector: one float16 matrix-vector product in torch.
+        """Cosine similarity to every stored vector, computed exactly over the float16 matrix.
 
-        The vectors are loaded once per index revision. Half precision halves both the memory
-        and the time of this memory-bound product; torch is already loaded with the model, and
-        unlike numpy it has a fast kernel for it. A large index has an HNSW file beside it
-        (ann.py), memory-mapped and searched instead; a search limited to some rows (years, a
-        source) then scores those rows' stored vectors.
+        The vectors are loaded once per index revision and kept in half precision, half the
+        memory of float32. usearch's exact search scores them on one thread with SIMD float16 dot
+        products, without a float32 copy (numpy has no fast float16 product; bench_encoder.py
+        measures the options). A large index has an HNSW file beside it (ann.py), memory-mapped
+        and searched instead; a search limited to some rows (years, a source) then scores those
+        rows' stored vectors.
         """
-        import torch
+        from usearch.index import search
 
         if self._ann.available():  # a large index: never every vector in memory
             if allowed is None:
@@ -172,21 +169,17 @@ class SqliteCandidateQueries(EmbeddingRows):
             return sorted(scored, key=lambda item: -item[1])[:limit]
 
         row_ids, matrix = self._vectors(len(query))
-        if not len(row_ids):
-            return []
-        scores = (matrix @ torch.from_numpy(query).to(torch.float16)).float()
         if allowed is not None:
-            keep = torch.from_numpy(np.isin(row_ids, list(allowed)))
-            scores = torch.where(keep, scores, torch.tensor(float("-inf")))
-        best = torch.topk(scores, min(limit, len(scores)))
-        found = torch.isfinite(best.values)
-        positions = best.indices[found].numpy()
-        return list(zip(row_ids[positions].tolist(), best.values[found].tolist()))
+            kept = np.flatnonzero(np.isin(row_ids, list(allowed)))
+            row_ids, matrix = row_ids[kept], matrix[kept]
+        if not len(row_ids) or limit < 1:
+            return []
+        found = search(matrix, query, min(limit, len(row_ids)), "ip", exact=True, threads=1)
+        positions = found.keys.astype(np.int64)
+        return list(zip(row_ids[positions].tolist(), (1 - found.distances).tolist()))
 
     def vectors_of(self, ids: list[int], dimension: int) -> np.ndarray:
         """The stored vectors of the given rows as float32 (zeros for a row without one)."""
-        import torch
-
         if self._ann.available():  # a large index: read these rows, not every vector
             found = np.zeros((len(ids), dimension), dtype=np.float32)
             vectors = dict(stored_vectors(self.db, ids, dimension))
@@ -202,12 +195,11 @@ class SqliteCandidateQueries(EmbeddingRows):
         wanted = np.asarray(ids, dtype=np.int64)
         positions = np.minimum(np.searchsorted(row_ids, wanted), len(row_ids) - 1)
         present = row_ids[positions] == wanted
-        found[present] = matrix[torch.from_numpy(positions[present])].float().numpy()
+        found[present] = matrix[positions[present]]
         return found
 
-    def _vectors(self, dimension: int) -> tuple[np.ndarray, torch.Tensor]:
-        import torch
-
+    def _vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+        """The row ids and float16 vectors of this index revision (see the class docstring)."""
         with self._cache_lock:
             revision = self.revision()
             cached = self._vector_cache
@@ -218,7 +210,7 @@ class SqliteCandidateQueries(EmbeddingRows):
                     self.reload_vectors_with(lambda: self.load_vectors(dimension))
             elif cached is None or cached[0] != (revision, dimension):
                 row_ids, matrix = self.load_embeddings(dimension)
-                cached = self._vector_cache = ((revision, dimension), row_ids, torch.from_numpy(matrix))
+                cached = self._vector_cache = ((revision, dimension), row_ids, matrix)
             return cached[1], cached[2]
 
     def load_vectors(self, dimension: int, model: str | None = None) -> None:
@@ -226,7 +218,7 @@ class SqliteCandidateQueries(EmbeddingRows):
         (one assignment) for the searches of this index; callable from any thread. With `model`,
         nothing is read from an index embedded with another model; nor from a large index, whose
         searches walk its HNSW file."""
-        import torch
+        import usearch.index  # noqa: F401  # here, in the background, rather than on the first search
 
         try:
             if self._ann.available():
@@ -239,6 +231,6 @@ class SqliteCandidateQueries(EmbeddingRows):
                 row_ids, matrix = reader.load_embeddings(dimension)
             finally:
                 reader.close()
-            self._vector_cache = ((revision, dimension), row_ids, torch.from_numpy(matrix))
+            self._vector_cache = ((revision, dimension), row_ids, matrix)
         finally:
             self._vectors_reloading = False
