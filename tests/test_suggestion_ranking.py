@@ -269,7 +269,7 @@ def test_loading_the_model_takes_the_objects_then_alive_out_of_the_collectors_wa
                             env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     before, after, ready = result.stdout.split()
-    assert before == "0" and int(after) > 50_000 and ready == "True"
+    assert before == "0" and int(after) > 10_000 and ready == "True"  # numpy, tokenizers, the server: no torch
 
 
 def test_a_model_that_fails_to_load_still_takes_torch_out_of_the_collectors_walk(tmp_path):
