@@ -40,8 +40,10 @@ EXPANSION_ADD = 128
 # Recall@10 against exact search for 300 real sentences (bench_scale.py): on 10,000 real
 # all-MiniLM vectors 0.944 at expansion_search 128, 0.988 at 384; on 100,000 derived from them
 # (the graph serves indexes past ANN_THRESHOLD, and recall falls as it grows) 0.972 at 384,
-# 0.983 at 512, 0.993 at 768, for about 4.6 ms more per search than at 384.
-EXPANSION_SEARCH = 768
+# 0.983 at 512, 0.993 at 768; on the 1M benchmark index (887,552 derived vectors, 100 sentences)
+# 0.963 at 768, 0.979 at 1,024, 0.985 at 1,536, 0.986 at 2,048, for 7.4, 9.8, 14.1 and 19.2 ms
+# of CPU per search (median).
+EXPANSION_SEARCH = 1536
 BUILD_CHUNK = 50_000
 CHECKPOINT_ROWS = 200_000
 # Nodes inserted concurrently into a young graph are sometimes left unreachable (usearch 2.26,
