@@ -226,7 +226,7 @@ class _FieldFiller:
         return True
 
     def fill(self, pause: Callable[[Callable[[], bool]], None] | None = None) -> None:
-        """Every field: from the cache, the rest parsed (`pause()` between entries, see `parse_bib_text`)."""
+        """Every field: from the cache, the rest parsed (`pause(awaited)` between entries: `parse_bib_text`)."""
         if not self.take_from_cache():
             self.parse_the_rest(pause)
 
