@@ -47,7 +47,7 @@ ARM_EVERY_S = 0.01
 def _probe(out: Path) -> None:
     pending = array("d")
     flushed = armed = time.perf_counter()
-    stalls = open(os.environ["GIL_PROBE_STALLS"], "a") if os.environ.get("GIL_PROBE_STALLS") else None
+    stalls = open(os.environ["GIL_PROBE_STALLS"], "a") if os.environ.get("GIL_PROBE_STALLS") else None  # noqa: SIM115 (open as long as the probe)
     if stalls is not None:
         gc.callbacks.append(_collection_timer(stalls))
     while True:

@@ -166,7 +166,7 @@ def _update(db: Database, path: Path, dimension: int) -> None:
     started.unlink(missing_ok=True)
 
 
-def _rows_after(db: Database, progress: dict, last: int, dimension: int) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+def _rows_after(db: Database, progress: dict[str, Any], last: int, dimension: int) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
     """(row ids, keys, vectors) to fold in, a chunk at a time in row order past `progress["through"]`:
     every stored vector for a first build, else the rows listed up to change `last`."""
     if progress["whole"]:
@@ -183,7 +183,7 @@ def _rows_after(db: Database, progress: dict, last: int, dimension: int) -> Iter
             yield ids, *_vectors(db, ids, dimension)
 
 
-def _listed(db: Database, changes: str, parameters: tuple) -> list[int]:
+def _listed(db: Database, changes: str, parameters: tuple[Any, ...]) -> list[int]:
     """The rows listed in ann_changes under a condition (`changes`), in row order."""
     return [row[0] for row in db.execute(f"SELECT DISTINCT id FROM ann_changes WHERE {changes} ORDER BY id", parameters)]
 

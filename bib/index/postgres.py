@@ -221,8 +221,13 @@ class PostgresIndex(Index):
         )
         return [(row_id, float(score)) for row_id, score in rows]
 
-    def papers_with(self, term: str) -> int:
-        return int(self.db.execute("SELECT count(*) FROM refs WHERE words @@ to_tsquery('english', ?)", (term,)).fetchone()[0])
+    def papers_with(self, term: str, at_most: int | None = None) -> int:
+        if at_most is None:
+            row = self.db.execute("SELECT count(*) FROM refs WHERE words @@ to_tsquery('english', ?)", (term,)).fetchone()
+        else:
+            row = self.db.execute("SELECT count(*) FROM (SELECT 1 FROM refs WHERE words @@ to_tsquery('english', ?) LIMIT ?) AS hits",
+                                  (term, at_most)).fetchone()
+        return int(row[0])
 
     def key_prefix_ids(self, typed: str, limit: int) -> set[int]:
         pattern = typed.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

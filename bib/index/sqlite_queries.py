@@ -61,9 +61,15 @@ class SqliteCandidateQueries(EmbeddingRows):
         )
         return [(row_id, score) for row_id, score in rows]
 
-    def papers_with(self, term: str) -> int:
-        """How many papers hold `term`: the searcher keeps the rarest terms of long queries."""
-        return int(self.db.execute("SELECT count(*) FROM refs_fts WHERE refs_fts MATCH ?", (f'"{term}"',)).fetchone()[0])
+    def papers_with(self, term: str, at_most: int | None = None) -> int:
+        """How many papers hold `term`, counted up to `at_most`: the searcher keeps the rarest
+        terms of long queries, and past its budget an exact count only costs time."""
+        if at_most is None:
+            row = self.db.execute("SELECT count(*) FROM refs_fts WHERE refs_fts MATCH ?", (f'"{term}"',)).fetchone()
+        else:
+            row = self.db.execute("SELECT count(*) FROM (SELECT rowid FROM refs_fts WHERE refs_fts MATCH ? LIMIT ?)",
+                                  (f'"{term}"', at_most)).fetchone()
+        return int(row[0])
 
     def key_prefix_ids(self, typed: str, limit: int) -> set[int]:
         pattern = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
