@@ -98,13 +98,19 @@ def _held_foreground(lanes: Lanes):
     return release
 
 
-def test_converting_a_bib_on_a_lane_waits_while_suggestions_are_computed(tmp_path: Path, monkeypatch):
+def _read_not_converted(tmp_path: Path, monkeypatch) -> tuple[Lanes, BibState]:
+    """Lanes whose foreground waits are long, and a 20-entry .bib read but not yet converted."""
     monkeypatch.setattr(background, "FOREGROUND_WAIT_S", 60.0)
     bib = tmp_path / "refs.bib"
     bib.write_text(_bib_text(20), encoding="utf-8")
     lanes = Lanes()
     state = Bibliographies(OpenDocuments(), lanes).reload(str(bib))
     assert state is not None and state.ready and not state.converted
+    return lanes, state
+
+
+def test_converting_a_bib_on_a_lane_waits_while_suggestions_are_computed(tmp_path: Path, monkeypatch):
+    lanes, state = _read_not_converted(tmp_path, monkeypatch)
     release = _held_foreground(lanes)
     job = lanes.submit("files", lambda: state.references)
     assert not job.done() and not _settles(job), "a suggestion in flight: the conversion pauses"
@@ -113,12 +119,7 @@ def test_converting_a_bib_on_a_lane_waits_while_suggestions_are_computed(tmp_pat
 
 
 def test_a_request_waiting_for_a_paused_conversion_ends_the_pauses(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(background, "FOREGROUND_WAIT_S", 60.0)
-    bib = tmp_path / "refs.bib"
-    bib.write_text(_bib_text(20), encoding="utf-8")
-    lanes = Lanes()
-    state = Bibliographies(OpenDocuments(), lanes).reload(str(bib))
-    assert state is not None
+    lanes, state = _read_not_converted(tmp_path, monkeypatch)
     release = _held_foreground(lanes)
     try:
         converting = lanes.submit("files", lambda: state.references)
