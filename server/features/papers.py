@@ -115,9 +115,8 @@ class Papers:
 
     def load_model(self, embedder: Any = None, model: str | None = None) -> None:
         """Load the embedding model (`model`, else the setting's; seconds; torch only for a model
-        bib/index/bert.py does not run), or adopt
-        an `embedder` already loaded. Runs on the `model` lane; publishes the embedder with one
-        assignment."""
+        bib/index/bert.py does not run), or adopt an `embedder` already loaded. Runs on the `model`
+        lane; publishes the embedder with one assignment."""
         if embedder is not None:
             self._embedder = embedder
             return
