@@ -147,3 +147,30 @@ def test_suggestions_and_status_as_json():
     assert convert.status_to_json(status) == {
         "indexPath": "/i.sqlite", "indexOpen": True, "indexCount": 3, "modelReady": False, "model": "m",
         "problem": None, "openDocuments": 2, "textsReceived": 7, "bibFiles": [{"path": "/r.bib", "entries": 5, "errors": 1, "titlesEmbedded": True}]}
+
+
+def test_command_summaries_as_json():
+    from citewise.bib.registries.enrich import EnrichSummary
+
+    summary = EnrichSummary(candidates=6, enriched=4, not_found=1, unverifiable=1, rekeyed={"old": "new2020"})
+    assert convert.enrich_summary_to_json(summary) == {"candidates": 6, "enriched": 4, "notFound": 1,
+                                                       "unverifiable": 1, "rekeyed": {"old": "new2020"}}
+    assert convert.zotero_item_to_json("ABCD1234") == {"zoteroKey": "ABCD1234"}
+
+
+def test_server_status_as_json_before_and_after_the_workspace_is_ready():
+    from citewise.server.features.settings import Settings
+
+    state = convert.ServerState(version="0.1.0", model_state="ready", torch_imported=False,
+                                torch_imported_at_initialize=False, watching="client", background_work=["embed"],
+                                settings=Settings(index_path="/i.sqlite"), pid=42, python="3.11.2")
+    own = {"version": "0.1.0", "modelState": "ready", "torchImported": False, "torchImportedAtInitialize": False,
+           "watching": "client", "backgroundWork": ["embed"], "pid": 42, "python": "3.11.2"}
+    not_ready = convert.server_status_to_json(state, False, "no index", None)
+    assert not_ready["settings"]["index_path"] == "/i.sqlite"
+    assert {k: v for k, v in not_ready.items() if k != "settings"} == {"ready": False, "error": "no index", **own}
+    status = WorkspaceStatus("/i.sqlite", True, 3, True, "m", None, 1, 2, [])
+    ready = convert.server_status_to_json(state, True, None, status)
+    assert ready == {"ready": True, **convert.status_to_json(status), **own, "settings": not_ready["settings"]}
+    unread = convert.server_status_to_json(state, True, None, None)
+    assert unread["ready"] is True and "indexPath" not in unread and unread["modelState"] == "ready"

@@ -75,7 +75,7 @@ Signatures (stable; the protocol engineer codes against these):
                    search_papers(ws, query, k=10) -> list[dict]
                    reindex(ws, on_progress(message, percent|None), is_cancelled() -> bool) -> dict
                      (raises commands.Cancelled, a CitewiseError, when cancelled; work so far is kept)
-                   enrich_index(ws, on_progress, is_cancelled, limit=None) -> dict
+                   enrich_index(ws, on_progress, is_cancelled, limit=None) -> EnrichSummary
                    sync_zotero(ws, on_progress(message, percent|None)) -> dict
                    push_to_zotero(ws, key) -> str   (command name "citewise.pushToZotero", args [key])
                    status(ws) -> WorkspaceStatus

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Reference, reference_from_dict, reference_to_dict
@@ -20,6 +21,9 @@ from citewise.server.features.key_lookup import bib_reference
 from citewise.server.features.positions import Pos, Range, TextEdit
 from citewise.server.features.render import authors_line, plain
 from citewise.server.features.workspace import Workspace, WorkspaceStatus
+
+if TYPE_CHECKING:
+    from citewise.bib.registries.enrich import EnrichSummary
 
 Progress = Callable[[str, int | None], None]
 
@@ -177,7 +181,8 @@ def reindex(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[], boo
     return totals
 
 
-def enrich_index(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[], bool], limit: int | None = None) -> dict:
+def enrich_index(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[], bool],
+                 limit: int | None = None) -> EnrichSummary:
     """Fill in authors, year, venue and identifiers of the index's incomplete papers from the
     registries (bib/registries/enrich.py), as `citewise index enrich` does; then embed what changed.
     Cancelling keeps the papers done so far (each one is replaced in a transaction of its own)."""
@@ -197,8 +202,7 @@ def enrich_index(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[]
             embed_pending(index, ws.embedder)
     on_progress("done", 100)
     ws.index_changed()
-    return {"candidates": summary.candidates, "enriched": summary.enriched, "notFound": summary.not_found,
-            "unverifiable": summary.unverifiable, "rekeyed": summary.rekeyed}
+    return summary
 
 
 def _zotero_settings(ws: Workspace):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from typing import Any, TypeVar
 
 from lsprotocol import types
@@ -97,9 +96,11 @@ async def enrich_index(ls: CitewiseServer, *args: Any) -> JsonObject:
         raise JsonRpcInvalidParams(f"citewise.enrichIndex expects [limit?] with a positive whole limit, got {list(args)!r}")
     progress = await WorkDone.begin(ls, "citewise: enriching the index", cancellable=True)
     try:
-        return await ls.run_strict(features.enrich_index, progress.report, progress.is_cancelled, args[0] if args else None, lane="jobs")
+        summary = await ls.run_strict(features.enrich_index, progress.report, progress.is_cancelled,
+                                      args[0] if args else None, lane="jobs")
     finally:
         progress.end("cancelled" if progress.is_cancelled() else "done")
+    return convert.enrich_summary_to_json(summary)
 
 
 async def sync_zotero(ls: CitewiseServer, *args: Any) -> JsonObject:
@@ -115,7 +116,7 @@ async def sync_zotero(ls: CitewiseServer, *args: Any) -> JsonObject:
 async def push_to_zotero(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[key] -> {"zoteroKey": the item's key in the user's library}"""
     (key,) = _expect(args, "citewise.pushToZotero", "key", 1)
-    return {"zoteroKey": await ls.run_strict(features.push_to_zotero, key, lane="jobs")}
+    return convert.zotero_item_to_json(await ls.run_strict(features.push_to_zotero, key, lane="jobs"))
 
 
 async def dismiss_suggestion(ls: CitewiseServer, *args: Any) -> JsonObject:
@@ -133,22 +134,13 @@ async def accept_suggestion(ls: CitewiseServer, *args: Any) -> JsonObject:
 async def status(ls: CitewiseServer, *args: Any) -> JsonObject:
     """[] -> the features' status (index, model, Zotero) plus the server's own state."""
     project = await ls.ready()
-    server_state = {
-        "version": ls.version,
-        "modelState": ls.model_state,
-        "torchImported": torch_imported(),
-        "torchImportedAtInitialize": ls.torch_imported_at_initialize,
-        "watching": ls.watching,
-        "backgroundWork": ls.lanes.busy(),
-        "settings": asdict(ls.settings) if ls.settings is not None else None,
-        "pid": os.getpid(),
-        "python": sys.version.split()[0],
-    }
+    state = convert.ServerState(
+        version=ls.version, model_state=ls.model_state, torch_imported=torch_imported(),
+        torch_imported_at_initialize=ls.torch_imported_at_initialize, watching=ls.watching,
+        background_work=ls.lanes.busy(), settings=ls.settings, pid=os.getpid(), python=sys.version.split()[0])
     if project is None:
-        return {"ready": False, "error": ls.project_error, **server_state}
-    workspace_status = await ls.run(features.status)
-    features_state = convert.status_to_json(workspace_status) if workspace_status is not None else {}
-    return {"ready": True, **features_state, **server_state}
+        return convert.server_status_to_json(state, False, ls.project_error, None)
+    return convert.server_status_to_json(state, True, None, await ls.run(features.status))
 
 
 async def apply_edits(

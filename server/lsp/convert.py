@@ -8,8 +8,8 @@ speaks URIs and lsprotocol types. Handlers call `from_proto` helpers on the way 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.protocol import default_converter
@@ -21,8 +21,12 @@ from citewise.server.features.diagnostics import Problem
 from citewise.server.features.hover import HoverInfo
 from citewise.server.features.navigation import Symbol
 from citewise.server.features.positions import Command, Location, Pos, Range, TextEdit
+from citewise.server.features.settings import Settings
 from citewise.server.features.suggestions import SuggestionItem, SuggestionSet
 from citewise.server.features.workspace import WorkspaceStatus
+
+if TYPE_CHECKING:
+    from citewise.bib.registries.enrich import EnrichSummary
 
 _SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
@@ -311,3 +315,49 @@ def status_to_json(status: WorkspaceStatus) -> dict[str, Any]:
         "bibFiles": [{"path": bib.path, "entries": bib.entries, "errors": bib.errors,
                       "titlesEmbedded": bib.titles_embedded} for bib in status.bib_files],
     }
+
+
+def enrich_summary_to_json(summary: EnrichSummary) -> dict[str, Any]:
+    """The `citewise.enrichIndex` command's answer."""
+    return {"candidates": summary.candidates, "enriched": summary.enriched, "notFound": summary.not_found,
+            "unverifiable": summary.unverifiable, "rekeyed": dict(summary.rekeyed)}
+
+
+def zotero_item_to_json(item_key: str) -> dict[str, Any]:
+    """The `citewise.pushToZotero` command's answer: the item's key in the user's library."""
+    return {"zoteroKey": item_key}
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """The language server's own part of the `citewise.status` command's answer."""
+
+    version: str
+    model_state: str
+    torch_imported: bool
+    torch_imported_at_initialize: bool | None
+    watching: str
+    background_work: list[str]
+    settings: Settings | None
+    pid: int
+    python: str
+
+
+def server_status_to_json(state: ServerState, ready: bool, error: str | None,
+                          features: WorkspaceStatus | None) -> dict[str, Any]:
+    """The `citewise.status` command's answer: the server's own state and, once the workspace is
+    `ready`, the features' status (None when it could not be read); else the `error` that stopped it."""
+    server = {
+        "version": state.version,
+        "modelState": state.model_state,
+        "torchImported": state.torch_imported,
+        "torchImportedAtInitialize": state.torch_imported_at_initialize,
+        "watching": state.watching,
+        "backgroundWork": state.background_work,
+        "settings": asdict(state.settings) if state.settings is not None else None,
+        "pid": state.pid,
+        "python": state.python,
+    }
+    if not ready:
+        return {"ready": False, "error": error, **server}
+    return {"ready": True, **(status_to_json(features) if features is not None else {}), **server}
