@@ -249,9 +249,9 @@ def test_a_large_index_never_holds_every_vector_and_filters_by_stored_vectors(la
         query = unit_vectors(1, seed=9)[0]
         allowed = set(range(1, PAPERS + 1, 3))
         found = index.nearest(query, 10, allowed)
-        assert index._vector_cache is None, "no matrix of every vector was loaded"
+        assert index._matrix is None, "no matrix of every vector was loaded"
         ids, matrix = index.load_embeddings(DIMENSION)
         keep = np.isin(ids, sorted(allowed))
         expected = ids[keep][np.argsort(-(matrix[keep].astype(np.float32) @ query))[:10]].tolist()
         assert [row_id for row_id, _ in found] == expected
-        assert index.vectors_of([1, 2], DIMENSION).shape == (2, DIMENSION) and index._vector_cache is None
+        assert index.vectors_of([1, 2], DIMENSION).shape == (2, DIMENSION) and index._matrix is None

@@ -7,7 +7,8 @@ language server's memory does not grow with the index.
 
 SQLite stays the truth. Triggers (store.py, schema 5) list in `ann_changes` every row whose
 vector was stored, cleared or deleted; `sync` folds those changes into the file (saved to a
-temporary file and renamed over it) and then forgets them, in that order. A crash between an
+temporary file and renamed over it) and then forgets them, in that order. (A smaller index has no
+file: there `sync` forgets all but the last CHANGES_KEPT changes, which vector_matrix.py reads.) A crash between an
 SQLite commit and the file's update therefore leaves the change listed, and the next `sync`
 (run when a writer opens the index, and after each embedding run) applies it: re-applying a
 change is harmless. Until then `nearest` searches the file while leaving out the listed rows,
@@ -52,6 +53,10 @@ CHECKPOINT_ROWS = 200_000
 # past them concurrent insertion costs nothing measurable in recall.
 SERIAL_NODES = 10_000
 ANN_SUFFIX = ".usearch"
+# Below ANN_THRESHOLD, with no graph, `sync` keeps the last CHANGES_KEPT changes listed (and notes
+# in meta KEPT_THROUGH the last it saw), so a reader's vector matrix catches up by those rows.
+CHANGES_KEPT = 20_000
+KEPT_THROUGH = "ann_kept_through"
 
 
 def ann_path(index_path: Path | str) -> Path:
@@ -121,11 +126,19 @@ def sync(db: Database, index_path: Path | str, dimension: int | None) -> None:
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
     if last is None:  # nothing changed since the file was written (or nothing was ever embedded)
         return
-    if not path.exists() and (not dimension or _embedded(db) < ANN_THRESHOLD):
-        db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last,))
-        for leftover in _build_files(path):  # of a build begun when the index was larger
-            leftover.unlink(missing_ok=True)
-        return
+    if not path.exists():
+        seen = db.execute("SELECT value FROM meta WHERE name = ?", (KEPT_THROUGH,)).fetchone()
+        if seen is not None and last <= int(seen[0]):  # the changes listed were kept on purpose, below
+            return
+        if not dimension or _embedded(db) < ANN_THRESHOLD:
+            # No graph: the last CHANGES_KEPT changes stay listed for the matrices of exact search
+            # (vector_matrix.py), which read only the rows changed since their own position.
+            db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last - CHANGES_KEPT,))
+            db.execute("INSERT INTO meta(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                       (KEPT_THROUGH, str(last)))
+            for leftover in _build_files(path):  # of a build begun when the index was larger
+                leftover.unlink(missing_ok=True)
+            return
     assert dimension, "an index with vectors records their dimension"
     with open(str(path) + ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -162,6 +175,7 @@ def _update(db: Database, path: Path, dimension: int) -> None:
             unsaved = 0
     _save(graph, path)
     db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last,))
+    db.execute("DELETE FROM meta WHERE name = ?", (KEPT_THROUGH,))
     building.unlink(missing_ok=True)
     started.unlink(missing_ok=True)
 

@@ -19,6 +19,7 @@ from citewise.bib.index.ann import AnnReader, stored_vectors, sync
 from citewise.bib.index.connection import Database
 from citewise.bib.index.embedding_rows import EmbeddingRows
 from citewise.bib.index.paper_rows import family_variants
+from citewise.bib.index.vector_matrix import VectorMatrix, refreshed
 
 BM25_COLUMN_WEIGHTS = "3.0, 2.0, 1.0, 2.0, 2.0"  # title, authors, abstract, keywords, key
 FAMILY_MATCH_CUTOFF = 80
@@ -28,20 +29,22 @@ ID_CHUNK = 500
 class SqliteCandidateQueries(EmbeddingRows):
     """The search side of the SQLite `Index`.
 
-    The vector cache (`_vector_cache`) is keyed by the index revision and the vectors'
-    dimension and guarded by `_cache_lock`, since searches may run on several threads.
+    Exact dense search reads an in-memory `VectorMatrix` (vector_matrix.py), keyed by the index
+    revision, its change position and the vectors' dimension. Snapshots are immutable: searches
+    on any thread use the one published when they start, and a refresh (one at a time, under
+    `_refresh_lock`) reads only the rows changed since and publishes a new one.
 
     A long-lived reader (the language server) sets `reload_vectors_with`, a function that runs
-    a job in the background: after the index changes, the vectors of the revision before keep
-    answering while that job reads the new ones through a connection of its own
-    (`load_vectors`), instead of the search that noticed the change reading them (seconds for
-    100,000 papers while another process writes).
+    a job in the background: after the index changes, the matrix before keeps answering while
+    that job brings it up to date through a connection of its own (`load_vectors`), instead of
+    the search that noticed the change.
     """
 
     def __init__(self, db: Database, path: Path | str):
         super().__init__(db, path)
-        self._cache_lock = threading.Lock()
-        self._vector_cache: tuple[tuple[int, int], np.ndarray, np.ndarray] | None = None
+        self._refresh_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._matrix: VectorMatrix | None = None
         self.reload_vectors_with: Callable[[Callable[[], None]], object] | None = None
         self._vectors_reloading = False
         self._ann = AnnReader(path)
@@ -157,32 +160,16 @@ class SqliteCandidateQueries(EmbeddingRows):
         return found
 
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-        """Cosine similarity to every stored vector, computed exactly over the float16 matrix.
-
-        The vectors are loaded once per index revision and kept in half precision, half the
-        memory of float32. usearch's exact search scores them on one thread with SIMD float16 dot
-        products, without a float32 copy (numpy has no fast float16 product; bench_encoder.py
-        measures the options). A large index has an HNSW file beside it (ann.py), memory-mapped
-        and searched instead; a search limited to some rows (years, a source) then scores those
-        rows' stored vectors.
-        """
-        from usearch.index import search
-
+        """Cosine similarity to every stored vector, computed exactly over the in-memory matrix of
+        this index revision (vector_matrix.py). A large index has an HNSW file beside it (ann.py),
+        memory-mapped and searched instead; a search limited to some rows (years, a source) then
+        scores those rows' stored vectors."""
         if self._ann.available():  # a large index: never every vector in memory
             if allowed is None:
                 return self._ann.nearest(self.db, query, limit)
             scored = [(row_id, float(vector @ query)) for row_id, vector in stored_vectors(self.db, sorted(allowed), len(query))]
             return sorted(scored, key=lambda item: -item[1])[:limit]
-
-        row_ids, matrix = self._vectors(len(query))
-        if allowed is not None:
-            kept = np.flatnonzero(np.isin(row_ids, list(allowed)))
-            row_ids, matrix = row_ids[kept], matrix[kept]
-        if not len(row_ids) or limit < 1:
-            return []
-        found = search(matrix, query, min(limit, len(row_ids)), "ip", exact=True, threads=1)
-        positions = found.keys.astype(np.int64)
-        return list(zip(row_ids[positions].tolist(), (1 - found.distances).tolist()))
+        return self._current_matrix(len(query)).nearest(query, limit, allowed)
 
     def vectors_of(self, ids: list[int], dimension: int) -> np.ndarray:
         """The stored vectors of the given rows as float32 (zeros for a row without one)."""
@@ -193,37 +180,33 @@ class SqliteCandidateQueries(EmbeddingRows):
                 if row_id in vectors:
                     found[position] = vectors[row_id]
             return found
+        return self._current_matrix(dimension).vectors_of(ids)
 
-        row_ids, matrix = self._vectors(dimension)
-        found = np.zeros((len(ids), dimension), dtype=np.float32)
-        if not len(row_ids) or not ids:
-            return found
-        wanted = np.asarray(ids, dtype=np.int64)
-        positions = np.minimum(np.searchsorted(row_ids, wanted), len(row_ids) - 1)
-        present = row_ids[positions] == wanted
-        found[present] = matrix[positions[present]]
-        return found
-
-    def _vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
-        """The row ids and float16 vectors of this index revision (see the class docstring)."""
-        with self._cache_lock:
-            revision = self.revision()
-            cached = self._vector_cache
-            if cached is not None and cached[0] != (revision, dimension) and cached[0][1] == dimension \
-                    and self.reload_vectors_with is not None:
+    def _current_matrix(self, dimension: int) -> VectorMatrix:
+        """The vector matrix of this index revision, or with a background lane (see the class
+        docstring) the one before while the lane brings it up to date."""
+        matrix = self._matrix
+        if matrix is not None and matrix.dimension == dimension and matrix.revision == self.revision():
+            return matrix
+        if matrix is not None and matrix.dimension == dimension and self.reload_vectors_with is not None:
+            with self._reload_lock:
                 if not self._vectors_reloading:
                     self._vectors_reloading = True
                     self.reload_vectors_with(lambda: self.load_vectors(dimension))
-            elif cached is None or cached[0] != (revision, dimension):
-                row_ids, matrix = self.load_embeddings(dimension)
-                cached = self._vector_cache = ((revision, dimension), row_ids, matrix)
-            return cached[1], cached[2]
+            return matrix
+        return self._refresh(self, dimension)
+
+    def _refresh(self, source: SqliteCandidateQueries, dimension: int) -> VectorMatrix:
+        """Bring the matrix up to date through `source`'s connection and publish it (one
+        assignment); one refresh at a time, so two never read every vector side by side."""
+        with self._refresh_lock:
+            matrix = self._matrix = refreshed(source.db, self._matrix, dimension)
+            return matrix
 
     def load_vectors(self, dimension: int, model: str | None = None) -> None:
-        """Read every stored vector through a read-only connection of its own and publish them
-        (one assignment) for the searches of this index; callable from any thread. With `model`,
-        nothing is read from an index embedded with another model; nor from a large index, whose
-        searches walk its HNSW file."""
+        """Bring the matrix up to date through a read-only connection of its own; callable from any
+        thread. With `model`, nothing is read from an index embedded with another model; nor from
+        a large index, whose searches walk its HNSW file."""
         import usearch.index  # noqa: F401  # here, in the background, rather than on the first search
 
         try:
@@ -233,10 +216,8 @@ class SqliteCandidateQueries(EmbeddingRows):
             try:
                 if model is not None and reader.get_meta("model") not in (None, model):
                     return
-                revision = reader.revision()
-                row_ids, matrix = reader.load_embeddings(dimension)
+                self._refresh(reader, dimension)
             finally:
                 reader.close()
-            self._vector_cache = ((revision, dimension), row_ids, matrix)
         finally:
             self._vectors_reloading = False

@@ -15,15 +15,16 @@ Three kinds of thread, each owning its own state:
    `files` (reading and parsing .bib files), `model` (loading the embedding model),
    `embed` (embedding .bib titles), `tables` (completion's candidate table of the index, and the
    suggestions' library of a draft: its .bib's rows and Zotero's), `vectors`
-   (the index's vector matrix, read again after each write to the index), `queries` (embedding
+   (the index's vector matrix, brought up to date after each write to the index by reading the
+   rows that changed: bib/index/vector_matrix.py), `queries` (embedding
    the texts a suggestion will query with, before the features thread ranks: the language
    server awaits it between two features calls, so completions are answered meanwhile), `jobs`
    (reindex, Zotero sync and push), `registries` (asking Crossref, arXiv and the other registries
    about a draft's references), `lookups` (registry lookups a person is waiting for: an identifier
    typed in a citation, "Add from DOI", so they never queue behind a whole draft's checks). Each lane is
    one daemon thread running its jobs in order. Background work never changes features
-   state in place: it builds a new value (a parsed `BibFile`, a vector matrix, a loaded
-   embedder) and publishes it with one reference assignment, which the features thread
+   state in place: it builds a new value (a parsed `BibFile`, a vector matrix sharing the
+   blocks that did not change, a loaded embedder) and publishes it with one reference assignment, which the features thread
    picks up on its next use. The old value keeps answering until then.
 
 Inside one call, code may use helper threads that it joins before returning (the searcher,
