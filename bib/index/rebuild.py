@@ -39,7 +39,7 @@ class RebuildResult:
 
 def recorded_sources(path: Path) -> tuple[list[str], str | None, bool]:
     """(sources, model name, damaged) of an index file, reading what can still be read."""
-    db = sqlite3.connect(f"file:{path.absolute()}?mode=ro", uri=True)
+    db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)  # as Index opens one read-only
     try:
         damaged = bool(quick_check(db))
         sources, damaged_rows = _readable_sources(db)

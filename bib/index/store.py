@@ -23,7 +23,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.citation_links import CitationLinks
@@ -82,7 +81,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
     def _connect_read_only(cls, path: Path) -> sqlite3.Connection:
         """`mode=ro`; in a folder where SQLite cannot create the WAL's shared-memory file, `immutable=1`
         (nothing can write there either)."""
-        location = "file:" + quote(str(path.absolute()))
+        location = path.absolute().as_uri()  # percent-encoded: `?`, `#` and `%` in a folder name stay in the path
         db = cls._connect(f"{location}?mode=ro", uri=True)
         try:
             db.execute("PRAGMA user_version").fetchone()

@@ -87,3 +87,16 @@ def test_rebuild_reads_rows_by_seeking_whatever_the_largest_id(tmp_path):
 def test_a_garbage_file_is_not_an_index(tmp_path):
     (tmp_path / "index.sqlite").write_bytes(os.urandom(8192))
     assert_one_line_error(citewise("index", "stats", "--index", tmp_path / "index.sqlite"), "not a citewise index")
+
+
+def test_an_index_in_a_folder_named_with_uri_characters_is_read_and_rebuilt(tmp_path):
+    """SQLite opens a read-only index through a file: URI; `#`, `?` and `%` in a folder name are
+    percent-encoded there (rebuild once read `#…` as a fragment and found no sources)."""
+    folder = tmp_path / "notes #1? 100%"
+    folder.mkdir()
+    index = built(folder)
+    found = citewise("search", "diffusion", "-k", "1", "--index", index, "--json")
+    assert found.returncode == 0 and found.stdout.count('"key"') == 1
+    result = citewise("index", "rebuild", "--index", index, "--no-embed")
+    assert result.returncode == 0, result.stderr
+    assert "from 2 sources: added 76," in result.stdout
