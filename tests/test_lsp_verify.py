@@ -18,6 +18,7 @@ DRAFT = """\\documentclass{article}
 Filters \\cite{pandey2021vqf} and chemistry agents \\citep{bran2024chemcrow}.
 Invented work \\cite{liu2021contrastive}, retracted work \\cite{han2022music}.
 A duplicate \\cite{vqf2021again} and a segmentation paper \\cite{10.1109/iccv.2007.4408927}.
+Another first author \\cite{smith2006triose} and a preprint \\cite{herger2024prime}.
 \\bibliography{refs}
 \\end{document}
 """
@@ -28,7 +29,8 @@ def workspace(tmp_path, registry, monkeypatch) -> Path:
     """A LaTeX project citing entries of the verify fixture, with the server's registries on 127.0.0.1."""
     root = tmp_path / "paper"
     root.mkdir()
-    shutil.copy(FIXTURES / "references.bib", root / "refs.bib")
+    bib = "".join((FIXTURES / name).read_text(encoding="utf-8") for name in ("references.bib", "published.bib"))
+    (root / "refs.bib").write_text(bib, encoding="utf-8")
     (root / "paper.tex").write_text(DRAFT, encoding="utf-8")
     for name, value in registry.environment().items():
         monkeypatch.setenv(name, value)
@@ -45,31 +47,66 @@ def _doc(uri: str) -> types.TextDocumentIdentifier:
     return types.TextDocumentIdentifier(uri=uri)
 
 
+FLAGGED = {(2, "verify-incomplete"), (3, "verify-not-found"), (3, "verify-retracted"), (4, "verify-duplicate"),
+           (5, "verify-mismatch"), (5, "verify-superseded")}
+"""The draft's citations with a finding (the verified entry pandey2021vqf gets no diagnostic)."""
+
+
+async def _quick_fixes(client, uri: str, diagnostic: types.Diagnostic) -> dict[str, types.CodeAction]:
+    """Title -> code action, of those offered for `diagnostic`."""
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=_doc(uri), range=diagnostic.range, context=types.CodeActionContext(diagnostics=[diagnostic])))
+    return {action.title: action for action in actions or []}
+
+
+def _edits(action: types.CodeAction) -> dict[str, list[types.TextEdit]]:
+    """The action's own edit, by URI."""
+    if action.edit is None:
+        return {}
+    changes = dict(action.edit.changes or {})
+    for change in action.edit.document_changes or []:
+        changes[change.text_document.uri] = list(change.edits)
+    return changes
+
+
 async def test_findings_become_diagnostics_with_quick_fixes(client_name, workspace, registry):
     async with lsp_session(client_name, workspace, options={"verify": True}) as client:
         uri = open_file(client, workspace / "paper.tex")
         bib_uri = (workspace / "refs.bib").as_uri()
-        found = await wait_until(lambda: len(_verify_codes(client, uri)) >= 4 and _verify_codes(client, uri), timeout=60)
-        assert set(found) == {(2, "verify-incomplete"), (3, "verify-not-found"), (3, "verify-retracted"), (4, "verify-duplicate")}
-        assert found[(3, "verify-not-found")].severity == types.DiagnosticSeverity.Warning
-        assert found[(3, "verify-retracted")].severity == types.DiagnosticSeverity.Warning
-        assert found[(2, "verify-incomplete")].severity == types.DiagnosticSeverity.Information
-        bib_codes = await wait_until(lambda: {str(d.code) for d in client.diagnostics.get(bib_uri, []) if str(d.code).startswith("verify-")})
-        assert bib_codes == {"verify-incomplete", "verify-not-found", "verify-retracted", "verify-duplicate"}
+        found = await wait_until(lambda: len(_verify_codes(client, uri)) >= len(FLAGGED) and _verify_codes(client, uri), timeout=60)
+        assert set(found) == FLAGGED
+        severities = {code: d.severity for (_, code), d in found.items()}
+        assert severities == {
+            "verify-not-found": types.DiagnosticSeverity.Warning, "verify-mismatch": types.DiagnosticSeverity.Warning,
+            "verify-retracted": types.DiagnosticSeverity.Warning, "verify-superseded": types.DiagnosticSeverity.Information,
+            "verify-duplicate": types.DiagnosticSeverity.Information, "verify-incomplete": types.DiagnosticSeverity.Information}
+        bib_found = await wait_until(lambda: len(codes := {str(d.code): d for d in client.diagnostics.get(bib_uri, [])
+                                                            if str(d.code).startswith("verify-")}) >= len(FLAGGED) and codes)
+        assert {code: d.severity for code, d in bib_found.items()} == severities
 
-        incomplete = found[(2, "verify-incomplete")]
-        actions = await client.text_document_code_action_async(types.CodeActionParams(
-            text_document=_doc(uri), range=incomplete.range, context=types.CodeActionContext(diagnostics=[incomplete])))
-        fill = next(a for a in actions if a.title == "Fill in from the registry (bran2024chemcrow)")
-        [(edit_uri, [text_edit])] = [(u, e) for u, e in (fill.edit.changes or {}).items()] or [
-            (c.text_document.uri, c.edits) for c in fill.edit.document_changes]
+        fill = _edits((await _quick_fixes(client, uri, found[(2, "verify-incomplete")]))["Fill in from the registry (bran2024chemcrow)"])
+        [(edit_uri, [text_edit])] = fill.items()
         assert edit_uri == bib_uri and "journal = {Nature Machine Intelligence}" in text_edit.new_text
         assert text_edit.new_text.startswith("@article{bran2024chemcrow,")
+        # The same fix from the diagnostic on the .bib entry, once the user opens the .bib.
+        open_file(client, workspace / "refs.bib")
+        assert _edits((await _quick_fixes(client, bib_uri, bib_found["verify-incomplete"]))["Fill in from the registry (bran2024chemcrow)"]) == fill
+
+        authors = _edits((await _quick_fixes(client, uri, found[(5, "verify-mismatch")]))["Use the registry's authors (smith2006triose)"])
+        assert authors[bib_uri][0].new_text.startswith("@article{smith2006triose,\n  author = {Ralser, Markus")
+        published = _edits((await _quick_fixes(client, uri, found[(5, "verify-superseded")]))["Cite the published version (herger2024prime)"])
+        assert published[bib_uri][0].new_text.startswith("@article{herger2024prime,")
+        assert "doi = {10.1016/j.xgen.2025.100814}" in published[bib_uri][0].new_text
 
         duplicate = found[(4, "verify-duplicate")]
-        actions = await client.text_document_code_action_async(types.CodeActionParams(
-            text_document=_doc(uri), range=duplicate.range, context=types.CodeActionContext(diagnostics=[duplicate])))
-        assert any(a.title == "Merge into pandey2021vqf (cite pandey2021vqf instead of vqf2021again)" for a in actions)
+        merge = (await _quick_fixes(client, uri, duplicate))["Merge into pandey2021vqf (cite pandey2021vqf instead of vqf2021again)"]
+        assert [(e.range, e.new_text) for e in _edits(merge)[uri]] == [(duplicate.range, "pandey2021vqf")]
+        # The .bib's part comes as a command (every .bib edit arrives in an applyEdit of its own): run it, as the editor does.
+        before = (workspace / "refs.bib").read_text(encoding="utf-8")
+        await execute(client, merge.command.command, *merge.command.arguments)
+        after = (workspace / "refs.bib").read_text(encoding="utf-8")
+        start, end = before.index("@inproceedings{vqf2021again,"), before.index("@article{bran2024chemcrow,")
+        assert after == before[:start] + before[end:]
 
 
 async def test_add_from_doi_writes_the_entry_and_cites_it(client_name, workspace, registry):
@@ -177,7 +214,7 @@ async def test_completion_of_an_arxiv_id_and_a_registry_failure_fail_soft(client
     async with lsp_session(client_name, workspace, options={"verify": True}) as client:
         text = DRAFT.replace("\\end{document}", "Bosonic codes \\cite{arXiv:1707.08567v1\n\\end{document}")
         uri = open_file(client, workspace / "paper.tex", text)
-        end = types.Position(line=6, character=len("Bosonic codes \\cite{arXiv:1707.08567v1"))
+        end = types.Position(line=text.splitlines().index("Bosonic codes \\cite{arXiv:1707.08567v1"), character=len("Bosonic codes \\cite{arXiv:1707.08567v1"))
         [arxiv_item] = await _offered(client, uri, end, "arXiv 1707.08567: ")
         assert arxiv_item.sort_text == "!" and arxiv_item.text_edit.new_text == arxiv_item.label
         assert "Immink" in arxiv_item.detail and "2017" in arxiv_item.detail
@@ -193,13 +230,13 @@ async def test_completion_of_an_arxiv_id_and_a_registry_failure_fail_soft(client
 async def test_reopening_a_draft_asks_the_registries_nothing(client_name, workspace, registry):
     async with lsp_session(client_name, workspace, options={"verify": True}) as client:
         uri = open_file(client, workspace / "paper.tex")
-        first = await wait_until(lambda: len(_verify_codes(client, uri)) >= 4 and set(_verify_codes(client, uri)), timeout=60)
+        first = await wait_until(lambda: len(_verify_codes(client, uri)) >= len(FLAGGED) and set(_verify_codes(client, uri)), timeout=60)
     sent = registry.count()
     assert sent > 0
     async with lsp_session(client_name, workspace, options={"verify": True}) as client:
         uri = open_file(client, workspace / "paper.tex")
-        again = await wait_until(lambda: len(_verify_codes(client, uri)) >= 4 and set(_verify_codes(client, uri)), timeout=60)
-    assert again == first and registry.count() == sent
+        again = await wait_until(lambda: len(_verify_codes(client, uri)) >= len(FLAGGED) and set(_verify_codes(client, uri)), timeout=60)
+    assert again == first == FLAGGED and registry.count() == sent
 
 
 async def test_weak_fit_citations_become_information_diagnostics_with_a_quick_fix(client_name, tmp_path, registry, monkeypatch):

@@ -145,10 +145,13 @@ def _problem(key_range: Range, finding: Finding, bib_path: str) -> Problem:
 
 
 def code_actions(ws: Workspace, uri: str, range: Range, problems: list[Problem]) -> list[Action]:
-    """Quick fixes for the verify and weak-fit problems in the request, and "Add from …" for an identifier at the cursor."""
+    """Quick fixes for the verify and weak-fit problems in the request, and "Add from …" for an
+    identifier at the cursor; in a .bib file (no draft language), only the verify fixes."""
     document = ws.document(uri)
-    if document is None or document.language is None:
+    if document is None:
         return []
+    if document.language is None:
+        return quick_fixes(ws, problems) if document.path.lower().endswith(".bib") else []
     return quick_fixes(ws, problems) + fit_checks.quick_fixes(document, problems) + identifier_actions(document, range)
 
 
@@ -178,19 +181,23 @@ def _merge(ws: Workspace, state: BibState, lines: LspLineIndex, fix: dict) -> Ac
     if entry is None:
         return None
     span = entry.span
-    end = lines.clamp(Pos(span.end_line + 1, 0))
+    after = span.end_line + 1
+    if after < lines.line_count and not lines.line_text(after).strip():
+        after += 1  # and the blank line that separated it from the next entry
+    end = lines.clamp(Pos(after, 0))
     edits: dict[str, list[TextEdit]] = {state.file.path: [TextEdit(Range(lines.lsp_range(span.start_line, 0, span.start_line, 0).start, end), "")]}
+    renamed: set[tuple[str, int, int]] = set()  # a root draft's citations come with its project's too
     for draft in ws.drafts_using(state.file.path):
         for citation in ws.cited_in_project(draft):
-            uses = [use for use in citation.keys if use.key.lower() == fix["remove"].lower()]
-            if not uses:
-                continue
-            document = ws.document(citation.file) or _on_disk(citation.file)
+            file = citation.file or draft
+            uses = [use for use in citation.keys if use.key.lower() == fix["remove"].lower() and (file, use.line, use.col) not in renamed]
+            document = (ws.document(file) or _on_disk(file)) if uses else None
             if document is None:
                 continue
             for use in uses:
+                renamed.add((file, use.line, use.col))
                 where = document.lines.lsp_range(use.line, use.col, use.line, use.end_col)
-                edits.setdefault(citation.file, []).append(TextEdit(where, fix["keep"]))
+                edits.setdefault(file, []).append(TextEdit(where, fix["keep"]))
     return Action(f"{fix['title']} (cite {fix['keep']} instead of {fix['remove']})", "quickfix", edits)
 
 
