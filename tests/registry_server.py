@@ -103,6 +103,9 @@ class RegistryServer:
         self.records = records or Records()
         self.faults: list[Fault] = []
         self.requests: list[str] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        """The most requests this server was answering at once (reset it with `requests`)."""
         self._lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.httpd.daemon_threads = True
@@ -130,11 +133,17 @@ class RegistryServer:
     def take_fault(self, target: str) -> Fault | None:
         with self._lock:
             self.requests.append(target)
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
             for fault in self.faults:
                 if fault.match in target and fault.times > 0:
                     fault.times -= 1
                     return fault
         return None
+
+    def done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, str, str]:
         """(status, content type, body) for one request."""
@@ -241,6 +250,12 @@ def _handler(server: RegistryServer):
             parsed = urlparse(self.path)
             target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
             fault = server.take_fault(target)
+            try:
+                self._respond(parsed, fault)
+            finally:
+                server.done()
+
+        def _respond(self, parsed, fault: Fault | None) -> None:
             if fault and fault.hang:
                 time.sleep(fault.hang)
             if fault and fault.status:

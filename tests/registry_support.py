@@ -22,6 +22,7 @@ def registry(registry_server):
     """The server with no faults queued and an empty request log."""
     registry_server.faults.clear()
     registry_server.requests.clear()
+    registry_server.peak_in_flight = 0
     return registry_server
 
 

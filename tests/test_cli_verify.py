@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from registry_server import Fault
 from registry_support import registry, registry_env, registry_server  # noqa: F401 (fixtures)
 
 from citewise.server.cli import main
@@ -95,6 +96,7 @@ def test_verify_reports_one_finding_per_entry(capsys, registry_env):
     assert by_key["bran2024chemcrow"]["fix"]["entry"].startswith("@article{bran2024chemcrow,")
     assert "Sankar et al. 2014" in by_key["zhang2014scaling"]["detail"]
     assert "Ralser" in by_key["smith2006triose"]["detail"]
+    assert by_key["smith2006triose"]["fix"]["entry"].startswith("@article{smith2006triose,\n  author = {Ralser, Markus and Heeren")
 
 
 def test_verify_a_draft_checks_only_what_it_cites(capsys, registry_env, tmp_path):
@@ -132,3 +134,33 @@ def test_verify_bad_inputs_get_one_line_each(capsys, registry_env, tmp_path):
     assert code == 0 and out == ""
     assert len(lines) == 3 and "Traceback" not in err
     assert lines[0].startswith(str(binary)) and lines[1].startswith(str(notes)) and "missing.tex" in lines[2]
+
+
+def test_verify_asks_concurrently_but_never_more_than_the_bound(capsys, registry_env, tmp_path):
+    """Twelve entries, each answer held back a moment: several requests overlap, never more than MAX_WORKERS."""
+    from citewise.bib.registries import MAX_WORKERS
+
+    dois = sorted(path.stem.replace("_", "/", 1) for path in (FIXTURES.parent / "registries" / "crossref").glob("10.*.json"))[:12]
+    bib = tmp_path / "many.bib"
+    bib.write_text("".join(f"@misc{{entry{i},\n  doi = {{{doi}}}\n}}\n\n" for i, doi in enumerate(dois)), encoding="utf-8")
+    registry_env.faults.append(Fault(match="/crossref/works/10.", hang=0.3, times=len(dois)))
+    code, out, err = run(capsys, "verify", bib, "--json")
+    assert err == "" and len(json.loads(out)) == len(dois)
+    assert registry_env.count("crossref") >= len(dois)
+    assert 1 < registry_env.peak_in_flight <= MAX_WORKERS
+
+
+def test_verify_proposes_the_published_version_and_the_work_the_title_names(capsys, registry_env):
+    """A bioRxiv preprint whose recorded Crossref answer says `is-preprint-of` the Cell Genomics
+    article, and a real title under the DOI of another work (an eLife paper)."""
+    code, out, _ = run(capsys, "verify", FIXTURES / "published.bib", "--json")
+    preprint, swapped = json.loads(out)
+    assert code == 1
+    assert (preprint["status"], preprint["detail"]) == ("superseded", "published as DOI 10.1016/j.xgen.2025.100814")
+    published = preprint["fix"]["entry"]
+    assert published.startswith("@article{herger2024prime,") and "doi = {10.1016/j.xgen.2025.100814}" in published
+    assert "journal = {Cell Genomics}" in published and "year = {2025}" in published
+    assert swapped["status"] == "mismatch" and "Sankar et al. 2014" in swapped["detail"]
+    assert swapped["fix"]["title"] == "Use the entry with this title"
+    assert swapped["fix"]["entry"].startswith("@article{bran2024swapped,")
+    assert "doi = {10.1038/s42256-024-00832-8}" in swapped["fix"]["entry"] and "Nature Machine Intelligence" in swapped["fix"]["entry"]
