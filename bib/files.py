@@ -21,6 +21,9 @@ read line by line decodes each line as its format says: JSON Lines is UTF-8):
    set so the caller can warn.
 Binary data (NUL bytes and more than 10 % control characters in the first 64 KB, without a
 UTF-16 byte-order mark) is refused.
+Text that is no file, a query on the command line or on stdin (`citewise search`), has no
+byte-order mark or declaration to go by: it is read as UTF-8, bytes that are not becoming U+FFFD
+(`server/cli/search_cmd.py`).
 
 Writing (`write_atomically`): a temporary file in the target's own directory, renamed over
 it. A symlink is followed, so the link stays a link and its target gets the new content;

@@ -36,8 +36,9 @@ def test_every_package_has_a_row_and_every_row_a_package():
     assert set(rows) == set(modules_by_folder()), "add a row to README.md's Layout table for each package"
 
 
-def test_each_row_names_exactly_the_modules_of_its_folder():
-    rows = layout_rows((ROOT / "README.md").read_text(encoding="utf-8"))
+def layout_problems(readme: str) -> list[str]:
+    """Each module missing from its folder's row, and each name in a row that is no module there."""
+    rows = layout_rows(readme)
     problems = []
     for folder, modules in modules_by_folder().items():
         named = set(MODULE_NAME.findall(rows.get(folder, "")))
@@ -45,7 +46,22 @@ def test_each_row_names_exactly_the_modules_of_its_folder():
             problems.append(f"{folder}/{module}.py is not named in README.md's Layout row for {folder}/")
         for name in sorted(named - modules):
             problems.append(f"README.md's Layout row for {folder}/ names `{name}`, which is not a module there")
+    return problems
+
+
+def test_each_row_names_exactly_the_modules_of_its_folder():
+    problems = layout_problems((ROOT / "README.md").read_text(encoding="utf-8"))
     assert not problems, "\n".join(problems)
+
+
+def test_the_check_fails_for_a_module_left_out_and_for_one_that_is_gone():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    changed = readme.replace("and `convert`, the one place", "and `converter`, the one place", 1)
+    assert changed != readme
+    assert layout_problems(changed) == [
+        "server/lsp/convert.py is not named in README.md's Layout row for server/lsp/",
+        "README.md's Layout row for server/lsp/ names `converter`, which is not a module there",
+    ]
 
 
 def test_the_check_reads_the_table_it_means():
@@ -55,7 +71,9 @@ def test_the_check_reads_the_table_it_means():
     assert len(modules_by_folder()) >= 11
 
 
-THREAD_START = re.compile(r"\bThread\(|ThreadPoolExecutor\(|ProcessPoolExecutor\(|_thread\.start_new")
+# A thread or a pool started, or work handed to asyncio's default pool (which starts threads).
+THREAD_START = re.compile(r"\bThread\(|\bTimer\(|ThreadPoolExecutor\(|ProcessPoolExecutor\(|_thread\.start_new"
+                          r"|\bto_thread\(|run_in_executor\(\s*None\b")
 
 
 def modules_starting_threads() -> set[str]:
@@ -74,6 +92,9 @@ def test_every_module_that_starts_a_thread_is_named_in_the_concurrency_model():
 
 def test_the_thread_check_sees_the_threads_there_are():
     assert {"lsp/transport.py", "mcp/server.py", "bibtex/reader.py", "index/search.py"} <= modules_starting_threads()
+    for start in ("threading.Timer(1, f)", "await asyncio.to_thread(f)", "loop.run_in_executor(None, f)"):
+        assert THREAD_START.search(start), start
+    assert not THREAD_START.search("loop.run_in_executor(self.lanes[lane], f)"), "a lane is the model's own thread"
 
 
 def test_the_index_api_is_type_checked_module_by_module():

@@ -124,7 +124,8 @@ def _update_settings(project: Workspace, settings: Settings) -> None:
 
 
 async def load_model(ls: CitewiseServer) -> None:
-    """Import torch and load the model on the `model` lane (seconds).
+    """Load the embedding model on the `model` lane (seconds; torch is imported only for a
+    model our own encoder does not run, bib/index/embed.py).
 
     The features thread keeps answering meanwhile; the index searcher picks the model up
     on its next use there, since its SQLite connection belongs to that thread.
@@ -132,8 +133,9 @@ async def load_model(ls: CitewiseServer) -> None:
     progress = await WorkDone.begin(ls, "citewise: loading the embedding model")
     try:
         assert ls.project is not None  # load_model starts once the workspace exists
-        # importing torch holds the GIL for up to a second at a time: the editor's first requests
-        # in a draft just opened go first (lexical ranking answers until the model is ready)
+        # loading holds the GIL for long stretches (importing torch, when a model needs it, up to a
+        # second at a time): the editor's first requests in a draft just opened go first
+        # (lexical ranking answers until the model is ready)
         await asyncio.wrap_future(ls.lanes.submit_when_quiet("model", ls.project.load_model))
     except Exception as error:
         ls.model_state = "failed"
