@@ -329,3 +329,12 @@ def test_a_common_word_is_counted_only_as_far_as_the_term_choice_needs(seeded, e
         expected.append(term)
     assert expected and Searcher(seeded, embedder)._selective(list(exact)) == expected
     assert Searcher(seeded)._selective(list(exact)) == expected
+
+
+def test_fuzzy_candidates_rank_among_as_many_papers_per_lookup_as_asked(seeded):
+    """Completion's fallback while the index table is built asks for few candidates: each paper
+    read is a SQLite step that hands the GIL to the thread building the table."""
+    everything = Searcher(seeded).fuzzy_candidates("diffusion", k=50)
+    few = Searcher(seeded).fuzzy_candidates("diffusion", k=50, candidates=2)
+    assert len(everything) > 4 and 0 < len(few) <= 4  # the key prefix and the word lookups, 2 each
+    assert {hit.ref.key for hit in few} <= {hit.ref.key for hit in everything}

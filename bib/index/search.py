@@ -120,9 +120,10 @@ class Searcher:
             signals["fuzzy"] = self._fuzzy(text, depth, allowed)
         return signals
 
-    def fuzzy_candidates(self, typed: str, k: int = 50) -> list[SearchHit]:
-        """Papers matching a few typed characters: a key prefix, an author, title words, a year."""
-        ranked = self._fuzzy(strip_markup(typed), k, None)
+    def fuzzy_candidates(self, typed: str, k: int = 50, candidates: int = CANDIDATE_LIMIT) -> list[SearchHit]:
+        """Papers matching a few typed characters: a key prefix, an author, title words, a year;
+        ranked among at most `candidates` papers from each of those lookups."""
+        ranked = self._fuzzy(strip_markup(typed), k, None, candidates)
         found = self.index.get_by_ids(ranked.ids)
         return [SearchHit(found[i][0], score, fuzzy=score, row_id=i) for i, score in zip(ranked.ids, ranked.scores)
                 if i in found]
@@ -204,15 +205,15 @@ class Searcher:
         assert self.embedder is not None, "vectors_of needs the model"
         return self.index.vectors_of(row_ids, self.embedder.dimension)
 
-    def _fuzzy(self, text: str, depth: int, allowed: set[int] | None) -> _Ranked:
+    def _fuzzy(self, text: str, depth: int, allowed: set[int] | None, limit: int = CANDIDATE_LIMIT) -> _Ranked:
         words = _WORD.findall(text.lower())
         years = {word for word in words if _YEAR.match(word)}
         names = [word for word in words if word not in years]
         typed = text.strip()
-        candidates = self.index.key_prefix_ids(typed, CANDIDATE_LIMIT) if typed and " " not in typed else set()
-        candidates |= self._word_prefix_ids(names, years)
+        candidates = self.index.key_prefix_ids(typed, limit) if typed and " " not in typed else set()
+        candidates |= self._word_prefix_ids(names, years, limit)
         if len(candidates) < depth:
-            candidates |= self.index.similar_author_ids(names, CANDIDATE_LIMIT)
+            candidates |= self.index.similar_author_ids(names, limit)
         if allowed is not None:
             candidates &= allowed
         labels = self.index.labels(candidates)
@@ -229,13 +230,13 @@ class Searcher:
         scored = scored[:depth]
         return _Ranked([row_id for _, row_id in scored], [score for score, _ in scored])
 
-    def _word_prefix_ids(self, names: list[str], years: set[str]) -> set[int]:
+    def _word_prefix_ids(self, names: list[str], years: set[str], limit: int) -> set[int]:
         """Papers holding every typed word in title, authors or key; the last word may be unfinished."""
         words = [word for word in names if len(word) > 1 and word not in STOPWORDS]
         if words:
-            return self.index.word_prefix_ids(words, len(words[-1]) >= MIN_PREFIX_LENGTH, CANDIDATE_LIMIT)
+            return self.index.word_prefix_ids(words, len(words[-1]) >= MIN_PREFIX_LENGTH, limit)
         if years:
-            return self.index.year_ids(years, CANDIDATE_LIMIT)
+            return self.index.year_ids(years, limit)
         return set()
 
     # Fusion

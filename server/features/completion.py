@@ -49,6 +49,10 @@ TYPED_WEIGHT = 0.7
 CONTEXT_WEIGHT = 0.3
 BACKGROUND_BATCH = 8  # small batches keep the model's working memory low (~190 MB less than 64)
 FIELDS_WAIT_S = 5.0  # bounded for a machine under load; a small file takes milliseconds
+# While the first index table is built, typed text is matched by the index's own lookups, among
+# this many papers per lookup: each one read is a step of SQLite, which hands the GIL to the
+# thread building the table and waits to get it back (200 per lookup took 60-250 ms then).
+FALLBACK_CANDIDATES = 3 * MAX_INDEX_CANDIDATES
 MIN_INDEX_FUZZY_CHARS = 3  # one or two letters match too much of a large index to rank in time
 INDEX_TABLES = IndexTables()
 
@@ -255,7 +259,8 @@ def _typed_index_entries(ws: Workspace, typed: str, skipped: Callable[[str], boo
     searcher, index = ws.searcher, ws.index
     if table is None or index is None:
         assert searcher is not None  # _rank_index checked
-        return [_index_entry(hit.ref, revision) for hit in searcher.fuzzy_candidates(typed, k=MAX_INDEX_CANDIDATES)]
+        hits = searcher.fuzzy_candidates(typed, k=MAX_INDEX_CANDIDATES, candidates=FALLBACK_CANDIDATES)
+        return [_index_entry(hit.ref, revision) for hit in hits]
     found = table.candidates(typed, MAX_INDEX_CANDIDATES, skipped)
     missing = [row_id for row_id, key in found if _INDEX_ENTRIES.get(key, (None,))[0] != revision]
     fetched = {ref.key: ref for ref, _ in index.get_by_ids(missing).values()} if missing else {}
