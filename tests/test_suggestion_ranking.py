@@ -272,6 +272,21 @@ def test_loading_the_model_takes_the_objects_then_alive_out_of_the_collectors_wa
     assert before == "0" and int(after) > 10_000 and ready == "True"  # numpy, tokenizers, the server: no torch
 
 
+def test_the_model_has_encoded_once_before_it_is_published(tmp_path):
+    """The first encoding (the memory-mapped weights read for the first time) happens on the model
+    lane, not in the first completion that ranks densely: the tokenizer has been set to cut a query
+    (256 tokens; its file says 128)."""
+    script = ("from citewise.server.features.papers import Papers; "
+              "from citewise.server.features.settings import Settings; "
+              "papers = Papers(None, Settings().model); papers.load_model(); "
+              "print(papers.embedder.model._tokenizer.truncation['max_length'], papers.embedder.query_max_tokens)")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    cut, query_tokens = result.stdout.split()
+    assert cut == query_tokens == "256"
+
+
 def test_a_model_that_fails_to_load_still_takes_torch_out_of_the_collectors_walk(tmp_path):
     """torch is imported before the model folder is found missing; it stays as long as the server."""
     script = ("import gc, sys; from citewise.server.features.papers import Papers\n"
