@@ -85,6 +85,17 @@ def test_drafts_find_their_declared_bib_files(tmp_path):
     assert sorted(ws.drafts_using(bib)) == sorted([str(tmp_path / "notes.md"), str(tmp_path / "paper.tex")])
 
 
+def test_a_draft_in_a_symlinked_folder_has_its_bib_file_once(tmp_path):
+    """The draft names refs.bib beside it, and its project (read with symlinks followed) names the
+    same file by its real path: one .bib state, not the file parsed, embedded and ranked twice."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    ws = make_workspace(tmp_path / "link", None)
+    uri = open_file(ws, tmp_path / "link" / "paper.tex")
+    assert ws.bib_paths_for(uri) == [str(tmp_path / "link" / "refs.bib")]
+    assert len(ws.bib_states_for(uri)) == 1
+
+
 def test_open_text_overrides_the_file_on_disk(tmp_path):
     ws = make_workspace(tmp_path, None)
     uri = open_file(ws, tmp_path / "paper.tex", "\\bibliography{other}\n\\cite{x}\n")

@@ -155,7 +155,10 @@ class DraftCatalog:
         if not paths:
             root = self.including_root(path)
             paths = [os.path.abspath(p) for p in self.project(root).bib_files] if root else []
-        paths = list(dict.fromkeys(paths))
+        unique: dict[str, str] = {}
+        for bib in paths:  # a file named twice (once through a symlink) counts once, as first named
+            unique.setdefault(os.path.realpath(bib), bib)
+        paths = list(unique.values())
         self._bib_paths[path] = (stamp, paths)
         return paths
 
