@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter, OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -156,26 +157,34 @@ def candidates_at(ws: Workspace, document: Document, offset: int, wait_for_libra
                             {"hybrid": pool[row_id]}) for row_id in row_list]
     from_zotero = ws.index.filtered_ids(None, None, "zotero", among=row_list)  # these rows only, by primary key
     if vectors is not None and candidates:
-        paper_vectors = searcher.vectors_of(row_list)
-        similarities = paper_vectors @ vectors.T
-        cited_rows = [row for row in (library.row_of_key(key) for key in cited.keys) if row is not None]
-        cited_keys = [key for key in cited.keys if library.row_of_key(key) is not None]
-        cited_similarity = paper_vectors @ searcher.vectors_of(cited_rows).T if cited_rows else None
-        for i, candidate in enumerate(candidates):
-            for j, name in enumerate(CONTEXT_SIGNALS):
-                candidate.features[name] = float(similarities[i, j]) if j == 0 or _has_text(around, name) else 0.0
-            if cited_similarity is not None:
-                own = [k for k, key in enumerate(cited_keys) if key != candidate.key]
-                if own:
-                    best = max(own, key=lambda k: cited_similarity[i, k])
-                    candidate.features["cited_similarity"] = float(cited_similarity[i, best])
-                    candidate.evidence["cited_similarity"] = cited_keys[best]
+        _add_similarity_features(candidates, searcher, vectors, cited.keys, library, around)
     store = feedback_for(ws)
     for candidate in candidates:
         add_link_features(candidate.row_id, candidate.features, candidate.evidence, links)
         _add_draft_features(candidate, cited, counts, cocited, library, from_zotero, store)
         _add_matched_words(candidate, context.query, around)
     return Ranking(context.sentence, cited.nearby, candidates)
+
+
+def _add_similarity_features(candidates: list[Candidate], searcher, vectors: np.ndarray, cited_keys: Iterable[str],
+                             library: Library, around: Surroundings) -> None:
+    """Each candidate's cosine similarity to the sentence, paragraph, section and document
+    (`vectors`, in CONTEXT_SIGNALS order; 0 for a part without text of its own), and to the
+    closest paper the draft cites but itself."""
+    paper_vectors = searcher.vectors_of([candidate.row_id for candidate in candidates])
+    similarities = paper_vectors @ vectors.T
+    cited_rows = [row for row in (library.row_of_key(key) for key in cited_keys) if row is not None]
+    cited = [key for key in cited_keys if library.row_of_key(key) is not None]
+    cited_similarity = paper_vectors @ searcher.vectors_of(cited_rows).T if cited_rows else None
+    for i, candidate in enumerate(candidates):
+        for j, name in enumerate(CONTEXT_SIGNALS):
+            candidate.features[name] = float(similarities[i, j]) if j == 0 or _has_text(around, name) else 0.0
+        if cited_similarity is not None:
+            own = [k for k, key in enumerate(cited) if key != candidate.key]
+            if own:
+                best = max(own, key=lambda k: cited_similarity[i, k])
+                candidate.features["cited_similarity"] = float(cited_similarity[i, best])
+                candidate.evidence["cited_similarity"] = cited[best]
 
 
 def _add_draft_features(candidate: Candidate, cited: _CitedInDraft, counts: Counter, cocited: dict,
