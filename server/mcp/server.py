@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
@@ -64,6 +65,23 @@ def create_server(options: Options) -> MCPServer:
         value = await domain.run(ToolError, function, session, *args)
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
         return CallToolResult(content=[TextContent(type="text", text=text)])
+
+    _add_tools(server, session, call)
+
+    @server.resource("citewise://index/stats", mime_type="application/json", description="index statistics")
+    async def index_stats() -> str:
+        return json.dumps(await domain.run(ResourceError, library_tools.index_statistics, session))
+
+    @server.resource("citewise://bibliography/{+draft_path}", mime_type="application/x-bibtex",
+                     description="the BibTeX entries a draft cites")
+    async def draft_bibliography(draft_path: str) -> str:
+        return await domain.run(ResourceError, draft_tools.bibliography, session, draft_path)
+
+    return server
+
+
+def _add_tools(server: MCPServer, session: Session, call: Callable[..., Awaitable[CallToolResult]]) -> None:
+    """The tools, each validated by the SDK from its signature and run through `call`."""
 
     @server.tool(annotations=READ)
     async def search_papers(
@@ -120,14 +138,3 @@ def create_server(options: Options) -> MCPServer:
     async def library_status() -> CallToolResult:
         """Index size, paper sources, model, last Zotero sync."""
         return await call(library_tools.library_status)
-
-    @server.resource("citewise://index/stats", mime_type="application/json", description="index statistics")
-    async def index_stats() -> str:
-        return json.dumps(await domain.run(ResourceError, library_tools.index_statistics, session))
-
-    @server.resource("citewise://bibliography/{+draft_path}", mime_type="application/x-bibtex",
-                     description="the BibTeX entries a draft cites")
-    async def draft_bibliography(draft_path: str) -> str:
-        return await domain.run(ResourceError, draft_tools.bibliography, session, draft_path)
-
-    return server
