@@ -320,7 +320,12 @@ def test_text_already_latex_is_written_as_it_is(tmp_path, reader_format, flavour
 def test_written_symbols_are_spelled_as_better_bibtex_does():
     """Why bib/bibtex/latex.py keeps its own tables: pylatexenc 2.11 writes `{\\textemdash}` and
     `\\ensuremath{\\alpha}`, latexcodec 3.0 `\\L ukasz`; Better BibTeX (and this writer) write these."""
+    from pylatexenc.latexencode import unicode_to_latex as pylatexenc_unicode_to_latex
+
     from citewise.bib.bibtex.latex import unicode_to_latex
 
-    assert unicode_to_latex("Łukasz Ødegård — 15% α ≤ β") == r"{\L}ukasz {\O}deg{\aa}rd --- 15\% $\alpha$ $\leq$ $\beta$"
+    text = "Łukasz Ødegård — 15% α ≤ β"
+    assert unicode_to_latex(text) == r"{\L}ukasz {\O}deg{\aa}rd --- 15\% $\alpha$ $\leq$ $\beta$"
+    assert pylatexenc_unicode_to_latex(text) == \
+        r"{\L}ukasz {\O}deg\r{a}rd {\textemdash} 15\% \ensuremath{\alpha} \ensuremath{\leq} \ensuremath{\beta}"
     assert latex_to_unicode(r"{\it Things} and \emph{more}: {\bf bold}") == "Things and more: bold"
