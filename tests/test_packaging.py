@@ -70,3 +70,19 @@ def test_torch_is_pinned_as_the_makefile_installs_it_first():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert f"TORCH := {pins[0]}" in makefile
     assert makefile.index("$(PIP) install $(TORCH)") < makefile.index('$(PIP) install ".[test]"')
+
+
+def test_tests_and_the_processes_they_start_run_this_tree():
+    """No reinstall before a run: build/tree maps citewise.server/citewise.bib onto server/ and bib/."""
+    import subprocess
+
+    import citewise.bib.model
+    import citewise.server.lsp.convert
+
+    assert Path(citewise.server.lsp.convert.__file__).resolve() == ROOT / "server" / "lsp" / "convert.py"
+    assert Path(citewise.bib.model.__file__).resolve() == ROOT / "bib" / "model.py"
+    printed = subprocess.run([sys.executable, "-c", "import citewise.bib.model as m; print(m.__file__)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(printed).resolve() == ROOT / "bib" / "model.py"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "--force-reinstall" not in makefile and "\n$(VENV)/.deps: pyproject.toml\n" in makefile
