@@ -38,6 +38,9 @@ its domain thread (server/mcp/server.py) in the features thread's place, and the
 working for its `Workspace`. The library's `read_bib_file(wait=False)`
 (bib/bibtex/reader.py) parses fields on a daemon thread of its own only when no executor is
 given; the server always gives it the `files` lane.
+Libraries compute on threads of their own, sized once per process: numpy's BLAS is held to one
+thread and torch's count is set by the first model load (bib/index/embed.py, bib/index/bert.py);
+usearch builds the HNSW graph on every core (bib/index/ann.py).
 
 Suggestions come first. While a keystroke's suggestions are computed (`Lanes.foreground`,
 around `push_suggestions` in server/lsp/documents.py), background work that can pause between
