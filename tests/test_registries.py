@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
-from registry_server import Fault
+from registry_server import FIXTURES, Fault
 from registry_support import make_registries, registry, registry_server  # noqa: F401 (fixtures)
 
 from citewise.bib.model import Author, Reference
@@ -91,6 +92,23 @@ def test_retraction_and_journal_ref_signals(registry):
         preprint = registries.identifier(parse_identifier("astro-ph/0601001"))
     assert retracted.retracted_by == "10.1155/2023/9753475"
     assert preprint.journal_ref == "ActaAstron.56:1-50,2006"
+
+
+def test_update_to_and_updated_by_are_both_read_and_only_retractions_count():
+    """commonmeta's recorded PLOS Pathogens answer lists a `new_version` update in both relations,
+    aimed at its own DOI: not a retraction. The same answer with that update typed `retraction`
+    in only one of the relations is retracted either way; an `update-to` aimed at another DOI
+    (the record is then the notice itself) says nothing about this work."""
+    from citewise.bib.registries.crossref import work_from_message
+
+    message = json.loads((FIXTURES / "crossref" / "10.1371_journal.ppat.1008184.json").read_text(encoding="utf-8"))["message"]
+    [update] = message["update-to"]
+    retraction = {**update, "type": "retraction", "label": "Retraction"}
+    assert work_from_message(message).retracted_by == ""
+    assert work_from_message({**message, "update-to": [], "updated-by": [retraction]}).retracted_by == "10.1371/journal.ppat.1008184"
+    assert work_from_message({**message, "update-to": [retraction], "updated-by": []}).retracted_by == "Retraction"
+    elsewhere = {**retraction, "DOI": "10.1371/journal.ppat.0000001"}
+    assert work_from_message({**message, "update-to": [elsewhere], "updated-by": []}).retracted_by == ""
 
 
 def test_a_search_answer_is_never_taken_without_an_agreeing_title(registry):

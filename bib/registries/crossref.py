@@ -3,7 +3,7 @@
 Retraction signals, both directions: a work is retracted when its `updated-by` lists a
 retraction, withdrawal or removal, or when its own `update-to` does so for its own DOI (some
 publishers deposit it that way). An `update-to` aimed at another DOI makes the record the notice
-itself. `relation.is-preprint-of` links a preprint to its published version.
+itself, which says nothing about the work it describes. `relation.is-preprint-of` links a preprint to its published version.
 """
 
 from __future__ import annotations
@@ -88,12 +88,8 @@ def work_from_message(message: dict) -> Work:
         if isinstance(update, dict) and update.get("type", "").lower() in RETRACTING:
             work.retracted_by = normalize_doi(update.get("DOI", "")) or update.get("label", "retracted")
     for update in message.get("update-to", []) or []:
-        if isinstance(update, dict) and update.get("type", "").lower() in RETRACTING:
-            target = normalize_doi(update.get("DOI", ""))
-            if target == doi:
-                work.retracted_by = work.retracted_by or update.get("label", "retracted")
-            elif target:
-                work.notice_for = target
+        if isinstance(update, dict) and update.get("type", "").lower() in RETRACTING and normalize_doi(update.get("DOI", "")) == doi:
+            work.retracted_by = work.retracted_by or update.get("label", "retracted")
     work.cites = [normalize_doi(cited["DOI"]) for cited in message.get("reference", []) or []
                   if isinstance(cited, dict) and isinstance(cited.get("DOI"), str) and normalize_doi(cited["DOI"])]
     relation = message.get("relation") or {}

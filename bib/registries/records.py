@@ -23,8 +23,6 @@ class Work:
     """The registry that described it: crossref, datacite, arxiv, openalex, openlibrary, pubmed."""
     retracted_by: str = ""
     """Non-empty when the registry marks the work retracted or withdrawn: the notice's DOI or a label."""
-    notice_for: str = ""
-    """Non-empty when this record is itself a retraction notice: the DOI of the retracted work."""
     published_doi: str = ""
     """For a preprint: the DOI of its published version, when the registry links one."""
     journal_ref: str = ""
