@@ -91,7 +91,7 @@ def test_verify_reports_one_finding_per_entry(capsys, registry_env):
     by_key = {finding["key"]: finding for finding in findings}
     assert by_key["han2022music"]["line"] == 22
     assert "10.1155/2023/9753475" in by_key["han2022music"]["detail"]
-    assert by_key["vqf2021again"]["fix"] == {"title": "Merge into pandey2021vqf", "keep": "pandey2021vqf", "remove": "vqf2021again"}
+    assert by_key["vqf2021again"]["fix"] == {"title": "Merge into pandey2021vqf", "keep": "pandey2021vqf", "remove": "vqf2021again", "citations": []}
     assert "journal = {Nature Machine Intelligence}" in by_key["bran2024chemcrow"]["fix"]["entry"]
     assert by_key["bran2024chemcrow"]["fix"]["entry"].startswith("@article{bran2024chemcrow,")
     assert "Sankar et al. 2014" in by_key["zhang2014scaling"]["detail"]
@@ -102,11 +102,29 @@ def test_verify_reports_one_finding_per_entry(capsys, registry_env):
 def test_verify_a_draft_checks_only_what_it_cites(capsys, registry_env, tmp_path):
     shutil.copy(FIXTURES / "references.bib", tmp_path / "refs.bib")
     (tmp_path / "paper.tex").write_text("Filters \\cite{pandey2021vqf} and books \\citep{banks2008weapons}.\n\\bibliography{refs}\n", encoding="utf-8")
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
     code, out, err = run(capsys, "verify", tmp_path / "paper.tex")
     lines = out.splitlines()
     assert code == 0 and err == ""
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before  # verify writes nothing
     assert [line.split(": ")[1:3] for line in lines] == [["pandey2021vqf", "verified"], ["banks2008weapons", "verified"]]
     assert lines[0].startswith(f"{tmp_path / 'refs.bib'}:5: ")
+
+
+def test_a_duplicates_fix_names_each_citation_to_rename(capsys, registry_env, tmp_path):
+    shutil.copy(FIXTURES / "references.bib", tmp_path / "refs.bib")
+    intro = "Again \\citep[p.~2]{banks2008weapons, vqf2021again}.\n"
+    paper = "Filters \\cite{pandey2021vqf} and \\cite{vqf2021again}.\n\\input{intro}\n\\bibliography{refs}\n"
+    (tmp_path / "intro.tex").write_text(intro, encoding="utf-8")
+    (tmp_path / "paper.tex").write_text(paper, encoding="utf-8")
+    code, out, _ = run(capsys, "verify", tmp_path / "paper.tex", "--json")
+    [duplicate] = [finding for finding in json.loads(out) if finding["status"] == "duplicate"]
+    assert code == 0 and duplicate["key"] == "vqf2021again" and duplicate["fix"]["keep"] == "pandey2021vqf"
+    assert duplicate["fix"]["citations"] == [
+        {"file": str(tmp_path / "paper.tex"), "line": 1, "column": paper.index("vqf2021again") + 1},
+        {"file": str(tmp_path / "intro.tex"), "line": 1, "column": intro.index("vqf2021again") + 1}]
+    _, text, _ = run(capsys, "verify", tmp_path / "paper.tex")
+    assert f"    cite pandey2021vqf at {tmp_path / 'intro.tex'}:1:{intro.index('vqf2021again') + 1}\n" in text
 
 
 def test_verify_offline_with_nothing_cached_is_unverifiable_not_an_error(capsys, registry_env):

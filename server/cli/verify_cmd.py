@@ -50,5 +50,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{finding.file}:{finding.line}: {finding.key}: {finding.status}: {finding.detail}")
             if finding.fix:
                 print(f"    fix: {finding.fix['title']}")
+                for site in finding.fix.get("citations", []):
+                    print(f"    cite {finding.fix['keep']} at {site['file']}:{site['line']}:{site['column']}")
     return 1 if any(finding.is_problem for finding in findings) else 0
 

@@ -34,7 +34,8 @@ class Finding:
     detail: str
     fix: dict | None = None
     """`{"title", "key", "entry"}` (the BibTeX entry to put in place of this one), or for a
-    duplicate `{"title", "keep", "remove"}` (cite `keep` wherever `remove` is cited, drop `remove`)."""
+    duplicate `{"title", "keep", "remove", "citations"}`: cite `keep` wherever `remove` is cited
+    (`citations`: `{file, line, column}`, 1-based, of each `remove` in the drafts checked), drop `remove`."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,20 +59,27 @@ def verify_paths(
     problems reading inputs are appended to `errors` as `file:line: message` lines.
     """
     errors = errors if errors is not None else []
-    refs = collect_references(paths, errors)
+    cited_at: dict[str, list[dict]] = {}
+    refs = collect_references(paths, errors, cited_at)
     own = registries is None
     registries = registries or Registries.open(offline=offline)
     try:
-        return check_all(refs, registries, known)
+        findings = check_all(refs, registries, known)
     finally:
         if own:
             registries.close()
+    for finding in findings:
+        if finding.status == "duplicate" and finding.fix:
+            finding.fix["citations"] = cited_at.get(finding.key.lower(), [])
+    return findings
 
 
-def collect_references(paths: Iterable[str | Path], errors: list[str]) -> list[Reference]:
-    """The entries to check, each once (by .bib file and key), with their origin file and line."""
+def collect_references(paths: Iterable[str | Path], errors: list[str], cited_at: dict[str, list[dict]] | None = None) -> list[Reference]:
+    """The entries to check, each once (by .bib file and key), with their origin file and line;
+    `cited_at` gets, by lower-cased key, where the drafts cite it (`{file, line, column}`, 1-based)."""
     from citewise.server.drafts.project import language_of, load_draft
 
+    cited_at = cited_at if cited_at is not None else {}
     chosen: dict[tuple[str, str], Reference] = {}
     for path in paths:
         path = Path(path)
@@ -86,6 +94,11 @@ def collect_references(paths: Iterable[str | Path], errors: list[str]) -> list[R
                 for bib in draft.bib_files:
                     for ref in _bib_references(Path(bib), errors):
                         library.setdefault(ref.key.lower(), ref)
+                for citation in draft.citations:
+                    for use in citation.keys:
+                        site = {"file": citation.file or str(path), "line": use.line + 1, "column": use.col + 1}
+                        if site not in cited_at.setdefault(use.key.lower(), []):
+                            cited_at[use.key.lower()].append(site)
                 for key in draft.cited_keys():
                     ref = library.get(key.lower())
                     if ref is not None:
