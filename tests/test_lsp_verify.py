@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from pathlib import Path
 
@@ -121,6 +122,21 @@ async def test_add_from_doi_writes_the_entry_and_cites_it(client_name, workspace
         bib = (workspace / "refs.bib").read_text(encoding="utf-8")
         assert "@inproceedings{sinopSeededImageSegmentation2007,\n  author = {Sinop, Ali Kemal" in bib
         assert "a segmentation paper \\cite{sinopSeededImageSegmentation2007}." in (workspace / "paper.tex").read_text(encoding="utf-8")
+
+
+async def test_add_from_arxiv_in_the_text_cites_it_there(client_name, workspace, registry):
+    """An identifier pasted in a sentence, outside any citation, becomes a citation in its place."""
+    text = DRAFT.replace("\\end{document}", "Bosonic codes (see https://arxiv.org/abs/1707.08567v1) work.\n\\end{document}")
+    (workspace / "paper.tex").write_text(text, encoding="utf-8")
+    async with lsp_session(client_name, workspace, options={"verify": True}) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        where = types.Position(line=text.splitlines().index("Bosonic codes (see https://arxiv.org/abs/1707.08567v1) work."), character=30)
+        actions = await client.text_document_code_action_async(types.CodeActionParams(
+            text_document=_doc(uri), range=types.Range(start=where, end=where), context=types.CodeActionContext(diagnostics=[])))
+        add = next(a for a in actions if a.title == "Add from arXiv 1707.08567")
+        assert await execute(client, add.command.command, *add.command.arguments) == {"applied": True}
+        key = re.search(r"@misc\{(\w+),\n  author = \{Immink", (workspace / "refs.bib").read_text(encoding="utf-8")).group(1)
+        assert f"Bosonic codes (see \\cite{{{key}}}) work." in (workspace / "paper.tex").read_text(encoding="utf-8")
 
 
 async def test_verify_is_off_by_default_and_sends_nothing(client_name, workspace, registry):

@@ -26,7 +26,7 @@ from citewise.bib.registries.resolve import Resolution, resolve_text
 from citewise.server.features import fit_checks
 from citewise.server.features.actions import Action
 from citewise.server.features.diagnostics import Problem
-from citewise.server.features.edits import cite_edits
+from citewise.server.features.edits import citation_text, cite_edits, cite_syntax
 from citewise.server.features.positions import Command, LspLineIndex, Pos, Range, TextEdit
 from citewise.server.features.verify import Finding, check_all
 from citewise.server.features.workspace import BibState, Document, Workspace, read_text
@@ -239,7 +239,8 @@ def key_for(ws: Workspace, uri: str, ref: Reference) -> tuple[str, bool]:
 
 def identifier_edits(ws: Workspace, uri: str, line: int, value: str, ref: Reference) -> dict[str, list[TextEdit]]:
     """Write `ref` to the draft's .bib (unless it holds the work already) and cite it in place of
-    the identifier on `line`: the edits of "Add from DOI …", which the user chose to run."""
+    the identifier on `line` (its key inside a citation, a new citation in the text): the edits of
+    "Add from DOI …", which the user chose to run."""
     document = ws.document(uri)
     if document is None:
         return {}
@@ -247,7 +248,10 @@ def identifier_edits(ws: Workspace, uri: str, line: int, value: str, ref: Refere
     edits = {} if existing else cite_edits(ws, uri, ref)
     found = _identifier_span(document.lines.line_text(line), value)
     if found is not None:
-        edits.setdefault(document.path, []).append(TextEdit(document.lines.lsp_range(line, found[0], line, found[1]), ref.key))
+        in_citation = any(use.line == line and use.col < found[1] and found[0] < use.end_col
+                          for citation in ws.citations(uri) for use in citation.keys)
+        text = ref.key if in_citation else citation_text(cite_syntax(ws, document), [ref.key])
+        edits.setdefault(document.path, []).append(TextEdit(document.lines.lsp_range(line, found[0], line, found[1]), text))
     return edits
 
 
