@@ -44,6 +44,20 @@ def test_enrich_fills_digest_papers_only_on_a_confident_match(capsys, registry_e
         assert invented.authors == []
 
 
+def test_a_key_from_a_bib_file_never_changes(capsys, registry_env, index_path, tmp_path):
+    """Only keys citewise made without authors and year are replaced (the old one kept as an alias);
+    an author's own key, from their .bib, stays as it is while the entry is filled in."""
+    bib = tmp_path / "mine.bib"
+    bib.write_text("@misc{heatbath,\n  title = {Heat-bath random walks with Markov bases},\n  eprint = {1605.08386}\n}\n", encoding="utf-8")
+    assert main(["index", "add", str(bib), "--no-embed"]) == 0
+    assert main(["index", "enrich"]) == 0
+    assert "enriched 1 of 1 incomplete papers" in capsys.readouterr().out
+    with Index.open(index_path) as index:
+        assert set(index.all_keys()) == {"heatbath"}
+        heat = index.get("heatbath")
+    assert heat.year == "2016" and [a.family for a in heat.authors] == ["Stanley", "Windisch"]
+
+
 def test_index_add_enrich_looks_up_what_it_read(capsys, registry_env, index_path):
     assert main(["index", "add", str(DIGEST), "--no-embed", "--enrich"]) == 0
     out = capsys.readouterr().out
