@@ -135,6 +135,17 @@ def test_429_with_retry_after_is_waited_out(registry):
     assert work is not None and registry.count("crossref") == 2
 
 
+def test_one_registrys_requests_are_spaced_and_a_retry_after_holds_them_all():
+    """The gate every thread passes before asking a registry (arithmetic on given clock readings)."""
+    from citewise.bib.registries.http import _Gate
+
+    gate = _Gate()
+    assert gate.reserve(3.0, now=100.0) == 0.0  # arXiv: one request every 3 s
+    assert gate.reserve(3.0, now=100.5) == 2.5 and gate.reserve(3.0, now=100.5) == 5.5
+    gate.hold(30.0, now=101.0)  # one thread is told Retry-After: 30
+    assert gate.reserve(3.0, now=102.0) == 29.0  # another thread waits it out too
+
+
 def test_a_retry_after_beyond_the_bound_gives_up_at_once(registry):
     registry.faults.append(Fault(match="/crossref/works/", status=503, retry_after="3600", times=5))
     with make_registries(registry) as registries, pytest.raises(RegistryUnavailable):

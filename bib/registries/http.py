@@ -4,7 +4,8 @@
 registry. It answers from the cache when it can; otherwise it waits for the registry's rate
 limit, sends the request, and retries 429/5xx answers, timeouts, dropped connections and
 malformed bodies with exponential backoff (honouring `Retry-After` up to a bound), then raises
-`RegistryUnavailable`, which callers report as `unverifiable`. A 404 (or 400 for a malformed
+`RegistryUnavailable`, which callers report as `unverifiable`. A `Retry-After` holds back every
+thread's next request to that registry, not only the one that was told. A 404 (or 400 for a malformed
 id) is an answer, "no such work", and is cached too. With `offline=True` nothing leaves the
 machine: an answer not in the cache raises `RegistryUnavailable` at once.
 
@@ -133,25 +134,36 @@ class RegistryHTTP:
                         if wait > self.settings.retry_after_max:
                             break
                         delay = max(delay, wait)
+                        self._gates[registry].hold(wait, time.monotonic())  # the other threads wait too
             if attempt + 1 < self.settings.max_attempts:
                 time.sleep(delay)
         raise RegistryUnavailable(f"{registry}: {problem}")
 
 
 class _Gate:
-    """Spaces requests to one registry at least `interval` seconds apart, across threads."""
+    """Spaces requests to one registry at least `interval` seconds apart, across threads, and
+    holds them all back while the registry's `Retry-After` runs."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._next = 0.0
 
     def wait(self, interval: float) -> None:
+        pause = self.reserve(interval, time.monotonic())
+        if pause > 0:
+            time.sleep(pause)
+
+    def reserve(self, interval: float, now: float) -> float:
+        """Book the next request's slot: the seconds from `now` until it may be sent."""
         with self._lock:
-            now = time.monotonic()
             start = max(now, self._next)
             self._next = start + interval
-        if start > now:
-            time.sleep(start - now)
+        return start - now
+
+    def hold(self, seconds: float, now: float) -> None:
+        """No request before `now + seconds` (a `Retry-After`)."""
+        with self._lock:
+            self._next = max(self._next, now + seconds)
 
 
 def _retry_after(value: str | None) -> float | None:
