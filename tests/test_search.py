@@ -88,6 +88,27 @@ def test_fuzzy_candidates_match_key_prefix_author_typo_and_year(seeded):
     assert "DCSolverImproving" in keys(searcher.fuzzy_candidates("predictor corrector"))[:3]
 
 
+def test_typed_words_fill_the_fuzzy_candidates_before_the_words_a_prefix_stands_for(index_location):
+    """The words as typed come first; longer words the last one begins are read only to fill the
+    limit (a common prefix's postings cost tens of ms at 1M papers). The papers holding only a
+    longer word are added first, so a lookup in row order would return them first."""
+    longer = [Reference(key=f"longer{n}", title=f"Generic username handling {n}", year="2020") for n in range(3)]
+    typed = [Reference(key=f"typed{n}", title=f"Generic user models {n}", year="2021") for n in range(5)]
+    other = [Reference(key="other", title="Specific user models", year="2022")]
+    with Index.open(index_location) as index:
+        index.add_references(longer + typed + other)
+        ids = {key: index.ids_for_keys([key]).pop() for key in [ref.key for ref in longer + typed + other]}
+        typed_ids = {ids[ref.key] for ref in typed}
+        longer_ids = {ids[ref.key] for ref in longer}
+        assert index.word_prefix_ids(["generic", "user"], True, 5) == typed_ids
+        assert index.word_prefix_ids(["generic", "user"], False, 8) == typed_ids
+        assert index.word_prefix_ids(["generic", "user"], True, 8) == typed_ids | longer_ids
+        filled = index.word_prefix_ids(["generic", "user"], True, 7)
+        assert len(filled) == 7 and typed_ids < filled < typed_ids | longer_ids
+        assert index.word_prefix_ids(["generic", "use"], True, 20) == typed_ids | longer_ids
+        assert index.word_prefix_ids(["generic", "use"], False, 20) == set()
+
+
 def test_only_new_or_changed_references_are_embedded(index_location, embedder):
     with Index.open(index_location) as index:
         index.add_references(EXTRA)

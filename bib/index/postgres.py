@@ -235,8 +235,16 @@ class PostgresIndex(Index):
         return {row[0] for row in rows}
 
     def word_prefix_ids(self, words: list[str], last_is_prefix: bool, limit: int) -> set[int]:
-        clauses = list(words[:-1])
-        clauses.append(f"({words[-1]} | {words[-1]}:*)" if last_is_prefix else words[-1])
+        """As SQLite's: the words as typed first, the words a prefix stands for only to fill the limit."""
+        found = self._ids_matching(words, limit)
+        if last_is_prefix and len(found) < limit:
+            for row_id in self._ids_matching([*words[:-1], f"{words[-1]}:*"], limit):
+                if len(found) == limit:
+                    break
+                found.add(row_id)
+        return found
+
+    def _ids_matching(self, clauses: list[str], limit: int) -> set[int]:
         rows = self.db.execute("SELECT id FROM refs WHERE names @@ to_tsquery('simple', ?) LIMIT ?",
                                (" & ".join(clauses), limit))
         return {row[0] for row in rows}

@@ -80,14 +80,23 @@ class SqliteCandidateQueries(EmbeddingRows):
         return {row[0] for row in rows}
 
     def word_prefix_ids(self, words: list[str], last_is_prefix: bool, limit: int) -> set[int]:
-        """Papers holding every word in title, authors or key; the last word may be unfinished."""
-        clauses = [f'"{word}"' for word in words[:-1]]
-        last = words[-1]
-        clauses.append(f'("{last}" OR "{last}"*)' if last_is_prefix else f'"{last}"')
-        rows = self.db.execute(
-            "SELECT rowid FROM refs_fts WHERE refs_fts MATCH ? LIMIT ?",
-            (f"{{title authors key}} : ({' AND '.join(clauses)})", limit),
-        )
+        """Up to `limit` papers holding every word in title, authors or key; the last word may be
+        unfinished (`last_is_prefix`). Papers holding the words as typed come first, and the words
+        a prefix stands for are read only when those do not fill the limit: FTS5 merges the
+        postings of every word a prefix matches before the first row (35–180 ms for a common
+        prefix at 1M papers), where the words alone take 1–14 ms."""
+        found = self._ids_matching([f'"{word}"' for word in words], limit)
+        if last_is_prefix and len(found) < limit:
+            clauses = [f'"{word}"' for word in words[:-1]] + [f'"{words[-1]}"*']
+            for row_id in self._ids_matching(clauses, limit):
+                if len(found) == limit:
+                    break
+                found.add(row_id)
+        return found
+
+    def _ids_matching(self, clauses: list[str], limit: int) -> set[int]:
+        rows = self.db.execute("SELECT rowid FROM refs_fts WHERE refs_fts MATCH ? LIMIT ?",
+                               (f"{{title authors key}} : ({' AND '.join(clauses)})", limit))
         return {row[0] for row in rows}
 
     def year_ids(self, years: Iterable[str], limit: int) -> set[int]:
