@@ -127,3 +127,19 @@ def test_an_index_too_large_for_a_table_answers_from_its_own_queries(tmp_path, i
     assert held is not None and held[1].oversized and not held[1].keys, "no rows are read for a large index"
     offered = [c for c in completion.complete(ws, uri, Pos(2, 17)) if not c.in_bib]
     assert offered and all("dpm" in c.filter_text.lower() for c in offered)
+
+
+def test_a_table_is_told_apart_from_a_freed_one_whose_id_python_reuses():
+    """Caches over tables (completion's sentence relevance) key on `serial`: a table built
+    after another was freed often gets the freed one's id, never its serial."""
+    seen_ids: dict[int, int] = {}
+    reused = 0
+    for _ in range(200):
+        table = BibTable.of_entries([])
+        if id(table) in seen_ids:
+            reused += 1
+            assert table.serial != seen_ids[id(table)]
+        seen_ids[id(table)] = table.serial
+        del table
+    assert reused, "CPython reuses the memory of a freed table (the case this guards against)"
+    assert len(set(seen_ids.values())) == len(seen_ids)

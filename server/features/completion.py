@@ -288,7 +288,7 @@ def _sentence_relevance(ws: Workspace, document: Document, pos: Pos, states: lis
     hits, query_vector = context_hits(ws, query, latest=False)
     vectors = [bib_vectors(ws, state) for state in states] if query_vector is not None else [None] * len(states)
     cache_key = (query, ws.papers.revision(), ws.papers.model_state(),
-                 tuple(id(t) for t in tables), tuple(v is not None for v in vectors))
+                 tuple(t.serial for t in tables), tuple(v is not None for v in vectors))
     cached = _RELEVANCE.get(cache_key)
     if cached is None:
         cached = _RELEVANCE[cache_key] = [_relevance(table, hits, query_vector, table_vectors)

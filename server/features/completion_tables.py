@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import re
 import threading
 import time
@@ -48,6 +49,7 @@ SMALL_BIB_CHARS = 200_000  # a larger .bib's table is built in the background
 REBUILD_SPACING = 4
 SORT_STEP = 5_000  # items per C sort call (`sorted_in_steps`): a few milliseconds each
 _WORD = re.compile(r"[a-z0-9]+")
+_serials = itertools.count(1)
 
 
 @dataclass
@@ -157,6 +159,8 @@ class BibTable:
     by_title: dict[str, str]
     words: _Words
     _literal: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)  # typed -> matches, scores
+    # Unique per table, never reused (unlike id()): caches over tables key on it.
+    serial: int = field(default_factory=lambda: next(_serials))
 
     @staticmethod
     def of(state: BibState, lanes: Lanes) -> BibTable:
