@@ -157,3 +157,19 @@ def test_searches_during_refreshes_see_one_whole_matrix(indexes):
         for thread in searchers:
             thread.join()
     assert not problems, problems[:5]
+
+
+def test_papers_added_past_a_full_last_block_go_in_a_new_block_copying_none(tmp_path):
+    location = tmp_path / "index.sqlite"
+    with Index.open(location) as writer, Index.open(location) as reader:
+        writer.set_model("test-model", DIMENSION)
+        writer.add_references(papers(0, 2 * BLOCK))
+        embed(writer, seed=7)
+        reader.vectors_of([1], DIMENSION)
+        before = reader._matrix
+        writer.add_references(papers(2 * BLOCK, 2))
+        added = embed(writer, seed=8)
+        assert np.allclose(reader.vectors_of(sorted(added), DIMENSION), [added[row] for row in sorted(added)], atol=1e-3)
+        after = reader._matrix
+        assert [len(block.ids) for block in after.blocks] == [BLOCK, BLOCK, 2]
+        assert after.blocks[0] is before.blocks[0] and after.blocks[1] is before.blocks[1]

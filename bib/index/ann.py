@@ -255,7 +255,9 @@ def add_to_graph(graph: Any, keys: np.ndarray, vectors: np.ndarray) -> None:
 
 
 def _embedded(db: Database) -> int:
-    return int(db.execute("SELECT count(*) FROM refs WHERE embedding IS NOT NULL").fetchone()[0])
+    """How many papers hold a vector: kept by triggers (sqlite_schema.py), not counted over every row
+    (which would read the whole table, vectors included, into the writer's page cache)."""
+    return int(db.execute("SELECT embedded FROM paper_counts").fetchone()[0])
 
 
 def stored_vectors(db: Database, row_ids: list[int], dimension: int) -> list[tuple[int, np.ndarray]]:

@@ -40,6 +40,9 @@ LOCK_TIMEOUT_SECONDS = 30.0  # as PostgresIndex's lock_timeout: a writer waits f
 WRITER_CACHE_KIB = 131_072
 """Page cache of a writing connection (at most, filled as pages are read): a field-sized ingest
 keeps the B-trees of its lookup indexes in memory instead of reading them again for each paper."""
+READER_CACHE_KIB = 8_192
+"""Page cache of a long-lived connection that mostly reads (the language server's): each search
+reads a few pages, which the OS keeps cached anyway; 128 MB of them would stay in its memory."""
 
 
 class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
@@ -52,9 +55,12 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
     schema_version = SCHEMA_VERSION
 
     @classmethod
-    def open(cls, path: str | Path, create: bool = True, read_only: bool = False) -> Index:
+    def open(cls, path: str | Path, create: bool = True, read_only: bool = False,
+             page_cache_kib: int = WRITER_CACHE_KIB) -> Index:
         """Open (or create) an index. `read_only` opens an SQLite file with `mode=ro`, so an index
-        in a read-only folder or file can be read; commands that only read use it."""
+        in a read-only folder or file can be read; commands that only read use it. A writing
+        connection that lives long and mostly reads (the language server's) asks for a smaller
+        `page_cache_kib` (READER_CACHE_KIB)."""
         if is_database_url(path):
             from citewise.bib.index.postgres import PostgresIndex
 
@@ -66,7 +72,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
             index = cls(cls._connect_read_only(path) if read_only else cls._connect(path), path)
-            index._prepare(read_only)
+            index._prepare(read_only, page_cache_kib)
             if not read_only:
                 index.sync_ann()  # repairs the HNSW file after a crash between it and SQLite
         except sqlite3.DatabaseError as error:
@@ -90,7 +96,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
             db = cls._connect(f"{location}?mode=ro&immutable=1", uri=True)
         return db
 
-    def _prepare(self, read_only: bool = False) -> None:
+    def _prepare(self, read_only: bool = False, page_cache_kib: int = WRITER_CACHE_KIB) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise CitewiseError(
@@ -102,7 +108,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
         if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+        self.db.execute(f"PRAGMA cache_size=-{page_cache_kib}")
         if version < SCHEMA_VERSION:
             with self.transaction():
                 # Another process may have migrated while this one waited for the write lock.

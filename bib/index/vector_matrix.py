@@ -111,8 +111,14 @@ def refreshed(db: Database, matrix: VectorMatrix | None, dimension: int) -> Vect
             or still_listed > matrix.position + 1:
         return _read_all(db, dimension, revision, position)
     stored = _stored(db, changed.tolist(), dimension)
-    blocks = list(matrix.blocks) or [Block(np.empty(0, dtype=np.int64), np.empty((0, dimension), dtype=np.float16))]
+    empty = Block(np.empty(0, dtype=np.int64), np.empty((0, dimension), dtype=np.float16))
+    blocks = list(matrix.blocks) or [empty]
     owners = _owners(tuple(blocks), changed)
+    if len(blocks[-1].ids) >= BLOCK_ROWS:  # rows past a full last block start a new one: it is not copied
+        past = changed > blocks[-1].ids[-1]
+        if past.any():
+            owners[past] = len(blocks)
+            blocks.append(empty)
     rebuilt: list[Block] = []
     for number, block in enumerate(blocks):
         touched = changed[owners == number]

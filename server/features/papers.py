@@ -70,10 +70,10 @@ class Papers:
             self._index_checked = True
             path = self.index_path
             if index_exists(path):
-                from citewise.bib.index.store import Index
+                from citewise.bib.index.store import READER_CACHE_KIB, Index
 
                 try:
-                    self._index = Index.open(path, create=False)
+                    self._index = Index.open(path, create=False, page_cache_kib=READER_CACHE_KIB)
                 except Exception as error:  # a broken index must not take the server down
                     self.problem = f"cannot open index {display_location(path)}: {error}"
                     self._index = None
