@@ -17,3 +17,30 @@ def peak_rss_mb(pid: int | str = "self") -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) // 1024
     return -1
+
+
+def memory_mb(pid: int | str = "self") -> dict[str, int]:
+    """A process's resident memory now (MB): `anonymous` (its own: heap, arrays, the model),
+    `file` (pages of mapped files: libraries, the model's weights, the memory-mapped HNSW graph;
+    clean page cache the kernel can take back and other processes share) and `shmem`."""
+    fields = {"RssAnon:": "anonymous", "RssFile:": "file", "RssShmem:": "shmem"}
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, *value = line.split()
+        if name in fields:
+            found[fields[name]] = int(value[0]) // 1024
+    return found
+
+
+def mapped_file_mb(pid: int | str, path: Path) -> int:
+    """Resident MB of one memory-mapped file in a process (its mappings' Rss in /proc/PID/smaps)."""
+    target = str(path.resolve())
+    resident = 0
+    inside = False
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        parts = line.split()
+        if not parts[0].endswith(":"):  # a mapping's header: address range, flags, ..., path
+            inside = len(parts) > 5 and parts[5] == target
+        elif inside and parts[0] == "Rss:":
+            resident += int(parts[1])
+    return resident // 1024
