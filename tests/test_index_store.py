@@ -427,3 +427,17 @@ def test_a_postgresql_index_before_paper_counts_gets_them(postgres):
         assert kept_counts(index) == counted_over_rows(index) and index.stats()["with_arxiv"] == 2
         index.delete("p1")
         assert kept_counts(index) == counted_over_rows(index) and index.stats()["with_abstract"] == 1
+
+
+def test_two_indexes_at_the_same_revision_are_told_apart_by_their_serial(tmp_path):
+    """Caches over an index (ranking's papers, citation-link evidence) key on `serial` and
+    the revision: two files can be at the same revision, and a freed index's id() is reused."""
+    serials = []
+    for name in ("a", "b"):
+        with Index.open(tmp_path / f"{name}.sqlite") as opened:
+            opened.add_references([Reference(key=f"{name}Paper2020", title=f"Paper {name}", year="2020")])
+            serials.append((opened.serial, opened.revision()))
+    with Index.open(tmp_path / "a.sqlite") as again:
+        serials.append((again.serial, again.revision()))
+    assert serials[0][1] == serials[1][1], "both files are at the same revision"
+    assert len({serial for serial, _ in serials}) == 3, "each opening has its own serial"

@@ -8,6 +8,7 @@ the file and the way out (`as_citewise_error`); `PostgresIndex` replaces `_begin
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,12 +37,19 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
+_opened = itertools.count(1)
+
+
 class IndexConnection:
-    """An open connection to an index's database; `with index:` closes it."""
+    """An open connection to an index's database; `with index:` closes it.
+
+    `serial` is unique per opened index and never reused (unlike `id()`, and unlike the
+    revision, which two files can share): caches over an index key on it and the revision."""
 
     def __init__(self, db: Database, path: Path | str):
         self.db = db
         self.path = path
+        self.serial = next(_opened)
         self._depth = 0
 
     def close(self) -> None:

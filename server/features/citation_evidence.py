@@ -33,7 +33,7 @@ _CACHE: OrderedDict[tuple, CitationLinkEvidence] = OrderedDict()
 def links_for(index: Index, cited_rows: frozenset[int], title: str) -> CitationLinkEvidence:
     """The evidence for a draft citing `cited_rows` under `title`; cached per index revision,
     cited rows and title (the same for every keystroke until one of them changes)."""
-    key = (id(index), index.revision(), cited_rows, title)
+    key = (index.serial, index.revision(), cited_rows, title)
     found = _CACHE.get(key)
     if found is None:
         own = {row for row in index.row_ids_for([Reference(title=title)]) if row is not None} if title else set()

@@ -311,7 +311,7 @@ def _references(ws: Workspace, row_ids: list[int], hits: list) -> dict[int, Refe
     (cached per index and revision: the pool changes little from one keystroke to the next),
     then the index."""
     index = ws.index
-    revision = (id(index), index.revision())
+    revision = (index.serial, index.revision())
     found = {hit.row_id: hit.ref for hit in hits if hit.row_id >= 0}
     missing = []
     for row_id in row_ids:
