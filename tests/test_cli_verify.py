@@ -134,6 +134,22 @@ def test_verify_offline_with_nothing_cached_is_unverifiable_not_an_error(capsys,
     assert registry_env.count() == 0
 
 
+def test_verify_offline_vouches_for_entries_synced_from_zotero(capsys, registry_env, tmp_path):
+    """--offline asks no registry: an entry the index holds from a Zotero sync is verified, the rest unverifiable."""
+    from citewise.bib.index.store import Index
+    from citewise.bib.model import Author, Reference
+
+    index_path = tmp_path / "index.sqlite"
+    with Index.open(index_path) as index:
+        index.upsert(Reference(key="banksUseWeapons2008", title="Use of Weapons", authors=[Author("Banks", "Iain M.")],
+                               year="2008", entry_type="book", zotero_key="ABCD2345"))
+    code, out, _ = run(capsys, "verify", FIXTURES / "references.bib", "--offline", "--json", "--index", index_path)
+    statuses = {finding["key"]: (finding["status"], finding["detail"]) for finding in json.loads(out)}
+    assert code == 0 and registry_env.count() == 0
+    assert statuses["banks2008weapons"][0] == "verified" and statuses["banks2008weapons"][1].startswith("in your Zotero library")
+    assert statuses["pandey2021vqf"][0] == "unverifiable"
+
+
 def test_verify_after_a_run_offline_answers_from_the_cache(capsys, registry_env):
     run(capsys, "verify", FIXTURES / "references.bib")
     sent = registry_env.count()
