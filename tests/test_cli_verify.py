@@ -71,6 +71,14 @@ def test_resolve_adds_to_a_bib_with_a_minimal_edit_and_only_once(capsys, registr
     assert [p.name for p in bib.parent.iterdir()] == ["refs.bib"]
 
 
+def test_resolve_a_title_with_its_first_author(capsys, registry_env):
+    code, out, err = run(capsys, "resolve", "Heat-bath random walks with Markov bases by Stanley")
+    assert code == 0 and err == "" and out.startswith("@misc{stanleyHeatBathRandom2016,\n")
+    code, out, err = run(capsys, "resolve", "Heat-bath random walks with Markov bases by Okafor")
+    assert code == 1 and out == ""
+    assert err == "citewise: Heat-bath random walks with Markov bases by Okafor: no registry has a work titled 'Heat-bath random walks with Markov bases' by Okafor\n"
+
+
 def test_resolve_reports_unknown_identifiers_in_one_line(capsys, registry_env):
     code, out, err = run(capsys, "resolve", "10.9999/invented.2024", "Heat-bath random walks with Markov bases")
     assert code == 1

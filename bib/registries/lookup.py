@@ -42,7 +42,7 @@ class Registries:
         self.close()
 
     def identifier(self, ident: Identifier) -> Work | None:
-        """The work an identifier names (titles: the best agreeing search result)."""
+        """The work an identifier names (titles: the best agreeing search result, by the author when one is given)."""
         if ident.kind == "doi":
             return self.doi(ident.value)
         if ident.kind == "arxiv":
@@ -52,6 +52,8 @@ class Registries:
         if ident.kind == "pmid":
             return pubmed.by_pmid(self.http, ident.value)
         matches = self.title(ident.value, ident.author)
+        if ident.author:  # a title asked with its author: never a namesake by somebody else
+            matches = [work for work in matches if first_authors_agree(parse_names(ident.author), work.ref.authors) is not False]
         return matches[0] if matches else None
 
     def doi(self, doi: str) -> Work | None:

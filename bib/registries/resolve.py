@@ -39,7 +39,8 @@ def resolve_text(text: str, registries: Registries) -> Resolution:
         raise CitewiseError(f"{ident.label()}: registries unavailable ({error})") from None
     if work is None:
         what = "no registry knows" if ident.kind != "title" else "no registry has a work titled"
-        raise CitewiseError(f"{text}: {what} {ident.value if ident.kind == 'title' else ident.label()}")
+        asked = (f"{ident.value!r}" + (f" by {ident.author}" if ident.author else "")) if ident.kind == "title" else ident.label()
+        raise CitewiseError(f"{text}: {what} {asked}")
     return resolution_of(text, ident, work)
 
 
