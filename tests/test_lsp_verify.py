@@ -110,6 +110,20 @@ async def test_findings_become_diagnostics_with_quick_fixes(client_name, workspa
         assert after == before[:start] + before[end:]
 
 
+async def test_a_duplicate_cited_later_is_found_against_the_entry_checked_before(client_name, workspace, registry):
+    text = "Filters \\cite{pandey2021vqf} and an invented one \\cite{liu2021contrastive}.\n\\bibliography{refs}\n"
+    (workspace / "paper.tex").write_text(text, encoding="utf-8")
+    async with lsp_session(client_name, workspace, options={"verify": True}) as client:
+        uri = open_file(client, workspace / "paper.tex")
+        assert set(await wait_until(lambda: _verify_codes(client, uri), timeout=60)) == {(0, "verify-not-found")}
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text.replace(".\n", ", again \\cite{vqf2021again}.\n", 1))]))
+        found = await wait_until(lambda: (codes := _verify_codes(client, uri)) and len(codes) > 1 and codes, timeout=60)
+        assert set(found) == {(0, "verify-not-found"), (0, "verify-duplicate")}
+        assert "pandey2021vqf is the same work" in found[(0, "verify-duplicate")].message
+
+
 async def test_add_from_doi_writes_the_entry_and_cites_it(client_name, workspace, registry):
     async with lsp_session(client_name, workspace, options={"verify": True}) as client:
         uri = open_file(client, workspace / "paper.tex")

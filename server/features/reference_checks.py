@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
+from dataclasses import dataclass
 
 from citewise.bib.bibtex.reader import entry_to_reference
 from citewise.bib.keys import make_key
@@ -78,31 +79,39 @@ def _entries(ws: Workspace, document: Document) -> list[tuple[BibState, object]]
     return list(chosen.values())
 
 
-def entries_to_check(ws: Workspace, uri: str) -> list[tuple[Reference, str]]:
-    """(reference, entry text) for the entries `uri` cites (or holds) with no finding for their current text."""
+@dataclass
+class PendingChecks:
+    entries: list[tuple[Reference, str]]
+    """(reference, entry text) of every entry `uri` cites (or holds), in order."""
+    checked: set[int]
+    """Positions in `entries` of those with a finding for their current text already: not asked
+    about again, but an entry to check may repeat one of them (a duplicate)."""
+
+
+def entries_to_check(ws: Workspace, uri: str) -> PendingChecks | None:
+    """The entries `uri` cites (or holds), when some have no finding for their current text."""
     document = ws.document(uri)
     if document is None or not ws.settings.verify:
-        return []
+        return None
     checks = _checks(ws)
-    todo = []
+    pending = PendingChecks([], set())
     for state, entry in _entries(ws, document):
         state.file.wait_for_fields(10.0)
         with checks.lock:
-            known = (state.file.path, entry.key, entry.raw) in checks.findings
-        if not known:
-            todo.append((entry_to_reference(entry, state.file.path), entry.raw))
-    return todo
+            if (state.file.path, entry.key, entry.raw) in checks.findings:
+                pending.checked.add(len(pending.entries))
+        pending.entries.append((entry_to_reference(entry, state.file.path), entry.raw))
+    return pending if len(pending.checked) < len(pending.entries) else None
 
 
-def check_entries(ws: Workspace, pending: list[tuple[Reference, str]]) -> int:
+def check_entries(ws: Workspace, pending: PendingChecks) -> int:
     """Ask the registries about the pending entries and keep the findings; how many were checked.
     Runs on the `registries` lane: it touches only the findings store, never the workspace's files."""
-    if not pending:
-        return 0
     checks = _checks(ws)
-    findings = check_all([ref for ref, _ in pending], checks.client())
+    findings = check_all([ref for ref, _ in pending.entries], checks.client(), checked=pending.checked)
+    todo = [entry for i, entry in enumerate(pending.entries) if i not in pending.checked]
     with checks.lock:
-        for (ref, raw), finding in zip(pending, findings):
+        for (ref, raw), finding in zip(todo, findings):
             checks.findings[(ref.origin.source, ref.key, raw)] = finding
     return len(findings)
 

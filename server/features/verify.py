@@ -10,7 +10,7 @@ pool (see `citewise.bib.registries`). Nothing is written anywhere: `fix` only pr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -116,14 +116,17 @@ def _bib_references(path: Path, errors: list[str]) -> list[Reference]:
     return [entry_to_reference(entry, str(path)) for entry in bib.entries]
 
 
-def check_all(refs: list[Reference], registries: Registries, known: Callable[[Reference], str] | None = None) -> list[Finding]:
-    """One finding per reference, in the order given."""
+def check_all(refs: list[Reference], registries: Registries, known: Callable[[Reference], str] | None = None,
+              checked: Collection[int] = ()) -> list[Finding]:
+    """One finding per reference, in the order given, except those whose positions are in
+    `checked` (checked before: not looked up again, but a later reference may repeat them)."""
     duplicates = {id(dup): (kept, why) for kept, dup, why in find_duplicates(refs)}
-    to_check = [ref for ref in refs if id(ref) not in duplicates]
+    wanted = [ref for i, ref in enumerate(refs) if i not in checked]
+    to_check = [ref for ref in wanted if id(ref) not in duplicates]
     with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
         checks = dict(zip(map(id, to_check), pool.map(lambda ref: check_reference(ref, registries, known), to_check)))
     findings = []
-    for ref in refs:
+    for ref in wanted:
         origin = ref.origin
         file, line = (origin.source, origin.line or 0) if origin else ("", 0)
         if id(ref) in duplicates:

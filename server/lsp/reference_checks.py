@@ -35,8 +35,8 @@ def schedule_verification(ls: CitewiseServer, uri: str, republish: Callable[[], 
 
 async def _verify(ls: CitewiseServer, uri: str, republish: Callable[[], Awaitable[None]]) -> None:
     changed = False
-    pending = await ls.run(reference_checks.entries_to_check, uri) or []
-    if pending:
+    pending = await ls.run(reference_checks.entries_to_check, uri)
+    if pending is not None:
         changed = bool(await ls.run(reference_checks.check_entries, pending, lane="registries"))
     job = await ls.run(fit_checks.fit_job, uri)
     if job is not None:
