@@ -154,7 +154,7 @@ def _update(db: Database, path: Path, dimension: int) -> None:
     building, started = _build_files(path)
     if building.exists() and started.exists():  # an interrupted update: continue it
         graph: Any = open_graph(building, view=False)
-        progress = json.loads(started.read_text())
+        progress = json.loads(started.read_bytes())  # JSON: UTF-8 by its own rule
         progress.setdefault("whole", True)  # a first build begun before updates were checkpointed too
         if progress["whole"] and len(graph):  # its rows went in in order: the last is the largest
             progress["through"] = max(progress.get("through", 0), int(np.asarray(graph.keys).max()))
