@@ -17,24 +17,19 @@ import textwrap
 import numpy as np
 import pytest
 from usearch.index import Index as Graph
+from vector_support import DIMENSION, unit_vectors
+from vector_support import papers as numbered_papers
 
 from citewise.bib.index import ann
 from citewise.bib.index.rebuild import rebuild_index
 from citewise.bib.index.store import Index
-from citewise.bib.model import Author, Reference
+from citewise.bib.model import Reference
 
-DIMENSION = 32
 PAPERS = 400
 
 
 def papers(start: int, count: int) -> list[Reference]:
-    return [Reference(key=f"p{number}", title=f"Paper number {number} about approximate neighbours",
-                      authors=[Author(f"Author{number}", "A.")], year="2020") for number in range(start, start + count)]
-
-
-def unit_vectors(count: int, seed: int) -> np.ndarray:
-    vectors = np.random.default_rng(seed).standard_normal((count, DIMENSION)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return numbered_papers(start, count, "approximate neighbours", "2020")
 
 
 def exact(index: Index, query: np.ndarray, k: int = 10) -> list[int]:

@@ -258,6 +258,14 @@ def test_a_postgresql_index_ranks_like_sqlite(tmp_path, index_path, embedder, po
     assert ranked[1][0] == ranked[0][0] and len(set(ranked[0]) & set(ranked[1])) >= 4
 
 
+def _in_a_process_of_its_own(script: str, folder, *args: str) -> subprocess.CompletedProcess:
+    """Run `script` in a new Python (freezing and the model's threads are for the whole process)."""
+    result = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=folder)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 def test_loading_the_model_takes_the_objects_then_alive_out_of_the_collectors_walk(tmp_path):
     """A full garbage collection in the server walks only what was made after the model loaded
     (in a process of its own: freezing is for the whole process)."""
@@ -265,9 +273,7 @@ def test_loading_the_model_takes_the_objects_then_alive_out_of_the_collectors_wa
               "from citewise.server.features.settings import Settings; "
               "before = gc.get_freeze_count(); papers = Papers(None, Settings().model); papers.load_model(); "
               "print(before, gc.get_freeze_count(), papers.model_ready)")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    result = _in_a_process_of_its_own(script, tmp_path)
     before, after, ready = result.stdout.split()
     assert before == "0" and int(after) > 10_000 and ready == "True"  # numpy, tokenizers, the server: no torch
 
@@ -280,9 +286,7 @@ def test_the_model_has_encoded_once_before_it_is_published(tmp_path):
               "from citewise.server.features.settings import Settings; "
               "papers = Papers(None, Settings().model); papers.load_model(); "
               "print(papers.embedder.model._tokenizer.truncation['max_length'], papers.embedder.query_max_tokens)")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    result = _in_a_process_of_its_own(script, tmp_path)
     cut, query_tokens = result.stdout.split()
     assert cut == query_tokens == "256"
 
@@ -293,8 +297,6 @@ def test_a_model_that_fails_to_load_still_takes_torch_out_of_the_collectors_walk
               "papers = Papers(None, sys.argv[1])\n"
               "try:\n    papers.load_model()\nexcept Exception:\n    pass\n"
               "print(gc.get_freeze_count(), 'torch' in sys.modules, papers.model_ready, papers.problem is not None)")
-    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "no-such-model")], capture_output=True,
-                            text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    result = _in_a_process_of_its_own(script, tmp_path, str(tmp_path / "no-such-model"))
     frozen, torch_imported, ready, problem = result.stdout.split()
     assert int(frozen) > 50_000 and torch_imported == "True" and ready == "False" and problem == "True"

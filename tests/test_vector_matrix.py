@@ -13,12 +13,13 @@ import threading
 
 import numpy as np
 import pytest
+from vector_support import DIMENSION, unit_vectors
+from vector_support import papers as numbered_papers
 
 from citewise.bib.index import vector_matrix
 from citewise.bib.index.store import Index
-from citewise.bib.model import Author, Reference
+from citewise.bib.model import Reference
 
-DIMENSION = 32
 PAPERS = 400
 BLOCK = 64
 
@@ -29,13 +30,7 @@ def small_blocks(monkeypatch):
 
 
 def papers(start: int, count: int) -> list[Reference]:
-    return [Reference(key=f"p{number}", title=f"Paper number {number} about dense search",
-                      authors=[Author(f"Author{number}", "A.")], year="2021") for number in range(start, start + count)]
-
-
-def unit_vectors(count: int, seed: int) -> np.ndarray:
-    vectors = np.random.default_rng(seed).standard_normal((count, DIMENSION)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return numbered_papers(start, count, "dense search", "2021")
 
 
 def embed(index: Index, seed: int) -> dict[int, np.ndarray]:

@@ -234,15 +234,15 @@ class PostgresIndex(Index):
         rows = self.db.execute("SELECT id FROM refs WHERE lower(key) LIKE ? LIMIT ?", (pattern, limit))
         return {row[0] for row in rows}
 
-    def word_prefix_ids(self, words: list[str], last_is_prefix: bool, limit: int) -> set[int]:
-        """As SQLite's: the words as typed first, the words a prefix stands for only to fill the limit."""
-        found = self._ids_matching(words, limit)
-        if last_is_prefix and len(found) < limit:
-            for row_id in self._ids_matching([*words[:-1], f"{words[-1]}:*"], limit):
-                if len(found) == limit:
-                    break
-                found.add(row_id)
-        return found
+    # word_prefix_ids is SQLite's (the words as typed first, the words a prefix stands for only
+    # to fill the limit), with tsquery's clauses:
+    @staticmethod
+    def _word_clause(word: str) -> str:
+        return word
+
+    @staticmethod
+    def _prefix_clause(word: str) -> str:
+        return f"{word}:*"
 
     def _ids_matching(self, clauses: list[str], limit: int) -> set[int]:
         rows = self.db.execute("SELECT id FROM refs WHERE names @@ to_tsquery('simple', ?) LIMIT ?",
