@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from lsprotocol import types
 
 from citewise.server.features.actions import Action
@@ -56,12 +58,23 @@ def test_paths_and_uris_round_trip(tmp_path):
     assert convert.path_from_uri(uri) == path
 
 
+def _items(candidates, options: convert.CompletionOptions | None = None) -> list[types.CompletionItem]:
+    """The completion list as the client reads it, through lsprotocol's own converter: every field
+    of the JSON has its LSP name and type, and reads back unchanged."""
+    wire = convert.completion_list_to_json(candidates, "file:///d.md", options or convert.CompletionOptions())
+    sent = json.loads(json.dumps(convert.converter().unstructure(wire)))
+    completion_list = convert.structure(sent, types.CompletionList)
+    assert convert.to_json(completion_list) == sent
+    assert completion_list.is_incomplete is True
+    return completion_list.items
+
+
 def test_completion_item_carries_every_field():
-    item = convert.completion_item_to_proto(_candidate(), "file:///d.md", convert.CompletionOptions())
+    [item] = _items([_candidate()])
     assert item.label == "jones2019"
     assert item.kind == types.CompletionItemKind.Reference
     assert item.detail == "Jones 2019"
-    assert item.documentation.value == "**Title**"
+    assert item.documentation.value == "**Title**" and item.documentation.kind == types.MarkupKind.Markdown
     assert item.filter_text == "jones title" and item.sort_text == "100001"
     assert item.text_edit.new_text == "@jones2019"  # the Pandoc `@` after `; ` is kept
     assert item.text_edit.range == PROTO_R
@@ -72,17 +85,21 @@ def test_completion_item_carries_every_field():
 
 
 def test_completion_item_without_range_inserts_its_text():
-    item = convert.completion_item_to_proto(_candidate(replace_range=None, additional_text_edits=[]),
-                                            "file:///d.md", convert.CompletionOptions())
+    [item] = _items([_candidate(replace_range=None, additional_text_edits=[], detail="")])
     assert item.text_edit is None and item.insert_text == "@jones2019"
-    assert item.additional_text_edits is None
+    assert item.additional_text_edits is None and item.detail is None
+
+
+def test_completion_list_is_sent_as_built():
+    wire = convert.completion_list_to_json([_candidate()] * 3, "file:///d.md", convert.CompletionOptions())
+    assert convert.converter().unstructure(wire) is wire  # no walk over it by cattrs
 
 
 def test_documentation_waits_for_resolve_only_when_the_client_resolves_it():
     lazy = convert.CompletionOptions.of(_capabilities(resolve=["documentation", "detail"]))
     eager = convert.CompletionOptions.of(_capabilities(resolve=[]))
     assert lazy.lazy_documentation and not eager.lazy_documentation
-    item = convert.completion_item_to_proto(_candidate(), "file:///d.md", lazy)
+    [item] = _items([_candidate()], lazy)
     assert item.documentation is None and item.detail == "Jones 2019"
     assert convert.resolve_request_from_proto(item) == ("file:///d.md", "jones2019")
     resolved = convert.resolved_item_to_proto(item, "**Title**")

@@ -18,13 +18,12 @@ from citewise.server.lsp.server import CitewiseServer
 TRIGGER_CHARACTERS = ["{", ",", "@"]
 
 
-async def complete(ls: CitewiseServer, params: types.CompletionParams) -> types.CompletionList:
+async def complete(ls: CitewiseServer, params: types.CompletionParams) -> convert.WireJSON:
+    """A CompletionList, sent as the JSON convert builds (see `convert.WireJSON`)."""
     uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
     await resolve_typed_identifier(ls, uri, pos)
     candidates = await ls.run(identifier_completion.complete, uri, pos) or []
-    options = convert.CompletionOptions.of(ls.client_capabilities)
-    items = [convert.completion_item_to_proto(c, uri, options) for c in candidates]
-    return types.CompletionList(is_incomplete=True, items=items)
+    return convert.completion_list_to_json(candidates, uri, convert.CompletionOptions.of(ls.client_capabilities))
 
 
 async def resolve_completion(ls: CitewiseServer, item: types.CompletionItem) -> types.CompletionItem:

@@ -38,6 +38,7 @@ from citewise.server.features.background import Lanes
 from citewise.server.features.commands import Cancelled
 from citewise.server.features.settings import Settings
 from citewise.server.features.workspace import Workspace
+from citewise.server.lsp import convert
 from citewise.server.lsp.debounce import Debouncer
 from citewise.server.lsp.text_sync import LineWorkspace
 
@@ -137,6 +138,7 @@ class CitewiseServer(LanguageServer):
             "citewise",
             _version(),
             protocol_cls=CitewiseProtocol,
+            converter_factory=convert.converter,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
         self.project: Workspace | None = None
