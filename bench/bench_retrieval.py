@@ -65,7 +65,7 @@ def build_index(path: Path, embedder: Embedder, plain: bool) -> Index:
 
     pending = index.needing_embedding()
     model = SentenceTransformer(bundled_model_dir() or embedder.name, device="cpu")
-    model.max_seq_length = embedder.query_max_tokens
+    model.max_seq_length = embedder.model.max_seq_length
     vectors = model.encode([item.text for item in pending], normalize_embeddings=True)
     index.set_model(embedder.name, embedder.dimension)
     index.store_embeddings([item.row_id for item in pending], vectors)

@@ -11,6 +11,7 @@ core for batch embedding); encoding never changes it, so a query and a backgroun
 running at the same time cannot undo each other's setting. The BERT encoder computes up to
 `threads` batches at once, each on one BLAS thread (bert.py holds numpy's BLAS to one thread
 for the whole process: BLAS's own threads stall when other processes compete for the cores).
+A single long query is computed in two halves of its tokens side by side instead (bert.py).
 On the sentence-transformers path the count is torch's intra-op thread count.
 """
 
@@ -34,8 +35,13 @@ from citewise.bib.index.store import Index
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # A title plus the first ~120 words of its abstract carry a paper's topic; stopping
 # there instead of the model's 256 tokens cuts the cost of embedding a library without
-# losing Recall@10 (bench/bench_retrieval.py). Queries keep the full input length.
+# losing Recall@10 (bench/bench_retrieval.py).
 DOCUMENT_MAX_TOKENS = 160
+# A query is cut at 128 tokens, about 90 words: a sentence or two pass whole, and a paragraph
+# searched for costs half the CPU of the model's 256 tokens (60 ms instead of 120 on one core)
+# for Recall@10 0.659 instead of 0.661 hybrid, 0.634 instead of 0.641 dense (bench_retrieval.py's
+# 135 citation-context paragraphs, median 159 tokens).
+QUERY_MAX_TOKENS = 128
 # One short query gains little from several threads and suffers badly when other
 # processes compete for the cores: processes that mostly answer queries (the language
 # server, `citewise search`) load with QUERY_THREADS; batch embedding uses every core.
@@ -93,13 +99,13 @@ class Embedder:
             raise CitewiseError(f"cannot embed: {error.name} is not installed") from None
         except (OSError, ValueError, KeyError) as error:
             raise CitewiseError(f"cannot load embedding model {name!r}: {_first_line(error)}") from None
-        query_max_tokens = loaded.max_seq_length
+        longest = loaded.max_seq_length
         return cls(
             model=loaded,
             name=name,
             dimension=loaded.dimension,
-            query_max_tokens=query_max_tokens,
-            document_max_tokens=min(document_max_tokens or query_max_tokens, query_max_tokens),
+            query_max_tokens=min(QUERY_MAX_TOKENS, longest),
+            document_max_tokens=min(document_max_tokens or longest, longest),
         )
 
     def encode(self, texts: Sequence[str], batch_size: int = BATCH_SIZE) -> np.ndarray:
