@@ -67,12 +67,14 @@ class SqliteCandidateQueries(EmbeddingRows):
     def papers_with(self, term: str, at_most: int | None = None) -> int:
         """How many papers hold `term`, counted up to `at_most`: the searcher keeps the rarest
         terms of long queries, and past its budget an exact count only costs time."""
-        if at_most is None:
-            row = self.db.execute("SELECT count(*) FROM refs_fts WHERE refs_fts MATCH ?", (f'"{term}"',)).fetchone()
-        else:
-            row = self.db.execute("SELECT count(*) FROM (SELECT rowid FROM refs_fts WHERE refs_fts MATCH ? LIMIT ?)",
-                                  (f'"{term}"', at_most)).fetchone()
-        return int(row[0])
+        match = f'"{term}"'
+        # Is there an `at_most`-th paper? Skipping to it costs a quarter less than counting up to
+        # it (a paragraph's 48 words at 1M papers, most of them common there: 35 instead of 47 ms);
+        # only a word with fewer papers is then counted.
+        if at_most is not None and self.db.execute("SELECT rowid FROM refs_fts WHERE refs_fts MATCH ? LIMIT 1 OFFSET ?",
+                                                    (match, at_most - 1)).fetchone() is not None:
+            return at_most
+        return int(self.db.execute("SELECT count(*) FROM refs_fts WHERE refs_fts MATCH ?", (match,)).fetchone()[0])
 
     def key_prefix_ids(self, typed: str, limit: int) -> set[int]:
         pattern = typed.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
