@@ -38,7 +38,10 @@ async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> No
         settings = await read_settings(ls, pushed=None)
         ls.project = await asyncio.get_running_loop().run_in_executor(
             ls.lanes["features"], partial(Workspace, ls.roots, settings, ls.lanes))
-        ls.lanes.keep_built()  # the imports: out of every full collection's walk (background.py)
+        # The imports, out of every full collection's walk (background.py): a collection of them all
+        # first, 30-60 ms holding the GIL, so not now, when the editor opens a draft and asks for
+        # its first completion, but once the features lane is quiet, before the model loads.
+        ls.lanes.submit_when_quiet("model", ls.lanes.keep_built)
         ls.settings = settings
         ls.model_state = "loading"
     except Exception as error:
