@@ -61,7 +61,7 @@ def test_paths_and_uris_round_trip(tmp_path):
 def _items(candidates, options: convert.CompletionOptions | None = None) -> list[types.CompletionItem]:
     """The completion list as the client reads it, through lsprotocol's own converter: every field
     of the JSON has its LSP name and type, and reads back unchanged."""
-    wire = convert.completion_list_to_json(candidates, "file:///d.md", options or convert.CompletionOptions())
+    wire = convert.completion_list_to_json(candidates, 3, options or convert.CompletionOptions())
     sent = json.loads(json.dumps(convert.converter().unstructure(wire)))
     completion_list = convert.structure(sent, types.CompletionList)
     assert convert.to_json(completion_list) == sent
@@ -91,7 +91,7 @@ def test_completion_item_without_range_inserts_its_text():
 
 
 def test_completion_list_is_sent_as_built():
-    wire = convert.completion_list_to_json([_candidate()] * 3, "file:///d.md", convert.CompletionOptions())
+    wire = convert.completion_list_to_json([_candidate()] * 3, 3, convert.CompletionOptions())
     assert convert.converter().unstructure(wire) is wire  # no walk over it by cattrs
 
 
@@ -101,10 +101,11 @@ def test_documentation_waits_for_resolve_only_when_the_client_resolves_it():
     assert lazy.lazy_documentation and not eager.lazy_documentation
     [item] = _items([_candidate()], lazy)
     assert item.documentation is None and item.detail == "Jones 2019"
-    assert convert.resolve_request_from_proto(item) == ("file:///d.md", "jones2019")
+    assert item.data == 3 and convert.resolve_request_from_proto(item) == (3, "jones2019")
     resolved = convert.resolved_item_to_proto(item, "**Title**")
     assert resolved.documentation.value == "**Title**"
-    assert convert.resolve_request_from_proto(types.CompletionItem(label="x", data=["junk"])) is None
+    for junk in (["junk"], {"uri": "file:///d.md"}, 0, True, None):
+        assert convert.resolve_request_from_proto(types.CompletionItem(label="x", data=junk)) is None
 
 
 def test_workspace_edit_with_and_without_document_changes(tmp_path):

@@ -321,3 +321,26 @@ async def test_shared_corpus_quarto_book(client_name, tmp_path, embedded_index):
         position = position_of(text, text[key_start:key_start + 6], 2)
         hover = await client.text_document_hover_async(types.HoverParams(text_document=_doc(uri), position=position))
         assert hover is not None and hover.contents.value
+
+
+async def test_resolving_an_item_reads_the_bib_of_the_draft_it_was_offered_in(tmp_path):
+    """Items carry the number the server gave their draft, not its URI: resolve still finds each
+    draft's own .bib when two drafts cite the same key from different files."""
+    drafts = {}
+    for folder, title in (("one", "Alpha Results on Graphs"), ("two", "Beta Results on Trees")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "refs.bib").write_text(f"@article{{smith2020,\n  title = {{{title}}},\n"
+                                                    "  author = {Smith, Ann},\n  year = {2020}\n}\n")
+        text = "\\documentclass{article}\n\\begin{document}\nSee \\cite{smi}.\n\\bibliography{refs}\n\\end{document}\n"
+        (tmp_path / folder / "paper.tex").write_text(text)
+        drafts[folder] = (tmp_path / folder / "paper.tex", text, title)
+    async with lsp_session("visual-studio-code", tmp_path, index_path=tmp_path / "absent.sqlite") as client:
+        items = {}
+        for folder, (path, text, _) in drafts.items():
+            uri = open_file(client, path, text)
+            result = await _complete(client, uri, position_of(text, "\\cite{smi", len("\\cite{smi")))
+            items[folder] = next(item for item in result.items if item.label == "smith2020")
+        assert {items["one"].data, items["two"].data} == {1, 2} and items["one"].documentation is None
+        for folder, (_, _, title) in drafts.items():
+            resolved = await client.completion_item_resolve_async(items[folder])
+            assert title in resolved.documentation.value

@@ -23,14 +23,16 @@ async def complete(ls: CitewiseServer, params: types.CompletionParams) -> conver
     uri, pos = params.text_document.uri, convert.pos_from_proto(params.position)
     await resolve_typed_identifier(ls, uri, pos)
     candidates = await ls.run(identifier_completion.complete, uri, pos) or []
-    return convert.completion_list_to_json(candidates, uri, convert.CompletionOptions.of(ls.client_capabilities))
+    options = convert.CompletionOptions.of(ls.client_capabilities)
+    return convert.completion_list_to_json(candidates, ls.document_number(uri), options)
 
 
 async def resolve_completion(ls: CitewiseServer, item: types.CompletionItem) -> types.CompletionItem:
     request = convert.resolve_request_from_proto(item)
-    if request is None:
+    uri = ls.numbered_document(request[0]) if request is not None else None
+    if request is None or uri is None:
         return item
-    documentation = await ls.run(identifier_completion.documentation, *request)
+    documentation = await ls.run(identifier_completion.documentation, uri, request[1])
     return convert.resolved_item_to_proto(item, documentation)
 
 

@@ -153,6 +153,7 @@ class CitewiseServer(LanguageServer):
         self.watching = "none"
         self.lanes = Lanes(keep_built=True)
         self.sent_versions: dict[str, int | None] = {}  # the version of each open document the features hold
+        self.document_numbers: dict[str, int] = {}  # URI -> its number in completion items' `data`
         self.accept_checks: set[str] = set()
         self.tasks: set[asyncio.Task[Any]] = set()  # what `spawn` started and has not finished
         self.shown_messages: set[str] = set()
@@ -286,6 +287,15 @@ class CitewiseServer(LanguageServer):
 
     def notify_suggestions(self, payload: dict[str, Any]) -> None:
         self.call_in_loop(self.protocol.notify, "citewise/suggestions", payload)
+
+    def document_number(self, uri: str) -> int:
+        """A number for `uri`, the same for the whole session (from 1), that completion items carry
+        instead of the URI (convert.completion_list_to_json)."""
+        return self.document_numbers.setdefault(uri, len(self.document_numbers) + 1)
+
+    def numbered_document(self, number: int) -> str | None:
+        """The URI `document_number` gave `number`, if any."""
+        return next((uri for uri, given in self.document_numbers.items() if given == number), None)
 
     def open_versions(self) -> dict[str, int | None]:
         return {uri: doc.version for uri, doc in self.workspace.text_documents.items()}
