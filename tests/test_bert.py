@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from citewise.bib.errors import CitewiseError
-from citewise.bib.index.bert import SPLIT_MIN_ROWS, BertEncoder, pooling_mode
+from citewise.bib.index.bert import BertEncoder, pooling_mode
 from citewise.bib.index.embed import Embedder, SentenceTransformersModel, bundled_model_dir
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -179,17 +179,3 @@ def test_bundled_model_loads_without_torch_or_transformers():
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "(1, 384) BertEncoder []", result.stderr
-
-
-def test_a_long_text_alone_is_computed_in_two_halves_with_the_same_vector(model_folder):
-    """A paragraph searched for (a batch of one, SPLIT_MIN_ROWS tokens or more) goes in two halves of
-    rows, one on the encoder's worker thread; a batch of several texts is computed whole."""
-    paragraph = max(TEXTS, key=len)
-    encoder = BertEncoder(model_folder, "mean")
-    assert len(encoder._tokenizer.encode(paragraph).ids) >= SPLIT_MIN_ROWS
-    in_a_batch = encoder.encode([paragraph, "graph neural networks"], batch_size=2, max_tokens=256)[0]
-    assert encoder._other_half is None  # no worker thread yet: nothing was split
-    alone = encoder.encode([paragraph], batch_size=1, max_tokens=256)[0]
-    assert encoder._other_half is not None
-    assert np.abs(alone - in_a_batch).max() < 1e-6
-    assert np.abs(alone - sentence_transformers_vectors(model_folder, [paragraph], 256)[0]).max() < 1e-5

@@ -15,10 +15,7 @@ the bundled model, stays on disk but for the rows of the words met.
 Matrix products run on numpy's BLAS, held to one thread in the process from the first
 encoder on (threadpoolctl): an encoder given several `threads` computes that many batches at
 once instead. BLAS's own threads wait on each other and stall when other processes compete
-for the cores (4x slower on a loaded 2-core machine); batches side by side do not. A batch of
-one long text (a paragraph searched for) has nothing beside it: its token rows' matrix products
-and GELU go in two halves, one on a worker thread of the encoder (the same vectors, bit for bit;
-the row-wise steps are a few percent of the work and stay whole).
+for the cores (4x slower on a loaded 2-core machine); batches side by side do not.
 """
 
 from __future__ import annotations
@@ -26,10 +23,9 @@ from __future__ import annotations
 import json
 import math
 import mmap
-import os
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -47,9 +43,6 @@ ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 # activations per GELU pass, attention scores per softmax (1 MB).
 GELU_ROWS = 32
 SCORES_PER_SLICE = 1 << 18
-# A batch of one text this many tokens long or longer is computed in two halves of rows (module
-# docstring): a paragraph's 150-250 tokens take 60-120 ms of CPU on one core.
-SPLIT_MIN_ROWS = 64
 
 
 def pooling_mode(folder: Path) -> str | None:
@@ -102,8 +95,6 @@ class BertEncoder:
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_padding(pad_id=int(config.get("pad_token_id", 0)))
         self._tokenizing = threading.Lock()
-        self._other_half: ThreadPoolExecutor | None = None  # started by the first long text
-        self._starting = threading.Lock()
 
     def encode(self, texts: Sequence[str], batch_size: int, max_tokens: int) -> np.ndarray:
         """One unit-length float32 row per text, cut at `max_tokens`; batches hold texts of similar length."""
@@ -147,20 +138,18 @@ class BertEncoder:
         hidden = self._layer_norm(hidden, "embeddings.LayerNorm")
         # Padding takes no attention: -inf before the softmax.
         ignore = np.where(mask > 0, np.float32(0), np.float32(-np.inf))[:, None, None, :]
-        split = batch == 1 and length >= SPLIT_MIN_ROWS and (os.cpu_count() or 1) > 1
         for layer in range(self._layers):
-            hidden = self._layer(hidden, batch, ignore, f"encoder.layer.{layer}.", split)
+            hidden = self._layer(hidden, batch, ignore, f"encoder.layer.{layer}.")
         return hidden.reshape(batch, length, -1)
 
-    def _layer(self, hidden: np.ndarray, batch: int, ignore: np.ndarray, prefix: str, split: bool) -> np.ndarray:
+    def _layer(self, hidden: np.ndarray, batch: int, ignore: np.ndarray, prefix: str) -> np.ndarray:
         """Self-attention, then the feed-forward block, each added to its input and layer-normalized.
-        `hidden` holds the batch's tokens as rows (batch × length, width); with `split`, the
-        products and GELU go in two halves of rows side by side."""
+        `hidden` holds the batch's tokens as rows (batch × length, width)."""
         rows, width = hidden.shape
         length, head_width = rows // batch, width // self._heads
 
         def per_head(name: str) -> np.ndarray:
-            projected = self._linear(hidden, f"{prefix}attention.self.{name}", split)
+            projected = self._linear(hidden, f"{prefix}attention.self.{name}")
             return projected.reshape(batch, length, self._heads, head_width).transpose(0, 2, 1, 3)
 
         query, key, value = per_head("query"), per_head("key").transpose(0, 1, 3, 2), per_head("value")
@@ -176,38 +165,18 @@ class BertEncoder:
             scores /= scores.sum(axis=-1, keepdims=True)
             context[part] = (scores @ value[part]).transpose(0, 2, 1, 3)
         context = context.reshape(rows, width)
-        attended = self._linear(context, f"{prefix}attention.output.dense", split)
+        attended = self._linear(context, f"{prefix}attention.output.dense")
         attended += hidden
         attended = self._layer_norm(attended, f"{prefix}attention.output.LayerNorm")
-        expanded = self._linear(attended, f"{prefix}intermediate.dense", split)
-        self._by_rows(lambda part: _gelu(expanded[part]), rows, split)
-        output = self._linear(expanded, f"{prefix}output.dense", split)
+        expanded = _gelu(self._linear(attended, f"{prefix}intermediate.dense"))
+        output = self._linear(expanded, f"{prefix}output.dense")
         output += attended
         return self._layer_norm(output, f"{prefix}output.LayerNorm")
 
-    def _linear(self, rows: np.ndarray, name: str, split: bool) -> np.ndarray:
-        weight, bias = self._weights[name + ".weight"], self._weights[name + ".bias"]  # stored as (out, in)
-        product = np.empty((len(rows), len(weight)), dtype=np.float32)
-
-        def compute(part: slice) -> None:
-            np.matmul(rows[part], weight.T, out=product[part])
-            product[part] += bias
-
-        self._by_rows(compute, len(rows), split)
+    def _linear(self, rows: np.ndarray, name: str) -> np.ndarray:
+        product: np.ndarray = rows @ self._weights[name + ".weight"].T  # stored as (out, in)
+        product += self._weights[name + ".bias"]
         return product
-
-    def _by_rows(self, compute: Callable[[slice], object], rows: int, split: bool) -> None:
-        """`compute(rows)` for every row: at once, or with `split` the second half on the encoder's
-        worker thread while this one computes the first (numpy lets go of the GIL)."""
-        if not split:
-            compute(slice(None))
-            return
-        with self._starting:
-            if self._other_half is None:
-                self._other_half = ThreadPoolExecutor(1, thread_name_prefix="bert-rows")
-        second = self._other_half.submit(compute, slice(rows // 2, None))
-        compute(slice(0, rows // 2))
-        second.result()
 
     def _layer_norm(self, rows: np.ndarray, name: str) -> np.ndarray:
         centered: np.ndarray = rows - rows.mean(axis=-1, keepdims=True)

@@ -11,7 +11,6 @@ core for batch embedding); encoding never changes it, so a query and a backgroun
 running at the same time cannot undo each other's setting. The BERT encoder computes up to
 `threads` batches at once, each on one BLAS thread (bert.py holds numpy's BLAS to one thread
 for the whole process: BLAS's own threads stall when other processes compete for the cores).
-A single long query is computed in two halves of its tokens side by side instead (bert.py).
 On the sentence-transformers path the count is torch's intra-op thread count.
 """
 
@@ -38,9 +37,9 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # losing Recall@10 (bench/bench_retrieval.py).
 DOCUMENT_MAX_TOKENS = 160
 # A query is cut at 128 tokens, about 90 words: a sentence or two pass whole, and a paragraph
-# searched for costs half the CPU of the model's 256 tokens (60 ms instead of 120 on one core)
-# for Recall@10 0.659 instead of 0.661 hybrid, 0.634 instead of 0.641 dense (bench_retrieval.py's
-# 135 citation-context paragraphs, median 159 tokens).
+# searched for costs 40 % less CPU than at the model's 256 tokens (83 instead of 133 ms, median of
+# 20 abstracts at load 8) for Recall@10 0.659 instead of 0.661 hybrid, 0.634 instead of 0.641
+# dense (bench_retrieval.py's 135 citation-context paragraphs, median 159 tokens).
 QUERY_MAX_TOKENS = 128
 # One short query gains little from several threads and suffers badly when other
 # processes compete for the cores: processes that mostly answer queries (the language
