@@ -1,13 +1,18 @@
 """The background lanes: bulk work waits for a quiet features lane; `busy` names the lanes at work;
-background work that can pause waits while suggestions are computed, and moves again once they are done."""
+background work that can pause waits while suggestions are computed, and moves again once they are done;
+background lanes run at a lower CPU priority than the lanes a person waits for."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
+import pytest
+
 from citewise.server.features import background
-from citewise.server.features.background import QUIET_WAIT_S, Lanes
+from citewise.server.features.background import BACKGROUND_NICENESS, QUIET_WAIT_S, WAITED_FOR_LANES, Lanes
 
 
 def test_bulk_work_starts_after_the_features_lane_has_served_what_it_was_sent():
@@ -59,3 +64,31 @@ def test_steady_foreground_work_cannot_stop_the_background_for_good(monkeypatch)
     lanes = Lanes()
     with lanes.foreground():
         assert lanes.submit("embed", lanes.yield_to_foreground).result(30) is None
+
+
+def thread_priority() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def priority_of_a_helper_thread() -> int:
+    """What a thread started by the calling thread runs at (as the BERT encoder's batches do)."""
+    seen: list[int] = []
+    helper = threading.Thread(target=lambda: seen.append(thread_priority()))
+    helper.start()
+    helper.join()
+    return seen[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only Linux gives each thread its own priority")
+def test_background_lanes_and_their_helper_threads_run_below_the_lanes_a_person_waits_for():
+    lanes = Lanes()
+    normal = thread_priority()
+    lowered = min(19, normal + BACKGROUND_NICENESS)
+    assert BACKGROUND_NICENESS > 0
+    for lane in ("files", "model", "embed", "tables", "vectors", "jobs", "registries"):
+        assert lanes.submit(lane, thread_priority).result(timeout=30) == lowered, lane
+    assert lanes.submit("embed", priority_of_a_helper_thread).result(timeout=30) == lowered
+    for lane in WAITED_FOR_LANES:
+        assert lanes.submit(lane, thread_priority).result(timeout=30) == normal, lane
+        assert lanes.submit(lane, priority_of_a_helper_thread).result(timeout=30) == normal, lane
+    assert thread_priority() == normal  # the caller's own thread is left as it was

@@ -233,3 +233,27 @@ def test_stats_counts_equal_a_count_over_the_rows_after_add_reembed_and_rebuild(
     assert run("index", "rebuild", "--index", index, "--no-embed").returncode == 0
     kept, counted = stats_and_rows()
     assert kept == counted and kept["references"] == 76 and kept["embedded"] == 0
+
+
+@pytest.mark.parametrize(("option", "steps"), [([], 10), (["--nice", "3"], 3), (["--nice", "0"], 0)])
+def test_index_add_runs_below_normal_priority_unless_told_otherwise(tmp_path, option, steps):
+    """Bulk work yields the cores to an editor's language server; `--nice N` chooses how far."""
+    probe = (
+        "import os, sys\n"
+        "from citewise.server.cli import main\n"
+        "before = os.getpriority(os.PRIO_PROCESS, 0)\n"
+        f"status = main(['index', 'add', {DIGEST!r}, '--embed', 'later', '--index', {str(tmp_path / 'i.sqlite')!r},"
+        f" *{option!r}])\n"
+        "print(status, before, os.getpriority(os.PRIO_PROCESS, 0))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    status, before, after = map(int, result.stdout.split()[-3:])
+    assert status == 0, result.stderr
+    assert after == min(19, before + steps)
+
+
+@pytest.mark.parametrize("value", ["-5", "20", "fast"])
+def test_a_nice_outside_0_to_19_is_one_line_error(tmp_path, value):
+    result = run("index", "add", DIGEST, "--index", str(tmp_path / "i.sqlite"), "--nice", value)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--nice: expected a whole number from 0 to 19" in result.stderr.strip().splitlines()[-1]

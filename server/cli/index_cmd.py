@@ -3,11 +3,17 @@
 Each file read goes into the index in its own transaction, so a failure part-way
 leaves what was already there untouched. The embedding model is loaded only when
 there is something to embed.
+
+`add`, `reembed` and `rebuild` are bulk work: they run BULK_NICENESS nice steps below the
+priority they were started with (`--nice N`, 0 for none), so that an editor's language server
+on the same cores keeps answering while they embed (server/features/background.py lowers its
+own background lanes alike).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -15,6 +21,7 @@ from citewise.server.cli.common import add_index_option, print_json
 from citewise.server.cli.resolve_cmd import add_network_options
 
 PROGRESS_MIN_ITEMS = 200
+BULK_NICENESS = 10
 
 
 def register(subparsers) -> None:
@@ -38,6 +45,7 @@ def register(subparsers) -> None:
     add_device_option(add)
     add.add_argument("--enrich", action="store_true", help="look up the papers read without authors, year or venue (sends their titles to the registries)")
     add_network_options(add)
+    add_nice_option(add)
     add.set_defaults(handler=run_add)
 
     stats = actions.add_parser("stats", help="counts, model and sources of the index")
@@ -53,6 +61,7 @@ def register(subparsers) -> None:
     reembed.add_argument("--pending", action="store_true",
                          help="embed only the papers waiting (added with --embed later, or an interrupted run); "
                               "can be stopped and run again")
+    add_nice_option(reembed)
     reembed.set_defaults(handler=run_reembed)
 
     vectors = actions.add_parser("vectors", help="store vectors computed elsewhere (JSON Lines: "
@@ -67,6 +76,7 @@ def register(subparsers) -> None:
     add_index_option(rebuild)
     add_model_option(rebuild)
     rebuild.add_argument("--no-embed", action="store_true", help="store references without embedding them")
+    add_nice_option(rebuild)
     rebuild.set_defaults(handler=run_rebuild)
 
     enrich = actions.add_parser("enrich", help="fill missing authors, year, venue, DOI and arXiv id from the registries")
@@ -79,6 +89,25 @@ def register(subparsers) -> None:
 def add_device_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", metavar="DEVICE",
                         help="where torch embeds: cpu (default), cuda, cuda:1, mps… when torch sees that device")
+
+
+def add_nice_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nice", type=_niceness, default=BULK_NICENESS, metavar="N",
+                        help=f"run N steps below normal CPU priority (default {BULK_NICENESS}; 0: normal), "
+                             "so an editor's citewise keeps answering meanwhile")
+
+
+def _niceness(text: str) -> int:
+    if not text.isdigit() or int(text) > 19:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 19, got {text!r}")
+    return int(text)
+
+
+def lower_priority(args: argparse.Namespace) -> None:
+    """Bulk work yields the cores (module docstring): called before it starts any thread,
+    which then inherit the lowered priority."""
+    if args.nice:
+        os.nice(args.nice)
 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +127,7 @@ def run_add(args: argparse.Namespace) -> int:
     from citewise.bib.index.store import Index
     from citewise.bib.readers import files_in, read_file_items
 
+    lower_priority(args)
     missing: list[SourceError] = []
     strings: dict[str, str] = {}
     reads = [read_file_items(file, strings) for path in args.paths for file in files_in(Path(path), missing)]
@@ -162,6 +192,7 @@ def run_reembed(args: argparse.Namespace) -> int:
     from citewise.bib.index.location import resolve_index_path
     from citewise.bib.index.store import Index
 
+    lower_priority(args)
     with Index.open(resolve_index_path(args.index), create=False) as index, index.explained():
         if args.pending:
             count = _embed(index, args.model, args.device)
@@ -198,6 +229,7 @@ def run_rebuild(args: argparse.Namespace) -> int:
     from citewise.bib.index.rebuild import rebuild_index
     from citewise.bib.index.store import Index
 
+    lower_priority(args)
     location = resolve_index_path(args.index)
     if is_database_url(location):
         from citewise.bib.errors import CitewiseError

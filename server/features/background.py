@@ -56,6 +56,20 @@ the lanes are created: a protocol or features thread waiting behind a background
 Python loop (parsing a .bib, building a candidate table, a Zotero sync) gets it back within
 about that long, where it would wait up to 5 ms at each of a request's thread hops.
 
+The cores come first too. On two cores the background work competes with the protocol and
+features threads for the CPU, not only for the GIL: a completion that computes for 10 ms waited
+in the kernel's run queue behind the titles' embedding, a .bib's parsing or another process's
+`index add`. So each lane but those a person waits for (WAITED_FOR_LANES: `features`, `queries`,
+`lookups`) lowers its own thread's priority by BACKGROUND_NICENESS nice steps when it starts
+(`lower_thread_priority`; Linux keeps a nice value per thread, so the process's other threads keep
+theirs; elsewhere the lanes run at the process's priority). Threads a lane starts inherit its
+priority: the BERT encoder's batches and torch's OpenMP workers, which torch starts per calling
+thread, so the `queries` lane's embedding gets workers of its own at normal priority. A lowered
+lane holding the GIL still hands it over every SWITCH_INTERVAL_S once it runs, and while the
+protocol and features threads wait for it they leave the cores to it; the GIL wait measured in
+bench/bench_lsp_protocol.py covers that case. `citewise index add`, `reembed` and `rebuild` lower
+their own priority alike (server/cli/index_cmd.py, `--nice`).
+
 Opening a draft comes first too. Bulk background work that would share the GIL with the first requests of a draft just opened
 (loading the model, converting a .bib's entries, building a candidate table) goes through
 `Lanes.submit_when_quiet`: its job first sleeps (holding no GIL) until the features lane has
@@ -88,6 +102,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import queue
 import sys
 import threading
@@ -104,6 +119,8 @@ QUIET_POLL_S = 0.02
 LANES = ("features", "files", "model", "embed", "tables", "vectors", "queries", "jobs", "registries", "lookups")
 KEEPING_LANES = ("files", "tables", "model")  # what their jobs build lives long (module docstring)
 KEEP_EVERY_S = 1.0  # a long job on a keeping lane keeps what it built so far this often, at its pauses
+WAITED_FOR_LANES = ("features", "queries", "lookups")  # a person waits for their work: normal priority
+BACKGROUND_NICENESS = 10  # every other lane runs this many nice steps below them (module docstring)
 
 
 class SerialDaemonExecutor(Executor):
@@ -113,8 +130,9 @@ class SerialDaemonExecutor(Executor):
     or dies mid-way through a slow job (importing torch, reindexing) is not kept waiting.
     """
 
-    def __init__(self, name: str, after_each: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, name: str, after_each: Callable[[], None] = lambda: None, niceness: int = 0) -> None:
         self._after_each = after_each  # run after each job's future is resolved (`Lanes.keep_built`)
+        self._niceness = niceness
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._idle = threading.Event()
         self._idle.set()
@@ -159,6 +177,7 @@ class SerialDaemonExecutor(Executor):
                 self._idle.set()
 
     def _work(self) -> None:
+        lower_thread_priority(self._niceness)
         while True:
             future, function, args, kwargs = self._jobs.get()
             try:
@@ -172,6 +191,15 @@ class SerialDaemonExecutor(Executor):
                 self._after_each()
             finally:
                 self._done()
+
+
+def lower_thread_priority(steps: int) -> None:
+    """Lower the calling thread's CPU priority by `steps` nice steps, for good (module docstring).
+    Linux gives each thread its own nice value; elsewhere it would lower the whole process: skipped."""
+    if steps > 0 and sys.platform.startswith("linux"):
+        thread = threading.get_native_id()
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + steps))
 
 
 def keep_for_good() -> None:
@@ -201,7 +229,8 @@ class Lanes:
                 lane = self._lanes.get(name)
                 if lane is None:
                     after_each = self.keep_built if name in KEEPING_LANES else (lambda: None)
-                    lane = self._lanes[name] = SerialDaemonExecutor(f"citewise-{name}", after_each)
+                    niceness = 0 if name in WAITED_FOR_LANES else BACKGROUND_NICENESS
+                    lane = self._lanes[name] = SerialDaemonExecutor(f"citewise-{name}", after_each, niceness)
         return lane
 
     def submit(self, lane: str, function: Callable[..., Any], *args: Any) -> Future:
