@@ -40,6 +40,7 @@ from lsp_client import (  # noqa: E402
     SIZES,
     background_done,
     completion_round_trips,
+    completions_until_titles_embedded,
     first_useful_completion,
     model_ready,
     p95,
@@ -138,6 +139,8 @@ async def main() -> None:
             await model_ready(client)
         await completion_round_trips(client, draft.as_uri(), text, 20)
         await completion_round_trips(client, notes.as_uri(), notes_text, 20, markdown=True)
+        if not args.no_model:  # the .bib's titles embedded (or read back from the cache), as in the steady state
+            await completions_until_titles_embedded(client, draft.as_uri(), text)
         await background_done(client)
         floor, _, _ = await start(folder, index_path, command=named(FLOOR))
         floor.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(

@@ -100,6 +100,8 @@ def complete(ws: Workspace, uri: str, pos: Pos) -> list[CompletionCandidate]:
     """Citation-key completion, led by the entry of the identifier typed as the key once it resolved
     (labelled by its key, like every item; its detail names the identifier)."""
     candidates = completion.complete(ws, uri, pos)
+    if not ws.settings.verify:  # no identifier is ever looked up: no offer to lead with, no second parse
+        return candidates
     document = ws.document(uri)
     context = citation_context(document, pos, ws.extra_cite_macros()) if document is not None else None
     if context is None:
