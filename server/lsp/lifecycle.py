@@ -31,6 +31,10 @@ def initialize(ls: CitewiseServer, params: types.InitializeParams) -> None:
     ls.init_options = params.initialization_options
     ls.roots = _root_paths(params)
     ls.torch_imported_at_initialize = torch_imported()
+    # The imports, out of every full collection's walk (background.py). Their first collection holds
+    # the GIL 30-60 ms: here, where the editor waits for this reply anyway, not at `initialized`,
+    # when it opens a draft and asks for its first completion in the same milliseconds.
+    ls.lanes.keep_built()
 
 
 async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> None:
@@ -38,10 +42,7 @@ async def initialized(ls: CitewiseServer, params: types.InitializedParams) -> No
         settings = await read_settings(ls, pushed=None)
         ls.project = await asyncio.get_running_loop().run_in_executor(
             ls.lanes["features"], partial(Workspace, ls.roots, settings, ls.lanes))
-        # The imports, out of every full collection's walk (background.py): a collection of them all
-        # first, 30-60 ms holding the GIL, so not now, when the editor opens a draft and asks for
-        # its first completion, but once the features lane is quiet, before the model loads.
-        ls.lanes.submit_when_quiet("model", ls.lanes.keep_built)
+        ls.lanes.keep_built()  # what the workspace's creation imported: a short collection, see `initialize`
         ls.settings = settings
         ls.model_state = "loading"
     except Exception as error:
