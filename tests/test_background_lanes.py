@@ -85,7 +85,7 @@ def test_background_lanes_and_their_helper_threads_run_below_the_lanes_a_person_
     normal = thread_priority()
     lowered = min(19, normal + BACKGROUND_NICENESS)
     assert BACKGROUND_NICENESS > 0
-    for lane in ("files", "model", "embed", "tables", "vectors", "jobs", "registries"):
+    for lane in ("files", "embed", "tables", "vectors", "jobs", "registries"):
         assert lanes.submit(lane, thread_priority).result(timeout=30) == lowered, lane
     assert lanes.submit("embed", priority_of_a_helper_thread).result(timeout=30) == lowered
     for lane in WAITED_FOR_LANES:

@@ -60,7 +60,8 @@ The cores come first too. On two cores the background work competes with the pro
 features threads for the CPU, not only for the GIL: a completion that computes for 10 ms waited
 in the kernel's run queue behind the titles' embedding, a .bib's parsing or another process's
 `index add`. So each lane but those a person waits for (WAITED_FOR_LANES: `features`, `queries`,
-`lookups`) lowers its own thread's priority by BACKGROUND_NICENESS nice steps when it starts
+`lookups`, and `model`, whose one job per start the first semantic ranking waits for: lowered, it
+took 7 s instead of 2 on a quiet machine and the completions meanwhile stalled up to 390 ms) lowers its own thread's priority by BACKGROUND_NICENESS nice steps when it starts
 (`lower_thread_priority`; Linux keeps a nice value per thread, so the process's other threads keep
 theirs; elsewhere the lanes run at the process's priority). Threads a lane starts inherit its
 priority: the BERT encoder's batches and torch's OpenMP workers, which torch starts per calling
@@ -119,7 +120,7 @@ QUIET_POLL_S = 0.02
 LANES = ("features", "files", "model", "embed", "tables", "vectors", "queries", "jobs", "registries", "lookups")
 KEEPING_LANES = ("files", "tables", "model")  # what their jobs build lives long (module docstring)
 KEEP_EVERY_S = 1.0  # a long job on a keeping lane keeps what it built so far this often, at its pauses
-WAITED_FOR_LANES = ("features", "queries", "lookups")  # a person waits for their work: normal priority
+WAITED_FOR_LANES = ("features", "queries", "lookups", "model")  # a person waits for their work: normal priority
 BACKGROUND_NICENESS = 10  # every other lane runs this many nice steps below them (module docstring)
 
 
