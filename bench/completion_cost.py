@@ -52,8 +52,9 @@ from lsp_client import (  # noqa: E402
 def run_named(argv: list[str]) -> None:
     """Run `python -m MODULE ...` or `python SCRIPT ...` with OS thread names set from Python's."""
     import ctypes
-    import runpy
     import threading
+
+    from gil_probe import run_command
 
     libc = ctypes.CDLL(None)
     bootstrap = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
@@ -75,12 +76,7 @@ def run_named(argv: list[str]) -> None:
 
         signal.signal(signal.SIGUSR1, dump)
         profile.enable()
-    if argv[0] == "-m":
-        sys.argv = [argv[1], *argv[2:]]
-        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
-    else:
-        sys.argv = argv
-        runpy.run_path(argv[0], run_name="__main__")
+    run_command(argv)
 
 
 def named(command: list[str]) -> list[str]:

@@ -112,12 +112,17 @@ def main() -> None:
     out, target = Path(sys.argv[1]), sys.argv[2:]
     out.write_bytes(b"")
     threading.Thread(target=_probe, args=(out,), name="gil-probe", daemon=True).start()
-    if target[0] == "-m":
-        sys.argv = [target[1], *target[2:]]
-        runpy.run_module(target[1], run_name="__main__", alter_sys=True)
+    run_command(target)
+
+
+def run_command(argv: list[str]) -> None:
+    """Run `argv` (`-m module ...` or `script.py ...`) in this process, as `python argv` would."""
+    if argv[0] == "-m":
+        sys.argv = [argv[1], *argv[2:]]
+        runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
     else:
-        sys.argv = target
-        runpy.run_path(target[0], run_name="__main__")
+        sys.argv = argv
+        runpy.run_path(argv[0], run_name="__main__")
 
 
 if __name__ == "__main__":
