@@ -9,9 +9,7 @@ would otherwise share the cores of one process), alternating so both meet the sa
 - **load**: import and model load of a fresh process (seconds, peak RSS after one query).
 Texts: the papers of ../shared's ACM citation-recommendation set when present, else the seed
 digest's; repeated to `--texts`. The torch encoder is bert.py as of `--reference` (git).
-Also the index's dense search, the product of a query against `--rows` float16 vectors:
-torch (what sqlite_queries.py did), usearch's exact search (what it does), numpy float32
-(twice the memory), one thread each.
+The index's dense search has a benchmark of its own: bench_dense_search.py.
 
     HF_HUB_OFFLINE=1 PYTHONPATH=$PWD/build/tree nice -n 10 .venv/bin/python bench/bench_encoder.py
 """
@@ -67,47 +65,6 @@ rss = next(int(line.split()[1]) // 1024 for line in open("/proc/self/status") if
 print(json.dumps({"times": times, "load": loaded, "rss": rss, "torch": "torch" in sys.modules}))
 """
 
-PRODUCT = r"""
-import json, sys, time
-import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
-from usearch.index import search
-rows, repeats = int(sys.argv[1]), int(sys.argv[2])
-torch.set_num_threads(1)
-threadpool_limits(1, user_api="blas")
-rng = np.random.default_rng(0)
-matrix = rng.standard_normal((rows, 384)).astype(np.float32)
-matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-half, tensor = matrix.astype(np.float16), torch.from_numpy(matrix.astype(np.float16))
-del matrix
-single = half.astype(np.float32)
-queries = [half[i].astype(np.float32) + 0.05 * rng.standard_normal(384).astype(np.float32) for i in range(repeats)]
-
-def by_torch(query):
-    return torch.topk((tensor @ torch.from_numpy(query).to(torch.float16)).float(), 50).indices.numpy()
-
-def by_usearch(query):
-    return search(half, query, 50, "ip", exact=True, threads=1).keys.astype(np.int64)
-
-def by_numpy(query):
-    scores = single @ query
-    top = np.argpartition(-scores, 50)[:50]
-    return top[np.argsort(-scores[top], kind="stable")]
-
-times, same = {"torch float16": [], "usearch exact float16": [], "numpy float32": []}, 0
-for query in queries:
-    query /= np.linalg.norm(query)
-    found = []
-    for name, method in zip(times, (by_torch, by_usearch, by_numpy)):
-        start = time.perf_counter()
-        found.append(method(query))
-        times[name].append(time.perf_counter() - start)
-    same += int(found[0][0] == found[1][0] == found[2][0])
-print(json.dumps({"times": times, "same_first": same}))
-"""
-
-
 def texts(count: int) -> list[str]:
     from citewise.bib.index.embedding_rows import embedding_text
     from citewise.bib.readers import read_path
@@ -134,7 +91,6 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3, help="bulk runs of each encoder (alternating)")
     parser.add_argument("--queries", type=int, default=60)
-    parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--reference", default=REFERENCE, help="git revision whose bert.py is the torch encoder")
     args = parser.parse_args()
 
@@ -169,12 +125,6 @@ def main() -> None:
                   f"{ms(bulk)}  ({args.texts / statistics.median(bulk):.0f} texts/s)")
             print(f"  {kind:5}  start + model load + one query: {query['load']:.2f} s, peak RSS {query['rss']} MB, "
                   f"torch imported: {query['torch']}")
-
-        product = run(PRODUCT, str(args.rows), str(args.queries))
-        print(f"\ndense search: one query against {args.rows:,} float16 vectors, 1 thread "
-              f"(same top hit in {product['same_first']}/{args.queries})")
-        for name, values in product["times"].items():
-            print(f"  {name:22} {ms(values)}")
 
 
 if __name__ == "__main__":

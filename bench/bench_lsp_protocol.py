@@ -30,7 +30,9 @@ JSON-RPC, pipes and one worker-thread hop, no feature work):
                 notes how late it wakes: the time other threads held the GIL plus the time the
                 kernel kept it off a CPU; the floor server's probe in the same run measures the
                 latter alone. p50 / p99 / max per case. With CITEWISE_BENCH_STALLS=1 the probe also
-                dumps every thread's stack during each stall over 80 ms, printed per case at the end.
+                dumps every thread's stack during each stall over 80 ms, printed per case at the end;
+                with CITEWISE_BENCH_BUSY=1, what the features and protocol threads ran during each
+                completion over 100 ms (the stacks sampled most, one sample every 5 ms).
 Completion runs in a LaTeX draft (`\\cite{`) and a Markdown draft (`[@`) of the same workspace.
 The server works on a copy of the cached index (the Zotero sync and `index add` write to it).
 
@@ -72,6 +74,7 @@ from lsp_client import (  # noqa: E402
     model_loaded,
     model_ready,
     p95,
+    print_busy,
     print_gil_waits,
     print_stalls,
     start,
@@ -302,6 +305,7 @@ async def main() -> None:
               f"(max {max(sizes) / 1000:5.1f} KB) vs {statistics.median(floor_sizes) / 1000:4.1f} KB")
     print_gil_waits()
     print_stalls()
+    print_busy()
     print(f"peak RSS citewise {rss} MB, floor {floor_rss} MB; load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     workdir.cleanup()

@@ -24,6 +24,13 @@ kernel keeping the process off the CPUs on a loaded machine (CPU ≈ 0; faulthan
 then often late too, and no stack is printed). Garbage collections of 5 ms or more are noted
 there too (`=== gc generation N, MS ms, ends WOKE`, from `gc.callbacks`): the stack of a
 collection shows only the line whose allocation triggered it.
+
+With GIL_PROBE_BUSY=FILE, the probe says what the threads a request passes through were doing:
+every BUSY_EVERY_S it samples the stacks of the features thread (`citewise-features`) and the
+protocol thread (the main thread, running the asyncio loop) and appends a line per busy one (not
+waiting for a job, not in the loop's `select`): `WOKE<TAB>THREAD<TAB>innermost frame < caller < ...`.
+`busy_between` counts those samples over a window, so a slow completion's time can be put on
+the job it queued behind: a thread that runs no Python (waiting for a lock or a core) is not sampled.
 """
 
 from __future__ import annotations
@@ -36,12 +43,17 @@ import sys
 import threading
 import time
 from array import array
+from collections import Counter
 from pathlib import Path
 
 PERIOD_S = 0.002
 FLUSH_S = 0.25
 STALL_S = 0.08
 ARM_EVERY_S = 0.01
+BUSY_EVERY_S = 0.005
+BUSY_THREADS = {"citewise-features": "features", "MainThread": "protocol"}
+IDLE_FRAMES = {"_work", "select"}  # a lane waiting for its next job; the loop waiting for input
+STACK_DEPTH = 8
 
 
 def _probe(out: Path) -> None:
@@ -50,8 +62,13 @@ def _probe(out: Path) -> None:
     stalls = open(os.environ["GIL_PROBE_STALLS"], "a") if os.environ.get("GIL_PROBE_STALLS") else None  # noqa: SIM115 (open as long as the probe)
     if stalls is not None:
         gc.callbacks.append(_collection_timer(stalls))
+    busy = open(os.environ["GIL_PROBE_BUSY"], "a") if os.environ.get("GIL_PROBE_BUSY") else None  # noqa: SIM115 (open as long as the probe)
+    sampled = 0.0
     while True:
         asked, cpu = time.perf_counter(), time.process_time()
+        if busy is not None and asked - sampled >= BUSY_EVERY_S:
+            _sample_busy_threads(busy, asked)
+            sampled = asked
         if stalls is not None and asked - armed >= ARM_EVERY_S:
             faulthandler.dump_traceback_later(STALL_S, file=stalls)
             armed = asked
@@ -69,6 +86,29 @@ def _probe(out: Path) -> None:
                 pending.tofile(sink)
             pending = array("d")
             flushed = woke
+
+
+def _sample_busy_threads(busy, now: float) -> None:
+    names = {thread.ident: BUSY_THREADS[thread.name] for thread in threading.enumerate() if thread.name in BUSY_THREADS}
+    for ident, frame in sys._current_frames().items():
+        if ident not in names or frame.f_code.co_name in IDLE_FRAMES:
+            continue
+        stack = []
+        while frame is not None and len(stack) < STACK_DEPTH:
+            stack.append(f"{Path(frame.f_code.co_filename).name}:{frame.f_lineno} {frame.f_code.co_name}")
+            frame = frame.f_back
+        busy.write(f"{now:.6f}\t{names[ident]}\t{' < '.join(stack)}\n")
+    busy.flush()
+
+
+def busy_between(busy: Path, start: float, end: float) -> Counter[str]:
+    """How many samples (GIL_PROBE_BUSY) found each thread in each stack between `start` and `end`."""
+    found: Counter[str] = Counter()
+    for line in (busy.read_text(errors="replace") if busy.exists() else "").splitlines():
+        woke, thread, stack = line.split("\t", 2)
+        if start <= float(woke) <= end:
+            found[f"{thread}: {stack}"] += 1
+    return found
 
 
 def lateness_between(out: Path, start: float, end: float) -> list[float]:

@@ -18,7 +18,7 @@ from lsprotocol import types
 from pytest_lsp import client_capabilities, make_test_lsp_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gil_probe import lateness_between, stalls_between  # noqa: E402
+from gil_probe import busy_between, lateness_between, stalls_between  # noqa: E402
 from timing import p95  # noqa: E402
 
 SERVER = [sys.executable, "-m", "citewise", "serve"]
@@ -26,6 +26,9 @@ FLOOR = [sys.executable, str(Path(__file__).resolve().parent / "floor_server.py"
 GIL_PROBE = str(Path(__file__).resolve().parent / "gil_probe.py")
 GIL_WINDOWS: list[tuple[str, Path, float, float]] = []  # case, probe record, start, end
 STALL_DUMPS = os.environ.get("CITEWISE_BENCH_STALLS") == "1"  # gil_probe.py's stack dumps, printed per case
+BUSY_SAMPLES = os.environ.get("CITEWISE_BENCH_BUSY") == "1"  # gil_probe.py's samples of busy threads, per slow completion
+SLOW_S = 0.1  # a completion this slow breaks the issue's limit while background work runs
+SLOW_COMPLETIONS: list[tuple[float, float]] = []  # (sent, answered) of each completion over SLOW_S
 SIZES: list[int] = []  # bytes of each completion result, in the order measured
 _converter = None
 DEBOUNCE_MS = 300
@@ -59,13 +62,16 @@ async def start(folder: Path, index_path: Path, settle_s: float = 0.0, command: 
     With `settle_s` the initialize request waits that long after the spawn, so that the
     request -> reply time excludes the interpreter's start-up and imports. With `probe`
     the server runs under gil_probe.py, which records into that file (and, with
-    CITEWISE_BENCH_STALLS=1, dumps the stacks of its stalls beside it: `print_stalls`).
+    CITEWISE_BENCH_STALLS=1, dumps the stacks of its stalls beside it: `print_stalls`; with
+    CITEWISE_BENCH_BUSY=1, samples what its features and protocol threads run: `print_busy`).
     """
     env = dict(os.environ)
     if probe is not None:
         command = [command[0], GIL_PROBE, str(probe), *command[1:]]
         if STALL_DUMPS:
             env["GIL_PROBE_STALLS"] = str(probe.with_suffix(".stalls"))
+        if BUSY_SAMPLES:
+            env["GIL_PROBE_BUSY"] = str(probe.with_suffix(".busy"))
     client = make_test_lsp_client()
     client.versions = {}
     client.suggestion_times = []
@@ -107,6 +113,18 @@ def print_stalls() -> None:
             print(f"--- stall in {case}\n{dump}")
 
 
+def print_busy(top: int = 4) -> None:
+    """For each completion over SLOW_S, what the server's features and protocol threads ran
+    meanwhile (GIL_PROBE_BUSY): the most sampled stacks, a sample every 5 ms."""
+    for sent, answered in SLOW_COMPLETIONS:
+        for case, probe, start, end in GIL_WINDOWS:
+            if start <= sent <= end:
+                samples = busy_between(probe.with_suffix(".busy"), sent, answered)
+                print(f"--- completion of {(answered - sent) * 1000:.0f} ms in {case}: {sum(samples.values())} busy samples")
+                for stack, count in samples.most_common(top):
+                    print(f"  {count:4d}  {stack}")
+
+
 async def stop(client) -> None:
     await client.shutdown_session()
     await client.stop()
@@ -141,7 +159,10 @@ async def completion_round_trips(client, uri: str, text: str, repeat: int, markd
         started = time.perf_counter()
         result = await client.text_document_completion_async(types.CompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri), position=position))
-        timings.append(time.perf_counter() - started)
+        answered = time.perf_counter()
+        timings.append(answered - started)
+        if answered - started > SLOW_S:
+            SLOW_COMPLETIONS.append((started, answered))
         SIZES.append(reply_bytes(result))
         undo(client, uri, client.versions[uri] + 1, line, column, len(typed))
     return timings

@@ -168,3 +168,24 @@ def test_papers_added_past_a_full_last_block_go_in_a_new_block_copying_none(tmp_
         after = reader._matrix
         assert [len(block.ids) for block in after.blocks] == [BLOCK, BLOCK, 2]
         assert after.blocks[0] is before.blocks[0] and after.blocks[1] is before.blocks[1]
+
+
+def test_nearest_ranks_every_block_by_the_float16_vectors_exact_products():
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((5 * BLOCK + 7, DIMENSION)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    half = vectors.astype(np.float16)
+    ids = np.arange(10, 10 + len(half), dtype=np.int64)
+    blocks = tuple(vector_matrix.Block(ids[start:start + BLOCK], half[start:start + BLOCK])
+                   for start in range(0, len(half), BLOCK))
+    matrix = vector_matrix.VectorMatrix(DIMENSION, 0, 0, blocks, rows_read=len(half))
+    query = vectors[100] + 0.3 * rng.standard_normal(DIMENSION).astype(np.float32)
+    exact = half.astype(np.float64) @ query.astype(np.float16).astype(np.float64)
+    found = matrix.nearest(query, 25, None)
+    assert [row for row, _ in found] == (ids[np.argsort(-exact, kind="stable")[:25]]).tolist()
+    assert [score for _, score in found] == pytest.approx(np.sort(exact)[::-1][:25].tolist(), abs=1e-6)
+    allowed = set(ids[::3].tolist())
+    kept = np.isin(ids, list(allowed))
+    assert [row for row, _ in matrix.nearest(query, 5, allowed)] == \
+        ids[kept][np.argsort(-exact[kept], kind="stable")[:5]].tolist()
+    assert matrix.nearest(query, 0, None) == [] and len(matrix.nearest(query, 10_000, None)) == len(half)

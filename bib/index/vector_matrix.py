@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numkong
 import numpy as np
 
 from citewise.bib.index.ann import stored_vectors
 from citewise.bib.index.connection import Database
 
-BLOCK_ROWS = 16_384  # 12 MB of 384-dimensional float16 vectors: what one changed row costs to copy; one usearch call per block per search
+BLOCK_ROWS = 16_384  # 12 MB of 384-dimensional float16 vectors: what one changed row costs to copy; one NumKong call per block per search
 REREAD_FRACTION = 4
 
 
@@ -52,11 +53,10 @@ class VectorMatrix:
         return sum(len(block.ids) for block in self.blocks)
 
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-        """The `limit` rows most similar to `query` (inner product), among `allowed` if given. usearch's
-        exact search scores each block on one thread with SIMD float16 products, without a float32 copy."""
-        from usearch.index import search
-
+        """The `limit` rows most similar to `query` (inner product), among `allowed` if given: each
+        block's products by `_products`, its best `limit` kept, then the best of those."""
         wanted = np.fromiter(allowed, dtype=np.int64) if allowed is not None else None
+        query16 = np.asarray(query, dtype=np.float16).reshape(1, -1)
         ids: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         for block in self.blocks:
@@ -66,9 +66,10 @@ class VectorMatrix:
                 block_ids, vectors = block_ids[kept], vectors[kept]
             if not len(block_ids) or limit < 1:
                 continue
-            found = search(vectors, query, min(limit, len(block_ids)), "ip", exact=True, threads=1)
-            ids.append(block_ids[found.keys.astype(np.int64)])
-            scores.append(1 - found.distances.astype(np.float64))
+            products = _products(query16, vectors)
+            best = np.argpartition(-products, min(limit, len(products)) - 1)[:limit]
+            ids.append(block_ids[best])
+            scores.append(products[best])
         if not ids:
             return []
         all_ids, all_scores = np.concatenate(ids), np.concatenate(scores)
@@ -89,6 +90,17 @@ class VectorMatrix:
             present = block.ids[positions] == wanted[here]
             found[here[present]] = block.vectors[positions[present]]
         return found
+
+
+def _products(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """The inner products (float64) of one float16 query row with float16 rows, on one thread.
+
+    NumKong (usearch's own kernels, installed with it) converts float16 to float32 and sums in
+    float32 with SIMD; one call per block holds the GIL for under a millisecond. usearch's exact
+    search, used before, handed the GIL back and took it again throughout a call: beside one busy
+    Python thread a search of 100,000 rows took 600 ms instead of 14 (bench/bench_dense_search.py),
+    stalling completions behind every background lane's Python loop."""
+    return np.asarray(numkong.cdist(query, vectors, metric="dot"), dtype=np.float64).reshape(-1)
 
 
 def refreshed(db: Database, matrix: VectorMatrix | None, dimension: int) -> VectorMatrix:
