@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ from citewise.bib.bibtex.edit import insert_entry_edit
 from citewise.bib.bibtex.reader import parse_bib_text
 from citewise.bib.errors import CitewiseError
 from citewise.bib.model import Author, Reference
-from citewise.server.features import accept, actions, commands, completion, suggestions
+from citewise.server.features import accept, actions, commands, completion, cursor_query, suggestions
+from citewise.server.features.cursor_query import cursor_context
 from citewise.server.features.diagnostics import diagnostics
 from citewise.server.features.edits import _InsertionPlan
 from citewise.server.features.positions import Pos, Range, TextEdit
@@ -188,12 +190,32 @@ def test_semantic_ranking_puts_papers_that_fit_the_sentence_first(semantic_ws, t
     uri, pos, _ = _typing(semantic_ws, tmp_path, line)
     completion.warm_up(semantic_ws, uri, wait=True)
     assert [bib.titles_embedded for bib in semantic_ws.status().bib_files] == [True]
+    completion.complete(semantic_ws, uri, pos)  # the sentence is embedded on the `queries` lane meanwhile
+    semantic_ws.lanes.wait_idle("queries")
     candidates = completion.complete(semantic_ws, uri, pos)
     bib = [c.key for c in candidates if c.in_bib]
     assert bib[0] == "hoDenoisingDiffusionProbabilistic2020"
     assert bib.index("songScoreBasedGenerativeModeling2021") < bib.index("devlinBERTPretrainingDeep2019")
     index_keys = [c.key for c in candidates if not c.in_bib]
     assert any("Diffusion" in key or "DPM" in key or "Solver" in key for key in index_keys[:3])
+
+
+def test_completion_leaves_a_new_sentence_to_the_queries_lane_to_embed(semantic_ws, tmp_path):
+    line = "Score matching with stochastic differential equations turns noise into images \\cite{"
+    uri, pos, text = _typing(semantic_ws, tmp_path, line)
+    query = cursor_context(text, text.index(line) + len(line)).query
+    searcher = semantic_ws.searcher
+    assert searcher is not None and not searcher.embedded(query)
+    lane_free = threading.Event()
+    semantic_ws.lanes.submit("queries", lane_free.wait)  # the lane is busy: nothing embeds there yet
+    first = completion.complete(semantic_ws, uri, pos)  # returns without the embedding
+    assert first and not searcher.embedded(query)
+    lane_free.set()
+    semantic_ws.lanes.wait_idle("queries")
+    assert searcher.embedded(query)
+    again = completion.complete(semantic_ws, uri, pos)
+    assert cursor_query.context_hits(semantic_ws, query, latest=False, embed_here=False)[1] is not None
+    assert [c.key for c in again if c.in_bib][0] == "songScoreBasedGenerativeModeling2021"
 
 
 # --- suggestions and cite actions ----------------------------------------------------------

@@ -99,8 +99,10 @@ class Searcher:
         year_to: int | None = None,
         source: str | None = None,
         exclude_keys: Collection[str] = (),
+        semantic: bool = True,
     ) -> list[SearchHit]:
-        """The `k` best papers for `query` (plain text, LaTeX or Markdown)."""
+        """The `k` best papers for `query` (plain text, LaTeX or Markdown); with `semantic=False`
+        by its words alone, as without an embedder."""
         text = strip_markup(query)
         words = _WORD.findall(text)
         if not words:
@@ -108,7 +110,7 @@ class Searcher:
         allowed = self.index.filtered_ids(year_from, year_to, source) if year_from is not None or year_to is not None or source else None
         excluded = self.index.ids_for_keys(exclude_keys) if exclude_keys else set()
         depth = max(CANDIDATES_PER_SIGNAL, 3 * k)
-        if self.embedder is None:
+        if self.embedder is None or not semantic:
             return self._fuse(self._word_signals(text, words, depth, allowed), k, excluded)
         from_words = self._sqlite_worker.submit(self._word_signals, text, words, depth, allowed)
         dense = self._dense(text, depth, allowed)
@@ -174,6 +176,12 @@ class Searcher:
     def query_vector(self, query: str) -> np.ndarray:
         """The embedding `search(query)` ranks densely with (cached: asking after a search is free)."""
         return self.encode(strip_markup(query))
+
+    def embedded(self, query: str) -> bool:
+        """Whether `query_vector(query)` is cached: answered without computing anything."""
+        embedder = self.embedder
+        with self._encoded_lock:
+            return embedder is not None and (id(embedder), strip_markup(query)) in self._encoded
 
     def encode(self, text: str) -> np.ndarray:
         """The unit-length query embedding of plain `text` (zeros for no text), cached per

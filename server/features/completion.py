@@ -285,7 +285,7 @@ def _sentence_relevance(ws: Workspace, document: Document, pos: Pos, states: lis
     query = cursor_context(document.text, document.lines.offset_of(pos)).query
     if len(query) < 12:
         return [None] * len(tables), []
-    hits, query_vector = context_hits(ws, query, latest=False)
+    hits, query_vector = context_hits(ws, query, latest=False, embed_here=False)
     vectors = [bib_vectors(ws, state) for state in states] if query_vector is not None else [None] * len(states)
     cache_key = (query, ws.papers.revision(), ws.papers.model_state(),
                  tuple(t.serial for t in tables), tuple(v is not None for v in vectors))
