@@ -18,7 +18,8 @@ Three kinds of thread, each owning its own state:
    (the index's vector matrix, brought up to date after each write to the index by reading the
    rows that changed: bib/index/vector_matrix.py), `queries` (embedding
    the texts a suggestion will query with, before the features thread ranks: the language
-   server awaits it between two features calls, so completions are answered meanwhile), `jobs`
+   server awaits it between two features calls, so completions are answered meanwhile; and the
+   sentence a completion found not embedded yet, for the next keystroke: cursor_query.py), `jobs`
    (reindex, Zotero sync and push), `registries` (asking Crossref, arXiv and the other registries
    about a draft's references), `lookups` (registry lookups a person is waiting for: an identifier
    typed in a citation, "Add from DOI", so they never queue behind a whole draft's checks). Each lane is
