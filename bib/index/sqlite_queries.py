@@ -226,7 +226,6 @@ class SqliteCandidateQueries(EmbeddingRows):
         """Bring the matrix up to date through a read-only connection of its own; callable from any
         thread. With `model`, nothing is read from an index embedded with another model; nor from
         a large index, whose searches walk its HNSW file."""
-
         try:
             if self._ann.available():
                 return

@@ -287,7 +287,7 @@ def _sentence_relevance(ws: Workspace, document: Document, pos: Pos, states: lis
         return [None] * len(tables), []
     hits, query_vector = context_hits(ws, query, latest=False, embed_here=False)
     vectors = [bib_vectors(ws, state) for state in states] if query_vector is not None else [None] * len(states)
-    cache_key = (query, ws.papers.revision(), ws.papers.model_state(),
+    cache_key = (query, ws.papers.revision(), ws.papers.model_state(), query_vector is not None,
                  tuple(t.serial for t in tables), tuple(v is not None for v in vectors))
     cached = _RELEVANCE.get(cache_key)
     if cached is None:
