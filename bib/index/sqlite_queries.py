@@ -84,9 +84,10 @@ class SqliteCandidateQueries(EmbeddingRows):
     def word_prefix_ids(self, words: list[str], last_is_prefix: bool, limit: int) -> set[int]:
         """Up to `limit` papers holding every word in title, authors or key; the last word may be
         unfinished (`last_is_prefix`). Papers holding the words as typed come first, and the words
-        a prefix stands for are read only when those do not fill the limit: FTS5 merges the
-        postings of every word a prefix matches before the first row (35–180 ms for a common
-        prefix at 1M papers), where the words alone take 1–14 ms."""
+        a prefix stands for are read only when those do not fill the limit. The words are looked up
+        in refs_names (sqlite_schema.NAMES_TABLE): at 887,552 papers a prefix of 2, 3, 4 or 5
+        letters takes 0.12, 0.10, 0.76 and 0.66 ms (median; p95 0.25, 0.18, 5.5 and 4.3 ms), where
+        refs_fts under a column filter took 64, 19, 10 and 8 ms (p95 249, 68, 37 and 34 ms)."""
         found = self._ids_matching([self._word_clause(word) for word in words], limit)
         if last_is_prefix and len(found) < limit:
             clauses = [self._word_clause(word) for word in words[:-1]] + [self._prefix_clause(words[-1])]
@@ -105,8 +106,8 @@ class SqliteCandidateQueries(EmbeddingRows):
         return f'"{word}"*'
 
     def _ids_matching(self, clauses: list[str], limit: int) -> set[int]:
-        rows = self.db.execute("SELECT rowid FROM refs_fts WHERE refs_fts MATCH ? LIMIT ?",
-                               (f"{{title authors key}} : ({' AND '.join(clauses)})", limit))
+        rows = self.db.execute("SELECT rowid FROM refs_names WHERE refs_names MATCH ? LIMIT ?",
+                               (" AND ".join(clauses), limit))
         return {row[0] for row in rows}
 
     def year_ids(self, years: Iterable[str], limit: int) -> set[int]:

@@ -156,7 +156,22 @@ def _schema_10(db: Database) -> None:
         db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON refs BEGIN UPDATE paper_counts SET {assignments}; END")
 
 
+NAMES_TABLE = ("CREATE VIRTUAL TABLE IF NOT EXISTS refs_names USING fts5(title, authors, key, content = '',"
+               " prefix = '2 3', tokenize = 'porter unicode61 remove_diacritics 2')")
+"""What completion looks words up in (sqlite_queries.word_prefix_ids): the title, authors and key of
+each paper, without their text (`content = ''`; refs_fts keeps it) and with the postings of every
+two- and three-letter prefix merged in advance. Looked up in refs_fts under a column filter, a
+word's postings include its every abstract, and a typed prefix merged the postings of every word
+it stands for before the first row (time growing with the index: 11–38 ms at 1M papers)."""
+
+
+def _schema_11(db: Database) -> None:
+    """Completion's words in a table of their own, with prefix indexes (NAMES_TABLE)."""
+    db.execute(NAMES_TABLE)
+    db.execute("INSERT INTO refs_names(rowid, title, authors, key) SELECT rowid, title, authors, key FROM refs_fts")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
-                                                _schema_7, _schema_8, _schema_9, _schema_10]
+                                                _schema_7, _schema_8, _schema_9, _schema_10, _schema_11]
 SCHEMA_VERSION = len(MIGRATIONS)
 COUNTS_SCHEMA = 10  # from this version on, the writes keep `paper_counts` and `source_counts`
