@@ -443,33 +443,44 @@ def test_two_indexes_at_the_same_revision_are_told_apart_by_their_serial(tmp_pat
     assert len({serial for serial, _ in serials}) == 3, "each opening has its own serial"
 
 
-def test_completion_words_come_from_a_names_table_kept_in_step_and_filled_on_migration(tmp_path):
-    """Completion looks typed words up in the titles, authors and keys alone (refs_names, schema 11),
-    never in abstracts; a replaced or deleted paper leaves that table with its words; an index
-    written before the table gets it, filled, on opening."""
-    def keys(index: Index, words: list[str], last_is_prefix: bool) -> set[str]:
-        return {ref.key for ref, _ in index.get_by_ids(index.word_prefix_ids(words, last_is_prefix, 10)).values()}
+def completion_keys(index: Index, words: list[str], last_is_prefix: bool) -> set[str]:
+    return {ref.key for ref, _ in index.get_by_ids(index.word_prefix_ids(words, last_is_prefix, 10)).values()}
 
+
+COMPLETION_PAPERS = [
+    paper("vaswani2017", "Attention is all you need", authors=[Author("Vaswani", "Ashish")],
+          abstract="Transformers replace recurrence."),
+    paper("lecun1998", "Gradient-based learning", authors=[Author("LeCun", "Yann")],
+          abstract="Attention is not what these networks use; transformers neither."),
+]
+
+
+def test_completion_finds_words_of_titles_authors_and_keys_only_and_forgets_replaced_ones(index):
+    """Completion looks typed words up in the titles, authors and keys alone (SQLite: refs_names,
+    schema 11; PostgreSQL: the names tsvector), never in abstracts; a replaced or deleted paper
+    leaves no words behind."""
+    index.add_references(COMPLETION_PAPERS)
+    assert completion_keys(index, ["attention"], False) == {"vaswani2017"}
+    assert completion_keys(index, ["att"], True) == completion_keys(index, ["vasw"], True) == {"vaswani2017"}
+    assert completion_keys(index, ["transformers"], False) == set()  # in both abstracts only
+    assert completion_keys(index, ["lecun", "gra"], True) == {"lecun1998"}
+    index.replace_reference("vaswani2017", paper("vaswani2017", "Transformers for translation",
+                                                 authors=[Author("Vaswani", "Ashish")]))
+    assert completion_keys(index, ["attention"], False) == completion_keys(index, ["att"], True) == set()
+    assert completion_keys(index, ["transf"], True) == {"vaswani2017"}
+    index.delete("vaswani2017")
+    assert completion_keys(index, ["transformers"], False) == completion_keys(index, ["vaswani"], False) == set()
+
+
+def test_an_index_before_the_names_table_gets_it_filled_and_a_deleted_paper_leaves_it(tmp_path):
     path = tmp_path / "index.sqlite"
     with Index.open(path) as index:
-        index.add_references([
-            paper("vaswani2017", "Attention is all you need", authors=[Author("Vaswani", "Ashish")],
-                  abstract="Transformers replace recurrence."),
-            paper("lecun1998", "Gradient-based learning", authors=[Author("LeCun", "Yann")],
-                  abstract="Attention is not what these networks use; transformers neither."),
-        ])
+        index.add_references(COMPLETION_PAPERS)
         index.db.execute("DROP TABLE refs_names")
         index.db.execute("PRAGMA user_version = 10")
     with Index.open(path) as index:
         assert index.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert keys(index, ["attention"], False) == {"vaswani2017"}
-        assert keys(index, ["att"], True) == keys(index, ["vasw"], True) == {"vaswani2017"}
-        assert keys(index, ["transformers"], False) == set()  # in both abstracts only
-        assert keys(index, ["lecun", "gra"], True) == {"lecun1998"}
-        index.replace_reference("vaswani2017", paper("vaswani2017", "Transformers for translation",
-                                                     authors=[Author("Vaswani", "Ashish")]))
-        assert keys(index, ["attention"], False) == set() and keys(index, ["att"], True) == set()
-        assert keys(index, ["transf"], True) == {"vaswani2017"}
+        assert completion_keys(index, ["att"], True) == {"vaswani2017"}
+        assert completion_keys(index, ["lecun", "gra"], True) == {"lecun1998"}
         index.delete("vaswani2017")
-        assert keys(index, ["transformers"], False) == keys(index, ["vaswani"], False) == set()
         assert index.db.execute("SELECT count(*) FROM refs_names WHERE refs_names MATCH 'vaswani'").fetchone()[0] == 0
