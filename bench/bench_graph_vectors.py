@@ -1,5 +1,6 @@
 """What the HNSW graph should hold: float16 vectors (the baseline), or int8 with the candidates
-rescored from the float16 vectors (citewise, ann.py), or one bit per dimension, rescored too.
+rescored from the float16 vectors (citewise, ann.py), or one bit per dimension, rescored too; and
+int8 in a denser graph (connectivity 24 and expansion 256 to add, against citewise's 16 and 128).
 
 For 10,000 real all-MiniLM-L6-v2 vectors and 100,000 derived from them (bench_scale.py: the
 papers of the arXiv-like files, `derived_vectors`), and the 300 real query sentences of
@@ -9,7 +10,7 @@ candidates whose 10 best by their float16 vectors are kept (as `AnnReader.neares
 Printed: recall@10 against exact search over the float16 vectors, search milliseconds (median /
 p95, one thread), CPU seconds to build, and the file's size.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_graph_vectors.py [--sizes 10000 100000]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/bench_graph_vectors.py [--sizes 10000 100000] [--kinds ...]
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from usearch.index import Index as Graph
 
 from citewise.bib.index.ann import CONNECTIVITY, EXPANSION_ADD, RESCORED
 
-KINDS = {"f16 (baseline)": ("f16", "cos"), "i8 (citewise)": ("i8", "cos"), "b1": ("b1x8", "hamming")}
+# name: (vector type, metric, connectivity, expansion to add)
+KINDS = {"f16 (baseline)": ("f16", "cos", CONNECTIVITY, EXPANSION_ADD),
+         "i8 (citewise)": ("i8", "cos", CONNECTIVITY, EXPANSION_ADD),
+         "b1": ("b1x8", "hamming", CONNECTIVITY, EXPANSION_ADD),
+         "i8, denser": ("i8", "cos", 24, 256)}
 EXPANSIONS = (256, 512, 1024, 2048)
 
 
@@ -43,20 +48,21 @@ def as_stored(kind: str, vectors: np.ndarray) -> np.ndarray:
     return np.packbits(vectors > 0, axis=1) if kind == "b1x8" else vectors
 
 
-def measure(size: int, asked: np.ndarray) -> None:
+def measure(size: int, asked: np.ndarray, kinds: list[str]) -> None:
     matrix = (real_vectors(size) if size <= 10_000 else derived_vectors(size, seed=1)).astype(np.float16)
     row_ids = np.arange(1, size + 1)
     exact = exact_top10(row_ids, matrix, asked)
     vectors = matrix.astype(np.float32)
-    for name, (dtype, metric) in KINDS.items():
-        graph = Graph(ndim=DIMENSION, metric=metric, dtype=dtype, connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD)
+    for name in kinds:
+        dtype, metric, connectivity, expansion_add = KINDS[name]
+        graph = Graph(ndim=DIMENSION, metric=metric, dtype=dtype, connectivity=connectivity, expansion_add=expansion_add)
         started = time.process_time()
         graph.add(row_ids.astype(np.uint64), as_stored(dtype, vectors))
         build = time.process_time() - started
         with tempfile.TemporaryDirectory() as folder:
             graph.save(os.path.join(folder, "graph.usearch"))
             size_mb = os.path.getsize(os.path.join(folder, "graph.usearch")) / 1e6
-        print(f"{size:,} vectors, {name}: built in {build:.0f} s of CPU, {size_mb:.0f} MB", flush=True)
+        print(f"{size:,} vectors, {name} (connectivity {connectivity}, expansion {expansion_add} to add): built in {build:.0f} s of CPU, {size_mb:.0f} MB", flush=True)
         for expansion in EXPANSIONS:
             graph.expansion_search = expansion
             cells = []
@@ -78,10 +84,11 @@ def measure(size: int, asked: np.ndarray) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--kinds", nargs="+", choices=list(KINDS), default=list(KINDS))
     args = parser.parse_args()
     asked = queries()
     for size in args.sizes:
-        measure(size, asked)
+        measure(size, asked, args.kinds)
 
 
 if __name__ == "__main__":

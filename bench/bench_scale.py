@@ -16,7 +16,9 @@ measures:
   graph, and a build several times slower); then the HNSW file (usearch) is built and timed;
 - ANN recall@10 against exact search on 10,000 real all-MiniLM-L6-v2 vectors (papers of the
   100k file, embedded once and cached) for 300 real query sentences: usearch with citewise's
-  settings and pgvector's HNSW in an embedded PostgreSQL; and on each larger index's own file;
+  settings (its candidates rescored, as `ann.AnnReader.nearest` does) and pgvector's HNSW in an
+  embedded PostgreSQL; and on each larger index, of its dense search (`Index.nearest`: the graph
+  in its file, the candidates scored from SQLite);
 - search p50/p95 (`Searcher.search`, model loaded, one query thread) for sentence, short
   fragment and paragraph queries;
 - completion p95 in the language server's completion feature (`citewise.server.features`),
