@@ -61,6 +61,18 @@ def postgres():
 INDEX_BACKENDS = ["sqlite", "postgresql"]
 
 
+def index_set_back(path: Path, refs: list, version: int, *undo: str) -> None:
+    """A SQLite index at `path` holding `refs` as schema `version` left it: `undo` are the
+    statements that take back the later migrations, which the next writable opening runs again."""
+    from citewise.bib.index.store import Index
+
+    with Index.open(path) as index:
+        index.add_references(refs)
+        for statement in undo:
+            index.db.execute(statement)
+        index.db.execute(f"PRAGMA user_version = {version}")
+
+
 @pytest.fixture(params=INDEX_BACKENDS)
 def index_location(request, tmp_path) -> str:
     """A new, empty index location: a SQLite file, then a PostgreSQL database; tests using it run on both."""

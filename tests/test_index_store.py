@@ -9,7 +9,7 @@ import sqlite3
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, index_set_back
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.sqlite_schema import SCHEMA_VERSION
@@ -474,10 +474,7 @@ def test_completion_finds_words_of_titles_authors_and_keys_only_and_forgets_repl
 
 def test_an_index_before_the_names_table_gets_it_filled_and_a_deleted_paper_leaves_it(tmp_path):
     path = tmp_path / "index.sqlite"
-    with Index.open(path) as index:
-        index.add_references(COMPLETION_PAPERS)
-        index.db.execute("DROP TABLE refs_names")
-        index.db.execute("PRAGMA user_version = 10")
+    index_set_back(path, COMPLETION_PAPERS, 10, "DROP TABLE refs_names")
     with Index.open(path) as index:
         assert index.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert completion_keys(index, ["att"], True) == {"vaswani2017"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, INDEX_BACKENDS
+from conftest import EXAMPLES, INDEX_BACKENDS, index_set_back
 
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.embed import Embedder, embed_pending, reembed
@@ -237,10 +237,7 @@ def test_an_author_typo_is_found_among_thousands_of_names_by_indexed_lookups_onl
     refs.append(Reference(key="vaswani2017attention", title="Attention Is All You Need",
                           authors=[Author("Vaswani", "Ashish")], year="2017"))
     location = tmp_path / "index.sqlite"
-    with Index.open(location) as index:
-        index.add_references(refs)
-        index.db.execute("DELETE FROM family_variants")
-        index.db.execute("PRAGMA user_version = 6")
+    index_set_back(location, refs, 6, "DELETE FROM family_variants")
     with Index.open(location) as index:
         statements: list[str] = []
         index.db.set_trace_callback(statements.append)
