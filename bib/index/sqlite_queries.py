@@ -86,8 +86,9 @@ class SqliteCandidateQueries(EmbeddingRows):
         unfinished (`last_is_prefix`). Papers holding the words as typed come first, and the words
         a prefix stands for are read only when those do not fill the limit. The words are looked up
         in refs_names (sqlite_schema.NAMES_TABLE): at 887,552 papers a prefix of 2, 3, 4 or 5
-        letters takes 0.12, 0.10, 0.76 and 0.66 ms (median; p95 0.25, 0.18, 5.5 and 4.3 ms), where
-        refs_fts under a column filter took 64, 19, 10 and 8 ms (p95 249, 68, 37 and 34 ms)."""
+        letters takes 0.16, 0.16, 0.65 and 0.66 ms (median; p95 0.21, 0.18, 4.5 and 4.3 ms), where
+        refs_fts under a column filter took 54, 17, 9 and 7 ms (p95 247, 72, 39 and 32 ms;
+        bench/bench_prefix_lookup.py)."""
         found = self._ids_matching([self._word_clause(word) for word in words], limit)
         if last_is_prefix and len(found) < limit:
             clauses = [self._word_clause(word) for word in words[:-1]] + [self._prefix_clause(words[-1])]
