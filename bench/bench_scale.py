@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from timing import run_watched
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -96,14 +97,13 @@ def write_jsonl(path: Path, count: int, seed: int = 7) -> None:
 def run_measured(command: list[str]) -> dict[str, float]:
     """Wall seconds, CPU seconds and peak RSS (MB) of a child process."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    _, status, usage = os.wait4(process.pid, 0)
+    process, status, usage, peak_mb = run_watched(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                                  env={**os.environ, "HF_HUB_OFFLINE": "1"})
     wall = time.perf_counter() - started
     output = process.stdout.read().decode() if process.stdout else ""
     if status not in (0, 256):  # 1: some lines failed, reported on stderr
         raise SystemExit(f"{command} failed ({status}): {process.stderr.read().decode() if process.stderr else ''}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024,
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": peak_mb,
             "output": output.strip()}
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_ingest import real_papers, synthetic_references
+from timing import run_watched
 
 from citewise.bib.index.embed import DEFAULT_MODEL, Embedder
 from citewise.bib.index.search import Searcher
@@ -153,16 +154,15 @@ def summary(seconds: list[float]) -> str:
 
 
 def peak_rss_mb(command: list[str]) -> float:
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    _, status, usage = os.wait4(process.pid, 0)
+    process, status, _, peak = run_watched(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if status:
-        raise SystemExit(f"{command} failed: {process.stderr.read().decode()}")
-    return usage.ru_maxrss / 1024
+        raise SystemExit(f"{command} failed: {process.stderr.read().decode() if process.stderr else ''}")
+    return peak
 
 
 def print_peak_rss(path: Path | str) -> None:
-    """Measured before this process grows: a forked child's peak RSS counts its parent's pages."""
+    """Each command's own peak RSS (`timing.run_watched`), three times."""
     search = [sys.executable, "-m", "citewise", "search", "fast ODE solvers make diffusion sampling cheaper",
               "--index", str(path)]
     model_only = [sys.executable, "-c", "from citewise.bib.index.embed import Embedder; Embedder.load().encode(['x'])"]
