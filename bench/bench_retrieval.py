@@ -3,10 +3,11 @@
 Queries are the citation-context paragraphs of ../shared/corpus/citation-recommendation/
 acm-cr-dev (`<desc>` of contexts.topics); the right answers are the DOIs they cite
 (contexts.qrels). The index holds the cited papers (cited_docs.bib) plus the seed digest
-as distractors. Each configuration is run twice: papers embedded by the plain
-`SentenceTransformer.encode` call (float32, 256 tokens) and by citewise's faster path
-(bfloat16 where supported, 160 tokens), so the cost of the speed-up shows. Queries are
-embedded the same way in both.
+as distractors. Each configuration is run three times, so the cost of citewise's speed-ups
+shows: the float32 reference (papers by the plain `SentenceTransformer.encode` call at 256
+tokens, queries by sentence-transformers in float32); the same papers with citewise's queries
+(an index embedded before the int8 encoder, searched with it); and citewise throughout (the
+bundled model's int8 encoder, papers at 160 tokens, queries at 128).
 
     .venv/bin/python bench/bench_retrieval.py [--topics N]
 """
@@ -14,6 +15,7 @@ embedded the same way in both.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import tempfile
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from citewise.bib.index.embed import Embedder, bundled_model_dir, embed_pending
+from citewise.bib.index.embed import Embedder, SentenceTransformersModel, bundled_model_dir, embed_pending
 from citewise.bib.index.search import Searcher
 from citewise.bib.index.store import Index
 from citewise.bib.model import normalize_doi
@@ -111,14 +113,17 @@ def main() -> None:
     print(f"{'configuration':<64} {'Recall@10':>9}")
     with tempfile.TemporaryDirectory() as scratch:
         embedder = Embedder.load()
-        settings = (("plain SentenceTransformer.encode of papers", True), ("citewise embedding of papers", False))
-        for label, plain in settings:
+        float32 = dataclasses.replace(embedder, model=SentenceTransformersModel.load(
+            bundled_model_dir() or embedder.name, "cpu", embedder.model.threads))
+        settings = (("float32 papers and queries", True, float32), ("float32 papers, citewise queries", True, embedder),
+                    ("citewise papers and queries", False, embedder))
+        for label, plain, query_embedder in settings:
             with build_index(Path(scratch) / f"{label}.sqlite", embedder, plain) as index:
                 runs = {
                     "BM25 alone": searcher_ranking(Searcher(index), queries)[0],
-                    "dense alone": dense_only(index, embedder, queries),
+                    "dense alone": dense_only(index, query_embedder, queries),
                 }
-                hybrid, seconds = searcher_ranking(Searcher(index, embedder), queries)
+                hybrid, seconds = searcher_ranking(Searcher(index, query_embedder), queries)
                 runs["citewise hybrid"] = hybrid
                 for name, ranked in runs.items():
                     score = np.mean([recall(r, relevant[t]) for r, t in zip(ranked, ids)])

@@ -168,7 +168,7 @@ def test_help_and_stats_do_not_import_torch(args, digest_index):
 
 
 def test_search_runs_the_bundled_model_without_torch(digest_index):
-    """The bundled BERT model runs on numpy (bib/index/bert.py): a search pays no torch import."""
+    """The bundled BERT model runs on bib/index/bert.py (numpy, ONNX Runtime): a search pays no torch import."""
     result = run_noting_modules(["search", "fast ODE solvers make diffusion sampling cheaper", "--json"], digest_index)
     assert "DPMSolverV3" in [hit["key"] for hit in json.loads(result.stdout)[:3]]
     assert result.stderr.strip().splitlines()[-1] == "NO-TORCH NO-ST"

@@ -137,7 +137,7 @@ async def test_suggestions_arrive_after_typing_with_the_real_model(client_name, 
         titles = [item["title"] for item in payload["items"]]
         assert "Self-supervised Learning for Large-scale Item Recommendations" in titles[:3]
         assert set(payload["items"][0]) == {"key", "title", "authors", "year", "score", "inBib", "reason"}
-        assert (await status(client))["torchImported"] is False  # the bundled model runs on numpy (bert.py)
+        assert (await status(client))["torchImported"] is False  # the bundled model runs on bert.py, without torch
 
         actions = await client.text_document_code_action_async(types.CodeActionParams(
             text_document=_doc(uri), range=types.Range(start=types.Position(line=line, character=5),

@@ -71,7 +71,7 @@ async def test_model_loads_in_the_background_with_progress(client_name, latex_wo
         assert reports[0].kind == "begin" and "embedding model" in reports[0].title
         assert reports[-1].kind == "end"
         final = await status(client)
-        assert final["modelReady"] is True and final["torchImported"] is False  # bert.py runs on numpy
+        assert final["modelReady"] is True and final["torchImported"] is False  # bert.py needs no torch
 
 
 def _ended(client) -> bool:

@@ -1,16 +1,16 @@
 """Dense embeddings, and keeping an index's vectors current.
 
 BERT models with mean or CLS pooling (the bundled one among them) run on the CPU on our own
-numpy encoder (bert.py), and a process using one never imports torch. Any other model, and
-any model given a `device` other than the CPU (`cuda`, `mps`), runs on sentence-transformers
-and torch, imported inside `Embedder.load` only.
+encoder (bert.py: numpy, and ONNX Runtime with int8 products), and a process using one never
+imports torch. Any other model, and any model given a `device` other than the CPU (`cuda`,
+`mps`), runs on sentence-transformers and torch, imported inside `Embedder.load` only.
 
 Threads: the first `Embedder.load` of a process sets its thread count, once, from the
 workload its caller names (`threads`: QUERY_THREADS for processes that answer queries, every
 core for batch embedding); encoding never changes it, so a query and a background batch
 running at the same time cannot undo each other's setting. The BERT encoder computes up to
-`threads` batches at once, each on one BLAS thread (bert.py holds numpy's BLAS to one thread
-for the whole process: BLAS's own threads stall when other processes compete for the cores).
+`threads` texts at once, each on one thread (bert.py also holds numpy's BLAS to one thread for
+the whole process: BLAS's own threads stall when other processes compete for the cores).
 On the sentence-transformers path the count is torch's intra-op thread count.
 """
 

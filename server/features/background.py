@@ -32,7 +32,7 @@ Inside one call, code may use helper threads that it joins before returning (the
 bib/index/search.py, runs its SQLite signals beside the query embedding; the suggestions'
 ranking, features/ranking.py, embeds the paragraph beside the sentence's search; verify,
 features/verify.py, asks several registries at once; the BERT encoder, bib/index/bert.py, computes
-the batches of a bulk embedding side by side); those are not lanes. No other module
+the texts of a bulk embedding side by side); those are not lanes. No other module
 starts a thread (tests/test_layout.py checks that every module that does is named here). The stdin pump of the transport (lsp/transport.py) belongs to the
 protocol thread: it only moves bytes into the loop. `citewise mcp` follows this model with
 its domain thread (server/mcp/server.py) in the features thread's place, and the same lanes
@@ -40,8 +40,9 @@ working for its `Workspace`. The library's `read_bib_file(wait=False)`
 (bib/bibtex/reader.py) parses fields on a daemon thread of its own only when no executor is
 given; the server always gives it the `files` lane.
 Libraries compute on threads of their own, sized once per process: numpy's BLAS is held to one
-thread and torch's count is set by the first model load (bib/index/embed.py, bib/index/bert.py);
-usearch builds the HNSW graph on every core (bib/index/ann.py).
+thread, ONNX Runtime computes each call on the thread that makes it, and torch's count is set by
+the first model load (bib/index/embed.py, bib/index/bert.py); usearch builds the HNSW graph on
+every core (bib/index/ann.py).
 
 Suggestions come first. While a keystroke's suggestions are computed (`Lanes.foreground`,
 around `push_suggestions` in server/lsp/documents.py), background work that can pause between
