@@ -23,9 +23,10 @@ import time
 import numpy as np
 from bench_scale import DIMENSION, derived_vectors, exact_top10, real_vectors
 from timing import p95
-from usearch.index import Index as Graph
 
-from citewise.bib.index.ann import CONNECTIVITY, EXPANSION_ADD, RESCORED
+from citewise.bib.index.ann import CONNECTIVITY, EXPANSION_ADD, RESCORED, graph_class
+
+Graph = graph_class()  # usearch's, with onnxruntime loaded first (ann.graph_class)
 
 # name: (vector type, metric, connectivity, expansion to add)
 KINDS = {"f16 (baseline)": ("f16", "cos", CONNECTIVITY, EXPANSION_ADD),

@@ -16,7 +16,6 @@ import textwrap
 
 import numpy as np
 import pytest
-from usearch.index import Index as Graph
 from vector_support import DIMENSION, unit_vectors
 from vector_support import papers as numbered_papers
 
@@ -96,7 +95,7 @@ def test_added_and_deleted_papers_reach_the_graph(large_index):
         vector = index.vectors_of([new_id], DIMENSION)[0]
         assert index.nearest(vector, 1, None)[0][0] == new_id  # before sync: scored exactly from SQLite
         index.sync_ann()
-        graph = Graph.restore(str(ann.ann_path(large_index)), view=True)
+        graph = ann.open_graph(ann.ann_path(large_index), view=True)
         assert graph.contains(new_id) and len(graph) == PAPERS + 50 - 1
         assert index.db.execute("SELECT count(*) FROM ann_changes").fetchone()[0] == 0
         assert index.nearest(vector, 1, None)[0][0] == new_id
@@ -137,8 +136,8 @@ def test_crash_between_sqlite_and_graph_is_repaired_on_next_open(large_index):
         deleted_vector = before.vectors_of([deleted], DIMENSION)[0]
     crashed = subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(large_index)], capture_output=True)
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-    graph_path = str(ann.ann_path(large_index))
-    stale = Graph.restore(graph_path, view=True)
+    graph_path = ann.ann_path(large_index)
+    stale = ann.open_graph(graph_path, view=True)
     with Index.open(large_index, read_only=True) as reader:
         late = reader.ids_for_keys(["late4"]).pop()
         assert not stale.contains(late) and stale.contains(deleted)
@@ -147,7 +146,7 @@ def test_crash_between_sqlite_and_graph_is_repaired_on_next_open(large_index):
         assert deleted not in {row for row, _ in reader.nearest(deleted_vector, 10, None)}
     with Index.open(large_index) as writer:  # the next open repairs the file
         assert writer.db.execute("SELECT count(*) FROM ann_changes").fetchone()[0] == 0
-    repaired = Graph.restore(graph_path, view=True)
+    repaired = ann.open_graph(graph_path, view=True)
     assert repaired.contains(late) and not repaired.contains(deleted) and len(repaired) == PAPERS + 30 - 1
 
 
@@ -202,7 +201,7 @@ def interrupted_then_continued(path, monkeypatch, first: int, count: int, crash_
         other_writer.execute("UPDATE refs SET embedding = ? WHERE id = ?",
                              (unit_vectors(1, seed=11)[0].astype(np.float16).tobytes(), changed))
     with Index.open(path, create=False) as index:  # opening a writer continues the sync
-        graph = Graph.restore(str(ann.ann_path(path)), view=True)
+        graph = ann.open_graph(ann.ann_path(path), view=True)
         assert not graph.contains(deleted) and not building.exists()
         assert index.nearest(unit_vectors(1, seed=11)[0], 1, None)[0][0] == changed
         ids, matrix = index.load_embeddings(DIMENSION)
@@ -244,7 +243,7 @@ def test_reapplying_changes_is_harmless(large_index):
     with Index.open(large_index) as index:
         index.db.execute("INSERT INTO ann_changes(id) SELECT id FROM refs WHERE id <= 20")
         index.sync_ann()
-        graph = Graph.restore(str(ann.ann_path(large_index)), view=True)
+        graph = ann.open_graph(ann.ann_path(large_index), view=True)
         assert len(graph) == PAPERS
         query = index.vectors_of([5], DIMENSION)[0]
         assert index.nearest(query, 1, None)[0][0] == 5
@@ -264,3 +263,24 @@ def test_a_large_index_never_holds_every_vector_and_filters_by_stored_vectors(la
         expected = ids[keep][np.argsort(-(matrix[keep].astype(np.float32) @ query))[:10]].tolist()
         assert [row_id for row_id, _ in found] == expected
         assert index.vectors_of([1, 2], DIMENSION).shape == (2, DIMENSION) and index._matrix is None
+
+
+def test_a_process_that_opened_a_graph_can_load_the_encoder_next(tmp_path):
+    """`index add` into a large index syncs its graph, then embeds: usearch is loaded before the
+    encoder's onnxruntime, which crashed the process (a segmentation fault) until ann.py loaded
+    onnxruntime first. In a fresh process, since the order of first imports is what matters."""
+    script = textwrap.dedent("""
+        from pathlib import Path
+        import numpy as np
+        from citewise.bib.index import ann
+        graph = ann.new_graph(384)
+        graph.add(np.arange(3, dtype=np.uint64), np.eye(3, 384, dtype=np.float32))
+        from citewise.bib.index.bert import BertEncoder, pooling_mode
+        from citewise.bib.index.embed import bundled_model_dir
+        folder = Path(bundled_model_dir())
+        vector = BertEncoder(folder, pooling_mode(folder)).encode(["a graph first, then the model"], 1, 128)[0]
+        print(len(graph), round(float(vector @ vector), 3))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["3", "1.0"]

@@ -76,10 +76,18 @@ def ann_path(index_path: Path | str) -> Path:
     return Path(str(index_path) + ANN_SUFFIX)
 
 
-def new_graph(dimension: int) -> Any:
-    from usearch.index import Index as Graph
+def graph_class() -> Any:
+    """usearch's index class. onnxruntime is loaded before it: loaded after usearch (2.26), its C++
+    static initializers crash the process (a segmentation fault in libstdc++), and a process that
+    opened a graph may load bert.py's encoder next (`index add` embedding into a large index)."""
+    import onnxruntime  # noqa: F401  (first; see above)
+    from usearch.index import Index
 
-    return Graph(ndim=dimension, metric="cos", dtype=GRAPH_DTYPE, connectivity=CONNECTIVITY,
+    return Index
+
+
+def new_graph(dimension: int) -> Any:
+    return graph_class()(ndim=dimension, metric="cos", dtype=GRAPH_DTYPE, connectivity=CONNECTIVITY,
                  expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
 
 
@@ -87,9 +95,7 @@ def open_graph(path: Path, view: bool) -> Any:
     """The graph in a file: memory-mapped (`view`) or loaded to be changed. The file keeps its
     connectivity but not the expansions, which would fall back to usearch's defaults (64 when
     searching: recall@10 0.89 on real vectors instead of the 0.98 target)."""
-    from usearch.index import Index as Graph
-
-    return Graph.restore(str(path), view=view, expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+    return graph_class().restore(str(path), view=view, expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
 
 
 class AnnReader:
