@@ -1,6 +1,7 @@
 """What the HNSW graph should hold: float16 vectors (the baseline), or int8 with the candidates
 rescored from the float16 vectors (citewise, ann.py), or one bit per dimension, rescored too; and
-int8 in a denser graph (connectivity 24 and expansion 256 to add, against citewise's 16 and 128).
+int8 in the sparser graph citewise built before 2026-12-04 (connectivity 16 and expansion 128 to
+add, against citewise's 24 and 256 now).
 
 For 10,000 real all-MiniLM-L6-v2 vectors and 100,000 derived from them (bench_scale.py: the
 papers of the arXiv-like files, `derived_vectors`), and the 300 real query sentences of
@@ -32,7 +33,7 @@ Graph = graph_class()  # usearch's, with onnxruntime loaded first (ann.graph_cla
 KINDS = {"f16 (baseline)": ("f16", "cos", CONNECTIVITY, EXPANSION_ADD),
          "i8 (citewise)": ("i8", "cos", CONNECTIVITY, EXPANSION_ADD),
          "b1": ("b1x8", "hamming", CONNECTIVITY, EXPANSION_ADD),
-         "i8, denser": ("i8", "cos", 24, 256)}
+         "i8, sparser (before)": ("i8", "cos", 16, 128)}
 EXPANSIONS = (256, 512, 1024, 2048)
 
 

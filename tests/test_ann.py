@@ -83,7 +83,37 @@ def test_a_graph_read_from_its_file_searches_with_citewise_expansion(large_index
     with Index.open(large_index, read_only=True) as index:
         reader.nearest(index.db, unit_vectors(1, seed=4)[0], 10)
     assert reader._graph.expansion_search == ann.EXPANSION_SEARCH > 64
+    assert reader._graph.connectivity == ann.CONNECTIVITY
     assert ann.open_graph(ann.ann_path(large_index), view=False).expansion_add == ann.EXPANSION_ADD
+
+
+def test_a_graph_built_sparser_before_keeps_serving_and_taking_changes(large_index):
+    """Graphs written before CONNECTIVITY rose from 16 to 24 keep their own connectivity: they are
+    searched and extended as they are, not rebuilt behind the user's back; a deleted file is built
+    again, at the current settings, when papers are next added."""
+    with Index.open(large_index, read_only=True) as index:
+        ids, matrix = index.load_embeddings(DIMENSION)
+    older = ann.graph_class()(ndim=DIMENSION, metric="cos", dtype=ann.GRAPH_DTYPE, connectivity=16, expansion_add=128)
+    ann.add_to_graph(older, np.asarray(ids, dtype=np.uint64), matrix.astype(np.float32))
+    older.save(str(ann.ann_path(large_index)))
+    with Index.open(large_index) as index:
+        index.add_references(papers(PAPERS, 50))
+        embed_all(index, seed=2)
+        index.sync_ann()
+    graph = ann.open_graph(ann.ann_path(large_index), view=True)
+    assert (graph.connectivity, len(graph)) == (16, PAPERS + 50)
+    with Index.open(large_index, read_only=True) as index:
+        queries = unit_vectors(50, seed=9)
+        found = [len(set(exact(index, q)) & {row for row, _ in index.nearest(q, 10, None)}) for q in queries]
+        assert sum(found) / (10 * len(queries)) >= 0.98
+    # The README's way to the new settings: delete the file, then add papers.
+    ann.ann_path(large_index).unlink()
+    with Index.open(large_index) as index:
+        index.add_references(papers(PAPERS + 50, 10))
+        embed_all(index, seed=3)
+        index.sync_ann()
+    graph = ann.open_graph(ann.ann_path(large_index), view=True)
+    assert (graph.connectivity, len(graph)) == (ann.CONNECTIVITY, PAPERS + 60)
 
 
 def test_added_and_deleted_papers_reach_the_graph(large_index):
