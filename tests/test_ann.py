@@ -36,6 +36,12 @@ def exact(index: Index, query: np.ndarray, k: int = 10) -> list[int]:
     return ids[np.argsort(-(matrix.astype(np.float32) @ query))[:k]].tolist()
 
 
+def recall_at_10(index: Index, queries: np.ndarray) -> float:
+    """The share of exact search's 10 best that `Index.nearest` finds, over all the queries."""
+    found = [len(set(exact(index, q)) & {row for row, _ in index.nearest(q, 10, None)}) for q in queries]
+    return sum(found) / (10 * len(queries))
+
+
 def embed_all(index: Index, seed: int) -> None:
     pending = [item.row_id for item in index.needing_embedding()]
     index.set_model("test-model", DIMENSION)
@@ -56,9 +62,7 @@ def large_index(tmp_path, monkeypatch):
 
 def test_graph_recall_against_exact_search(large_index):
     with Index.open(large_index, read_only=True) as index:
-        queries = unit_vectors(50, seed=9)
-        found = [len(set(exact(index, q)) & {row for row, _ in index.nearest(q, 10, None)}) for q in queries]
-        assert sum(found) / (10 * len(queries)) >= 0.98
+        assert recall_at_10(index, unit_vectors(50, seed=9)) >= 0.98
         assert index.db.execute("SELECT count(*) FROM ann_changes").fetchone()[0] == 0
 
 
@@ -103,9 +107,7 @@ def test_a_graph_built_sparser_before_keeps_serving_and_taking_changes(large_ind
     graph = ann.open_graph(ann.ann_path(large_index), view=True)
     assert (graph.connectivity, len(graph)) == (16, PAPERS + 50)
     with Index.open(large_index, read_only=True) as index:
-        queries = unit_vectors(50, seed=9)
-        found = [len(set(exact(index, q)) & {row for row, _ in index.nearest(q, 10, None)}) for q in queries]
-        assert sum(found) / (10 * len(queries)) >= 0.98
+        assert recall_at_10(index, unit_vectors(50, seed=9)) >= 0.98
     # The README's way to the new settings: delete the file, then add papers.
     ann.ann_path(large_index).unlink()
     with Index.open(large_index) as index:
