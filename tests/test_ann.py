@@ -23,6 +23,7 @@ from citewise.bib.index import ann
 from citewise.bib.index.rebuild import rebuild_index
 from citewise.bib.index.store import Index
 from citewise.bib.model import Reference
+from citewise.server.cli import main
 
 PAPERS = 400
 
@@ -91,10 +92,10 @@ def test_a_graph_read_from_its_file_searches_with_citewise_expansion(large_index
     assert ann.open_graph(ann.ann_path(large_index), view=False).expansion_add == ann.EXPANSION_ADD
 
 
-def test_a_graph_built_sparser_before_keeps_serving_and_taking_changes(large_index):
+def test_a_graph_built_sparser_before_keeps_serving_and_taking_changes(large_index, capsys):
     """Graphs written before CONNECTIVITY rose from 16 to 24 keep their own connectivity: they are
-    searched and extended as they are, not rebuilt behind the user's back; a deleted file is built
-    again, at the current settings, when papers are next added."""
+    searched and extended as they are, not rebuilt behind the user's back, until the user asks
+    (`citewise index graph --rebuild`)."""
     with Index.open(large_index, read_only=True) as index:
         ids, matrix = index.load_embeddings(DIMENSION)
     older = ann.graph_class()(ndim=DIMENSION, metric="cos", dtype=ann.GRAPH_DTYPE, connectivity=16, expansion_add=128)
@@ -108,14 +109,81 @@ def test_a_graph_built_sparser_before_keeps_serving_and_taking_changes(large_ind
     assert (graph.connectivity, len(graph)) == (16, PAPERS + 50)
     with Index.open(large_index, read_only=True) as index:
         assert recall_at_10(index, unit_vectors(50, seed=9)) >= 0.98
-    # The README's way to the new settings: delete the file, then add papers.
-    ann.ann_path(large_index).unlink()
-    with Index.open(large_index) as index:
-        index.add_references(papers(PAPERS + 50, 10))
-        embed_all(index, seed=3)
-        index.sync_ann()
+    # The README's way to the new settings: `citewise index graph` names the older graph, and
+    # `--rebuild` builds it again.
+    assert cli(capsys, "index", "graph", "--index", str(large_index)) == 0
+    assert capsys.readouterr().out.endswith(f"{PAPERS + 50} papers, connectivity 16, 0.1 MB, up to date; an older "
+                                            f"citewise built it: `--rebuild` builds it at connectivity {ann.CONNECTIVITY}, "
+                                            "for better recall\n")
+    assert cli(capsys, "index", "graph", "--rebuild", "--index", str(large_index)) == 0
+    assert capsys.readouterr().out.startswith(f"graph {ann.ann_path(large_index)}: {PAPERS + 50} papers, connectivity {ann.CONNECTIVITY}")
     graph = ann.open_graph(ann.ann_path(large_index), view=True)
-    assert (graph.connectivity, len(graph)) == (ann.CONNECTIVITY, PAPERS + 60)
+    assert (graph.connectivity, len(graph)) == (ann.CONNECTIVITY, PAPERS + 50)
+    with Index.open(large_index, read_only=True) as index:
+        assert recall_at_10(index, unit_vectors(50, seed=9)) >= 0.98
+
+
+def cli(capsys, *args: str) -> int:
+    """`citewise ARGS` in this process (so the lowered threshold holds), at this process's priority."""
+    capsys.readouterr()
+    return main([*args, *(["--nice", "0"] if args[:2] == ("index", "graph") else [])])
+
+
+def test_a_lost_graph_is_named_by_stats_and_built_by_index_graph(large_index, capsys):
+    """A large index whose file was lost (nothing changed since) still answers, exactly; `index
+    stats` says the graph is missing and how to build it; `index graph` builds it from every
+    vector, after which stats counts its papers."""
+    ann.ann_path(large_index).unlink()
+    assert cli(capsys, "index", "stats", "--index", str(large_index)) == 0
+    assert (f"graph       missing ({ann.ann_path(large_index)}): dense search holds every vector in memory "
+            "until `citewise index graph` builds it") in capsys.readouterr().out.splitlines()
+    with Index.open(large_index) as index:  # a writer with nothing to fold in leaves it to the command
+        query = unit_vectors(1, seed=9)[0]
+        assert [row for row, _ in index.nearest(query, 10, None)] == exact(index, query)
+    assert not ann.ann_path(large_index).exists()
+    assert cli(capsys, "index", "graph", "--index", str(large_index)) == 0
+    assert capsys.readouterr().out.startswith(f"graph {ann.ann_path(large_index)}: {PAPERS} papers, "
+                                              f"connectivity {ann.CONNECTIVITY}")
+    with Index.open(large_index, read_only=True) as index:
+        assert recall_at_10(index, unit_vectors(50, seed=9)) >= 0.98
+    assert cli(capsys, "index", "stats", "--json", "--index", str(large_index)) == 0
+    graph = json.loads(capsys.readouterr().out)["graph"]
+    assert graph["present"] and graph["papers"] == PAPERS and graph["changes_waiting"] == 0 and graph["size_bytes"] > 0
+
+
+def test_a_damaged_graph_is_named_and_built_again(large_index, capsys):
+    """A file usearch cannot read: stats says so and searches are exact; the next writer with
+    changes builds the graph again from every vector instead of failing, and so does `index
+    graph` when nothing changed."""
+    graph_path = ann.ann_path(large_index)
+    graph_path.write_bytes(b"not a graph" * 100)
+    assert cli(capsys, "index", "stats", "--index", str(large_index)) == 0
+    assert (f"graph       damaged ({graph_path}): `citewise index graph --rebuild` builds it again"
+            in capsys.readouterr().out.splitlines())
+    with Index.open(large_index, read_only=True) as index:  # searches stay right meanwhile
+        query = unit_vectors(1, seed=9)[0]
+        assert [row for row, _ in index.nearest(query, 10, None)] == exact(index, query)
+    assert cli(capsys, "index", "graph", "--index", str(large_index)) == 0
+    assert len(ann.open_graph(graph_path, view=True)) == PAPERS
+    graph_path.write_bytes(b"")
+    with Index.open(large_index) as index:
+        index.add_references(papers(PAPERS, 10))
+        embed_all(index, seed=2)
+        index.sync_ann()
+    assert len(ann.open_graph(graph_path, view=True)) == PAPERS + 10
+
+
+def test_below_the_threshold_index_graph_builds_nothing(tmp_path, capsys):
+    path = tmp_path / "small.sqlite"
+    with Index.open(path) as index:
+        index.add_references(papers(0, 20))
+        embed_all(index, seed=1)
+    assert cli(capsys, "index", "graph", "--rebuild", "--index", str(path)) == 0
+    assert capsys.readouterr().out.strip() == (f"20 papers hold vectors; exact search serves an index below "
+                                               f"{ann.ANN_THRESHOLD}, so it needs no graph")
+    assert not ann.ann_path(path).exists()
+    assert cli(capsys, "index", "stats", "--index", str(path)) == 0
+    assert "graph" not in capsys.readouterr().out
 
 
 def test_added_and_deleted_papers_reach_the_graph(large_index):
@@ -255,6 +323,41 @@ def test_an_interrupted_large_update_continues_from_its_checkpoint(large_index, 
     the rest, and again the rows of the checkpoint that changed since."""
     added = interrupted_then_continued(large_index, monkeypatch, PAPERS, 300, 500, "p3", "p450")
     assert added == [451] + list(range(501, PAPERS + 300 + 1))
+
+
+INTERRUPTED_REBUILD = textwrap.dedent("""
+    import json, os, signal, sys
+    from citewise.bib.index import ann
+    from citewise.server.cli import main
+    ann.ANN_THRESHOLD, ann.BUILD_CHUNK, ann.CHECKPOINT_ROWS = 100, 50, 100
+    write = ann._write_atomically
+
+    def write_then_crash(path, data):
+        write(path, data)
+        if json.loads(data)["through"] >= 200:
+            os.kill(os.getpid(), signal.SIGKILL)  # a checkpoint is written, the rebuild is not done
+
+    ann._write_atomically = write_then_crash
+    main(["index", "graph", "--rebuild", "--nice", "0", "--index", sys.argv[1]])
+""")
+
+
+def test_an_interrupted_rebuild_serves_the_old_graph_and_continues(large_index, monkeypatch, capsys):
+    """`index graph --rebuild` killed at its checkpoint of 200 rows: the old file still serves every
+    paper; run again, it continues from the checkpoint and replaces the file."""
+    before = ann.ann_path(large_index).stat().st_ino
+    crashed = subprocess.run([sys.executable, "-c", INTERRUPTED_REBUILD, str(large_index)], capture_output=True)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert ann.ann_path(large_index).stat().st_ino == before
+    with Index.open(large_index, read_only=True) as index:
+        assert recall_at_10(index, unit_vectors(20, seed=9)) >= 0.98
+    added: list[int] = []
+    add = ann.add_to_graph
+    monkeypatch.setattr(ann, "add_to_graph", lambda graph, keys, vectors: (added.extend(keys.tolist()), add(graph, keys, vectors)))
+    assert cli(capsys, "index", "graph", "--rebuild", "--index", str(large_index)) == 0
+    assert sorted(added) == list(range(201, PAPERS + 1))
+    assert ann.ann_path(large_index).stat().st_ino != before
+    assert len(ann.open_graph(ann.ann_path(large_index), view=True)) == PAPERS
 
 
 def test_a_rebuilt_index_does_not_search_the_old_files_graph(large_index):

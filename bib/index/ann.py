@@ -21,6 +21,11 @@ The first build reads every vector (about 50 CPU minutes at 1M papers), and a la
 `<index>.usearch.building` every `CHECKPOINT_ROWS` rows, beside `<index>.usearch.started` (the
 last change their snapshot of SQLite includes, and the last row done). An interrupted one
 continues from there: it folds in again the rows it had done that changed since, then the rest.
+
+A large index whose file was lost searches exactly, holding every vector in memory, until the
+graph is built again: by the next writer that has changes to fold in, or at once by `citewise
+index graph`, which `index stats` names (`graph_state`). The same command with `--rebuild`
+builds a graph written by an older citewise again at the current settings.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +121,15 @@ class AnnReader:
         self._identity: tuple[int, int] | None = None
 
     def available(self) -> bool:
-        return self.path.is_file()
+        """Whether there is a graph to search; a damaged file is not one (exact search serves
+        until it is built again, and `index stats` names it)."""
+        if not self.path.is_file():
+            return False
+        try:
+            self._mapped()
+        except ValueError:  # usearch: "Not a dense USearch index!", "End of file reached!"
+            return False
+        return True
 
     def nearest(self, db: Database, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """The `limit` rows most similar to `query` (unit length): candidates from the graph (at
@@ -146,16 +159,19 @@ class AnnReader:
             return self._graph
 
 
-def sync(db: Database, index_path: Path | str, dimension: int | None) -> None:
+def sync(db: Database, index_path: Path | str, dimension: int | None, rebuild: bool = False,
+         on_progress: Callable[[int, int], None] | None = None) -> None:
     """Bring the graph file up to date with SQLite (see the module docstring); the caller holds no
-    transaction. Below the threshold, with no file, the change list is simply emptied. The graph is
-    written by one process at a time (a lock file beside it), so no writer renames an older graph
-    over a newer one."""
+    transaction. Below the threshold, with no file, the change list is simply emptied. `rebuild`
+    builds a new graph of every stored vector at the current settings, also when nothing changed
+    (`citewise index graph`); the file it replaces serves searches until then. `on_progress` hears
+    (rows done, rows to do). The graph is written by one process at a time (a lock file beside it),
+    so no writer renames an older graph over a newer one."""
     path = ann_path(index_path)
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
-    if last is None:  # nothing changed since the file was written (or nothing was ever embedded)
+    if last is None and not rebuild:  # nothing changed since the file was written (or nothing was ever embedded)
         return
-    if not path.exists():
+    if not path.exists() and not rebuild:
         seen = db.execute("SELECT value FROM meta WHERE name = ?", (KEPT_THROUGH,)).fetchone()
         if seen is not None and last <= int(seen[0]):  # the changes listed were kept on purpose, below
             return
@@ -171,42 +187,88 @@ def sync(db: Database, index_path: Path | str, dimension: int | None) -> None:
     assert dimension, "an index with vectors records their dimension"
     with open(str(path) + ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _update(db, path, dimension)
+        _update(db, path, dimension, rebuild, on_progress or (lambda done, total: None))
 
 
-def _update(db: Database, path: Path, dimension: int) -> None:
-    """Fold the listed changes into the graph (every stored vector when there is no file yet),
-    in row order, checkpointed (see the module docstring)."""
+def graph_state(db: Database, index_path: Path | str, embedded: int) -> dict[str, Any] | None:
+    """The graph as `index stats` reports it; None for an index that needs none (fewer than
+    ANN_THRESHOLD papers with vectors, and no file): whether its file is there, the papers in
+    it (read from the file's header; None when the file is damaged), its size, and the changed
+    papers waiting to reach it."""
+    path = ann_path(index_path)
+    present = path.is_file()
+    if not present and embedded < ANN_THRESHOLD:
+        return None
+    if not present:  # a build holds every vector, whatever changed
+        return {"file": str(path), "present": False, "papers": 0, "size_bytes": 0, "changes_waiting": 0}
+    try:
+        papers: int | None = int(graph_class().metadata(str(path))["count_present"])
+    except (ValueError, TypeError):  # usearch: "Not a dense USearch index!", "End of file reached!"
+        papers = None  # damaged: `index stats` says so
+    return {"file": str(path), "present": True, "papers": papers,
+            "size_bytes": path.stat().st_size,
+            "changes_waiting": db.execute("SELECT count(DISTINCT id) FROM ann_changes").fetchone()[0]}
+
+
+def graph_connectivity(index_path: Path | str) -> int:
+    """The connectivity the index's graph was built with (CONNECTIVITY, or an older citewise's)."""
+    return int(open_graph(ann_path(index_path), view=True).connectivity)
+
+
+def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress: Callable[[int, int], None]) -> None:
+    """Fold the listed changes into the graph (every stored vector for a rebuild, or when the file
+    is missing or damaged), in row order, checkpointed (see the module docstring)."""
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
-    if last is None:  # another process applied the changes while this one waited
+    if last is None and not rebuild:  # another process applied the changes while this one waited
         return
     building, started = _build_files(path)
-    if building.exists() and started.exists():  # an interrupted update: continue it
+    progress = json.loads(started.read_bytes()) if building.exists() and started.exists() else None  # JSON: UTF-8 by its own rule
+    if progress is not None and rebuild and not progress.get("whole", True):
+        progress = None  # an interrupted update gives way to the rebuild, which holds its rows too
+    if progress is not None:  # an interrupted update or build: continue it
         graph: Any = open_graph(building, view=False)
-        progress = json.loads(started.read_bytes())  # JSON: UTF-8 by its own rule
         progress.setdefault("whole", True)  # a first build begun before updates were checkpointed too
         if progress["whole"] and len(graph):  # its rows went in in order: the last is the largest
             progress["through"] = max(progress.get("through", 0), int(np.asarray(graph.keys).max()))
         done = _listed(db, "seq > ? AND id <= ?", (progress["seq"], progress["through"]))
         _replace(graph, done, *_vectors(db, done, dimension))  # rows it had done that changed since
     else:
-        progress = {"seq": last, "through": 0, "whole": not path.exists()}
-        graph = new_graph(dimension) if progress["whole"] else open_graph(path, view=False)
+        graph = None if rebuild else _readable_graph(path)
+        progress = {"seq": last or 0, "through": 0, "whole": graph is None}
+        graph = graph if graph is not None else new_graph(dimension)
         building.unlink(missing_ok=True)
         _write_atomically(started, json.dumps(progress).encode())
+    if progress["whole"]:  # the graph holds the rows done; every vector goes in
+        done_rows, total = len(graph), _embedded(db)
+    else:
+        done_rows, total = 0, len(_listed(db, "id > ? AND seq <= ?", (progress["through"], last)))
     unsaved = 0
     for ids, keys, vectors in _rows_after(db, progress, last, dimension):
         _replace(graph, ids, keys, vectors)
         unsaved += len(ids)
+        done_rows += len(ids)
+        on_progress(done_rows, total)
         if unsaved >= CHECKPOINT_ROWS:
             _save(graph, building)
             _write_atomically(started, json.dumps({**progress, "through": ids[-1]}).encode())
             unsaved = 0
     _save(graph, path)
-    db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last,))
+    if last is not None:
+        db.execute("DELETE FROM ann_changes WHERE seq <= ?", (last,))
     db.execute("DELETE FROM meta WHERE name = ?", (KEPT_THROUGH,))
     building.unlink(missing_ok=True)
     started.unlink(missing_ok=True)
+
+
+def _readable_graph(path: Path) -> Any:
+    """The graph in the file, loaded to be changed; None when there is no file or it is damaged
+    (then it is built again from every vector)."""
+    if not path.exists():
+        return None
+    try:
+        return open_graph(path, view=False)
+    except ValueError:  # usearch: "Not a dense USearch index!", "End of file reached!"
+        return None
 
 
 def _rows_after(db: Database, progress: dict[str, Any], last: int, dimension: int) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:

@@ -14,7 +14,7 @@ name the database through `display_location`, never with its password.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -89,8 +89,12 @@ class PostgresIndex(Index):
             raise CitewiseError(f"{where}: {_first_line(error, url)}") from None
         return index
 
-    def sync_ann(self) -> None:
+    def sync_ann(self, rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None) -> None:
         """Nothing to do: pgvector's HNSW index changes with the rows, in the same transaction."""
+
+    def graph_state(self, embedded: int) -> dict[str, Any] | None:
+        """None: no file to report; pgvector's HNSW index lives in the database."""
+        return None
 
     def _migrate(self, create: bool) -> None:
         self.db.execute("BEGIN")

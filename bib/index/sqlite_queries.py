@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from citewise.bib.index.ann import AnnReader, stored_vectors, sync
+from citewise.bib.index.ann import AnnReader, graph_state, stored_vectors, sync
 from citewise.bib.index.connection import Database
 from citewise.bib.index.embedding_rows import EmbeddingRows
 from citewise.bib.index.paper_rows import family_variants
@@ -49,10 +50,15 @@ class SqliteCandidateQueries(EmbeddingRows):
         self._vectors_reloading = False
         self._ann = AnnReader(path)
 
-    def sync_ann(self) -> None:
+    def sync_ann(self, rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None) -> None:
         """Bring the HNSW file beside the index up to date with its vectors (ann.py). Writers call
-        it on opening the index, which repairs a crash between the two, and after embedding."""
-        sync(self.db, self.path, int(self.get_meta("dimension") or 0) or None)
+        it on opening the index, which repairs a crash between the two, and after embedding;
+        `citewise index graph` with `rebuild` to build the file again from every vector."""
+        sync(self.db, self.path, int(self.get_meta("dimension") or 0) or None, rebuild, on_progress)
+
+    def graph_state(self, embedded: int) -> dict[str, Any] | None:
+        """The HNSW file as `index stats` reports it (ann.py); None for an index that needs none."""
+        return graph_state(self.db, self.path, embedded)
 
     def lexical_candidates(self, terms: list[str], limit: int) -> list[tuple[int, float]]:
         """Papers holding any of `terms`, by BM25 (title and authors weigh more than the abstract)."""

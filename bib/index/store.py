@@ -239,6 +239,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
             "citation_links": links,
             "citing_papers": citing,
             "size_bytes": self._size_bytes(),
+            "graph": self.graph_state(embedded),
         }
 
     def _counts(self) -> tuple[int | None, ...]:

@@ -1,10 +1,10 @@
-"""`citewise index add|stats|reembed|vectors|enrich|rebuild`: build and inspect the paper index.
+"""`citewise index add|stats|reembed|vectors|graph|enrich|rebuild`: build and inspect the paper index.
 
 Each file read goes into the index in its own transaction, so a failure part-way
 leaves what was already there untouched. The embedding model is loaded only when
 there is something to embed.
 
-`add`, `reembed` and `rebuild` are bulk work: they run BULK_NICENESS nice steps below the
+`add`, `reembed`, `graph` and `rebuild` are bulk work: they run BULK_NICENESS nice steps below the
 priority they were started with (`--nice N`, 0 for none), so that an editor's language server
 on the same cores keeps answering while they embed (server/features/background.py lowers its
 own background lanes alike).
@@ -71,6 +71,15 @@ def register(subparsers) -> None:
                          help="the model that computed them (queries are embedded with it)")
     add_index_option(vectors)
     vectors.set_defaults(handler=run_vectors)
+
+    graph = actions.add_parser("graph", help="build the nearest-neighbour graph of a large index now (when its file "
+                                             "is missing), or with --rebuild again at the current settings")
+    add_index_option(graph)
+    graph.add_argument("--rebuild", action="store_true",
+                       help="build a new graph from every vector (one written by an older citewise, or damaged); "
+                            "the old one serves searches until then; can be stopped and run again")
+    add_nice_option(graph)
+    graph.set_defaults(handler=run_graph)
 
     rebuild = actions.add_parser("rebuild", help="a new index from the sources `index stats` lists (after damage)")
     add_index_option(rebuild)
@@ -182,9 +191,22 @@ def run_stats(args: argparse.Namespace) -> int:
     if stats["citation_links"]:
         whose = "1 paper's reference list" if stats["citing_papers"] == 1 else f"{stats['citing_papers']} papers' reference lists"
         print(f"citations   {stats['citation_links']} links from {whose}")
+    if stats["graph"] is not None:
+        print(f"graph       {graph_line(stats['graph'])}")
     for source, count in stats["sources"].items():
         print(f"source      {source}: {count}")
     return 0
+
+
+def graph_line(graph: dict) -> str:
+    """The HNSW file beside a large index (ann.py), and what to do when it is missing or damaged."""
+    if not graph["present"]:
+        return (f"missing ({graph['file']}): dense search holds every vector in memory until "
+                "`citewise index graph` builds it")
+    if graph["papers"] is None:
+        return f"damaged ({graph['file']}): `citewise index graph --rebuild` builds it again"
+    waiting = f"; {graph['changes_waiting']} changed papers wait to reach it" if graph["changes_waiting"] else ""
+    return f"{graph['papers']} papers in {graph['file']} ({graph['size_bytes'] / 1e6:.1f} MB){waiting}"
 
 
 def run_reembed(args: argparse.Namespace) -> int:
@@ -220,6 +242,41 @@ def run_vectors(args: argparse.Namespace) -> int:
     print(f"stored {result.stored} vectors; {result.unknown} name no paper of the index; "
           f"{len(result.errors)} lines failed")
     return 1 if result.errors else 0
+
+
+def run_graph(args: argparse.Namespace) -> int:
+    from citewise.bib.index.ann import ANN_THRESHOLD, CONNECTIVITY, graph_connectivity
+    from citewise.bib.index.location import is_database_url, resolve_index_path
+    from citewise.bib.index.store import Index
+
+    lower_priority(args)
+    location = resolve_index_path(args.index)
+    bars: list[Progress] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(Progress("graph", total))
+        bars[0].update(done)
+
+    with Index.open(location, create=False) as index, index.explained():
+        stats = index.stats()
+        if stats["graph"] is None:
+            print("a PostgreSQL index keeps its graph in the database (pgvector); nothing to build"
+                  if is_database_url(location) else
+                  f"{stats['embedded']} papers hold vectors; exact search serves an index below {ANN_THRESHOLD}, "
+                  "so it needs no graph")
+            return 0
+        whole = args.rebuild or not stats["graph"]["present"] or stats["graph"]["papers"] is None
+        index.sync_ann(rebuild=whole, on_progress=progress)
+        for bar in bars:
+            bar.finish()
+        graph = index.stats()["graph"]
+    connectivity = graph_connectivity(location)
+    older = (f"; an older citewise built it: `--rebuild` builds it at connectivity {CONNECTIVITY}, for better recall"
+             if connectivity != CONNECTIVITY else "")
+    print(f"graph {graph['file']}: {graph['papers']} papers, connectivity {connectivity}, "
+          f"{graph['size_bytes'] / 1e6:.1f} MB{' (built now)' if whole else ', up to date'}{older}")
+    return 0
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
