@@ -7,12 +7,14 @@ real SIGKILL of a process that committed new vectors to SQLite and had not yet u
 
 from __future__ import annotations
 
+import fcntl
 import json
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -137,7 +139,7 @@ def test_a_lost_graph_is_named_by_stats_and_built_by_index_graph(large_index, ca
     assert cli(capsys, "index", "stats", "--index", str(large_index)) == 0
     assert (f"graph       missing ({ann.ann_path(large_index)}): dense search holds every vector in memory "
             "until `citewise index graph` builds it") in capsys.readouterr().out.splitlines()
-    with Index.open(large_index) as index:  # a writer with nothing to fold in leaves it to the command
+    with Index.open(large_index) as index:  # opening a writer leaves the build to the command
         query = unit_vectors(1, seed=9)[0]
         assert [row for row, _ in index.nearest(query, 10, None)] == exact(index, query)
     assert not ann.ann_path(large_index).exists()
@@ -149,6 +151,52 @@ def test_a_lost_graph_is_named_by_stats_and_built_by_index_graph(large_index, ca
     assert cli(capsys, "index", "stats", "--json", "--index", str(large_index)) == 0
     graph = json.loads(capsys.readouterr().out)["graph"]
     assert graph["present"] and graph["papers"] == PAPERS and graph["changes_waiting"] == 0 and graph["size_bytes"] > 0
+
+
+def stored_unsynced(path, start: int, count: int, seed: int) -> None:
+    """`count` new papers with vectors committed to SQLite, the graph not yet told (as after a crash)."""
+    with Index.open(path) as index:
+        index.add_references(papers(start, count))
+        embed_all(index, seed)
+
+
+def test_opening_never_waits_for_a_process_writing_the_graph(large_index):
+    """While another process holds the graph's lock (`index add` folding in a million papers), a
+    writer opening the index (a language server) returns at once; searches score the listed rows
+    exactly, and the next sync folds them in."""
+    stored_unsynced(large_index, PAPERS, 20, seed=2)
+    with open(str(ann.ann_path(large_index)) + ".lock", "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        opened: list[Index] = []
+        opener = threading.Thread(target=lambda: opened.append(Index.open(large_index)), daemon=True)
+        opener.start()
+        opener.join(timeout=60)
+        assert opened, "opening waited for the graph's lock"
+        index = opened[0]
+        assert index.db.execute("SELECT count(DISTINCT id) FROM ann_changes").fetchone()[0] == 20
+        new_id = index.ids_for_keys([f"p{PAPERS + 5}"]).pop()
+        assert index.nearest(index.vectors_of([new_id], DIMENSION)[0], 1, None)[0][0] == new_id
+    index.sync_ann()
+    assert len(ann.open_graph(ann.ann_path(large_index), view=True)) == PAPERS + 20
+    index.close()
+
+
+def test_opening_repairs_a_few_changes_and_leaves_more_to_the_commands(large_index, monkeypatch, capsys):
+    """Opening folds in up to REPAIR_ROWS listed changes (a crash's); more, and a missing file, are
+    left to `index graph` (or the next command storing vectors), which `index stats` names."""
+    monkeypatch.setattr(ann, "REPAIR_ROWS", 25)
+    stored_unsynced(large_index, PAPERS, 20, seed=2)
+    with Index.open(large_index):
+        pass
+    assert len(ann.open_graph(ann.ann_path(large_index), view=True)) == PAPERS + 20
+    stored_unsynced(large_index, PAPERS + 20, 30, seed=3)
+    with Index.open(large_index):
+        pass
+    assert len(ann.open_graph(ann.ann_path(large_index), view=True)) == PAPERS + 20
+    assert cli(capsys, "index", "stats", "--index", str(large_index)) == 0
+    assert "; 30 changed papers wait to reach it" in capsys.readouterr().out
+    assert cli(capsys, "index", "graph", "--index", str(large_index)) == 0
+    assert len(ann.open_graph(ann.ann_path(large_index), view=True)) == PAPERS + 50
 
 
 def test_a_damaged_graph_is_named_and_built_again(large_index, capsys):
@@ -166,9 +214,9 @@ def test_a_damaged_graph_is_named_and_built_again(large_index, capsys):
     assert cli(capsys, "index", "graph", "--index", str(large_index)) == 0
     assert len(ann.open_graph(graph_path, view=True)) == PAPERS
     graph_path.write_bytes(b"")
+    stored_unsynced(large_index, PAPERS, 10, seed=2)
+    assert graph_path.stat().st_size == 0  # opening leaves the build to a command
     with Index.open(large_index) as index:
-        index.add_references(papers(PAPERS, 10))
-        embed_all(index, seed=2)
         index.sync_ann()
     assert len(ann.open_graph(graph_path, view=True)) == PAPERS + 10
 
@@ -300,7 +348,9 @@ def interrupted_then_continued(path, monkeypatch, first: int, count: int, crash_
         other_writer.execute("DELETE FROM refs WHERE id = ?", (deleted,))
         other_writer.execute("UPDATE refs SET embedding = ? WHERE id = ?",
                              (unit_vectors(1, seed=11)[0].astype(np.float16).tobytes(), changed))
-    with Index.open(path, create=False) as index:  # opening a writer continues the sync
+    with Index.open(path, create=False) as index:
+        assert building.exists()  # opening a writer leaves the build to a command (`index graph`, or one storing vectors)
+        index.sync_ann()
         graph = ann.open_graph(ann.ann_path(path), view=True)
         assert not graph.contains(deleted) and not building.exists()
         assert index.nearest(unit_vectors(1, seed=11)[0], 1, None)[0][0] == changed

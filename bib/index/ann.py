@@ -9,21 +9,29 @@ before holds float16 vectors; it is read and updated the same way.)
 
 SQLite stays the truth. Triggers (store.py, schema 5) list in `ann_changes` every row whose
 vector was stored, cleared or deleted; `sync` folds those changes into the file (saved to a
-temporary file and renamed over it) and then forgets them, in that order. (A smaller index has no
-file: there `sync` forgets all but the last CHANGES_KEPT changes, which vector_matrix.py reads.) A crash between an
-SQLite commit and the file's update therefore leaves the change listed, and the next `sync`
-(run when a writer opens the index, and after each embedding run) applies it: re-applying a
-change is harmless. Until then `nearest` searches the file while leaving out the listed rows,
+temporary file and renamed over it) and then forgets them, in that order. (A smaller index has
+no file: there `sync` forgets all but the last CHANGES_KEPT changes, which vector_matrix.py
+reads.) A crash between an SQLite commit and the file's update therefore leaves the change
+listed, and the next `sync` (after each embedding run, or a writer opening the index) applies
+it: re-applying a change is harmless. Until then `nearest` searches the file while leaving out the listed rows,
 and scores those rows exactly from SQLite, so answers are never stale.
+
+A writer opening the index (`opening`; the language server is one) only repairs: it folds in at
+most REPAIR_ROWS listed changes, and only when no other process is writing the graph and no build
+is under way. It never waits for the lock and never starts a build, so a language server opened
+while `index add` spends an hour on the graph answers at once. Builds, large updates and their
+continuation belong to the commands that store vectors (they sync when done) and to `citewise
+index graph`.
 
 The first build reads every vector (about 50 CPU minutes at 1M papers), and a large update
 (the 2M papers that take a 1M index to 3M) as long; both go in row order and save the graph to
 `<index>.usearch.building` every `CHECKPOINT_ROWS` rows, beside `<index>.usearch.started` (the
 last change their snapshot of SQLite includes, and the last row done). An interrupted one
-continues from there: it folds in again the rows it had done that changed since, then the rest.
+continues from there (the next sync that is not `opening`): it folds in again the rows it had
+done that changed since, then the rest.
 
-A large index whose file was lost searches exactly, holding every vector in memory, until the
-graph is built again: by the next writer that has changes to fold in, or at once by `citewise
+A large index whose file was lost or damaged searches exactly, holding every vector in memory,
+until the graph is built again: by the next command storing vectors, or at once by `citewise
 index graph`, which `index stats` names (`graph_state`). The same command with `--rebuild`
 builds a graph written by an older citewise again at the current settings.
 """
@@ -78,6 +86,9 @@ CHECKPOINT_ROWS = 200_000
 # added on two threads, none when added on one). The first SERIAL_NODES go in one at a time;
 # past them concurrent insertion costs nothing measurable in recall.
 SERIAL_NODES = 10_000
+# A writer opening the index folds in at most this many listed changes (a crash leaves one batch
+# of vectors behind; a killed embedding run may leave millions, a command's work).
+REPAIR_ROWS = 10_000
 ANN_SUFFIX = ".usearch"
 # Below ANN_THRESHOLD, with no graph, `sync` keeps the last CHANGES_KEPT changes listed (and notes
 # in meta KEPT_THROUGH the last it saw), so a reader's vector matrix catches up by those rows.
@@ -160,13 +171,13 @@ class AnnReader:
 
 
 def sync(db: Database, index_path: Path | str, dimension: int | None, rebuild: bool = False,
-         on_progress: Callable[[int, int], None] | None = None) -> None:
+         on_progress: Callable[[int, int], None] | None = None, opening: bool = False) -> None:
     """Bring the graph file up to date with SQLite (see the module docstring); the caller holds no
     transaction. Below the threshold, with no file, the change list is simply emptied. `rebuild`
     builds a new graph of every stored vector at the current settings, also when nothing changed
     (`citewise index graph`); the file it replaces serves searches until then. `on_progress` hears
-    (rows done, rows to do). The graph is written by one process at a time (a lock file beside it),
-    so no writer renames an older graph over a newer one."""
+    (rows done, rows to do). `opening` only repairs (module docstring). The graph is written by one
+    process at a time (a lock file beside it), so no writer renames an older graph over a newer one."""
     path = ann_path(index_path)
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
     if last is None and not rebuild:  # nothing changed since the file was written (or nothing was ever embedded)
@@ -184,10 +195,16 @@ def sync(db: Database, index_path: Path | str, dimension: int | None, rebuild: b
             for leftover in _build_files(path):  # of a build begun when the index was larger
                 leftover.unlink(missing_ok=True)
             return
+    if opening and (not path.exists() or any(file.exists() for file in _build_files(path))
+                    or db.execute("SELECT count(DISTINCT id) FROM ann_changes").fetchone()[0] > REPAIR_ROWS):
+        return  # a build, one under way, or a large update: a command's work
     assert dimension, "an index with vectors records their dimension"
     with open(str(path) + ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        _update(db, path, dimension, rebuild, on_progress or (lambda done, total: None))
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (fcntl.LOCK_NB if opening else 0))
+        except BlockingIOError:  # another process writes the graph; it, or the next sync, folds these in
+            return
+        _update(db, path, dimension, rebuild, on_progress or (lambda done, total: None), opening)
 
 
 def graph_state(db: Database, index_path: Path | str, embedded: int) -> dict[str, Any] | None:
@@ -215,9 +232,10 @@ def graph_connectivity(index_path: Path | str) -> int:
     return int(open_graph(ann_path(index_path), view=True).connectivity)
 
 
-def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress: Callable[[int, int], None]) -> None:
+def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress: Callable[[int, int], None],
+            opening: bool) -> None:
     """Fold the listed changes into the graph (every stored vector for a rebuild, or when the file
-    is missing or damaged), in row order, checkpointed (see the module docstring)."""
+    is missing or damaged, unless `opening`), in row order, checkpointed (see the module docstring)."""
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
     if last is None and not rebuild:  # another process applied the changes while this one waited
         return
@@ -234,6 +252,8 @@ def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress
         _replace(graph, done, *_vectors(db, done, dimension))  # rows it had done that changed since
     else:
         graph = None if rebuild else _readable_graph(path)
+        if graph is None and opening:  # damaged: a build is a command's work
+            return
         progress = {"seq": last or 0, "through": 0, "whole": graph is None}
         graph = graph if graph is not None else new_graph(dimension)
         building.unlink(missing_ok=True)

@@ -89,7 +89,8 @@ class PostgresIndex(Index):
             raise CitewiseError(f"{where}: {_first_line(error, url)}") from None
         return index
 
-    def sync_ann(self, rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None) -> None:
+    def sync_ann(self, rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None,
+                 opening: bool = False) -> None:
         """Nothing to do: pgvector's HNSW index changes with the rows, in the same transaction."""
 
     def graph_state(self, embedded: int) -> dict[str, Any] | None:

@@ -74,7 +74,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
             index = cls(cls._connect_read_only(path) if read_only else cls._connect(path), path)
             index._prepare(read_only, page_cache_kib)
             if not read_only:
-                index.sync_ann()  # repairs the HNSW file after a crash between it and SQLite
+                index.sync_ann(opening=True)  # repairs the HNSW file after a crash between it and SQLite
         except sqlite3.DatabaseError as error:
             raise as_citewise_error(path, error) from None
         return index
