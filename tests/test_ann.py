@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
+import pty
+import select
 import signal
 import sqlite3
 import subprocess
@@ -390,6 +393,34 @@ INTERRUPTED_REBUILD = textwrap.dedent("""
     ann._write_atomically = write_then_crash
     main(["index", "graph", "--rebuild", "--nice", "0", "--index", sys.argv[1]])
 """)
+
+
+def test_index_graph_shows_its_progress_on_a_terminal(large_index):
+    """On a terminal (stderr a pty) `index graph --rebuild` draws the bar the other bulk commands draw."""
+    script = textwrap.dedent("""
+        import sys
+        from citewise.bib.index import ann
+        from citewise.server.cli import main
+        ann.ANN_THRESHOLD, ann.BUILD_CHUNK = 100, 50
+        sys.exit(main(["index", "graph", "--rebuild", "--nice", "0", "--index", sys.argv[1]]))
+    """)
+    leader, follower = pty.openpty()
+    with os.fdopen(leader, "rb", buffering=0) as terminal:
+        result = subprocess.run([sys.executable, "-c", script, str(large_index)], stdout=subprocess.PIPE,
+                                stderr=follower, timeout=300)
+        os.close(follower)
+        drawn = b""
+        while select.select([terminal], [], [], 0.5)[0]:
+            try:
+                chunk = terminal.read(4096)
+            except OSError:  # the pty's other end is closed: all is read
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    assert result.returncode == 0, drawn
+    last = drawn.decode().replace("\r\n", "\n").split("\r")[-1]
+    assert last.startswith("graph") and f"{PAPERS} papers" in last and "#" * 30 in last
 
 
 def test_an_interrupted_rebuild_serves_the_old_graph_and_continues(large_index, monkeypatch, capsys):

@@ -196,7 +196,7 @@ def sync(db: Database, index_path: Path | str, dimension: int | None, rebuild: b
                 leftover.unlink(missing_ok=True)
             return
     if opening and (not path.exists() or any(file.exists() for file in _build_files(path))
-                    or db.execute("SELECT count(DISTINCT id) FROM ann_changes").fetchone()[0] > REPAIR_ROWS):
+                    or _changed_rows(db) > REPAIR_ROWS):
         return  # a build, one under way, or a large update: a command's work
     assert dimension, "an index with vectors records their dimension"
     with open(str(path) + ".lock", "a") as lock:
@@ -224,7 +224,7 @@ def graph_state(db: Database, index_path: Path | str, embedded: int) -> dict[str
         papers = None  # damaged: `index stats` says so
     return {"file": str(path), "present": True, "papers": papers,
             "size_bytes": path.stat().st_size,
-            "changes_waiting": db.execute("SELECT count(DISTINCT id) FROM ann_changes").fetchone()[0]}
+            "changes_waiting": _changed_rows(db)}
 
 
 def graph_connectivity(index_path: Path | str) -> int:
@@ -261,7 +261,7 @@ def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress
     if progress["whole"]:  # the graph holds the rows done; every vector goes in
         done_rows, total = len(graph), _embedded(db)
     else:
-        done_rows, total = 0, len(_listed(db, "id > ? AND seq <= ?", (progress["through"], last)))
+        done_rows, total = 0, _changed_rows(db, "id > ? AND seq <= ?", (progress["through"], last))
     unsaved = 0
     for ids, keys, vectors in _rows_after(db, progress, last, dimension):
         _replace(graph, ids, keys, vectors)
@@ -311,6 +311,11 @@ def _rows_after(db: Database, progress: dict[str, Any], last: int, dimension: in
 def _listed(db: Database, changes: str, parameters: tuple[Any, ...]) -> list[int]:
     """The rows listed in ann_changes under a condition (`changes`), in row order."""
     return [row[0] for row in db.execute(f"SELECT DISTINCT id FROM ann_changes WHERE {changes} ORDER BY id", parameters)]
+
+
+def _changed_rows(db: Database, changes: str = "1", parameters: tuple[Any, ...] = ()) -> int:
+    """How many rows ann_changes lists (under a condition, `changes`), without reading them out."""
+    return int(db.execute(f"SELECT count(DISTINCT id) FROM ann_changes WHERE {changes}", parameters).fetchone()[0])
 
 
 def _vectors(db: Database, row_ids: list[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:

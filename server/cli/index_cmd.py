@@ -251,26 +251,20 @@ def run_graph(args: argparse.Namespace) -> int:
 
     lower_priority(args)
     location = resolve_index_path(args.index)
-    bars: list[Progress] = []
-
-    def progress(done: int, total: int) -> None:
-        if not bars:
-            bars.append(Progress("graph", total))
-        bars[0].update(done)
-
     with Index.open(location, create=False) as index, index.explained():
         stats = index.stats()
-        if stats["graph"] is None:
+        embedded, graph = stats["embedded"], stats["graph"]
+        if graph is None:
             print("a PostgreSQL index keeps its graph in the database (pgvector); nothing to build"
                   if is_database_url(location) else
-                  f"{stats['embedded']} papers hold vectors; exact search serves an index below {ANN_THRESHOLD}, "
+                  f"{embedded} papers hold vectors; exact search serves an index below {ANN_THRESHOLD}, "
                   "so it needs no graph")
             return 0
-        whole = args.rebuild or not stats["graph"]["present"] or stats["graph"]["papers"] is None
-        index.sync_ann(rebuild=whole, on_progress=progress)
-        for bar in bars:
-            bar.finish()
-        graph = index.stats()["graph"]
+        whole = args.rebuild or not graph["present"] or graph["papers"] is None
+        progress = Progress("graph")
+        index.sync_ann(rebuild=whole, on_progress=progress.advance)
+        progress.finish()
+        graph = index.graph_state(embedded)
     connectivity = graph_connectivity(location)
     older = (f"; an older citewise built it: `--rebuild` builds it at connectivity {CONNECTIVITY}, for better recall"
              if connectivity != CONNECTIVITY else "")
@@ -321,17 +315,10 @@ def _enrich(index, args: argparse.Namespace, limit: int | None = None, sources: 
     from citewise.bib.registries.enrich import enrich_index
     from citewise.bib.registries.lookup import Registries
 
-    bars: list[Progress] = []
-
-    def progress(done: int, total: int) -> None:
-        if not bars:
-            bars.append(Progress("looking up", total))
-        bars[0].update(done)
-
+    progress = Progress("looking up")
     with Registries.open(offline=args.offline, mailto=args.mailto) as registries:
-        summary = enrich_index(index, registries, limit=limit, sources=sources, on_progress=progress)
-    for bar in bars:
-        bar.finish()
+        summary = enrich_index(index, registries, limit=limit, sources=sources, on_progress=progress.advance)
+    progress.finish()
     for old, new in summary.rekeyed.items():
         print(f"key {old} -> {new} ({old} still works)")
     print(f"enriched {summary.enriched} of {summary.candidates} incomplete papers; "
@@ -376,6 +363,13 @@ class Progress:
             self.last_drawn = now
             sys.stderr.write("\r" + progress_line(self.label, done, fraction or 0.0, now - self.started, seconds_left))
             sys.stderr.flush()
+
+    def advance(self, done: int, total: int) -> None:
+        """`update` as an `on_progress(done, total)` callback: the total comes with the first call."""
+        if self.total is None:
+            self.total = total
+            self.shown = self.shown and total >= PROGRESS_MIN_ITEMS
+        self.update(done)
 
     def finish(self) -> None:
         if self.shown and self.done:
