@@ -27,6 +27,7 @@ from vector_support import papers as numbered_papers
 from citewise.bib.index import ann
 from citewise.bib.index.rebuild import rebuild_index
 from citewise.bib.index.store import Index
+from citewise.bib.index.vector_matrix import refreshed
 from citewise.bib.model import Reference
 from citewise.server.cli import main
 
@@ -75,15 +76,12 @@ def test_graph_recall_against_exact_search(large_index):
 def test_the_graph_chooses_candidates_and_the_stored_vectors_score_them(large_index):
     """The graph holds int8 vectors (half the pages of float16); its distances only choose the
     candidates (RESCORED at least), which are scored again from the float16 vectors in SQLite: the
-    scores exact search gives, best first."""
+    rows and scores exact search of a smaller index gives, best first."""
     assert str(ann.open_graph(ann.ann_path(large_index), view=True).dtype) == "ScalarKind.I8"
     with Index.open(large_index, read_only=True) as index:
-        ids, matrix = index.load_embeddings(DIMENSION)
-        stored = dict(zip(ids.tolist(), matrix.astype(np.float32)))
+        every_vector = refreshed(index.db, None, DIMENSION)  # what a smaller index searches
         for query in unit_vectors(20, seed=5):
-            found = index.nearest(query, 10, None)
-            assert [row_id for row_id, _ in found] == exact(index, query)
-            assert all(score == pytest.approx(float(stored[row_id] @ query), abs=1e-6) for row_id, score in found)
+            assert index.nearest(query, 10, None) == every_vector.nearest(query, 10, None)
 
 
 def test_a_graph_read_from_its_file_searches_with_citewise_expansion(large_index):
@@ -182,6 +180,83 @@ def test_opening_never_waits_for_a_process_writing_the_graph(large_index):
     index.sync_ann()
     assert len(ann.open_graph(ann.ann_path(large_index), view=True)) == PAPERS + 20
     index.close()
+
+
+def test_searches_during_a_large_update_score_a_bounded_number_of_listed_rows(large_index, monkeypatch):
+    """While a command stores vectors the graph does not hold yet (a large update under way), a
+    reader reads each listed change once, scores the first LISTED_SCORED listed rows exactly, and
+    never answers from a listed row's stale entry in the graph; the rest wait for the graph."""
+    monkeypatch.setattr(ann, "LISTED_SCORED", 30)
+    monkeypatch.setattr(ann, "REPAIR_ROWS", 10)  # a writer opening the index leaves the 40 listed
+    new = unit_vectors(40, seed=2)
+    stored_unsynced(large_index, PAPERS, 40, seed=2)  # rows PAPERS+1 .. PAPERS+40, listed in that order
+    with Index.open(large_index, read_only=True) as reader:
+        first_ids = [reader.ids_for_keys([f"p{PAPERS + n}"]).pop() for n in range(40)]
+        assert [reader.nearest(new[n], 1, None)[0][0] for n in (0, 29)] == [first_ids[0], first_ids[29]]
+        assert first_ids[35] not in {row for row, _ in reader.nearest(new[35], 10, None)}  # past the bound
+        listed = reader._ann._listed
+        assert len(listed.slots) == 30 and listed.position == reader.db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
+
+        with Index.open(large_index) as writer:  # a listed row and a graph row embedded again
+            old_row = writer.ids_for_keys(["p3"]).pop()
+            old_vector = writer.vectors_of([old_row], DIMENSION)[0]
+            moved = unit_vectors(2, seed=77)
+            writer.store_embeddings([first_ids[0], old_row], moved)
+        assert reader.nearest(moved[0], 1, None)[0][0] == first_ids[0]  # read again: its new vector
+        for vector in (moved[1], old_vector):  # listed past the bound: neither its new vector nor its stale entry
+            assert old_row not in {row for row, _ in reader.nearest(vector, 10, None)}
+        assert len(listed.slots) == 30
+
+        with Index.open(large_index) as writer:
+            writer.sync_ann()
+        assert [reader.nearest(vector, 1, None)[0][0] for vector in (new[35], moved[1])] == [first_ids[35], old_row]
+        assert not listed.slots and listed.first is None  # the graph holds them all now
+
+
+def test_embedding_folds_its_vectors_into_the_graph_as_it_goes(tmp_path, monkeypatch, embedder):
+    """`embed_pending` brings a large index's graph up to date every FOLD_ROWS papers, so the rows
+    each search scores exactly stay few while a long run goes on."""
+    from citewise.bib.index.embed import embed_pending
+
+    monkeypatch.setattr(ann, "ANN_THRESHOLD", 100)
+    monkeypatch.setattr("citewise.bib.index.embed.FOLD_ROWS", 100)
+    monkeypatch.setattr("citewise.bib.index.embed.PENDING_WINDOW", 100)
+    path = tmp_path / "index.sqlite"
+    in_graph: dict[int, int] = {}
+
+    def note(done: int, total: int) -> None:
+        graph = ann.ann_path(path)
+        in_graph[done] = len(ann.open_graph(graph, view=True)) if graph.exists() else 0
+
+    with Index.open(path) as index:
+        index.add_references(papers(0, 300))
+        assert embed_pending(index, embedder, note) == 300
+    assert in_graph == {100: 0, 200: 100, 300: 200}
+    assert len(ann.open_graph(ann.ann_path(path), view=True)) == 300
+
+
+def test_importing_vectors_folds_them_into_the_graph_as_it_goes(tmp_path, monkeypatch):
+    """`index vectors FILE` likewise: the graph takes the vectors every FOLD_ROWS, then the rest."""
+    from citewise.bib.index import vectors_file
+
+    monkeypatch.setattr(ann, "ANN_THRESHOLD", 100)
+    monkeypatch.setattr(vectors_file, "FOLD_ROWS", 100)
+    monkeypatch.setattr(vectors_file, "BATCH", 50)
+    path, source = tmp_path / "index.sqlite", tmp_path / "vectors.jsonl"
+    source.write_text("".join(json.dumps({"key": f"p{n}", "vector": vector.tolist()}) + "\n"
+                              for n, vector in enumerate(unit_vectors(250, seed=4))), encoding="utf-8")
+    graph_sizes: list[int] = []
+    real_sync = Index.sync_ann
+
+    def sync_and_note(index: Index, *args, **kwargs) -> None:  # the real sync; the test notes what it left
+        real_sync(index, *args, **kwargs)
+        graph_sizes.append(len(ann.open_graph(ann.ann_path(path), view=True)) if ann.ann_path(path).exists() else 0)
+
+    with Index.open(path) as index:
+        index.add_references(papers(0, 250))
+        monkeypatch.setattr(Index, "sync_ann", sync_and_note)
+        assert vectors_file.import_vectors(index, source, "test-model").stored == 250
+    assert graph_sizes == [100, 200, 250]
 
 
 def test_opening_repairs_a_few_changes_and_leaves_more_to_the_commands(large_index, monkeypatch, capsys):

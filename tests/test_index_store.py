@@ -481,3 +481,29 @@ def test_an_index_before_the_names_table_gets_it_filled_and_a_deleted_paper_leav
         assert completion_keys(index, ["lecun", "gra"], True) == {"lecun1998"}
         index.delete("vaswani2017")
         assert index.db.execute("SELECT count(*) FROM refs_names WHERE refs_names MATCH 'vaswani'").fetchone()[0] == 0
+
+
+def test_an_index_before_schema_12_numbers_its_changes_without_reuse(tmp_path):
+    """Schema 12: the change list's numbers never come back once forgotten (a reader of a large
+    index keeps its place in the list by them), its listed rows and triggers carried over."""
+    path = tmp_path / "old.sqlite"
+    with Index.open(path) as index:
+        index.add_references([paper("a", "Fjord circulation in winter"), paper("b", "Sea ice and its melt")])
+        index.set_model("test-model", 2)
+        index.store_embeddings(sorted(index.ids_for_keys(["a", "b"])), np.eye(2, dtype=np.float32))
+        listed = index.db.execute("SELECT seq, id FROM ann_changes ORDER BY seq").fetchall()
+        index.db.execute("DROP INDEX ann_changes_id")  # the table as schema 5 made it
+        index.db.execute("ALTER TABLE ann_changes RENAME TO ann_changes_12")
+        index.db.execute("CREATE TABLE ann_changes (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
+        index.db.execute("INSERT INTO ann_changes SELECT seq, id FROM ann_changes_12")
+        index.db.execute("DROP TABLE ann_changes_12")
+        index.db.execute("PRAGMA user_version = 11")
+    with Index.open(path) as index:
+        assert index.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert "AUTOINCREMENT" in index.db.execute("SELECT sql FROM sqlite_master WHERE name = 'ann_changes'").fetchone()[0]
+        assert index.db.execute("SELECT seq, id FROM ann_changes ORDER BY seq").fetchall() == listed
+        with index.transaction():
+            index.db.execute("DELETE FROM ann_changes")
+        index.store_embeddings([listed[0][1]], np.eye(2, dtype=np.float32)[1:])  # the trigger still lists it
+        assert index.db.execute("SELECT seq, id FROM ann_changes").fetchall() == [(listed[-1][0] + 1, listed[0][1])]
+

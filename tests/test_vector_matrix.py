@@ -101,9 +101,11 @@ def test_a_background_refresh_answers_from_the_matrix_before_until_it_publishes(
 
 def test_changes_forgotten_or_too_many_are_read_in_full(indexes):
     writer, reader, vectors = indexes
-    writer.db.execute("DELETE FROM ann_changes")  # a writer of before this log was kept (it emptied it)
+    writer.store_embeddings([7], vectors[8][None, :])
+    writer.db.execute("DELETE FROM ann_changes")  # the change to row 7 forgotten unread (a writer of before this log was kept)
     writer.store_embeddings([5], vectors[6][None, :])
     assert {row for row, _ in reader.nearest(vectors[6], 2, None)} == {5, 6}
+    assert {row for row, _ in reader.nearest(vectors[8], 2, None)} == {7, 8}
     assert reader._matrix.rows_read == PAPERS
 
     writer.store_embeddings(list(range(1, PAPERS + 1)), unit_vectors(PAPERS, seed=6))

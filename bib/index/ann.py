@@ -12,9 +12,12 @@ vector was stored, cleared or deleted; `sync` folds those changes into the file 
 temporary file and renamed over it) and then forgets them, in that order. (A smaller index has
 no file: there `sync` forgets all but the last CHANGES_KEPT changes, which vector_matrix.py
 reads.) A crash between an SQLite commit and the file's update therefore leaves the change
-listed, and the next `sync` (after each embedding run, or a writer opening the index) applies
-it: re-applying a change is harmless. Until then `nearest` searches the file while leaving out the listed rows,
-and scores those rows exactly from SQLite, so answers are never stale.
+listed, and the next `sync` (every FOLD_ROWS rows of a command storing vectors and at its end,
+or a writer opening the index) applies it: re-applying a change is harmless. Until then `nearest` leaves the listed rows' entries in the
+graph out (they may be stale) and scores the rows themselves exactly, so answers are never stale.
+A reader keeps those rows' vectors in memory (`ListedRows`), reading each change once, and scores
+at most LISTED_SCORED of them, the first listed: past that, a large update under way (at 3M papers
+it takes most of an hour) leaves its other rows to the word signals until the graph holds them.
 
 A writer opening the index (`opening`; the language server is one) only repairs: it folds in at
 most REPAIR_ROWS listed changes, and only when no other process is writing the graph and no build
@@ -46,6 +49,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numkong
 import numpy as np
 
 from citewise.bib.index.connection import Database
@@ -89,6 +93,14 @@ SERIAL_NODES = 10_000
 # A writer opening the index folds in at most this many listed changes (a crash leaves one batch
 # of vectors behind; a killed embedding run may leave millions, a command's work).
 REPAIR_ROWS = 10_000
+# Commands storing vectors fold them into the graph every FOLD_ROWS rows, not only when done: each
+# fold also loads and saves the file (0.4–0.6 s for a 250,000-paper graph of 149 MB; about 5 s at
+# 3M papers by size, against about 75 s to add 50,000 nodes there), and keeps the rows every search
+# scores exactly (below) few. Searches score at most LISTED_SCORED listed rows exactly (77 MB of
+# float16 vectors in each reader; bench/bench_listed_changes.py).
+FOLD_ROWS = 50_000
+LISTED_SCORED = 100_000
+SCORED_BLOCK = 16_384  # listed rows scored by one NumKong call, holding the GIL under a millisecond
 ANN_SUFFIX = ".usearch"
 # Below ANN_THRESHOLD, with no graph, `sync` keeps the last CHANGES_KEPT changes listed (and notes
 # in meta KEPT_THROUGH the last it saw), so a reader's vector matrix catches up by those rows.
@@ -130,6 +142,8 @@ class AnnReader:
         self._lock = threading.Lock()
         self._graph: Any = None
         self._identity: tuple[int, int] | None = None
+        self._listed_lock = threading.Lock()
+        self._listed = ListedRows()
 
     def available(self) -> bool:
         """Whether there is a graph to search; a damaged file is not one (exact search serves
@@ -144,21 +158,25 @@ class AnnReader:
 
     def nearest(self, db: Database, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """The `limit` rows most similar to `query` (unit length): candidates from the graph (at
-        least RESCORED of them), and the rows changed since it was written, all scored exactly by
-        their vectors in SQLite, as exact search scores them (vector_matrix.py)."""
-        changed = [row[0] for row in db.execute("SELECT DISTINCT id FROM ann_changes")]
+        least RESCORED of them) that no change lists, scored exactly by their vectors in SQLite, as
+        exact search scores them (vector_matrix.py), beside the listed rows (`ListedRows`)."""
+        query16 = np.asarray(query, dtype=np.float16).reshape(1, -1)  # scored as exact search scores (vector_matrix.py)
+        with self._listed_lock:
+            listing = self._listed.refresh(db, len(query))
+            listed = self._listed.nearest(query16, limit)
         graph = self._mapped()
-        candidates: list[int] = []
+        scored: list[tuple[int, float]] = []
         if len(graph):
-            skip = set(changed)
-            matches = graph.search(query.astype(np.float32), min(max(limit, RESCORED) + len(changed), len(graph)))
-            candidates = [key for key in matches.keys.tolist() if key not in skip]
-        rows = stored_vectors(db, candidates + changed, len(query))
-        if not rows:
-            return []
-        scores = np.stack([vector for _, vector in rows]) @ query.astype(np.float32)
-        best = np.argsort(-scores, kind="stable")[:limit]
-        return [(rows[position][0], float(scores[position])) for position in best.tolist()]
+            wanted = max(limit, RESCORED)
+            matches = graph.search(query.astype(np.float32), min(wanted + min(listing, wanted), len(graph)))
+            keys = matches.keys.tolist()
+            stale = _listed_among(db, keys)
+            rows = stored_vectors(db, [key for key in keys if key not in stale], len(query))
+            if rows:
+                vectors = np.stack([vector for _, vector in rows]).astype(np.float16)  # float16 as stored: exact
+                scores = float16_products(query16, vectors)
+                scored = [(row_id, float(score)) for (row_id, _), score in zip(rows, scores.tolist())]
+        return sorted(scored + listed, key=lambda item: -item[1])[:limit]
 
     def _mapped(self) -> Any:
         with self._lock:
@@ -168,6 +186,78 @@ class AnnReader:
                 self._graph = open_graph(self.path, view=True)
                 self._identity = identity
             return self._graph
+
+
+class ListedRows:
+    """The vectors of the rows `ann_changes` lists, as one reader last read them: of the first
+    LISTED_SCORED rows listed, each read when listed, and again when listed again. A sync that
+    forgot changes (the list's first change moved; changes are numbered without reuse, schema 12)
+    has the list read again. Not thread-safe: its reader holds a lock around it."""
+
+    def __init__(self) -> None:
+        self.first: int | None = None  # the first change listed when the list was last read
+        self.position = 0  # the last change read
+        self.slots: dict[int, int] = {}  # row id -> its slot in `ids` and `vectors`
+        self.ids = np.empty(0, dtype=np.int64)  # -1 in the slot of a row whose vector was cleared
+        self.vectors = np.empty((0, 0), dtype=np.float16)  # float16, as stored
+
+    def refresh(self, db: Database, dimension: int) -> int:
+        """Read the changes listed since the last refresh; how many changes are listed (at most)."""
+        first, last = list_ends(db)
+        if first != self.first or (last or 0) < self.position or self.vectors.shape[1] != dimension:
+            self.first, self.position, self.slots = first, 0, {}
+            self.ids, self.vectors = np.empty(0, dtype=np.int64), np.empty((0, dimension), dtype=np.float16)
+        if first is None or last is None:  # an empty list (or emptied between the two reads)
+            return 0
+        if last > self.position:
+            changes = db.execute("SELECT id FROM ann_changes WHERE seq > ? AND seq <= ?", (self.position, last))
+            while chunk := changes.fetchmany(BUILD_CHUNK):
+                wanted = list({row_id for (row_id,) in chunk if row_id in self.slots or len(self.slots) < LISTED_SCORED})
+                self._store(wanted, dict(stored_vectors(db, wanted, dimension)))
+            self.position = last
+        return int(last - first + 1)
+
+    def _store(self, row_ids: list[int], vectors: dict[int, np.ndarray]) -> None:
+        new = [row_id for row_id in row_ids if row_id not in self.slots][:LISTED_SCORED - len(self.slots)]
+        if len(self.slots) + len(new) > len(self.ids):  # grow by doubling: one copy per doubling
+            size = max(1024, 2 * (len(self.slots) + len(new)))
+            self.ids = np.concatenate([self.ids, np.full(size - len(self.ids), -1, dtype=np.int64)])
+            self.vectors = np.concatenate([self.vectors, np.zeros((size - len(self.vectors), self.vectors.shape[1]),
+                                                                  dtype=np.float16)])
+        for row_id in new:
+            self.slots[row_id] = len(self.slots)
+        for row_id in row_ids:
+            slot = self.slots.get(row_id)
+            if slot is not None:
+                vector = vectors.get(row_id)
+                self.ids[slot] = -1 if vector is None else row_id
+                self.vectors[slot] = 0 if vector is None else vector
+
+    def nearest(self, query16: np.ndarray, limit: int) -> list[tuple[int, float]]:
+        """The `limit` listed rows most similar to `query16` (one float16 row), scored exactly."""
+        used = len(self.slots)
+        if not used:
+            return []
+        scores = np.concatenate([float16_products(query16, self.vectors[start:min(start + SCORED_BLOCK, used)])
+                                 for start in range(0, used, SCORED_BLOCK)])
+        scores[self.ids[:used] < 0] = -np.inf
+        best = np.argpartition(-scores, min(limit, used) - 1)[:limit]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(int(self.ids[slot]), float(scores[slot])) for slot in best.tolist() if self.ids[slot] >= 0]
+
+
+def list_ends(db: Database) -> tuple[int | None, int | None]:
+    """The first and last change listed: two statements, each a seek (one asking for both scans the list)."""
+    first = db.execute("SELECT min(seq) FROM ann_changes").fetchone()[0]
+    return first, db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
+
+
+def _listed_among(db: Database, row_ids: list[int]) -> set[int]:
+    """Those of `row_ids` that `ann_changes` lists (looked up by its index on ids, schema 12)."""
+    if not row_ids:
+        return set()
+    marks = ",".join("?" * len(row_ids))
+    return {row[0] for row in db.execute(f"SELECT DISTINCT id FROM ann_changes WHERE id IN ({marks})", row_ids)}
 
 
 def sync(db: Database, index_path: Path | str, dimension: int | None, rebuild: bool = False,
@@ -386,3 +476,14 @@ def stored_vectors(db: Database, row_ids: list[int], dimension: int) -> list[tup
                                        chunk):
             found.append((row_id, np.frombuffer(blob, dtype=np.float16).astype(np.float32)))
     return found
+
+
+def float16_products(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """The inner products (float64) of one float16 query row with float16 rows, on one thread.
+
+    NumKong (usearch's own kernels, installed with it) converts float16 to float32 and sums in
+    float32 with SIMD; one call per block holds the GIL for under a millisecond. usearch's exact
+    search, used before, handed the GIL back and took it again throughout a call: beside one busy
+    Python thread a search of 100,000 rows took 420–460 ms instead of 11.5 (bench/bench_dense_search.py),
+    stalling completions behind every background lane's Python loop."""
+    return np.asarray(numkong.cdist(query, vectors, metric="dot"), dtype=np.float64).reshape(-1)

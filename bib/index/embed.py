@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from citewise.bib.errors import CitewiseError
+from citewise.bib.index.ann import FOLD_ROWS
 from citewise.bib.index.bert import BertEncoder, pooling_mode
 from citewise.bib.index.store import Index
 
@@ -164,14 +165,14 @@ def embed_pending(
     The pending papers are read a window of PENDING_WINDOW rows at a time (memory stays flat
     whatever the index's size); within a window work goes in length-sorted chunks so batches
     hold texts of similar length (less padding), and each chunk is committed on its own so an
-    interruption keeps progress.
+    interruption keeps progress. Every FOLD_ROWS papers the vectors reach a large index's graph.
     """
     index.check_model(embedder.name, embedder.dimension)
     total = index.pending_count()
     if not total:
         return 0
     index.set_model(embedder.name, embedder.dimension)
-    done = after = 0
+    done = after = folded = 0
     while window := index.needing_embedding(after, PENDING_WINDOW):
         after = window[-1].row_id
         window.sort(key=lambda item: len(item.text))
@@ -182,6 +183,9 @@ def embed_pending(
             done += len(chunk)
             if on_progress:
                 on_progress(done, max(total, done))
+        if done - folded >= FOLD_ROWS:  # a large index's graph takes them now: searches meanwhile stay fast (ann.py)
+            index.sync_ann()
+            folded = done
     index.sync_ann()
     return done
 

@@ -79,10 +79,14 @@ def _schema_4(db: Database) -> None:
 def _schema_5(db: Database) -> None:
     """Rows whose vector changed since the HNSW file beside the index was written (ann.py), listed by triggers."""
     db.execute("CREATE TABLE IF NOT EXISTS ann_changes (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL)")
+    _change_triggers(db)
+    db.execute("INSERT INTO ann_changes(id) SELECT id FROM refs WHERE embedding IS NOT NULL")
+
+
+def _change_triggers(db: Database) -> None:
     db.execute("CREATE TRIGGER IF NOT EXISTS ann_embedding AFTER UPDATE OF embedding ON refs"
                " BEGIN INSERT INTO ann_changes(id) VALUES (new.id); END")
     db.execute("CREATE TRIGGER IF NOT EXISTS ann_delete AFTER DELETE ON refs BEGIN INSERT INTO ann_changes(id) VALUES (old.id); END")
-    db.execute("INSERT INTO ann_changes(id) SELECT id FROM refs WHERE embedding IS NOT NULL")
 
 
 def _schema_6(db: Database) -> None:
@@ -171,7 +175,23 @@ def _schema_11(db: Database) -> None:
     db.execute("INSERT INTO refs_names(rowid, title, authors, key) SELECT rowid, title, authors, key FROM refs_fts")
 
 
+def _schema_12(db: Database) -> None:
+    """The change list's sequence numbers never come back (AUTOINCREMENT): a sync that forgets every
+    change would otherwise restart them at 1, and a reader that had read up to change 40 would take
+    the new list's first 40 changes for ones it had read (ann.py's `ListedRows`). And lookups by
+    row: a search of a large index leaves out the graph's candidates that the list names, a few
+    hundred rows against a list that may hold millions."""
+    db.execute("DROP TRIGGER IF EXISTS ann_embedding")
+    db.execute("DROP TRIGGER IF EXISTS ann_delete")
+    db.execute("CREATE TABLE ann_changes_new (seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL)")
+    db.execute("INSERT INTO ann_changes_new(seq, id) SELECT seq, id FROM ann_changes")
+    db.execute("DROP TABLE ann_changes")
+    db.execute("ALTER TABLE ann_changes_new RENAME TO ann_changes")
+    _change_triggers(db)
+    db.execute("CREATE INDEX ann_changes_id ON ann_changes(id)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
-                                                _schema_7, _schema_8, _schema_9, _schema_10, _schema_11]
+                                                _schema_7, _schema_8, _schema_9, _schema_10, _schema_11, _schema_12]
 SCHEMA_VERSION = len(MIGRATIONS)
 COUNTS_SCHEMA = 10  # from this version on, the writes keep `paper_counts` and `source_counts`

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numkong
 import numpy as np
 
-from citewise.bib.index.ann import stored_vectors
+from citewise.bib.index.ann import float16_products, list_ends, stored_vectors
 from citewise.bib.index.connection import Database
 
 BLOCK_ROWS = 16_384  # 12 MB of 384-dimensional float16 vectors: what one changed row costs to copy; one NumKong call per block per search
@@ -54,7 +53,7 @@ class VectorMatrix:
 
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         """The `limit` rows most similar to `query` (inner product), among `allowed` if given: each
-        block's products by `_products`, its best `limit` kept, then the best of those."""
+        block's products by `ann.float16_products`, its best `limit` kept, then the best of those."""
         wanted = np.fromiter(allowed, dtype=np.int64) if allowed is not None else None
         query16 = np.asarray(query, dtype=np.float16).reshape(1, -1)
         ids: list[np.ndarray] = []
@@ -66,7 +65,7 @@ class VectorMatrix:
                 block_ids, vectors = block_ids[kept], vectors[kept]
             if not len(block_ids) or limit < 1:
                 continue
-            products = _products(query16, vectors)
+            products = float16_products(query16, vectors)
             best = np.argpartition(-products, min(limit, len(products)) - 1)[:limit]
             ids.append(block_ids[best])
             scores.append(products[best])
@@ -92,24 +91,13 @@ class VectorMatrix:
         return found
 
 
-def _products(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:
-    """The inner products (float64) of one float16 query row with float16 rows, on one thread.
-
-    NumKong (usearch's own kernels, installed with it) converts float16 to float32 and sums in
-    float32 with SIMD; one call per block holds the GIL for under a millisecond. usearch's exact
-    search, used before, handed the GIL back and took it again throughout a call: beside one busy
-    Python thread a search of 100,000 rows took 420–460 ms instead of 11.5 (bench/bench_dense_search.py),
-    stalling completions behind every background lane's Python loop."""
-    return np.asarray(numkong.cdist(query, vectors, metric="dot"), dtype=np.float64).reshape(-1)
-
-
 def refreshed(db: Database, matrix: VectorMatrix | None, dimension: int) -> VectorMatrix:
     """The snapshot of the index as `db` sees it now: `matrix` with the rows changed since its
     position read again, or every vector read when that cannot be (see the module docstring).
     The log position and revision are read before the vectors, so a change committed meanwhile is
     read again by the next refresh: applying a row's current state twice is harmless."""
     revision = int((db.execute("SELECT value FROM meta WHERE name = 'revision'").fetchone() or (0,))[0])
-    first, last = db.execute("SELECT min(seq), max(seq) FROM ann_changes").fetchone()
+    first, last = list_ends(db)
     position = last or 0
     if matrix is None or matrix.dimension != dimension or position < matrix.position \
             or (first is not None and first > matrix.position + 1 and position > matrix.position):

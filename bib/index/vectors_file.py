@@ -24,6 +24,7 @@ import numpy as np
 
 from citewise.bib.errors import SourceError
 from citewise.bib.files import open_regular
+from citewise.bib.index.ann import FOLD_ROWS
 from citewise.bib.index.store import Index
 from citewise.bib.model import normalize_arxiv, normalize_doi
 
@@ -45,6 +46,7 @@ def import_vectors(index: Index, path: Path, model: str) -> VectorImport:
         index.check_model(model, dimension)
     ids: list[int] = []
     vectors: list[np.ndarray] = []
+    folded = 0
     for line, name, value, vector in _lines(path, result):
         if dimension is None:
             dimension = len(vector)
@@ -61,6 +63,9 @@ def import_vectors(index: Index, path: Path, model: str) -> VectorImport:
         if len(ids) >= BATCH:
             result.stored += _store(index, ids, vectors)
             ids, vectors = [], []
+            if result.stored - folded >= FOLD_ROWS:  # a large index's graph takes them now (ann.py)
+                index.sync_ann()
+                folded = result.stored
     result.stored += _store(index, ids, vectors)
     index.sync_ann()
     return result
