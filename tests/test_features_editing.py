@@ -344,6 +344,40 @@ def test_reindex_adds_workspace_bibs_and_can_be_cancelled(tmp_path):
     assert ws.index is not None and ws.index.get("vaswaniAttentionAllYou2017").year == "2017"
 
 
+def test_reindex_never_waits_for_another_process_writing_the_graph(tmp_path, monkeypatch, embedder):
+    """A large index (the threshold lowered to the digest's 75 papers) whose graph another process
+    is writing (it holds the graph's real lock, as `index add` does for an hour at 3M): reindex
+    stores and embeds the workspace's new papers and returns; dense search finds them meanwhile,
+    scored exactly, and the next sync folds them into the graph."""
+    import fcntl
+
+    from citewise.bib.index import ann
+    from citewise.bib.index.store import Index
+
+    monkeypatch.setattr(ann, "ANN_THRESHOLD", 50)
+    index_path = build_index(tmp_path / "large.sqlite", embedder)
+    assert len(ann.open_graph(ann.ann_path(index_path), view=True)) == 75
+    ws = make_workspace(tmp_path, index_path)
+    ws.load_model(embedder)
+    ws.bib_paths_for(str(tmp_path / "paper.tex"))
+    finished: list[dict] = []
+    with open(str(ann.ann_path(index_path)) + ".lock", "a") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        job = threading.Thread(target=lambda: finished.append(commands.reindex(ws, lambda m, p: None, lambda: False)),
+                               daemon=True)
+        job.start()
+        job.join(timeout=120)
+        assert finished, "reindex waited for the graph's lock"
+        assert finished[0]["embedded"] >= 1
+        with Index.open(index_path, read_only=True) as reader:
+            new_rows = [row for row, in reader.db.execute("SELECT DISTINCT id FROM ann_changes")]
+            assert len(new_rows) == finished[0]["embedded"]
+            for row in new_rows:
+                assert reader.nearest(reader.vectors_of([row], 384)[0], 1, None)[0][0] == row
+    with Index.open(index_path):  # the lock let go: opening repairs these few
+        assert len(ann.open_graph(ann.ann_path(index_path), view=True)) == 75 + len(new_rows)
+
+
 def test_pushing_to_zotero_without_a_library_is_a_clear_error(ws, monkeypatch):
     monkeypatch.delenv("CITEWISE_ZOTERO_LIBRARY", raising=False)
     ws.bib_state(str(Path(ws.roots[0]) / "refs.bib"))

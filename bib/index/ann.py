@@ -261,13 +261,15 @@ def _listed_among(db: Database, row_ids: list[int]) -> set[int]:
 
 
 def sync(db: Database, index_path: Path | str, dimension: int | None, rebuild: bool = False,
-         on_progress: Callable[[int, int], None] | None = None, opening: bool = False) -> None:
+         on_progress: Callable[[int, int], None] | None = None, opening: bool = False, wait: bool = True) -> None:
     """Bring the graph file up to date with SQLite (see the module docstring); the caller holds no
     transaction. Below the threshold, with no file, the change list is simply emptied. `rebuild`
     builds a new graph of every stored vector at the current settings, also when nothing changed
     (`citewise index graph`); the file it replaces serves searches until then. `on_progress` hears
     (rows done, rows to do). `opening` only repairs (module docstring). The graph is written by one
-    process at a time (a lock file beside it), so no writer renames an older graph over a newer one."""
+    process at a time (a lock file beside it), so no writer renames an older graph over a newer one;
+    without `wait` (and when `opening`) a sync finding another process writing it leaves the changes
+    listed: searches score them exactly, and the next sync folds them in."""
     path = ann_path(index_path)
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
     if last is None and not rebuild:  # nothing changed since the file was written (or nothing was ever embedded)
@@ -291,7 +293,7 @@ def sync(db: Database, index_path: Path | str, dimension: int | None, rebuild: b
     assert dimension, "an index with vectors records their dimension"
     with open(str(path) + ".lock", "a") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | (fcntl.LOCK_NB if opening else 0))
+            fcntl.flock(lock, fcntl.LOCK_EX | (fcntl.LOCK_NB if opening or not wait else 0))
         except BlockingIOError:  # another process writes the graph; it, or the next sync, folds these in
             return
         _update(db, path, dimension, rebuild, on_progress or (lambda done, total: None), opening)

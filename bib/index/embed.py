@@ -158,7 +158,8 @@ class SentenceTransformersModel:
 
 
 def embed_pending(
-    index: Index, embedder: Embedder, on_progress: Callable[[int, int], None] | None = None
+    index: Index, embedder: Embedder, on_progress: Callable[[int, int], None] | None = None,
+    wait_for_graph: bool = True,
 ) -> int:
     """Embed references that are new or whose title/abstract changed; how many were embedded.
 
@@ -166,6 +167,8 @@ def embed_pending(
     whatever the index's size); within a window work goes in length-sorted chunks so batches
     hold texts of similar length (less padding), and each chunk is committed on its own so an
     interruption keeps progress. Every FOLD_ROWS papers the vectors reach a large index's graph.
+    Without `wait_for_graph` (the language server), another process writing that graph (`index
+    add` may take an hour) leaves them listed for a later sync; searches score them exactly.
     """
     index.check_model(embedder.name, embedder.dimension)
     total = index.pending_count()
@@ -184,9 +187,9 @@ def embed_pending(
             if on_progress:
                 on_progress(done, max(total, done))
         if done - folded >= FOLD_ROWS:  # a large index's graph takes them now: searches meanwhile stay fast (ann.py)
-            index.sync_ann()
+            index.sync_ann(wait=wait_for_graph)
             folded = done
-    index.sync_ann()
+    index.sync_ann(wait=wait_for_graph)
     return done
 
 

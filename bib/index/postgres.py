@@ -90,7 +90,7 @@ class PostgresIndex(Index):
         return index
 
     def sync_ann(self, rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None,
-                 opening: bool = False) -> None:
+                 opening: bool = False, wait: bool = True) -> None:
         """Nothing to do: pgvector's HNSW index changes with the rows, in the same transaction."""
 
     def graph_state(self, embedded: int) -> dict[str, Any] | None:

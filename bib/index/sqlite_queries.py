@@ -51,11 +51,12 @@ class SqliteCandidateQueries(EmbeddingRows):
         self._ann = AnnReader(path)
 
     def sync_ann(self, rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None,
-                 opening: bool = False) -> None:
+                 opening: bool = False, wait: bool = True) -> None:
         """Bring the HNSW file beside the index up to date with its vectors (ann.py). Writers call
         it after storing vectors, and `opening` the index, which only repairs a crash between the
-        two; `citewise index graph` with `rebuild` to build the file again from every vector."""
-        sync(self.db, self.path, int(self.get_meta("dimension") or 0) or None, rebuild, on_progress, opening)
+        two; `citewise index graph` with `rebuild` to build the file again from every vector.
+        Without `wait`, another process writing the graph leaves the changes to a later sync."""
+        sync(self.db, self.path, int(self.get_meta("dimension") or 0) or None, rebuild, on_progress, opening, wait)
 
     def graph_state(self, embedded: int) -> dict[str, Any] | None:
         """The HNSW file as `index stats` reports it (ann.py); None for an index that needs none."""

@@ -150,7 +150,9 @@ def workspace_bib_paths(ws: Workspace) -> list[str]:
 
 
 def reindex(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[], bool]) -> dict:
-    """Add every .bib of the workspace to the index, then embed what is new (model loaded)."""
+    """Add every .bib of the workspace to the index, then embed what is new (model loaded). Its
+    vectors never wait for another process writing a large index's graph (ann.py): they stay
+    listed, scored exactly, for a later sync."""
     from citewise.bib.index.embed import embed_pending
     from citewise.bib.index.store import Index
 
@@ -175,7 +177,7 @@ def reindex(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[], boo
                     raise Cancelled(f"reindex cancelled after embedding {done} of {total} references")
                 on_progress(f"embedding {done}/{total}", 80 + int(20 * done / max(1, total)))
 
-            totals["embedded"] = embed_pending(index, ws.embedder, embedding_progress)
+            totals["embedded"] = embed_pending(index, ws.embedder, embedding_progress, wait_for_graph=False)
     on_progress("done", 100)
     ws.index_changed()
     return totals
@@ -199,7 +201,7 @@ def enrich_index(ws: Workspace, on_progress: Progress, is_cancelled: Callable[[]
     with Index.open(ws.index_path, create=False) as index:
         summary = enrich(index, registries(ws), limit=limit, on_progress=looked_up)
         if ws.embedder is not None:
-            embed_pending(index, ws.embedder)
+            embed_pending(index, ws.embedder, wait_for_graph=False)
     on_progress("done", 100)
     ws.index_changed()
     return summary
