@@ -170,7 +170,7 @@ class AnnReader:
             wanted = max(limit, RESCORED)
             matches = graph.search(query.astype(np.float32), min(wanted + min(listing, wanted), len(graph)))
             keys = matches.keys.tolist()
-            stale = _listed_among(db, keys)
+            stale = _listed_among(db, keys) if listing else set()
             rows = stored_vectors(db, [key for key in keys if key not in stale], len(query))
             if rows:
                 vectors = np.stack([vector for _, vector in rows]).astype(np.float16)  # float16 as stored: exact
@@ -247,9 +247,12 @@ class ListedRows:
 
 
 def list_ends(db: Database) -> tuple[int | None, int | None]:
-    """The first and last change listed: two statements, each a seek (one asking for both scans the list)."""
-    first = db.execute("SELECT min(seq) FROM ann_changes").fetchone()[0]
-    return first, db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
+    """The first and last change listed: a seek each (one statement asking for both scans the
+    list), and one for an empty list, the usual state."""
+    last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
+    if last is None:
+        return None, None
+    return db.execute("SELECT min(seq) FROM ann_changes").fetchone()[0], last
 
 
 def _listed_among(db: Database, row_ids: list[int]) -> set[int]:
