@@ -259,6 +259,30 @@ def test_importing_vectors_folds_them_into_the_graph_as_it_goes(tmp_path, monkey
     assert graph_sizes == [100, 200, 250]
 
 
+def test_a_model_of_another_dimension_gets_a_graph_of_its_own(large_index):
+    """`index reembed --model` with a model of another dimension: the old model's graph is neither
+    searched nor extended (usearch failed the first sync, and every opening after it, with "The
+    number of vector dimensions doesn't match!"); searches are exact until the first fold builds a
+    graph of the new vectors."""
+    dimension = 8
+    vectors = np.random.default_rng(3).standard_normal((PAPERS, dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with Index.open(large_index) as index:
+        ids = sorted(row for row, in index.db.execute("SELECT id FROM refs"))
+        index.clear_embeddings()
+        index.set_model("another-model", dimension)
+        index.store_embeddings(ids[:150], vectors[:150])
+    with Index.open(large_index) as index:  # opening (a repair) leaves the old graph alone
+        assert ann.open_graph(ann.ann_path(large_index), view=True).ndim == DIMENSION
+        assert index.nearest(vectors[7], 1, None)[0][0] == ids[7]  # exact meanwhile
+        index.store_embeddings(ids[150:], vectors[150:])
+        index.sync_ann()
+    graph = ann.open_graph(ann.ann_path(large_index), view=True)
+    assert (graph.ndim, len(graph)) == (dimension, PAPERS)
+    with Index.open(large_index, read_only=True) as index:
+        assert [index.nearest(vectors[n], 1, None)[0][0] for n in (7, 300)] == [ids[7], ids[300]]
+
+
 def test_opening_repairs_a_few_changes_and_leaves_more_to_the_commands(large_index, monkeypatch, capsys):
     """Opening folds in up to REPAIR_ROWS listed changes (a crash's); more, and a missing file, are
     left to `index graph` (or the next command storing vectors), which `index stats` names."""

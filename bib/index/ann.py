@@ -145,16 +145,16 @@ class AnnReader:
         self._listed_lock = threading.Lock()
         self._listed = ListedRows()
 
-    def available(self) -> bool:
-        """Whether there is a graph to search; a damaged file is not one (exact search serves
-        until it is built again, and `index stats` names it)."""
+    def available(self, dimension: int) -> bool:
+        """Whether there is a graph to search for vectors of `dimension`: a damaged file is not
+        one, nor a graph of another model's vectors (`index reembed --model` under way). Exact
+        search serves until it is built again; `index stats` names a damaged file."""
         if not self.path.is_file():
             return False
         try:
-            self._mapped()
+            return int(self._mapped().ndim) == dimension
         except ValueError:  # usearch: "Not a dense USearch index!", "End of file reached!"
             return False
-        return True
 
     def nearest(self, db: Database, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
         """The `limit` rows most similar to `query` (unit length): candidates from the graph (at
@@ -338,15 +338,17 @@ def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress
     progress = json.loads(started.read_bytes()) if building.exists() and started.exists() else None  # JSON: UTF-8 by its own rule
     if progress is not None and rebuild and not progress.get("whole", True):
         progress = None  # an interrupted update gives way to the rebuild, which holds its rows too
+    graph: Any = open_graph(building, view=False) if progress is not None else None
+    if graph is not None and int(graph.ndim) != dimension:  # begun before the model changed
+        progress = graph = None
     if progress is not None:  # an interrupted update or build: continue it
-        graph: Any = open_graph(building, view=False)
         progress.setdefault("whole", True)  # a first build begun before updates were checkpointed too
         if progress["whole"] and len(graph):  # its rows went in in order: the last is the largest
             progress["through"] = max(progress.get("through", 0), int(np.asarray(graph.keys).max()))
         done = _listed(db, "seq > ? AND id <= ?", (progress["seq"], progress["through"]))
         _replace(graph, done, *_vectors(db, done, dimension))  # rows it had done that changed since
     else:
-        graph = None if rebuild else _readable_graph(path)
+        graph = None if rebuild else _readable_graph(path, dimension)
         if graph is None and opening:  # damaged: a build is a command's work
             return
         progress = {"seq": last or 0, "through": 0, "whole": graph is None}
@@ -375,15 +377,17 @@ def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress
     started.unlink(missing_ok=True)
 
 
-def _readable_graph(path: Path) -> Any:
-    """The graph in the file, loaded to be changed; None when there is no file or it is damaged
-    (then it is built again from every vector)."""
+def _readable_graph(path: Path, dimension: int) -> Any:
+    """The graph in the file, loaded to be changed; None when there is no file, it is damaged, or
+    it holds vectors of another dimension (the index's model changed): then it is built again from
+    every vector."""
     if not path.exists():
         return None
     try:
-        return open_graph(path, view=False)
+        graph = open_graph(path, view=False)
     except ValueError:  # usearch: "Not a dense USearch index!", "End of file reached!"
         return None
+    return graph if int(graph.ndim) == dimension else None
 
 
 def _rows_after(db: Database, progress: dict[str, Any], last: int, dimension: int) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:

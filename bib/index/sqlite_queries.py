@@ -193,7 +193,7 @@ class SqliteCandidateQueries(EmbeddingRows):
         this index revision (vector_matrix.py). A large index has an HNSW file beside it (ann.py),
         memory-mapped and searched instead; a search limited to some rows (years, a source) then
         scores those rows' stored vectors."""
-        if self._ann.available():  # a large index: never every vector in memory
+        if self._ann.available(len(query)):  # a large index: never every vector in memory
             if allowed is None:
                 return self._ann.nearest(self.db, query, limit)
             scored = [(row_id, float(vector @ query)) for row_id, vector in stored_vectors(self.db, sorted(allowed), len(query))]
@@ -202,7 +202,7 @@ class SqliteCandidateQueries(EmbeddingRows):
 
     def vectors_of(self, ids: list[int], dimension: int) -> np.ndarray:
         """The stored vectors of the given rows as float32 (zeros for a row without one)."""
-        if self._ann.available():  # a large index: read these rows, not every vector
+        if self._ann.available(dimension):  # a large index: read these rows, not every vector
             found = np.zeros((len(ids), dimension), dtype=np.float32)
             vectors = dict(stored_vectors(self.db, ids, dimension))
             for position, row_id in enumerate(ids):
@@ -237,7 +237,7 @@ class SqliteCandidateQueries(EmbeddingRows):
         thread. With `model`, nothing is read from an index embedded with another model; nor from
         a large index, whose searches walk its HNSW file."""
         try:
-            if self._ann.available():
+            if self._ann.available(dimension):
                 return
             reader = type(self).open(self.path, create=False, read_only=True)  # type: ignore[attr-defined]
             try:
