@@ -261,9 +261,9 @@ def test_importing_vectors_folds_them_into_the_graph_as_it_goes(tmp_path, monkey
 
 def test_a_model_of_another_dimension_gets_a_graph_of_its_own(large_index):
     """`index reembed --model` with a model of another dimension: the old model's graph is neither
-    searched nor extended (usearch failed the first sync, and every opening after it, with "The
-    number of vector dimensions doesn't match!"); searches are exact until the first fold builds a
-    graph of the new vectors."""
+    searched nor extended (usearch failed the first sync, and each later one, with "The number of
+    vector dimensions doesn't match!"); searches are exact until the first fold builds a graph of
+    the new vectors."""
     dimension = 8
     vectors = np.random.default_rng(3).standard_normal((PAPERS, dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
