@@ -259,7 +259,7 @@ def test_importing_vectors_folds_them_into_the_graph_as_it_goes(tmp_path, monkey
     assert graph_sizes == [100, 200, 250]
 
 
-def test_a_model_of_another_dimension_gets_a_graph_of_its_own(large_index):
+def test_a_model_of_another_dimension_gets_a_graph_of_its_own(large_index, capsys):
     """`index reembed --model` with a model of another dimension: the old model's graph is neither
     searched nor extended (usearch failed the first sync, and each later one, with "The number of
     vector dimensions doesn't match!"); searches are exact until the first fold builds a graph of
@@ -272,6 +272,10 @@ def test_a_model_of_another_dimension_gets_a_graph_of_its_own(large_index):
         index.clear_embeddings()
         index.set_model("another-model", dimension)
         index.store_embeddings(ids[:150], vectors[:150])
+    assert cli(capsys, "index", "stats", "--index", str(large_index)) == 0
+    assert (f"graph       of another model's vectors ({ann.ann_path(large_index)}: {DIMENSION} dimensions, the "
+            f"index's have {dimension}): dense search is exact until `citewise index graph` builds it again") \
+        in capsys.readouterr().out
     with Index.open(large_index) as index:  # opening (a repair) leaves the old graph alone
         assert ann.open_graph(ann.ann_path(large_index), view=True).ndim == DIMENSION
         assert index.nearest(vectors[7], 1, None)[0][0] == ids[7]  # exact meanwhile
@@ -281,6 +285,8 @@ def test_a_model_of_another_dimension_gets_a_graph_of_its_own(large_index):
     assert (graph.ndim, len(graph)) == (dimension, PAPERS)
     with Index.open(large_index, read_only=True) as index:
         assert [index.nearest(vectors[n], 1, None)[0][0] for n in (7, 300)] == [ids[7], ids[300]]
+    assert cli(capsys, "index", "stats", "--index", str(large_index), "--json") == 0
+    assert json.loads(capsys.readouterr().out)["graph"]["dimensions"] == dimension
 
 
 def test_opening_repairs_a_few_changes_and_leaves_more_to_the_commands(large_index, monkeypatch, capsys):

@@ -305,19 +305,22 @@ def sync(db: Database, index_path: Path | str, dimension: int | None, rebuild: b
 def graph_state(db: Database, index_path: Path | str, embedded: int) -> dict[str, Any] | None:
     """The graph as `index stats` reports it; None for an index that needs none (fewer than
     ANN_THRESHOLD papers with vectors, and no file): whether its file is there, the papers in
-    it (read from the file's header; None when the file is damaged), its size, and the changed
-    papers waiting to reach it."""
+    it and their vectors' dimensions (read from the file's header; None when the file is
+    damaged), its size, and the changed papers waiting to reach it."""
     path = ann_path(index_path)
     present = path.is_file()
     if not present and embedded < ANN_THRESHOLD:
         return None
     if not present:  # a build holds every vector, whatever changed
-        return {"file": str(path), "present": False, "papers": 0, "size_bytes": 0, "changes_waiting": 0}
+        return {"file": str(path), "present": False, "papers": 0, "dimensions": None, "size_bytes": 0,
+                "changes_waiting": 0}
     try:
-        papers: int | None = int(graph_class().metadata(str(path))["count_present"])
+        header = graph_class().metadata(str(path))
+        papers: int | None = int(header["count_present"])
+        dimensions: int | None = int(header["dimensions"])
     except (ValueError, TypeError):  # usearch: "Not a dense USearch index!", "End of file reached!"
-        papers = None  # damaged: `index stats` says so
-    return {"file": str(path), "present": True, "papers": papers,
+        papers = dimensions = None  # damaged: `index stats` says so
+    return {"file": str(path), "present": True, "papers": papers, "dimensions": dimensions,
             "size_bytes": path.stat().st_size,
             "changes_waiting": _changed_rows(db)}
 

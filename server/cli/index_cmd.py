@@ -192,19 +192,23 @@ def run_stats(args: argparse.Namespace) -> int:
         whose = "1 paper's reference list" if stats["citing_papers"] == 1 else f"{stats['citing_papers']} papers' reference lists"
         print(f"citations   {stats['citation_links']} links from {whose}")
     if stats["graph"] is not None:
-        print(f"graph       {graph_line(stats['graph'])}")
+        print(f"graph       {graph_line(stats['graph'], stats['dimension'])}")
     for source, count in stats["sources"].items():
         print(f"source      {source}: {count}")
     return 0
 
 
-def graph_line(graph: dict) -> str:
-    """The HNSW file beside a large index (ann.py), and what to do when it is missing or damaged."""
+def graph_line(graph: dict, dimension: int | None) -> str:
+    """The HNSW file beside a large index (ann.py), and what to do when it is missing, damaged or
+    of another model's vectors than the index's (of `dimension`)."""
     if not graph["present"]:
         return (f"missing ({graph['file']}): dense search holds every vector in memory until "
                 "`citewise index graph` builds it")
     if graph["papers"] is None:
         return f"damaged ({graph['file']}): `citewise index graph --rebuild` builds it again"
+    if dimension and graph["dimensions"] != dimension:
+        return (f"of another model's vectors ({graph['file']}: {graph['dimensions']} dimensions, the index's have "
+                f"{dimension}): dense search is exact until `citewise index graph` builds it again")
     waiting = f"; {graph['changes_waiting']} changed papers wait to reach it" if graph["changes_waiting"] else ""
     return f"{graph['papers']} papers in {graph['file']} ({graph['size_bytes'] / 1e6:.1f} MB){waiting}"
 
