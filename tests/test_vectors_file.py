@@ -53,3 +53,26 @@ def test_precomputed_vectors_are_stored_and_searched(tmp_path, embedder):
 
     other = run("index", "vectors", str(source), "--model", "some/other-model", "--index", index)
     assert other.returncode == 2 and "citewise index reembed" in other.stderr
+
+
+def test_importing_vectors_runs_below_normal_priority(tmp_path):
+    """Bulk work, like `index add`: folding the vectors into a large index's graph takes minutes of
+    both cores, so the command yields them to an editor's language server (`--nice`, default 10)."""
+    index = str(tmp_path / "index.sqlite")
+    assert run("index", "add", str(EXAMPLES / "daily-papers-digest.txt"), "--index", index, "--embed", "later").returncode == 0
+    with Index.open(index, read_only=True) as opened:
+        key = next(iter(opened.references_with_sources()))[0].key
+    source = tmp_path / "vectors.jsonl"
+    source.write_text(json.dumps({"key": key, "vector": [1.0] + [0.0] * 383}) + "\n", encoding="utf-8")
+    probe = (
+        "import os\n"
+        "from citewise.server.cli import main\n"
+        "before = os.getpriority(os.PRIO_PROCESS, 0)\n"
+        f"status = main(['index', 'vectors', {str(source)!r}, '--model', {MODEL!r}, '--index', {index!r}])\n"
+        "print(status, before, os.getpriority(os.PRIO_PROCESS, 0))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    status, before, after = map(int, result.stdout.split()[-3:])
+    assert status == 0, result.stderr
+    assert after == min(19, before + 10)
+

@@ -4,7 +4,7 @@ Each file read goes into the index in its own transaction, so a failure part-way
 leaves what was already there untouched. The embedding model is loaded only when
 there is something to embed.
 
-`add`, `reembed`, `graph` and `rebuild` are bulk work: they run BULK_NICENESS nice steps below the
+`add`, `reembed`, `vectors`, `graph` and `rebuild` are bulk work: they run BULK_NICENESS nice steps below the
 priority they were started with (`--nice N`, 0 for none), so that an editor's language server
 on the same cores keeps answering while they embed (server/features/background.py lowers its
 own background lanes alike).
@@ -70,6 +70,7 @@ def register(subparsers) -> None:
     vectors.add_argument("--model", required=True, metavar="NAME",
                          help="the model that computed them (queries are embedded with it)")
     add_index_option(vectors)
+    add_nice_option(vectors)
     vectors.set_defaults(handler=run_vectors)
 
     graph = actions.add_parser("graph", help="build the nearest-neighbour graph of a large index now (when its file "
@@ -239,6 +240,7 @@ def run_vectors(args: argparse.Namespace) -> int:
     from citewise.bib.index.store import Index
     from citewise.bib.index.vectors_file import import_vectors
 
+    lower_priority(args)  # a large index's graph takes the vectors as they come: minutes of both cores
     with Index.open(resolve_index_path(args.index), create=False) as index, index.explained():
         result = import_vectors(index, Path(args.file), args.model)
     for error in result.errors:
