@@ -289,6 +289,28 @@ def test_a_model_of_another_dimension_gets_a_graph_of_its_own(large_index, capsy
     assert json.loads(capsys.readouterr().out)["graph"]["dimensions"] == dimension
 
 
+def test_a_fold_after_every_vector_was_cleared_builds_the_graph_again(large_index):
+    """`index reembed` clears every vector: its first fold builds a graph of the vectors there are
+    instead of taking every old node out of the old graph (on 30,000 papers the reembed's folds
+    took 13.0 s instead of 20.7); later folds add to it."""
+    size_before = ann.ann_path(large_index).stat().st_size
+    with Index.open(large_index) as index:
+        ids = sorted(row for row, in index.db.execute("SELECT id FROM refs"))
+        index.clear_embeddings()
+        index.set_model("test-model", DIMENSION)
+        vectors = unit_vectors(PAPERS, seed=8)
+        index.store_embeddings(ids[:50], vectors[:50])
+        totals: list[int] = []
+        index.sync_ann(on_progress=lambda done, total: totals.append(total))
+        assert totals[-1] == 50  # a build of the 50 stored vectors, not an update of the 400 listed rows
+        assert len(ann.open_graph(ann.ann_path(large_index), view=True)) == 50
+        assert ann.ann_path(large_index).stat().st_size < size_before / 4
+        index.store_embeddings(ids[50:], vectors[50:])
+        index.sync_ann(on_progress=lambda done, total: totals.append(total))
+        assert totals[-1] == PAPERS - 50  # an update
+        assert recall_at_10(index, unit_vectors(30, seed=9)) >= 0.98
+
+
 def test_opening_repairs_a_few_changes_and_leaves_more_to_the_commands(large_index, monkeypatch, capsys):
     """Opening folds in up to REPAIR_ROWS listed changes (a crash's); more, and a missing file, are
     left to `index graph` (or the next command storing vectors), which `index stats` names."""

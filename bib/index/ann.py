@@ -332,8 +332,9 @@ def graph_connectivity(index_path: Path | str) -> int:
 
 def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress: Callable[[int, int], None],
             opening: bool) -> None:
-    """Fold the listed changes into the graph (every stored vector for a rebuild, or when the file
-    is missing or damaged, unless `opening`), in row order, checkpointed (see the module docstring)."""
+    """Fold the listed changes into the graph (every stored vector for a rebuild, when the file is
+    missing or damaged, or when the changes are at least as many as the vectors, unless `opening`),
+    in row order, checkpointed (see the module docstring)."""
     last = db.execute("SELECT max(seq) FROM ann_changes").fetchone()[0]
     if last is None and not rebuild:  # another process applied the changes while this one waited
         return
@@ -352,7 +353,9 @@ def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress
         _replace(graph, done, *_vectors(db, done, dimension))  # rows it had done that changed since
     else:
         graph = None if rebuild else _readable_graph(path, dimension)
-        if graph is None and opening:  # damaged: a build is a command's work
+        if graph is not None and _changed_rows(db) >= _embedded(db):
+            graph = None  # cheaper built again from the vectors there are (after a reembed cleared them all)
+        if graph is None and opening:  # damaged, or a build: a command's work
             return
         progress = {"seq": last or 0, "through": 0, "whole": graph is None}
         graph = graph if graph is not None else new_graph(dimension)
