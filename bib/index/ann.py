@@ -13,8 +13,9 @@ temporary file and renamed over it) and then forgets them, in that order. (A sma
 no file: there `sync` forgets all but the last CHANGES_KEPT changes, which vector_matrix.py
 reads.) A crash between an SQLite commit and the file's update therefore leaves the change
 listed, and the next `sync` (every FOLD_ROWS rows of a command storing vectors and at its end,
-or a writer opening the index) applies it: re-applying a change is harmless. Until then `nearest` leaves the listed rows' entries in the
-graph out (they may be stale) and scores the rows themselves exactly, so answers are never stale.
+or a writer opening the index) applies it: re-applying a change is harmless. Until then
+`nearest` leaves the listed rows' entries in the graph out (they may be stale) and scores the
+rows themselves exactly, so answers are never stale.
 A reader keeps those rows' vectors in memory (`ListedRows`), reading each change once, and scores
 at most LISTED_SCORED of them, the first listed: past that, a large update under way (at 3M papers
 it takes most of an hour) leaves its other rows to the word signals until the graph holds them.
@@ -352,9 +353,10 @@ def _update(db: Database, path: Path, dimension: int, rebuild: bool, on_progress
         done = _listed(db, "seq > ? AND id <= ?", (progress["seq"], progress["through"]))
         _replace(graph, done, *_vectors(db, done, dimension))  # rows it had done that changed since
     else:
-        graph = None if rebuild else _readable_graph(path, dimension)
-        if graph is not None and _changed_rows(db) >= _embedded(db):
-            graph = None  # cheaper built again from the vectors there are (after a reembed cleared them all)
+        # As many changes as vectors (a reembed cleared them all): cheaper built again from the
+        # vectors there are, and the old file is not even read.
+        whole = rebuild or _changed_rows(db) >= _embedded(db)
+        graph = None if whole else _readable_graph(path, dimension)
         if graph is None and opening:  # damaged, or a build: a command's work
             return
         progress = {"seq": last or 0, "through": 0, "whole": graph is None}
