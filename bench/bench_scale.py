@@ -20,7 +20,9 @@ measures:
   embedded PostgreSQL; and on each larger index, of its dense search (`Index.nearest`: the graph
   in its file, the candidates scored from SQLite);
 - search p50/p95 (`Searcher.search`, model loaded, one query thread) for sentence, short
-  fragment and paragraph queries;
+  fragment and paragraph queries; and for the sentences limited to the papers since 2010, 2020
+  and 2024 (about half, a sixth and a seventeenth of the papers), with the dense signal's
+  recall@10 against exact search among those papers;
 - completion p95 in the language server's completion feature (`citewise.server.features`),
   typing `\\cite{` prefixes after sentences of a draft, with the model loaded; and through a
   real `citewise serve` on stdio (`server_figures`), with suggestions' latency beside it;
@@ -61,6 +63,7 @@ DIMENSION = 384
 VECTOR_BATCH = 20_000
 REAL_RECALL_VECTORS = 10_000  # embedded once (minutes of CPU), cached
 PYTHON = sys.executable
+FILTER_YEARS = (2010, 2020, 2024)
 SERVER_MEMORY_TARGET_MB = 700  # the language server's own memory with a 3M index (issue 15)
 
 
@@ -429,6 +432,7 @@ def measure(index_path: Path, queries: int) -> dict:
                 seconds.append(time.perf_counter() - started)
             figures[f"search_{kind.replace(' ', '_')}_ms"] = [round(float(np.median(seconds)) * 1e3, 1),
                                                                round(float(np.percentile(seconds, 95)) * 1e3, 1)]
+        figures.update(limited_searches(index, searcher, query_sets(queries)["sentence"]))
     ws, uri, text = bench_lsp.open_workspace(workspace(SCALE / "workspace"), index_path)
     ws.load_model(embedder)
     completion.warm_up(ws, uri, wait=True)
@@ -442,6 +446,32 @@ def measure(index_path: Path, queries: int) -> dict:
     else:  # the 100k index holds random vectors too; recall is measured on real ones
         recall = real_vector_recall(REAL_RECALL_VECTORS, vectors)
         figures.update({f"{name}_recall_at_10_real_{REAL_RECALL_VECTORS}": round(value, 4) for name, value in recall.items()})
+    return figures
+
+
+def limited_searches(index: Any, searcher: Any, sentences: list[str]) -> dict:
+    """Search p50/p95 of sentences limited to the papers since each of FILTER_YEARS, and the dense
+    signal's recall@10 there against scoring every allowed paper (`ann.nearest_among`)."""
+    from citewise.bib.index.ann import nearest_among
+
+    figures: dict = {}
+    vectors = searcher.embedder.encode(sentences)
+    for year in FILTER_YEARS:
+        seconds = []
+        for text in sentences:
+            started = time.perf_counter()
+            searcher.search(text, k=10, year_from=year)
+            seconds.append(time.perf_counter() - started)
+        figures[f"search_sentence_since_{year}_ms"] = [round(float(np.median(seconds)) * 1e3, 1),
+                                                       round(float(np.percentile(seconds, 95)) * 1e3, 1)]
+        allowed = index.filtered_ids(year, None, None)
+        rows = sorted(allowed)
+        found = 0
+        for vector in vectors:
+            expected = nearest_among(index.db, vector.astype(np.float16).reshape(1, -1), 10, rows)
+            found += len({row for row, _ in expected} & {row for row, _ in index.nearest(vector, 10, allowed)})
+        figures[f"dense_recall_at_10_since_{year}"] = round(found / (10 * len(vectors)), 4)
+        figures[f"papers_since_{year}"] = len(allowed)
     return figures
 
 

@@ -19,6 +19,9 @@ rows themselves exactly, so answers are never stale.
 A reader keeps those rows' vectors in memory (`ListedRows`), reading each change once, and scores
 at most LISTED_SCORED of them, the first listed: past that, a large update under way (at 3M papers
 it takes most of an hour) leaves its other rows to the word signals until the graph holds them.
+A search limited to some rows (years, a source) asks the graph for enough candidates that about
+FILTER_MARGIN times the rows wanted are allowed, if FILTERED_CANDIDATES are enough; a narrower
+limit scores the allowed rows' stored vectors, a block at a time.
 
 A writer opening the index (`opening`; the language server is one) only repairs: it folds in at
 most REPAIR_ROWS listed changes, and only when no other process is writing the graph and no build
@@ -46,7 +49,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +104,14 @@ REPAIR_ROWS = 10_000
 # float16 vectors in each reader; bench/bench_listed_changes.py).
 FOLD_ROWS = 50_000
 LISTED_SCORED = 100_000
-SCORED_BLOCK = 16_384  # listed rows scored by one NumKong call, holding the GIL under a millisecond
+SCORED_BLOCK = 16_384  # rows scored by one NumKong call, holding the GIL under a millisecond
+# A search limited to some rows on the 300,000-paper benchmark index scored every allowed row's
+# vector, read into float32 one by one: 1.5 s and 220 MB for the papers since 2010 (125,319 of
+# 266,378), seconds and gigabytes at 3M. Now the graph's candidates are filtered, at most
+# FILTERED_CANDIDATES of them (graph.search of 4,096 / 8,192 candidates: 26 / 47 ms median there,
+# against 12 ms for 100); past that the allowed rows are few enough to score exactly.
+FILTERED_CANDIDATES = 8_192
+FILTER_MARGIN = 2
 ANN_SUFFIX = ".usearch"
 # Below ANN_THRESHOLD, with no graph, `sync` keeps the last CHANGES_KEPT changes listed (and notes
 # in meta KEPT_THROUGH the last it saw), so a reader's vector matrix catches up by those rows.
@@ -157,26 +167,31 @@ class AnnReader:
         except ValueError:  # usearch: "Not a dense USearch index!", "End of file reached!"
             return False
 
-    def nearest(self, db: Database, query: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        """The `limit` rows most similar to `query` (unit length): candidates from the graph (at
-        least RESCORED of them) that no change lists, scored exactly by their vectors in SQLite, as
-        exact search scores them (vector_matrix.py), beside the listed rows (`ListedRows`)."""
+    def nearest(self, db: Database, query: np.ndarray, limit: int,
+                allowed: set[int] | None = None) -> list[tuple[int, float]]:
+        """The `limit` rows most similar to `query` (unit length), among `allowed` if given:
+        candidates from the graph (at least RESCORED of them) that no change lists, scored exactly
+        by their vectors in SQLite, as exact search scores them (vector_matrix.py), beside the
+        listed rows (`ListedRows`). A search limited to a few rows scores those exactly instead
+        (FILTERED_CANDIDATES); a broader limit may return fewer than `limit` rows when the allowed
+        ones lie far from the query."""
         query16 = np.asarray(query, dtype=np.float16).reshape(1, -1)  # scored as exact search scores (vector_matrix.py)
+        graph = self._mapped()
+        wanted = max(limit, RESCORED)
+        if allowed is not None:
+            wanted = -(-FILTER_MARGIN * wanted * len(graph) // max(len(allowed), 1))
+            if wanted > FILTERED_CANDIDATES:
+                return nearest_among(db, query16, limit, sorted(allowed))
         with self._listed_lock:
             listing = self._listed.refresh(db, len(query))
-            listed = self._listed.nearest(query16, limit)
-        graph = self._mapped()
+            listed = self._listed.nearest(query16, limit, allowed)
         scored: list[tuple[int, float]] = []
         if len(graph):
-            wanted = max(limit, RESCORED)
             matches = graph.search(query.astype(np.float32), min(wanted + min(listing, wanted), len(graph)))
-            keys = matches.keys.tolist()
+            keys = [key for key in matches.keys.tolist() if allowed is None or key in allowed]
             stale = _listed_among(db, keys) if listing else set()
-            rows = stored_vectors(db, [key for key in keys if key not in stale], len(query))
-            if rows:
-                vectors = np.stack([vector for _, vector in rows]).astype(np.float16)  # float16 as stored: exact
-                scores = float16_products(query16, vectors)
-                scored = [(row_id, float(score)) for (row_id, _), score in zip(rows, scores.tolist())]
+            ids, vectors = stored_rows(db, [key for key in keys if key not in stale], len(query))
+            scored = list(zip(ids.tolist(), float16_products(query16, vectors).tolist()))
         return sorted(scored + listed, key=lambda item: -item[1])[:limit]
 
     def _mapped(self) -> Any:
@@ -234,14 +249,17 @@ class ListedRows:
                 self.ids[slot] = -1 if vector is None else row_id
                 self.vectors[slot] = 0 if vector is None else vector
 
-    def nearest(self, query16: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        """The `limit` listed rows most similar to `query16` (one float16 row), scored exactly."""
+    def nearest(self, query16: np.ndarray, limit: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
+        """The `limit` listed rows most similar to `query16` (one float16 row), among `allowed` if
+        given, scored exactly."""
         used = len(self.slots)
         if not used:
             return []
         scores = np.concatenate([float16_products(query16, self.vectors[start:min(start + SCORED_BLOCK, used)])
                                  for start in range(0, used, SCORED_BLOCK)])
         scores[self.ids[:used] < 0] = -np.inf
+        if allowed is not None:
+            scores[~np.isin(self.ids[:used], np.fromiter(allowed, dtype=np.int64, count=len(allowed)))] = -np.inf
         best = np.argpartition(-scores, min(limit, used) - 1)[:limit]
         best = best[np.argsort(-scores[best], kind="stable")]
         return [(int(self.ids[slot]), float(scores[slot])) for slot in best.tolist() if self.ids[slot] >= 0]
@@ -485,14 +503,51 @@ def _embedded(db: Database) -> int:
 
 def stored_vectors(db: Database, row_ids: list[int], dimension: int) -> list[tuple[int, np.ndarray]]:
     """(row id, float32 vector) of those rows that hold a vector now."""
-    found: list[tuple[int, np.ndarray]] = []
+    ids, vectors = stored_rows(db, row_ids, dimension)
+    return list(zip(ids.tolist(), vectors.astype(np.float32)))
+
+
+def stored_rows(db: Database, row_ids: list[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row ids, float16 vectors as stored) of those rows that hold a vector now."""
+    found: list[int] = []
+    blobs: list[bytes] = []
     for start in range(0, len(row_ids), 500):
         chunk = row_ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
         for row_id, blob in db.execute(f"SELECT id, embedding FROM refs WHERE id IN ({marks}) AND embedding IS NOT NULL",
                                        chunk):
-            found.append((row_id, np.frombuffer(blob, dtype=np.float16).astype(np.float32)))
-    return found
+            found.append(row_id)
+            blobs.append(blob)
+    vectors = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(found), dimension)
+    return np.asarray(found, dtype=np.int64), vectors
+
+
+def nearest_among(db: Database, query16: np.ndarray, limit: int, row_ids: list[int]) -> list[tuple[int, float]]:
+    """The `limit` of `row_ids` most similar to `query16` (one float16 row), scored exactly: their
+    stored vectors read a block at a time, so memory stays that of one block."""
+    blocks = (stored_rows(db, row_ids[start:start + SCORED_BLOCK], query16.shape[1])
+              for start in range(0, len(row_ids), SCORED_BLOCK))
+    return best_scored(query16, blocks, limit)
+
+
+def best_scored(query16: np.ndarray, blocks: Iterable[tuple[np.ndarray, np.ndarray]],
+                limit: int) -> list[tuple[int, float]]:
+    """The `limit` best (row id, inner product) over blocks of (row ids, float16 vectors): each
+    block's products by `float16_products`, its best `limit` kept, then the best of those."""
+    ids: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    for block_ids, vectors in blocks:
+        if not len(block_ids) or limit < 1:
+            continue
+        products = float16_products(query16, vectors)
+        best = np.argpartition(-products, min(limit, len(products)) - 1)[:limit]
+        ids.append(block_ids[best])
+        scores.append(products[best])
+    if not ids:
+        return []
+    all_ids, all_scores = np.concatenate(ids), np.concatenate(scores)
+    best = np.argsort(-all_scores, kind="stable")[:limit]
+    return list(zip(all_ids[best].tolist(), all_scores[best].tolist()))
 
 
 def float16_products(query: np.ndarray, vectors: np.ndarray) -> np.ndarray:

@@ -191,13 +191,9 @@ class SqliteCandidateQueries(EmbeddingRows):
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
         """Cosine similarity to every stored vector, computed exactly over the in-memory matrix of
         this index revision (vector_matrix.py). A large index has an HNSW file beside it (ann.py),
-        memory-mapped and searched instead; a search limited to some rows (years, a source) then
-        scores those rows' stored vectors."""
+        memory-mapped and searched instead, also by a search limited to some rows (years, a source)."""
         if self._ann.available(len(query)):  # a large index: never every vector in memory
-            if allowed is None:
-                return self._ann.nearest(self.db, query, limit)
-            scored = [(row_id, float(vector @ query)) for row_id, vector in stored_vectors(self.db, sorted(allowed), len(query))]
-            return sorted(scored, key=lambda item: -item[1])[:limit]
+            return self._ann.nearest(self.db, query, limit, allowed)
         return self._current_matrix(len(query)).nearest(query, limit, allowed)
 
     def vectors_of(self, ids: list[int], dimension: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from citewise.bib.index.ann import float16_products, list_ends, stored_vectors
+from citewise.bib.index.ann import best_scored, list_ends, stored_vectors
 from citewise.bib.index.connection import Database
 
 BLOCK_ROWS = 16_384  # 12 MB of 384-dimensional float16 vectors: what one changed row costs to copy; one NumKong call per block per search
@@ -52,28 +52,15 @@ class VectorMatrix:
         return sum(len(block.ids) for block in self.blocks)
 
     def nearest(self, query: np.ndarray, limit: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-        """The `limit` rows most similar to `query` (inner product), among `allowed` if given: each
-        block's products by `ann.float16_products`, its best `limit` kept, then the best of those."""
-        wanted = np.fromiter(allowed, dtype=np.int64) if allowed is not None else None
+        """The `limit` rows most similar to `query` (inner product), among `allowed` if given
+        (`ann.best_scored`)."""
         query16 = np.asarray(query, dtype=np.float16).reshape(1, -1)
-        ids: list[np.ndarray] = []
-        scores: list[np.ndarray] = []
-        for block in self.blocks:
-            block_ids, vectors = block.ids, block.vectors
-            if wanted is not None:
-                kept = np.flatnonzero(np.isin(block_ids, wanted))
-                block_ids, vectors = block_ids[kept], vectors[kept]
-            if not len(block_ids) or limit < 1:
-                continue
-            products = float16_products(query16, vectors)
-            best = np.argpartition(-products, min(limit, len(products)) - 1)[:limit]
-            ids.append(block_ids[best])
-            scores.append(products[best])
-        if not ids:
-            return []
-        all_ids, all_scores = np.concatenate(ids), np.concatenate(scores)
-        best = np.argsort(-all_scores, kind="stable")[:limit]
-        return list(zip(all_ids[best].tolist(), all_scores[best].tolist()))
+        if allowed is None:
+            return best_scored(query16, ((block.ids, block.vectors) for block in self.blocks), limit)
+        wanted = np.fromiter(allowed, dtype=np.int64, count=len(allowed))
+        kept = (np.flatnonzero(np.isin(block.ids, wanted)) for block in self.blocks)
+        return best_scored(query16, ((block.ids[rows], block.vectors[rows]) for block, rows in zip(self.blocks, kept)),
+                           limit)
 
     def vectors_of(self, ids: list[int]) -> np.ndarray:
         """The vectors of the given rows as float32 (zeros for a row without one)."""
