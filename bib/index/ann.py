@@ -445,9 +445,8 @@ def _changed_rows(db: Database, changes: str = "1", parameters: tuple[Any, ...] 
 
 def _vectors(db: Database, row_ids: list[int], dimension: int) -> tuple[np.ndarray, np.ndarray]:
     """(keys, float32 vectors) of those rows that hold a vector now."""
-    rows = stored_vectors(db, row_ids, dimension)
-    vectors = np.stack([vector for _, vector in rows]) if rows else np.empty((0, dimension), dtype=np.float32)
-    return np.asarray([row_id for row_id, _ in rows], dtype=np.uint64), vectors
+    ids, vectors = stored_rows(db, row_ids, dimension)
+    return ids.astype(np.uint64), vectors.astype(np.float32)
 
 
 def _replace(graph: Any, ids: list[int], keys: np.ndarray, vectors: np.ndarray) -> None:
