@@ -110,6 +110,12 @@ class IndexConnection:
         row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
         return str(row[0]) if row else None
 
+    def meta_starting(self, prefix: str) -> dict[str, str]:
+        """Every meta entry whose name starts with `prefix` (the table holds settings and sync
+        records, not papers, so reading it through is cheap at any index size)."""
+        rows = self.db.execute("SELECT name, value FROM meta WHERE substr(name, 1, ?) = ?", (len(prefix), prefix))
+        return {str(name): str(value) for name, value in rows}
+
     def set_meta(self, name: str, value: str) -> None:
         with self.transaction():
             self.db.execute(

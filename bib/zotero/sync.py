@@ -234,11 +234,11 @@ class _LibraryState:
         self.save_record(zotero_key, ItemRecord(record.key, max(version, record.version), state))
 
     def known_zotero_keys(self) -> set[str]:
-        return {
-            ref.zotero_key
-            for ref in self.index.iter_references()
-            if ref.zotero_key and ref.origin is not None and ref.origin.source == self.origin.source
-        }
+        """The library's items the index holds, by their sync records: reading every paper
+        instead took 9 s (37 s cold) in a 300,000-paper index, inside the sync's write transaction."""
+        prefix = f"{self.prefix}item:"
+        return {name[len(prefix):] for name, raw in self.index.meta_starting(prefix).items()
+                if json.loads(raw)["state"] == "present"}
 
     def item_count(self) -> int:
         return int(self.index.get_meta(self.prefix + "items") or 0)
