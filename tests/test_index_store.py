@@ -507,3 +507,30 @@ def test_an_index_before_schema_12_numbers_its_changes_without_reuse(tmp_path):
         index.store_embeddings([listed[0][1]], np.eye(2, dtype=np.float32)[1:])  # the trigger still lists it
         assert index.db.execute("SELECT seq, id FROM ann_changes").fetchall() == [(listed[-1][0] + 1, listed[0][1])]
 
+
+
+def test_the_papers_to_enrich_are_chosen_by_their_columns_without_missing_one(index):
+    """`citewise index enrich` (and `index add --enrich`) parse only the rows the columns leave:
+    every paper `needs_enrichment` wants is among them (each combination of authors, year, venue,
+    DOI and arXiv id), a complete arXiv paper is not, and `read_from` matches file names
+    holding LIKE's special characters literally."""
+    from itertools import product
+
+    from citewise.bib.registries.enrich import needs_enrichment
+
+    combinations = list(product([True, False], repeat=5))
+    refs = []
+    for n, (authors, year, venue, doi, arxiv) in enumerate(combinations):
+        refs.append(Reference(key=f"k{n}", title=f"Paper {n} on the columns that choose enrichment",
+                              authors=[Author(f"Family{n}", "Given")] if authors else [], year="2020" if year else "",
+                              journal="A Journal" if venue else "", doi=f"10.1000/c{n}" if doi else "",
+                              arxiv=f"2101.{n:05d}" if arxiv else "",
+                              origin=Origin(r"C:\refs\my_refs%.bib" if n % 2 else "other_refs.bib", n + 1)))
+    index.add_references(refs)
+    wanted = {ref.key for ref, _ in index.references_with_sources() if needs_enrichment(ref)}
+    chosen = {ref.key for ref, _ in index.references_with_sources(possibly_incomplete=True)}
+    assert wanted <= chosen and len(chosen) < len(refs), (wanted - chosen, len(chosen))
+    odd = {ref.key for ref, _ in index.references_with_sources(read_from={r"C:\refs\my_refs%.bib"})}
+    assert odd == {f"k{n}" for n in range(1, len(refs), 2)}
+    assert not list(index.references_with_sources(read_from={r"C:\refs\my_ref_%.bib", r"C:\refs\my_refs_.bib"}))
+    assert not list(index.references_with_sources(read_from=set()))

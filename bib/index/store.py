@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +267,22 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
         path = Path(self.path)
         return path.stat().st_size if path.exists() else 0
 
-    def references_with_sources(self) -> Iterator[tuple[Reference, list[str]]]:
-        """Every reference with the sources it was read from."""
-        for data, sources in self.db.execute("SELECT data, sources FROM refs ORDER BY key"):
+    def references_with_sources(self, possibly_incomplete: bool = False,
+                                read_from: Collection[str] | None = None) -> Iterator[tuple[Reference, list[str]]]:
+        """Every reference with the sources it was read from. `possibly_incomplete` keeps those without
+        a first author, a year or an arXiv id (every paper that may lack authors, a year, a venue or
+        an identifier, and some more), `read_from` those read from one of these sources (and some
+        more: SQLite's `LIKE` ignores case): the columns choose the rows, and only theirs are parsed.
+        Parsing every paper for the few to enrich took 29 s at 300,000 papers."""
+        clauses, values = ["1 = 1"], list[str]()
+        if possibly_incomplete:  # two index reads: a table scan took 8 minutes cold at 300,000 papers
+            clauses.append("id IN (SELECT id FROM refs WHERE first_author = '' OR year = ''"
+                           " UNION SELECT id FROM refs WHERE arxiv = '')")
+        if read_from is not None:
+            clauses.append("(" + " OR ".join(["sources LIKE ? ESCAPE '\\'"] * len(read_from) or ["1 = 0"]) + ")")
+            values += ["%" + re.sub(r"([\\%_])", r"\\\1", source) + "%" for source in read_from]
+        # Chosen rows are sorted after they are found: walking the key's index reads the table in key order.
+        order = "key || ''" if values or possibly_incomplete else "key"
+        for data, sources in self.db.execute(f"SELECT data, sources FROM refs WHERE {' AND '.join(clauses)} ORDER BY {order}",
+                                             values):
             yield reference_from_dict(json.loads(data)), [source for source in sources.split("\n") if source]

@@ -38,6 +38,8 @@ class EnrichSummary:
 
 
 def needs_enrichment(ref: Reference) -> bool:
+    """A paper with a title that lacks authors, a year, a venue or an identifier. The index's
+    `references_with_sources(possibly_incomplete=True)` must keep every such paper (tested)."""
     return bool(ref.title) and (not ref.authors or not ref.year or not ref.venue and not ref.arxiv or not (ref.doi or ref.arxiv))
 
 
@@ -45,7 +47,7 @@ def enrich_index(index, registries: Registries, limit: int | None = None, source
                  on_progress: Callable[[int, int], None] | None = None) -> EnrichSummary:
     """Look up the index's incomplete papers (only those read from `sources`, when given)."""
     wanted = set(sources) if sources is not None else None
-    todo = [ref for ref, read_from in index.references_with_sources()
+    todo = [ref for ref, read_from in index.references_with_sources(possibly_incomplete=True, read_from=wanted)
             if needs_enrichment(ref) and (wanted is None or wanted & set(read_from))]
     todo = todo[:limit] if limit is not None else todo
     summary = EnrichSummary(candidates=len(todo))
