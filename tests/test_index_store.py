@@ -390,6 +390,7 @@ def test_paper_counts_follow_every_write_and_equal_a_count_over_the_rows(index):
     assert kept_counts(index)["references"] == kept_counts(index)["embedded"] == 3
     index.clear_embeddings()
     assert kept_counts(index) == counted_over_rows(index) and kept_counts(index)["needs_embedding"] == 3
+    assert index.count() == 3
 
 
 def test_an_index_before_paper_counts_gets_them_and_stats_reads_no_paper_rows(tmp_path):
@@ -403,13 +404,15 @@ def test_an_index_before_paper_counts_gets_them_and_stats_reads_no_paper_rows(tm
             index.db.execute(f"DROP TRIGGER {trigger}")
         index.db.execute("PRAGMA user_version = 9")
     with Index.open(path, read_only=True) as old:  # a read-only opening keeps the schema: it counts the rows
-        assert kept_counts(old) == counted_over_rows(old) and old.stats()["with_doi"] == 2
+        assert kept_counts(old) == counted_over_rows(old) and old.stats()["with_doi"] == 2 and old.count() == 5
     with Index.open(path) as index:
         statements: list[str] = []
         index.db.set_trace_callback(statements.append)
         kept = kept_counts(index)
+        papers = index.count()  # the editor's status asks for it
         index.db.set_trace_callback(None)
         assert kept == counted_over_rows(index) and not any("FROM refs" in sql for sql in statements), statements
+        assert papers == 5
         index.add_references([paper("p9", "A paper after the migration", abstract="Counted too.")])
         assert kept_counts(index) == counted_over_rows(index) and index.stats()["with_abstract"] == 3
 

@@ -118,6 +118,10 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
                 self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def count(self) -> int:
+        """How many papers: the count the writes keep (`paper_counts`; the editor's status asks for
+        it), counted over the rows only in a file of an older schema opened read-only."""
+        if self._counts_kept():
+            return int(self.db.execute("SELECT papers FROM paper_counts").fetchone()[0])
         return int(self.db.execute("SELECT count(*) FROM refs").fetchone()[0])
 
     def all_keys(self) -> list[str]:
