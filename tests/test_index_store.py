@@ -384,13 +384,14 @@ def test_paper_counts_follow_every_write_and_equal_a_count_over_the_rows(index):
     assert (kept_counts(index)["embedded"], kept_counts(index)["with_doi"]) == (4, 2)
     index.replace_reference("p1", paper("p1", "Counting papers on arXiv, corrected", arxiv="2301.00001"))
     assert kept_counts(index) == counted_over_rows(index) and kept_counts(index)["stale_embeddings"] == 1
+    assert index.pending_count() == len(index.needing_embedding()) == 1
     index.delete("p0")
     embed_pending()
     assert kept_counts(index) == counted_over_rows(index)
     assert kept_counts(index)["references"] == kept_counts(index)["embedded"] == 3
     index.clear_embeddings()
     assert kept_counts(index) == counted_over_rows(index) and kept_counts(index)["needs_embedding"] == 3
-    assert index.count() == 3
+    assert index.count() == index.pending_count() == len(index.needing_embedding()) == 3
 
 
 def test_an_index_before_paper_counts_gets_them_and_stats_reads_no_paper_rows(tmp_path):
@@ -405,6 +406,7 @@ def test_an_index_before_paper_counts_gets_them_and_stats_reads_no_paper_rows(tm
         index.db.execute("PRAGMA user_version = 9")
     with Index.open(path, read_only=True) as old:  # a read-only opening keeps the schema: it counts the rows
         assert kept_counts(old) == counted_over_rows(old) and old.stats()["with_doi"] == 2 and old.count() == 5
+        assert old.pending_count() == len(old.needing_embedding()) == 3
     with Index.open(path) as index:
         statements: list[str] = []
         index.db.set_trace_callback(statements.append)

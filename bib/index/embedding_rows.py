@@ -67,10 +67,6 @@ class EmbeddingRows(IndexConnection):
         )
         return [PendingEmbedding(row_id, embedding_text(reference_from_dict(json.loads(data)))) for row_id, data in rows]
 
-    def pending_count(self) -> int:
-        """How many references `needing_embedding` would return."""
-        return int(self.db.execute(f"SELECT count(*) FROM refs WHERE {PENDING_SQL}").fetchone()[0])
-
     def store_embeddings(self, row_ids: list[int], vectors: np.ndarray) -> None:
         """Save normalized vectors (stored as float16) for the given rows, in one transaction."""
         half = np.asarray(vectors, dtype=np.float16)
