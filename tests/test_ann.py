@@ -603,11 +603,11 @@ def test_a_large_index_never_holds_every_vector(large_index):
 
 def test_a_search_limited_to_some_rows_filters_the_graphs_candidates_or_scores_a_few_rows(large_index, monkeypatch):
     """A broad limit (years, a source) filters the graph's candidates, asking for enough that about
-    FILTER_MARGIN times the rows wanted are allowed; a narrow one scores the allowed rows exactly,
-    also those the graph's candidates would never reach. Listed rows are filtered too. Before, every
-    allowed row was read into float32: 1.5 s and 220 MB for a quarter of the 300,000-paper benchmark."""
+    FILTER_MARGIN times the rows wanted are allowed; a limit to fewer rows than that scores them
+    exactly, also those the graph's candidates would never reach. Listed rows are filtered too.
+    Before, every allowed row was read into float32: 1.5 s and 220 MB for half of the
+    300,000-paper benchmark."""
     monkeypatch.setattr(ann, "RESCORED", 10)
-    monkeypatch.setattr(ann, "FILTERED_CANDIDATES", 100)
     monkeypatch.setattr(ann, "REPAIR_ROWS", 0)  # the writer below leaves its rows listed
     query = unit_vectors(1, seed=9)[0]
     stored_unsynced(large_index, PAPERS, 2, seed=2)

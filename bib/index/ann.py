@@ -20,8 +20,8 @@ A reader keeps those rows' vectors in memory (`ListedRows`), reading each change
 at most LISTED_SCORED of them, the first listed: past that, a large update under way (at 3M papers
 it takes most of an hour) leaves its other rows to the word signals until the graph holds them.
 A search limited to some rows (years, a source) asks the graph for enough candidates that about
-FILTER_MARGIN times the rows wanted are allowed, if FILTERED_CANDIDATES are enough; a narrower
-limit scores the allowed rows' stored vectors, a block at a time.
+FILTER_MARGIN times the rows wanted are allowed, or, when that would cost more, scores the allowed
+rows' stored vectors, a block at a time.
 
 A writer opening the index (`opening`; the language server is one) only repairs: it folds in at
 most REPAIR_ROWS listed changes, and only when no other process is writing the graph and no build
@@ -107,11 +107,13 @@ LISTED_SCORED = 100_000
 SCORED_BLOCK = 16_384  # rows scored by one NumKong call, holding the GIL under a millisecond
 # A search limited to some rows on the 300,000-paper benchmark index scored every allowed row's
 # vector, read into float32 one by one: 1.5 s and 220 MB for the papers since 2010 (125,319 of
-# 266,378), seconds and gigabytes at 3M. Now the graph's candidates are filtered, at most
-# FILTERED_CANDIDATES of them (graph.search of 4,096 / 8,192 candidates: 26 / 47 ms median there,
-# against 12 ms for 100); past that the allowed rows are few enough to score exactly.
-FILTERED_CANDIDATES = 8_192
+# 266,378), seconds and gigabytes at 3M. Now the graph's candidates are filtered, or the allowed
+# rows scored exactly, whichever costs less: there an allowed row read and scored took 3.2 µs and
+# a graph candidate about 1.5 times that (3,000 / 7,000 allowed rows: 9.8 / 22.2 ms median; the
+# graph's 2,664 / 4,440 / 6,660 candidates: 18.4 / 28.7 / 38.4 ms). At 3M and 100 rows wanted,
+# either way then costs at most about 0.1 s (projected from these costs).
 FILTER_MARGIN = 2
+EXACT_ROWS_PER_CANDIDATE = 1.5
 ANN_SUFFIX = ".usearch"
 # Below ANN_THRESHOLD, with no graph, `sync` keeps the last CHANGES_KEPT changes listed (and notes
 # in meta KEPT_THROUGH the last it saw), so a reader's vector matrix catches up by those rows.
@@ -172,15 +174,15 @@ class AnnReader:
         """The `limit` rows most similar to `query` (unit length), among `allowed` if given:
         candidates from the graph (at least RESCORED of them) that no change lists, scored exactly
         by their vectors in SQLite, as exact search scores them (vector_matrix.py), beside the
-        listed rows (`ListedRows`). A search limited to a few rows scores those exactly instead
-        (FILTERED_CANDIDATES); a broader limit may return fewer than `limit` rows when the allowed
-        ones lie far from the query."""
+        listed rows (`ListedRows`). A search limited to few rows, against the candidates it would
+        ask the graph for (EXACT_ROWS_PER_CANDIDATE), scores those exactly instead; a broader limit
+        may return fewer than `limit` rows when the allowed ones lie far from the query."""
         query16 = np.asarray(query, dtype=np.float16).reshape(1, -1)  # scored as exact search scores (vector_matrix.py)
         graph = self._mapped()
         wanted = max(limit, RESCORED)
         if allowed is not None:
             wanted = -(-FILTER_MARGIN * wanted * len(graph) // max(len(allowed), 1))
-            if wanted > FILTERED_CANDIDATES:
+            if len(allowed) <= EXACT_ROWS_PER_CANDIDATE * wanted:
                 return nearest_among(db, query16, limit, sorted(allowed))
         with self._listed_lock:
             listing = self._listed.refresh(db, len(query))
