@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,6 +63,22 @@ def postgres():
 
 
 INDEX_BACKENDS = ["sqlite", "postgresql"]
+
+
+@contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """`chattr +i` on `paths` for the duration: even root cannot write there (file permissions
+    would not stop root), so a reading command may not bring an older index up to date."""
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not installed")
+    try:
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True, capture_output=True)
+    except subprocess.CalledProcessError:
+        pytest.skip("this file system or container does not allow chattr +i")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True, capture_output=True)
 
 
 def index_set_back(path: Path, refs: list, version: int, *undo: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from conftest import immutable
 from registry_support import make_registries, registry, registry_server  # noqa: F401 (fixtures)
 
 from citewise.bib.index.citation_links import link_identifier
@@ -149,7 +150,8 @@ def test_stats_count_links_and_a_read_only_index_from_before_links_has_none(tmp_
     db.execute("PRAGMA user_version=5")
     db.commit()
     db.close()
-    with Index.open(path, read_only=True) as old:
+    with immutable(path), Index.open(path, read_only=True) as old:  # where it cannot be migrated
         assert dict(old.citing([rows["alpha"]])) == {} and old.stats()["citation_links"] == 0
+        assert old.db.execute("PRAGMA user_version").fetchone()[0] == 5
     assert main(["index", "stats", "--index", str(path)]) == 0
     assert "citations" not in capsys.readouterr().out

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, Self
 
 from citewise.bib.errors import CitewiseError
+
+QUICK_CHECK_SECONDS = 5.0
 
 
 class Rows(Protocol):
@@ -153,6 +156,11 @@ def as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: Databa
         return CitewiseError(f"{path}: not a citewise index (not an SQLite database)")
     if "readonly" in message or "read-only" in message:
         return CitewiseError(f"{path}: index is read-only here; reading commands work, adding needs a writable file and folder")
+    if "full" in message:  # "database or disk is full": nothing to check the whole file for
+        return CitewiseError(f"{path}: the disk is full; free some space and run the command again")
+    if message.startswith(("no such table", "no such column")):
+        return CitewiseError(f"{path}: {message}: an index written by another version of citewise, read where "
+                             f"it cannot be brought up to date; a command that may write it does that")
     problem = message if "malformed" in message else quick_check(db)
     if problem:
         return CitewiseError(f"{path}: the index is damaged ({' '.join(problem.split())}); `citewise index rebuild` "
@@ -161,11 +169,16 @@ def as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: Databa
 
 
 def quick_check(db: Database | None) -> str:
-    """SQLite's first complaint about the file, or "" when it finds none (or cannot be asked)."""
-    if db is None:
+    """SQLite's first complaint about the file, or "" when it finds none (or cannot be asked, or
+    the check outlasts QUICK_CHECK_SECONDS: it reads the whole file, minutes for a 3M-paper index)."""
+    if not isinstance(db, sqlite3.Connection):
         return ""
+    deadline = time.monotonic() + QUICK_CHECK_SECONDS
+    db.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
     try:
         first = db.execute("PRAGMA quick_check(1)").fetchone()[0]
     except sqlite3.DatabaseError as error:
-        return str(error)
+        return "" if "interrupted" in str(error) else str(error)
+    finally:
+        db.set_progress_handler(None, 0)
     return "" if first == "ok" else str(first)

@@ -18,6 +18,7 @@ particular to the database.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator
@@ -72,6 +73,9 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
             index = cls(cls._connect_read_only(path) if read_only else cls._connect(path), path)
+            if read_only and index._stored_schema() < SCHEMA_VERSION and cls._migrated(path):
+                index.close()
+                index = cls(cls._connect_read_only(path), path)
             index._prepare(read_only, page_cache_kib)
             if not read_only:
                 index.sync_ann(opening=True)  # repairs the HNSW file after a crash between it and SQLite
@@ -82,6 +86,25 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
     @staticmethod
     def _connect(target: str | Path, uri: bool = False) -> sqlite3.Connection:
         return sqlite3.connect(target, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False, uri=uri)
+
+    @classmethod
+    def _migrated(cls, path: Path) -> bool:
+        """Whether a file written by an older citewise, about to be read, could be brought up to
+        date first: reading commands query the current schema's tables (`citewise search` failed
+        with "no such table: refs_names" on a file from before schema 11). Not when this process
+        may not write it, or another holds the write lock past the timeout: it is read as it is."""
+        if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            return False
+        index = cls(cls._connect(path), path)
+        try:
+            index._prepare()
+        except (CitewiseError, sqlite3.OperationalError) as error:
+            if "locked" in str(error) or "busy" in str(error):
+                return False
+            raise
+        finally:
+            index.close()
+        return True
 
     @classmethod
     def _connect_read_only(cls, path: Path) -> sqlite3.Connection:
