@@ -539,3 +539,19 @@ def test_the_papers_to_enrich_are_chosen_by_their_columns_without_missing_one(in
     assert odd == {f"k{n}" for n in range(1, len(refs), 2)}
     assert not list(index.references_with_sources(read_from={r"C:\refs\my_ref_%.bib", r"C:\refs\my_refs_.bib"}))
     assert not list(index.references_with_sources(read_from=set()))
+
+
+def test_rows_are_found_by_doi_then_exact_title_then_key(index):
+    """How the draft's .bib entries are matched to papers of the index (suggestions leave out what
+    the draft cites): a title is looked up as a whole, not through every paper sharing its first
+    three words (hundreds for "a survey of" at 300,000 papers)."""
+    index.add_references([paper("a", "A survey of sparse attention", doi="10.1/a"),
+                          paper("b", "A survey of dense retrieval"),
+                          paper("c", "A survey of sparse attention methods")])
+    ids = {key: index.ids_for_keys([key]).pop() for key in "abc"}
+    found = index.row_ids_for([Reference(key="zz", doi="https://doi.org/10.1/A"),
+                               Reference(key="zz", title="A Survey of Dense Retrieval."),
+                               Reference(key="c"),
+                               Reference(key="zz", title="A survey of sparse"),
+                               Reference(key="zz", title="A survey of something else")])
+    assert found == [ids["a"], ids["b"], ids["c"], None, None]
