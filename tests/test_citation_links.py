@@ -44,6 +44,7 @@ def _rows(index: Index, *keys: str) -> dict[str, int]:
 def test_co_citation_and_citing_papers_on_both_backends(linked):
     rows = _rows(linked, "alpha", "beta", "gamma", "delta", "eps")
     assert linked.cited_by("delta") == ["10.1000/alpha", "10.9999/not-in-the-index", "arxiv:2101.00001"]
+    assert linked.link_counts() == (5, 2)  # `index stats`: links, and papers whose reference lists they are
     assert dict(linked.cited_with([rows["alpha"]])) == {rows["beta"]: 1, rows["gamma"]: 1}
     assert dict(linked.cited_with([rows["alpha"]], excluded=[rows["delta"]])) == {rows["gamma"]: 1}
     assert dict(linked.cited_with([rows["alpha"], rows["gamma"]])) == {rows["beta"]: 1}

@@ -392,6 +392,8 @@ def test_paper_counts_follow_every_write_and_equal_a_count_over_the_rows(index):
     index.clear_embeddings()
     assert kept_counts(index) == counted_over_rows(index) and kept_counts(index)["needs_embedding"] == 3
     assert index.count() == index.pending_count() == len(index.needing_embedding()) == 3
+    stats = index.stats()  # the MCP tool `library_status` asks for these alone
+    assert index.overview() == {name: stats[name] for name in ("references", "embedded", "model", "sources")}
 
 
 def test_an_index_before_paper_counts_gets_them_and_stats_reads_no_paper_rows(tmp_path):

@@ -105,7 +105,10 @@ class CitationLinks(IndexConnection):
         """(links, papers with links)."""
         if not self.has_links_table():
             return 0, 0
-        links, citing = self.db.execute("SELECT count(*), count(DISTINCT citing) FROM citations").fetchone()
+        # Two statements: `count(DISTINCT citing)` sorted every link (2.1 s for 6M links), the distinct
+        # citing papers read in the primary key's order take 0.27 s and the links 0.05 s.
+        links = self.db.execute("SELECT count(*) FROM citations").fetchone()[0]
+        citing = self.db.execute("SELECT count(*) FROM (SELECT DISTINCT citing FROM citations) AS papers").fetchone()[0]
         return int(links), int(citing)
 
     def _citing_rows(self, identifiers: set[str]) -> set[int]:

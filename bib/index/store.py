@@ -260,10 +260,18 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
         for (data,) in self.db.execute("SELECT data FROM refs ORDER BY key"):
             yield reference_from_dict(json.loads(data))
 
+    def overview(self) -> dict[str, Any]:
+        """Papers, those with a current vector, the model and the papers per source: what the counts
+        the writes keep give at once (the MCP tool `library_status`), without `stats`'s reading of
+        every citation link (seconds for millions of links) and the graph's file."""
+        total, _, current, *_ = (value or 0 for value in self._counts())
+        return {"references": total, "embedded": current, "model": self.get_meta("model"),
+                "sources": dict(sorted(self._source_counts().items()))}
+
     def stats(self) -> dict[str, Any]:
         """Counts and settings for `citewise index stats`."""
         total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in self._counts())
-        sources = self._source_counts()
+        overview = self.overview()
         links, citing = self.link_counts()
         return {
             "path": str(self.path),
@@ -275,9 +283,9 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
             "with_doi": with_doi,
             "with_arxiv": with_arxiv,
             "with_abstract": with_abstract,
-            "model": self.get_meta("model"),
+            "model": overview["model"],
             "dimension": int(self.get_meta("dimension") or 0) or None,
-            "sources": dict(sorted(sources.items())),
+            "sources": overview["sources"],
             "citation_links": links,
             "citing_papers": citing,
             "size_bytes": self._size_bytes(),

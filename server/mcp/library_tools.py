@@ -112,7 +112,7 @@ def library_status(session: Session) -> dict:
               "read_only": session.read_only}
     if index is None:
         return dict(status, references=0, note="no index yet; build one with `citewise index add`")
-    stats = index.stats()
+    stats = index.overview()
     sources = sorted(stats["sources"].items(), key=lambda item: -item[1])
     status.update(references=stats["references"], embedded=stats["embedded"], model=stats["model"],
                   model_loaded=ws.model_ready,
