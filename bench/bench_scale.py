@@ -418,7 +418,7 @@ def measure(index_path: Path, queries: int) -> dict:
     from citewise.bib.index.store import Index
     from citewise.server.features import completion
 
-    Index.open(index_path).close()  # a cached index is migrated once (read-only opens do not)
+    Index.open(index_path).close()  # a cached index is migrated (and repaired) before the measured opens
     embedder = Embedder.load(threads=QUERY_THREADS)
     figures: dict = {"ann": ann_path(index_path).exists()}
     with Index.open(index_path, read_only=True) as index:

@@ -39,8 +39,8 @@ class CitationLinks(IndexConnection):
     _links_table: bool | None = None
 
     def has_links_table(self) -> bool:
-        """False for a SQLite file opened read-only that was written before links existed (a
-        read-only opening keeps the schema it finds): it answers every question with nothing."""
+        """False for a SQLite file written before links existed and read where it cannot be
+        brought up to date (`Index._migrated`): it answers every question with nothing."""
         if self._links_table is None:
             try:
                 self.db.execute("SELECT 1 FROM citations LIMIT 1").fetchall()

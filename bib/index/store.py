@@ -142,7 +142,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
 
     def count(self) -> int:
         """How many papers: the count the writes keep (`paper_counts`; the editor's status asks for
-        it), counted over the rows only in a file of an older schema opened read-only."""
+        it), counted over the rows only in a file of an older schema read where it cannot be migrated."""
         if self._counts_kept():
             return int(self.db.execute("SELECT papers FROM paper_counts").fetchone()[0])
         return int(self.db.execute("SELECT count(*) FROM refs").fetchone()[0])
@@ -294,7 +294,8 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
 
     def _counts(self) -> tuple[int | None, ...]:
         """(papers, embedded, embedded and current, with DOI, with arXiv id, with abstract): the row the
-        writes keep (`PAPER_COUNTS`), or a count over every row in a file of an older schema opened read-only."""
+        writes keep (`PAPER_COUNTS`), or a count over every row in a file of an older schema that
+        could not be migrated (`_migrated`)."""
         if self._counts_kept():
             return tuple(self.db.execute(f"SELECT {', '.join(PAPER_COUNTS)} FROM paper_counts").fetchone())
         totals = ", ".join(f"sum({expression.format(row='refs')})" for expression in PAPER_COUNTS.values())
@@ -310,7 +311,7 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
         return self._stored_schema() >= COUNTS_SCHEMA
 
     def _stored_schema(self) -> int:
-        """The file's schema: an older one than this citewise's when it was opened read-only (no migration)."""
+        """The file's schema: an older one than this citewise's when it was read where it cannot be migrated."""
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _size_bytes(self) -> int:

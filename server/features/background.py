@@ -32,7 +32,8 @@ Inside one call, code may use helper threads that it joins before returning (the
 bib/index/search.py, runs its SQLite signals beside the query embedding; the suggestions'
 ranking, features/ranking.py, embeds the paragraph beside the sentence's search; verify,
 features/verify.py, asks several registries at once; the BERT encoder, bib/index/bert.py, computes
-the texts of a bulk embedding side by side); those are not lanes. No other module
+the texts of a bulk embedding side by side; an SQLite failure's damage check, bib/index/connection.py,
+is interrupted by a timer thread when it runs too long); those are not lanes. No other module
 starts a thread (tests/test_layout.py checks that every module that does is named here). The stdin pump of the transport (lsp/transport.py) belongs to the
 protocol thread: it only moves bytes into the loop. `citewise mcp` follows this model with
 its domain thread (server/mcp/server.py) in the features thread's place, and the same lanes
