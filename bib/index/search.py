@@ -80,6 +80,7 @@ class Searcher:
         self.embedder: Embedder | None = None
         self._paper_counts: dict[tuple[str, int | None], int] = {}  # (term, counted up to) -> papers
         self._counts_revision = -1
+        self._allowed: tuple[tuple[int, int | None, int | None, str | None], set[int]] | None = None
         self._sqlite_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citewise-sqlite")
         self._encoded: OrderedDict[tuple[int, str], np.ndarray] = OrderedDict()
         self._encoded_lock = threading.Lock()
@@ -107,7 +108,7 @@ class Searcher:
         words = _WORD.findall(text)
         if not words:
             return []
-        allowed = self.index.filtered_ids(year_from, year_to, source) if year_from is not None or year_to is not None or source else None
+        allowed = self._allowed_ids(year_from, year_to, source)
         excluded = self.index.ids_for_keys(exclude_keys) if exclude_keys else set()
         depth = max(CANDIDATES_PER_SIGNAL, 3 * k)
         if self.embedder is None or not semantic:
@@ -115,6 +116,18 @@ class Searcher:
         from_words = self._sqlite_worker.submit(self._word_signals, text, words, depth, allowed)
         dense = self._dense(text, depth, allowed)
         return self._fuse({**from_words.result(), "dense": dense}, k, excluded)
+
+    def _allowed_ids(self, year_from: int | None, year_to: int | None, source: str | None) -> set[int] | None:
+        """The papers a search is limited to (None: every paper), kept for the next search with the
+        same limits until the index changes: an agent's or a batch's queries share them, and reading
+        them took 120–385 ms at 1M papers (the papers since 2024 / 2010)."""
+        if year_from is None and year_to is None and not source:
+            return None
+        key = (self.index.revision(), year_from, year_to, source)
+        kept = self._allowed
+        if kept is None or kept[0] != key:
+            kept = self._allowed = (key, self.index.filtered_ids(year_from, year_to, source))
+        return kept[1]
 
     def _word_signals(self, text: str, words: list[str], depth: int, allowed: set[int] | None) -> dict[str, _Ranked]:
         signals = {"lexical": self._lexical(words, depth, allowed)}
