@@ -33,9 +33,9 @@ tree:
 	ln -sfn ../../../bib $(TREE)/citewise/bib
 	ln -sfn ../../../server/__main__.py $(TREE)/citewise/__main__.py
 
-# Debian packages the editor tests drive: Neovim, and Emacs with eglot.
+# Debian packages the tests drive: Neovim, and Emacs with eglot; chattr (e2fsprogs) for indexes nothing may write.
 system-deps:
-	@dpkg -s neovim emacs-nox elpa-eglot >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q neovim emacs-nox elpa-eglot; }
+	@dpkg -s neovim emacs-nox elpa-eglot e2fsprogs >/dev/null 2>&1 || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q neovim emacs-nox elpa-eglot e2fsprogs; }
 
 # ruff and mypy first (configured in pyproject.toml): seconds, before minutes of tests.
 lint: install

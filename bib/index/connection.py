@@ -156,7 +156,7 @@ def as_citewise_error(path: Path | str, error: sqlite3.DatabaseError, db: Databa
         return CitewiseError(f"{path}: not a citewise index (not an SQLite database)")
     if "readonly" in message or "read-only" in message:
         return CitewiseError(f"{path}: index is read-only here; reading commands work, adding needs a writable file and folder")
-    if "full" in message:  # "database or disk is full": nothing to check the whole file for
+    if "disk is full" in message:  # "database or disk is full": nothing to check the whole file for
         return CitewiseError(f"{path}: the disk is full; free some space and run the command again")
     if message.startswith(("no such table", "no such column")):
         return CitewiseError(f"{path}: {message}: an index written by another version of citewise, read where "

@@ -265,13 +265,14 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
         the writes keep give at once (the MCP tool `library_status`), without `stats`'s reading of
         every citation link (seconds for millions of links) and the graph's file."""
         total, _, current, *_ = (value or 0 for value in self._counts())
-        return {"references": total, "embedded": current, "model": self.get_meta("model"),
-                "sources": dict(sorted(self._source_counts().items()))}
+        return {"references": total, "embedded": current, "model": self.get_meta("model"), "sources": self._sources()}
+
+    def _sources(self) -> dict[str, int]:
+        return dict(sorted(self._source_counts().items()))
 
     def stats(self) -> dict[str, Any]:
         """Counts and settings for `citewise index stats`."""
         total, embedded, current, with_doi, with_arxiv, with_abstract = (value or 0 for value in self._counts())
-        overview = self.overview()
         links, citing = self.link_counts()
         return {
             "path": str(self.path),
@@ -283,9 +284,9 @@ class Index(SqliteCandidateQueries, PaperRows, CitationLinks):
             "with_doi": with_doi,
             "with_arxiv": with_arxiv,
             "with_abstract": with_abstract,
-            "model": overview["model"],
+            "model": self.get_meta("model"),
             "dimension": int(self.get_meta("dimension") or 0) or None,
-            "sources": overview["sources"],
+            "sources": self._sources(),
             "citation_links": links,
             "citing_papers": citing,
             "size_bytes": self._size_bytes(),
