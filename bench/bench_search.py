@@ -3,7 +3,8 @@
 The index is built once and cached in bench/results/ (synthetic papers recombined from
 real abstracts; their vectors are random unit vectors, which cost exactly what real ones
 cost to store and multiply, and spare an hour of embedding). Queries are real sentences
-(the "as you write" case), short typed fragments (the fuzzy path) and whole paragraphs.
+(the "as you write" case), short typed fragments (the fuzzy path) and whole paragraphs, and
+sentences limited to the papers since 2010, 2020 and 2024.
 Beside citewise's hybrid search the same run times baselines: BM25 alone and plain dense
 search (query encoding + a float32 numpy matrix product). Peak RSS of a real
 `citewise search` process is compared with a process that only loads the model.
@@ -35,6 +36,7 @@ from citewise.bib.index.store import Index
 RESULTS = Path(__file__).resolve().parent / "results"
 BUILD_BATCH = 5_000
 DIMENSION = 384
+LIMITED_YEARS = (2010, 2020, 2024)  # about half, a sixth and a seventeenth of the papers
 
 
 def cached_index(size: int) -> Path:
@@ -201,6 +203,11 @@ def main() -> None:
             print(f"  {'baseline: BM25 alone':<34} {summary(timed(lambda q: lexical.search(q), queries))}")
             print(f"  {'baseline: dense alone':<34} {summary(timed(dense_only, queries))}")
             print(f"  {'citewise hybrid':<34} {summary(timed(lambda q: hybrid.search(q), queries))}")
+        sentences = query_sets(args.queries)["sentence"]
+        print(f"sentence queries limited to the papers since a year, hybrid ({len(sentences)}; the unlimited ones above are the baseline)")
+        for year in LIMITED_YEARS:
+            hybrid.search(sentences[0], year_from=year)  # the limit's first search, apart
+            print(f"  {f'since {year}':<34} {summary(timed(lambda q, year=year: hybrid.search(q, year_from=year), sentences))}")
         found = 0
         vectors = embedder.encode(query_sets(args.queries)["sentence"])
         for vector in vectors:  # the index's own dense search (pgvector's HNSW on PostgreSQL) against exact

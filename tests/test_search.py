@@ -378,3 +378,68 @@ def test_a_limited_search_reads_its_papers_once_until_the_index_changes(index_lo
             assert sum("CAST(substr(year, 1, 4) AS INTEGER) >=" in sql for sql in statements) == 2, statements
         other.add_references([Reference(key="newer2023", title="Sparse attention for long audio", year="2023")])
         assert set(keys(searcher.search("sparse attention", year_from=2020))) == {"new2021", "newer2023"}
+
+
+def test_a_limited_dense_search_returns_the_nearest_papers_within_its_limits(index_location):
+    """The dense signal of a search limited to years returns the nearest papers within them, best
+    first, whether many or few papers are within them. PostgreSQL puts the limits in its HNSW
+    index's scan and reads no paper's id when enough papers meet them (the ids of the papers since
+    2010 were 1.2M at 3M papers, sent with each search); few papers are scored by their ids."""
+    from vector_support import DIMENSION, papers, unit_vectors
+
+    from citewise.bib.index.sqlite_queries import Limits
+
+    with Index.open(index_location) as index:
+        index.add_references(papers(0, 150, "graphs", "2019") + papers(150, 150, "graphs", "2022")
+                             + papers(300, 3, "graphs", "2024"))
+        row_ids = [index.ids_for_keys([f"p{number}"]).pop() for number in range(303)]
+        years = [2019] * 150 + [2022] * 150 + [2024] * 3
+        vectors = unit_vectors(303, seed=3)
+        index.set_model("test/vectors", DIMENSION)
+        index.store_embeddings(row_ids, vectors)
+        query = unit_vectors(1, seed=4)[0]
+        order = np.argsort(-(vectors @ query), kind="stable")
+
+        def exact(year_from: int, count: int) -> list[int]:
+            return [row_ids[n] for n in order.tolist() if years[n] >= year_from][:count]
+
+        broad = index.dense_candidates(query, 10, Limits(year_from=2020))  # 153 papers
+        assert {row for row, _ in broad} == set(exact(2020, 10))
+        assert [score for _, score in broad] == sorted((score for _, score in broad), reverse=True)
+        if not isinstance(index.db, sqlite3.Connection):
+            assert index._limited is None, "PostgreSQL read no paper's id"
+        narrow = index.dense_candidates(query, 10, Limits(year_from=2024))  # 3 papers: fewer than asked
+        assert [row for row, _ in narrow] == exact(2024, 3)
+        assert index.dense_candidates(query, 10, Limits(year_from=2030)) == []
+
+
+def test_postgresql_takes_a_common_words_paper_count_from_its_statistics(postgres):
+    """Counting the papers of a word reads their rows (a paragraph's 48 words took 650 ms at 100k
+    papers), so with a bound, a word among the most common ones in ANALYZE's statistics is not
+    counted: its share of the sampled rows stands in, read again after the next ANALYZE. A rare
+    word is counted, and so is any word without a bound."""
+    location = postgres.new_database()
+    with Index.open(location) as index:
+        index.db.execute("ALTER TABLE refs SET (autovacuum_enabled = false)")  # ANALYZE only when the test says
+        index.add_references([Reference(key=f"g{n}", title=f"Graph paper {n}", year="2020") for n in range(200)]
+                             + [Reference(key=f"o{n}", title=f"Other paper {n}", year="2020") for n in range(99)]
+                             + [Reference(key="q1", title="A lone quantum paper", year="2020")])
+        index.db.execute("ANALYZE refs")
+        index.add_references([Reference(key=f"h{n}", title=f"Graph paper again {n}", year="2021") for n in range(100)])
+        assert index.papers_with("graph", 1000) == 200, "the statistics, which the last 100 papers postdate"
+        assert index.papers_with("graph", 150) == 150
+        assert index.papers_with("graph") == 300, "without a bound: counted"
+        assert index.papers_with("quantum", 1000) == 1
+        index.db.execute("ANALYZE refs")
+        assert index.papers_with("graph", 1000) == 300, "read again after ANALYZE"
+
+
+def test_a_search_limited_to_years_passes_over_papers_without_a_year(index_location):
+    """A year like 'n.d.' or 'in press' is neither before nor after any year, and never an error."""
+    with Index.open(index_location) as index:
+        index.add_references([Reference(key="undated", title="Sparse attention undated", year="n.d."),
+                              Reference(key="pressed", title="Sparse attention in press", year="in press"),
+                              Reference(key="new2021", title="Sparse attention for videos", year="2021")])
+        searcher = Searcher(index)
+        assert keys(searcher.search("sparse attention", year_from=2000)) == ["new2021"]
+        assert keys(searcher.search("sparse attention", year_to=2030)) == ["new2021"]
