@@ -17,7 +17,8 @@ from citewise.bib.index.connection import IndexConnection
 from citewise.bib.model import Reference, reference_from_dict
 
 VECTOR_CHUNK_ROWS = 4096
-PENDING_SQL = "(embedding IS NULL OR embedded_hash IS DISTINCT FROM text_hash)"
+PENDING = "({row}.embedding IS NULL OR {row}.embedded_hash IS DISTINCT FROM {row}.text_hash)"
+"""A row (`row`: refs, or a trigger's `new`) waiting for a vector: none yet, or its text changed since."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ def embedding_text(ref: Reference) -> str:
 
 class EmbeddingRows(IndexConnection):
     """The vector columns of the index's rows and the model recorded in its meta table."""
+
+    PENDING_ROWS_SQL = ("SELECT refs.id, refs.data FROM pending_rows JOIN refs ON refs.id = pending_rows.id"
+                        f" WHERE pending_rows.id > ? AND {PENDING.format(row='refs')} ORDER BY pending_rows.id")
 
     def check_model(self, name: str, dimension: int) -> None:
         """Refuse a model other than the one the stored vectors came from."""
@@ -60,11 +64,9 @@ class EmbeddingRows(IndexConnection):
 
     def needing_embedding(self, after: int = 0, limit: int | None = None) -> list[PendingEmbedding]:
         """References never embedded or whose title/abstract changed since, in row order: those
-        past row id `after`, at most `limit` of them (a window, so memory stays bounded)."""
-        rows = self.db.execute(
-            f"SELECT id, data FROM refs WHERE id > ? AND {PENDING_SQL} ORDER BY id" + (" LIMIT ?" if limit else ""),
-            (after, limit) if limit else (after,),
-        )
+        past row id `after`, at most `limit` of them (a window, so memory stays bounded). The
+        triggers of sqlite_schema.py (schema 13) list them in `pending_rows` (`PENDING_ROWS_SQL`)."""
+        rows = self.db.execute(self.PENDING_ROWS_SQL + (" LIMIT ?" if limit else ""), (after, limit) if limit else (after,))
         return [PendingEmbedding(row_id, embedding_text(reference_from_dict(json.loads(data)))) for row_id, data in rows]
 
     def store_embeddings(self, row_ids: list[int], vectors: np.ndarray) -> None:

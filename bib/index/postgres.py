@@ -23,7 +23,7 @@ from rapidfuzz import fuzz, process
 from citewise.bib.errors import CitewiseError
 from citewise.bib.index.location import display_location
 from citewise.bib.index.paper_rows import first_author
-from citewise.bib.index.postgres_schema import MIGRATIONS, SCHEMA_VERSION, TITLE_TAIL_SQL
+from citewise.bib.index.postgres_schema import MIGRATIONS, PENDING_ROWS_SQL, SCHEMA_VERSION, TITLE_TAIL_SQL
 from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF, Limits
 from citewise.bib.index.store import Index
 from citewise.bib.model import Reference
@@ -66,6 +66,7 @@ class PostgresIndex(Index):
 
     schema_version = SCHEMA_VERSION
     TITLE_TAIL_SQL = TITLE_TAIL_SQL
+    PENDING_ROWS_SQL = PENDING_ROWS_SQL
     _common_words: tuple[int, dict[str, float]] | None = None  # (ANALYZE runs, word -> papers): `papers_with`
 
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from citewise.bib.index.connection import Database
+from citewise.bib.index.embedding_rows import PENDING
 from citewise.bib.index.paper_rows import TITLE_TAIL_CHARS, count_every_row_source
 
 TITLE_TAIL_SQL = f"right(title_norm, {TITLE_TAIL_CHARS})"
@@ -142,6 +143,15 @@ def _delta(name: str) -> str:
     return f"CASE WHEN n.data = o.data THEN 0 ELSE {change} END" if name == "with_abstract" else change
 
 
+def _schema_8(db: Database) -> None:
+    """The rows waiting for a vector in an index of their own (partial: `PENDING_ROWS_SQL` seeks
+    them), where an embedding run read every row to find them, as SQLite lists them (its schema 13)."""
+    db.execute(f"CREATE INDEX IF NOT EXISTS refs_pending ON refs (id) WHERE {PENDING.format(row='refs')}")
+
+
+PENDING_ROWS_SQL = f"SELECT id, data FROM refs WHERE id > ? AND {PENDING.format(row='refs')} ORDER BY id"
+"""The rows waiting for a vector past an id, in order (`EmbeddingRows.needing_embedding`), read through refs_pending."""
+
 MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
-                                                _schema_7]
+                                                _schema_7, _schema_8]
 SCHEMA_VERSION = len(MIGRATIONS)
