@@ -622,3 +622,21 @@ def test_an_index_before_schema_13_lists_its_waiting_papers_reading_its_rows_onl
         assert [item.row_id for item in index.needing_embedding()] == sorted(index.ids_for_keys(["b"]))
         index.add_references([paper("c", "Glacier calving fronts")])  # the triggers keep the list
         assert [item.row_id for item in index.needing_embedding()] == sorted(index.ids_for_keys(["b", "c"]))
+
+
+def test_a_typed_year_is_looked_up_in_the_years_index(index_location):
+    """Completion of a typed year (`year_ids`) read every paper's year when few or none had it: at
+    1M papers 70 ms warm and 1.3 s cold per keystroke for "2027". The year's index answers (SQLite
+    schema 14, PostgreSQL schema 9)."""
+    with Index.open(index_location) as index:
+        index.add_references([paper("old1850", "Lectures on heat", year="1850"),
+                              paper("new2020", "Sea ice and its melt", year="2020")])
+        assert index.year_ids(["1850"], 10) == index.ids_for_keys(["old1850"]) and index.year_ids(["2027"], 10) == set()
+        if isinstance(index.db, sqlite3.Connection):
+            plan = " ".join(row[3] for row in index.db.execute("EXPLAIN QUERY PLAN SELECT id FROM refs WHERE year IN (?) LIMIT ?",
+                                                                ("1850", 10)))
+        else:
+            index.db.execute("SET enable_seqscan = off")  # a 2-row table is scanned whatever its indexes
+            plan = " ".join(row[0] for row in index.db.execute("EXPLAIN SELECT id FROM refs WHERE year IN (?) LIMIT ?",
+                                                                ("1850", 10)))
+        assert "refs_year" in plan, plan

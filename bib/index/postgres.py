@@ -24,7 +24,7 @@ from citewise.bib.errors import CitewiseError
 from citewise.bib.index.location import display_location
 from citewise.bib.index.paper_rows import first_author
 from citewise.bib.index.postgres_schema import MIGRATIONS, PENDING_ROWS_SQL, SCHEMA_VERSION, TITLE_TAIL_SQL
-from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF, Limits
+from citewise.bib.index.sqlite_queries import FAMILY_MATCH_CUTOFF, Limits, year_bounds
 from citewise.bib.index.store import Index
 from citewise.bib.model import Reference
 
@@ -352,13 +352,15 @@ class PostgresIndex(Index):
 def _limit_clauses(limits: Limits) -> tuple[list[str], list[Any]]:
     """SQL conditions (and their values) on refs for the papers within `limits`."""
     clauses, values = ["TRUE"], list[Any]()
-    year = "CASE WHEN year ~ '^[0-9]{4}' THEN substr(year, 1, 4)::int END"  # a year like 'n.d.' is never cast
-    if limits.year_from is not None:
-        clauses.append(f"{year} >= ?")
-        values.append(limits.year_from)
-    if limits.year_to is not None:
-        clauses.append(f"{year} <= ?")
-        values.append(limits.year_to)
+    if limits.year_from is not None or limits.year_to is not None:  # a year like 'n.d.' is neither before nor after one
+        clauses.append("year ~ '^[0-9]{4}'")
+    lowest, past = year_bounds(limits.year_from, limits.year_to)
+    if lowest is not None:
+        clauses.append("year >= ?")
+        values.append(lowest)
+    if past is not None:
+        clauses.append("year < ?")
+        values.append(past)
     if limits.source:
         clauses.append("strpos(lower(sources), lower(?)) > 0")
         values.append(limits.source)

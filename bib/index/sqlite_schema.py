@@ -213,8 +213,16 @@ def _schema_13(db: Database) -> None:
         db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON refs WHEN {condition} BEGIN {action}; END")
 
 
+def _schema_14(db: Database) -> None:
+    """An index on the year. Completion of a typed year (`year_ids`) read every paper's year when
+    few or none had it (at 1M papers 70 ms warm and 1.3 s cold per keystroke, for "2027"), and a
+    search limited to years cast every paper's year (159–267 ms at 1M). Building it reads the
+    table once: 11.5 s for the 1M benchmark index."""
+    db.execute("CREATE INDEX IF NOT EXISTS refs_year ON refs(year)")
+
+
 MIGRATIONS: list[Callable[[Database], None]] = [_schema_1, _schema_2, _schema_3, _schema_4, _schema_5, _schema_6,
                                                 _schema_7, _schema_8, _schema_9, _schema_10, _schema_11, _schema_12,
-                                                _schema_13]
+                                                _schema_13, _schema_14]
 SCHEMA_VERSION = len(MIGRATIONS)
 COUNTS_SCHEMA = 10  # from this version on, the writes keep `paper_counts` and `source_counts`
