@@ -448,3 +448,32 @@ def test_a_search_limited_to_years_passes_over_papers_without_a_year(index_locat
         assert set(keys(searcher.search("sparse attention", year_from=2021, year_to=2022))) == {"new2021", "march2022"}
         assert set(keys(searcher.search("sparse attention", year_to=2021))) == {"new2021"}
         assert set(keys(searcher.search("sparse attention", year_to=9999))) == {"new2021", "march2022"}
+
+
+def test_on_postgresql_a_searchs_word_signals_query_a_connection_of_their_own(postgres):
+    """The word signals run beside the dense signal; on one connection their queries waited for
+    each other (100k papers: 74 ms p50 for a sentence's signals, 34 on two connections). The
+    second connection is opened once, on first use, and closed with the index."""
+    import psycopg
+
+    location = postgres.new_database()
+    with Index.open(location) as index:
+        index.add_references([Reference(key="new2021", title="Sparse attention for long videos", year="2021")])
+        searcher = Searcher(index)
+        assert keys(searcher.search("sparse attention")) == ["new2021"]
+        reader = index.concurrent_reader()
+        assert reader is not index and index.concurrent_reader() is reader
+        backends = {connection.db.execute("SELECT pg_backend_pid()").fetchone()[0] for connection in (index, reader)}
+        assert len(backends) == 2
+        reader.db.close()  # the word signals fail with it: they query it, not the index's own connection
+        with pytest.raises(psycopg.OperationalError):
+            searcher.search("sparse attention")
+    with Index.open(location) as index:
+        reader = index.concurrent_reader()
+    assert reader.db.connection.closed, "closed with the index"
+
+
+def test_on_sqlite_a_searchs_word_signals_share_its_connection(tmp_path):
+    """SQLite's dense signal is numpy's and usearch's work: no second connection."""
+    with Index.open(tmp_path / "index.sqlite") as index:
+        assert index.concurrent_reader() is index

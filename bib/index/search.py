@@ -3,7 +3,9 @@
 Each signal ranks its own candidates; reciprocal-rank fusion adds `weight / (RRF_K + rank)`
 per signal, so a paper found by several signals rises above one found by a single signal.
 Without an embedder the searcher still works from BM25 and fuzzy matching. With one, the
-word signals run on a worker thread while the query is embedded, using both cores. The index
+word signals run on a worker thread while the query is embedded, using both cores; they query
+the index's `concurrent_reader` (on PostgreSQL a connection of their own, where the dense
+signal's query would otherwise wait for theirs). The index
 (SQLite, or PostgreSQL) answers the candidate queries; this module never writes SQL.
 """
 
@@ -117,6 +119,11 @@ class Searcher:
         dense = self._dense(text, depth, limits)
         return self._fuse({**from_words.result(), "dense": dense}, k, excluded)
 
+    @property
+    def _words(self) -> Index:
+        """The index the word signals query (`Index.concurrent_reader`)."""
+        return self.index.concurrent_reader()
+
     def _word_signals(self, text: str, words: list[str], depth: int, limits: Limits | None) -> dict[str, _Ranked]:
         signals = {"lexical": self._lexical(words, depth, limits)}
         if len(words) <= SHORT_QUERY_WORDS:
@@ -137,7 +144,7 @@ class Searcher:
         terms = self._selective(_query_terms(words))
         if not terms:
             return _Ranked([], [])
-        rows = self.index.lexical_candidates(terms, depth, limits)
+        rows = self._words.lexical_candidates(terms, depth, limits)
         best = rows[0][1] if rows and rows[0][1] > 0 else 1.0
         return _Ranked([row[0] for row in rows], [row[1] / best for row in rows])
 
@@ -146,9 +153,9 @@ class Searcher:
 
         Without an embedder at least the rarest term is kept, so lexical search never comes back empty.
         """
-        if self.index.revision() != self._counts_revision:
-            self._paper_counts = {("", None): self.index.count()}
-            self._counts_revision = self.index.revision()
+        if self._words.revision() != self._counts_revision:
+            self._paper_counts = {("", None): self._words.count()}
+            self._counts_revision = self._words.revision()
         if self._paper_counts["", None] <= LEXICAL_POSTINGS_BUDGET:
             return terms
         kept: list[str] = []
@@ -166,7 +173,7 @@ class Searcher:
         in full); without one the rarest term is kept whatever its count, so counts are exact."""
         at_most = LEXICAL_POSTINGS_BUDGET + 1 if self.embedder is not None else None
         if (term, at_most) not in self._paper_counts:
-            self._paper_counts[term, at_most] = self.index.papers_with(term, at_most)
+            self._paper_counts[term, at_most] = self._words.papers_with(term, at_most)
         return self._paper_counts[term, at_most]
 
     def _dense(self, text: str, depth: int, limits: Limits | None) -> _Ranked:
@@ -218,13 +225,13 @@ class Searcher:
         years = {word for word in words if _YEAR.match(word)}
         names = [word for word in words if word not in years]
         typed = text.strip()
-        candidates = self.index.key_prefix_ids(typed, limit) if typed and " " not in typed else set()
+        candidates = self._words.key_prefix_ids(typed, limit) if typed and " " not in typed else set()
         candidates |= self._word_prefix_ids(names, years, limit)
         if len(candidates) < depth:
-            candidates |= self.index.similar_author_ids(names, limit)
+            candidates |= self._words.similar_author_ids(names, limit)
         if limits is not None:
-            candidates = self.index.limited_ids(limits, among=candidates)
-        labels = self.index.labels(candidates)
+            candidates = self._words.limited_ids(limits, among=candidates)
+        labels = self._words.labels(candidates)
         query = text.lower().strip()
         texts = [f"{key} {authors} {year} {title}".lower() for key, year, authors, title in labels.values()]
         similarity = process.cdist([query], texts, scorer=fuzz.WRatio)
@@ -242,9 +249,9 @@ class Searcher:
         """Papers holding every typed word in title, authors or key; the last word may be unfinished."""
         words = [word for word in names if len(word) > 1 and word not in STOPWORDS]
         if words:
-            return self.index.word_prefix_ids(words, len(words[-1]) >= MIN_PREFIX_LENGTH, limit)
+            return self._words.word_prefix_ids(words, len(words[-1]) >= MIN_PREFIX_LENGTH, limit)
         if years:
-            return self.index.year_ids(years, limit)
+            return self._words.year_ids(years, limit)
         return set()
 
     # Fusion

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -77,6 +77,12 @@ class SqliteCandidateQueries(EmbeddingRows):
         self._ann = AnnReader(path)
         self._limited_lock = threading.Lock()
         self._limited: tuple[tuple[int, Limits], set[int]] | None = None
+
+    def concurrent_reader(self) -> Self:
+        """The index a search's word signals query on a thread of their own, beside its dense
+        signal (search.py): this one. Its dense signal is numpy's and usearch's work, so the one
+        connection is seldom waited for; PostgreSQL's is a query, which opens a second one."""
+        return self
 
     def sync_ann(self, rebuild: bool = False, on_progress: Callable[[int, int], None] | None = None,
                  opening: bool = False, wait: bool = True) -> None:
