@@ -79,6 +79,13 @@ class PostgresIndex(Index):
 
     @classmethod
     def connect(cls, url: str, create: bool = True) -> Self:
+        """The index at `url`, its schema brought up to date (created if `create`)."""
+        return cls._connected(url, migrate=True, create=create)
+
+    @classmethod
+    def _connected(cls, url: str, migrate: bool, create: bool = False) -> Self:
+        """A connection with citewise's search settings; with `migrate`, the schema checked and
+        brought up to date first (a `concurrent_reader` skips that: its index did it)."""
         try:
             import psycopg
         except ImportError:
@@ -90,7 +97,8 @@ class PostgresIndex(Index):
             raise CitewiseError(f"{where}: cannot connect: {_first_line(error, url)}") from None
         index = cls(_Connection(connection), where, url)
         try:
-            index._migrate(create)
+            if migrate:
+                index._migrate(create)
             index.db.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
             index.db.execute("SET hnsw.iterative_scan = relaxed_order")
             index.db.execute(f"SET pg_trgm.similarity_threshold = {TRIGRAM_THRESHOLD}")
@@ -103,11 +111,11 @@ class PostgresIndex(Index):
         """A second connection to the same database, for a search's word signals, which run on a
         thread of their own beside its dense signal (search.py). On one connection the two waited
         for each other: at 100k papers, the query embedded already, 74 / 111 ms (p50) for a
-        sentence's / a paragraph's signals, against 34 / 53 ms on two. Opened on first use, closed
-        with this index."""
+        sentence's / a paragraph's signals, against 34 / 53 ms on two. Opened on first use (without
+        the schema check, which this index made), closed with this index."""
         with self._reader_lock:
             if self._reader is None:
-                self._reader = type(self).connect(self._url, create=False)
+                self._reader = type(self)._connected(self._url, migrate=False)
             return self._reader
 
     def close(self) -> None:
