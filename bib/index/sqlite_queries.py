@@ -232,8 +232,8 @@ class SqliteCandidateQueries(EmbeddingRows):
     def limited_ids(self, limits: Limits, among: Iterable[int] | None = None) -> set[int]:
         """The papers within `limits` (of those `among`, if given). Every one of them is read and
         kept for the next search with the same limits until the index changes: an agent's or a
-        batch's queries share them, and reading them took 120–385 ms at 1M papers (the papers since
-        2024 / 2010). One read at a time: a search's word signals and its dense one ask together."""
+        batch's queries share them, and reading them takes 23–286 ms at 1M papers (the papers since
+        2024 / 2010, over the year's index). One read at a time: a search's word signals and its dense one ask together."""
         key = (self.revision(), limits)
         with self._limited_lock:
             kept = self._limited
